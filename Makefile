@@ -1,0 +1,33 @@
+# The README's two commands: `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint venv worker web
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## 1. Set up and run the demo: install, embedded Postgres, real data, embed, build, serve on :8000.
+demo: $(STAMP)
+	bash scripts/demo.sh
+
+## 2. Run the test suite (what CI runs).
+test: $(STAMP)
+	bash scripts/test.sh
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+worker: $(STAMP)
+	$(VENV)/bin/celery -A recsite worker -Q default,gpu --concurrency 2 -l info
+
+web: $(STAMP)
+	$(VENV)/bin/gunicorn recsite.wsgi -c deploy/gunicorn.conf.py

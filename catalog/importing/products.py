@@ -1,0 +1,199 @@
+"""Upsert products from rows: validate, build the category tree, hash the embedded text, write
+in bulk, and leave unchanged products untouched (not even their `updated_at`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import islice
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
+
+from catalog.importing import fields
+from catalog.importing.fields import FieldError
+from catalog.importing.readers import Row
+from catalog.importing.report import ImportReport
+from catalog.models import Category, Product
+from catalog.text import product_text, text_hash
+
+CHUNK_SIZE = 1000
+CATEGORY_SEPARATOR = " > "
+# The columns an import owns; comparing them decides created / updated / unchanged.
+_COMPARED = (
+    "title",
+    "description",
+    "category_id",
+    "brand",
+    "price",
+    "currency",
+    "in_stock",
+    "attributes",
+    "image_url",
+    "text_hash",
+)
+_url_validator = URLValidator()
+
+
+@dataclass(frozen=True)
+class ProductInput:
+    external_id: str
+    title: str
+    description: str = ""
+    category_path: str = ""
+    brand: str = ""
+    price: Decimal | None = None
+    currency: str = ""
+    in_stock: bool = True
+    attributes: dict[str, Any] = field(default_factory=dict)
+    image_url: str = ""
+
+    @property
+    def text_hash(self) -> str:
+        return text_hash(
+            product_text(
+                title=self.title,
+                description=self.description,
+                category_path=self.category_path,
+                brand=self.brand,
+                attributes=self.attributes,
+            )
+        )
+
+
+def product_input_parse(row: Mapping[str, Any]) -> ProductInput:
+    """One interchange row -> ProductInput; raises FieldError naming the first bad field.
+
+    Every column is replaced on import: a column left out means its default (empty), so a file
+    describes the products completely and importing it twice is a no-op.
+    """
+    currency = fields.text(row, "currency", max_length=3).upper()
+    if currency and not (len(currency) == 3 and currency.isascii() and currency.isalpha()):
+        raise FieldError("currency", f"must be a 3-letter code, got {currency!r}")
+    image_url = fields.text(row, "image_url", max_length=1000)
+    if image_url:
+        try:
+            _url_validator(image_url)
+        except ValidationError:
+            raise FieldError("image_url", f"is not a valid URL: {image_url!r}") from None
+    return ProductInput(
+        external_id=fields.text(row, "id", max_length=128, required=True),
+        title=fields.text(row, "title", max_length=500, required=True),
+        description=fields.text(row, "description", max_length=100_000),
+        category_path=category_path_normalize(fields.text(row, "category", max_length=1000)),
+        brand=fields.text(row, "brand", max_length=200),
+        price=fields.price(row, "price"),
+        currency=currency,
+        in_stock=fields.boolean(row, "in_stock", default=True),
+        attributes=fields.json_object(row, "attributes"),
+        image_url=image_url,
+    )
+
+
+def category_path_normalize(raw: str) -> str:
+    """`"Home>Kitchen >  Mugs"` -> `"Home > Kitchen > Mugs"` (empty parts dropped)."""
+    parts = [part.strip() for part in raw.split(">") if part.strip()]
+    if any(len(part) > 200 for part in parts):
+        raise FieldError("category", "has a part longer than 200 characters")
+    return CATEGORY_SEPARATOR.join(parts)
+
+
+def categories_ensure(*, paths: Iterable[str]) -> dict[str, int]:
+    """Make sure every path and each of its prefixes exists as a Category; return path -> pk."""
+    wanted: set[str] = set()
+    for path in paths:
+        parts = path.split(CATEGORY_SEPARATOR) if path else []
+        wanted.update(CATEGORY_SEPARATOR.join(parts[: i + 1]) for i in range(len(parts)))
+    pks = dict(Category.objects.filter(path__in=wanted).values_list("path", "pk"))
+    missing = sorted(wanted - pks.keys(), key=lambda p: p.count(CATEGORY_SEPARATOR))
+    # Parents before children, one level at a time, so every parent pk is known.
+    for depth in sorted({p.count(CATEGORY_SEPARATOR) for p in missing}):
+        level = [p for p in missing if p.count(CATEGORY_SEPARATOR) == depth]
+        new = []
+        for path in level:
+            parent_path, _, name = path.rpartition(CATEGORY_SEPARATOR)
+            new.append(Category(name=name, path=path, parent_id=pks[parent_path] if parent_path else None))
+        # ignore_conflicts: a concurrent import may create the same node; re-read pks below.
+        Category.objects.bulk_create(new, ignore_conflicts=True)
+        pks.update(Category.objects.filter(path__in=level).values_list("path", "pk"))
+    return pks
+
+
+def products_upsert(*, rows: Iterable[Row] | Iterable[tuple[int, Row]], chunk_size: int = CHUNK_SIZE) -> ImportReport:
+    """Validate and upsert products; `rows` are dicts (numbered from 1) or `(line, row)` pairs.
+
+    Products whose columns are all equal to what is stored are counted `unchanged` and not
+    written. A product id that appears more than once keeps its last row; each earlier row is
+    reported as an error on its own line ("replaced by line N").
+    """
+    started = time.perf_counter()
+    parsed = fields.parse_latest(rows, parse=product_input_parse, key=lambda item: item.external_id)
+    errors, latest = parsed.errors, parsed.latest
+
+    category_pks = categories_ensure(paths={item.category_path for _, item in latest.values()})
+    created = updated = unchanged = 0
+    items = iter(item for _, item in latest.values())
+    for chunk in _chunks(items, chunk_size):
+        c, u, n = _upsert_chunk(chunk, category_pks)
+        created, updated, unchanged = created + c, updated + u, unchanged + n
+    errors.sort(key=lambda e: e.line)
+    return ImportReport(
+        received=parsed.received,
+        created=created,
+        updated=updated,
+        unchanged=unchanged,
+        errors=errors,
+        duration_s=time.perf_counter() - started,
+    )
+
+
+def _chunks(items: Iterator[ProductInput], size: int) -> Iterator[list[ProductInput]]:
+    while chunk := list(islice(items, size)):
+        yield chunk
+
+
+def _upsert_chunk(chunk: list[ProductInput], category_pks: dict[str, int]) -> tuple[int, int, int]:
+    stored = {
+        values[0]: values[1:]
+        for values in Product.objects.filter(external_id__in=[i.external_id for i in chunk]).values_list(
+            "external_id", *_COMPARED
+        )
+    }
+    to_write: list[Product] = []
+    created = unchanged = 0
+    for item in chunk:
+        product = Product(
+            external_id=item.external_id,
+            title=item.title,
+            description=item.description,
+            category_id=category_pks.get(item.category_path) if item.category_path else None,
+            brand=item.brand,
+            price=item.price,
+            currency=item.currency,
+            in_stock=item.in_stock,
+            attributes=item.attributes,
+            image_url=item.image_url,
+            text_hash=item.text_hash,
+        )
+        current = stored.get(item.external_id)
+        if current is None:
+            created += 1
+        elif current == tuple(getattr(product, name) for name in _COMPARED):
+            unchanged += 1
+            continue
+        to_write.append(product)
+    if to_write:
+        with transaction.atomic():
+            # One upsert for new and changed rows: a product created meanwhile by another import
+            # is updated instead of failing the chunk. auto_now gives written rows a new updated_at.
+            Product.objects.bulk_create(
+                to_write,
+                update_conflicts=True,
+                unique_fields=["external_id"],
+                update_fields=[*(f for f in _COMPARED if f != "category_id"), "category", "updated_at"],
+            )
+    return created, len(to_write) - created, unchanged

@@ -1,0 +1,57 @@
+"""`manage.py load_demo`: load the real UCI Online Retail transactions as the demo catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from catalog.dispatch import request_embedding
+from catalog.importing.online_retail import demo_load
+from catalog.importing.report import report_summary
+
+FULL_FILE = settings.BASE_DIR.parent / "shared/datasets/online-retail/online_retail_2010-12_2011-12.csv.gz"
+SUBSET_FILE = settings.BASE_DIR / "data/online-retail/online_retail_subset.csv.gz"
+
+
+def default_source() -> Path:
+    """The full file where the shared datasets are present, else the subset kept in the repo."""
+    return FULL_FILE if FULL_FILE.exists() else SUBSET_FILE
+
+
+class Command(BaseCommand):
+    help = "Load the UCI Online Retail data (products, customers, purchase events). Running it twice changes nothing."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--source",
+            type=Path,
+            help=f"CSV(.gz) in the Online Retail columns (default: {FULL_FILE} if present, else {SUBSET_FILE})",
+        )
+        parser.add_argument("--limit-customers", type=int, help="keep only the first N customers of the file")
+        parser.add_argument("--no-embed-request", action="store_true", help="do not ask the worker to embed")
+
+    def handle(self, *args, **options) -> None:
+        source = options["source"] or default_source()
+        if options["limit_customers"] is not None and options["limit_customers"] < 1:
+            raise CommandError("--limit-customers must be at least 1")
+        self.stdout.write(f"loading {source}")
+        try:
+            result = demo_load(source=source, limit_customers=options["limit_customers"])
+        except (OSError, EOFError, ValueError) as exc:
+            raise CommandError(f"cannot read {source}: {exc}") from exc
+        dropped = ", ".join(f"{reason} {count}" for reason, count in result.dropped.items()) or "none"
+        self.stdout.write(f"lines read {result.lines_read}, kept {result.lines_kept}; dropped: {dropped}")
+        for label, report in (
+            ("products", result.products),
+            ("customers", result.customers),
+            ("events", result.events),
+        ):
+            self.stdout.write("\n".join(report_summary(report, label=label)))
+        self.stdout.write(f"done in {result.duration_s:.1f} s")
+        if not options["no_embed_request"] and (result.products.created or result.products.updated):
+            if request_embedding():
+                self.stdout.write("embedding requested")
+            else:
+                self.stdout.write("embedding not requested (broker unreachable); the periodic task will embed")

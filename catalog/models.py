@@ -1,0 +1,172 @@
+"""Catalog: categories, products, customers, behaviour events, and what is derived from them
+(product embeddings in pgvector, item neighbours)."""
+
+from __future__ import annotations
+
+from django.db import models
+from pgvector.django import HnswIndex, VectorField
+
+from catalog.text import product_text, text_hash
+
+# The dimension of the bundled all-MiniLM-L6-v2. Another model with another dimension re-types
+# the column (see recommendations.embeddings.service) — a re-embed, not new code.
+DEFAULT_EMBEDDING_DIM = 384
+
+
+class Category(models.Model):
+    """A node of the category tree; `path` is the full `A > B > C` path, unique."""
+
+    name = models.CharField(max_length=200)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    path = models.CharField(max_length=1000, unique=True)
+
+    class Meta:
+        verbose_name_plural = "categories"
+        ordering = ["path"]
+
+    def __str__(self) -> str:
+        return self.path
+
+
+class Product(models.Model):
+    external_id = models.CharField(max_length=128, unique=True)
+    title = models.CharField(max_length=500)
+    description = models.TextField(blank=True, default="")
+    category = models.ForeignKey(
+        Category,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="products",
+    )
+    brand = models.CharField(max_length=200, blank=True, default="")
+    price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True, default="")
+    in_stock = models.BooleanField(default=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    image_url = models.URLField(max_length=1000, blank=True, default="")
+    # sha256 of the text that gets embedded; an embedding with another hash is stale.
+    text_hash = models.CharField(max_length=64, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["category", "in_stock"])]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} {self.title}"
+
+    def save(self, *args, **kwargs) -> None:
+        # Any save (admin, shell) keeps the hash true to the fields, so an edit marks the
+        # product for re-embedding; bulk imports compute the same hash themselves.
+        self.text_hash = text_hash(self.embedding_text())
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "text_hash"}
+        super().save(*args, **kwargs)
+
+    def embedding_text(self) -> str:
+        return product_text(
+            title=self.title,
+            description=self.description,
+            category_path=self.category.path if self.category_id else "",
+            brand=self.brand,
+            attributes=self.attributes if isinstance(self.attributes, dict) else None,
+        )
+
+
+class Customer(models.Model):
+    external_id = models.CharField(max_length=128, unique=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class EventType(models.TextChoices):
+    VIEW = "view"
+    CLICK = "click"
+    ADD_TO_CART = "add_to_cart"
+    PURCHASE = "purchase"
+    RATING = "rating"
+
+
+class Event(models.Model):
+    # Idempotency key: re-sending the same id never double-counts. Imports derive one from the
+    # row's content when the source has none.
+    event_id = models.CharField(max_length=200)
+    # The composite indexes below lead with these columns; single-column FK indexes would only
+    # slow the bulk ingest down.
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events", db_index=False)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="events", db_index=False)
+    type = models.CharField(max_length=16, choices=EventType.choices)
+    value = models.FloatField(null=True, blank=True)
+    timestamp = models.DateTimeField()
+    recommendation_id = models.UUIDField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # A constraint, not unique=True: that would add a second (LIKE) index on the key.
+        constraints = [models.UniqueConstraint(fields=["event_id"], name="event_id_unique")]
+        indexes = [
+            models.Index(
+                fields=["recommendation_id"],
+                name="event_recommendation_idx",
+                condition=models.Q(recommendation_id__isnull=False),
+            ),
+            models.Index(fields=["customer", "-timestamp"]),
+            models.Index(fields=["product", "timestamp"]),
+            models.Index(fields=["timestamp"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.type} {self.product_id} @ {self.timestamp:%Y-%m-%d %H:%M}"
+
+
+class ProductEmbedding(models.Model):
+    product = models.OneToOneField(Product, primary_key=True, on_delete=models.CASCADE, related_name="embedding")
+    model_name = models.CharField(max_length=300)
+    text_hash = models.CharField(max_length=64)
+    vector = VectorField(dimensions=DEFAULT_EMBEDDING_DIM)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            HnswIndex(
+                name="product_embedding_hnsw",
+                fields=["vector"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"embedding of {self.product_id} ({self.model_name})"
+
+
+class ItemNeighbor(models.Model):
+    """Item-to-item similarity from the interaction matrix (item-CF), top-N per item."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="neighbors")
+    neighbor = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField()
+    rank = models.PositiveSmallIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["product", "neighbor"], name="item_neighbor_unique")]
+        indexes = [models.Index(fields=["product", "rank"])]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} -> {self.neighbor_id} ({self.score:.3f})"
+
+
+class ItemPopularity(models.Model):
+    """Time-decayed popularity per product, rebuilt in batches (never per request)."""
+
+    product = models.OneToOneField(Product, primary_key=True, on_delete=models.CASCADE, related_name="popularity")
+    score = models.FloatField(db_index=True)
+    computed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.product_id}: {self.score:.3f}"

@@ -1,0 +1,185 @@
+"""Experiments admin: operators define experiments and variants and move them through their
+lifecycle (actions call the services), and read the results page; exposures and snapshots are
+read-only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from experiments import services, serving
+from experiments.dashboard import experiment_dashboard
+from experiments.models import Experiment, Exposure, Metric, Status, Variant, VariantDailySnapshot
+from experiments.stats import SRM_ALPHA
+
+
+class VariantForm(forms.ModelForm):
+    class Meta:
+        model = Variant
+        fields = ["key", "is_control", "weight", "config"]
+
+    def clean_config(self) -> dict:
+        config = self.cleaned_data["config"]
+        try:
+            services.variant_config_check(config=config)
+        except services.ExperimentError as exc:
+            raise ValidationError(str(exc)) from exc
+        return config
+
+
+class VariantFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        weights = {
+            form.cleaned_data["key"]: form.cleaned_data["weight"]
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        }
+        try:
+            services.variants_change_check(experiment=self.instance, weights=weights)
+        except services.ExperimentError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class VariantInline(admin.TabularInline):
+    model = Variant
+    form = VariantForm
+    formset = VariantFormSet
+    extra = 0
+
+
+class ExperimentForm(forms.ModelForm):
+    guardrail_metrics = forms.MultipleChoiceField(
+        choices=Metric.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = Experiment
+        fields = ["key", "hypothesis", "placement", "traffic_share", "salt", "primary_metric", "guardrail_metrics"]
+
+    def clean_traffic_share(self) -> float:
+        share = self.cleaned_data["traffic_share"]
+        if not 0 < share <= 1:
+            raise ValidationError("The traffic share must be above 0 and at most 1.")
+        return share
+
+
+def _lifecycle_action(service: Callable[..., Experiment], verb: str, done: str) -> Callable:
+    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Experiment]) -> None:
+        for experiment in queryset:
+            try:
+                service(experiment_id=experiment.pk)
+            except services.ExperimentError as exc:
+                modeladmin.message_user(request, f"{experiment.key}: {exc}", level=messages.ERROR)
+            else:
+                modeladmin.message_user(request, f"{experiment.key}: {done}.", level=messages.SUCCESS)
+
+    action.__name__ = f"experiment_{verb}"
+    return admin.action(description=f"{verb.capitalize()} the selected experiments")(action)
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(admin.ModelAdmin):
+    form = ExperimentForm
+    inlines = [VariantInline]
+    list_display = [
+        "key",
+        "placement",
+        "status",
+        "traffic_share",
+        "primary_metric",
+        "started_at",
+        "stopped_at",
+        "health",
+        "results_link",
+    ]
+    list_filter = ["status", "placement"]
+    search_fields = ["key", "hypothesis"]
+    readonly_fields = ["status", "started_at", "stopped_at", "created_at", "exposed_customers", "srm_p_value"]
+    actions = [
+        _lifecycle_action(services.experiment_launch, "launch", "launched"),
+        _lifecycle_action(services.experiment_pause, "pause", "paused"),
+        _lifecycle_action(services.experiment_complete, "complete", "completed"),
+    ]
+
+    @admin.display(description="health")
+    def health(self, obj: Experiment) -> str:
+        """From the latest snapshot: exposed customers, and whether the split matches the weights."""
+        if obj.results_as_of is None or obj.srm_p_value is None:
+            return "no data yet"
+        verdict = "SAMPLE-RATIO MISMATCH" if obj.srm_p_value < SRM_ALPHA else "split OK"
+        return f"{verdict} (p={obj.srm_p_value:.3g}), {obj.exposed_customers:,} customers by {obj.results_as_of}"
+
+    @admin.display(description="results")
+    def results_link(self, obj: Experiment) -> str:
+        return format_html('<a href="{}">results</a>', reverse("admin:experiments_experiment_results", args=[obj.pk]))
+
+    def get_urls(self) -> list:
+        results = path(
+            "<int:experiment_id>/results/",
+            self.admin_site.admin_view(self.results_view),
+            name="experiments_experiment_results",
+        )
+        return [results, *super().get_urls()]
+
+    def results_view(self, request: HttpRequest, experiment_id: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise Http404
+        try:
+            dashboard = experiment_dashboard(experiment_id=experiment_id)
+        except Experiment.DoesNotExist as exc:
+            raise Http404 from exc
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Results: {dashboard.experiment.key}",
+            "opts": self.model._meta,
+            "dashboard": dashboard,
+        }
+        return TemplateResponse(request, "admin/experiments/experiment/results.html", context)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Experiment | None = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.status != Status.DRAFT:
+            # Key, salt and placement feed the assignment hash and the serving lookup: changing
+            # them after launch would move customers between variants.
+            fields += ["key", "salt", "placement"]
+        return fields
+
+    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: list, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        # Config edits reach this process's serving snapshot at once (others within seconds).
+        serving.running_experiments_forget()
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Exposure)
+class ExposureAdmin(ReadOnlyAdmin):
+    list_display = ["recommendation_id", "experiment", "variant", "customer_external_id", "placement", "created_at"]
+    list_select_related = ["experiment", "variant__experiment"]
+    list_filter = ["placement", "experiment"]
+    search_fields = ["=recommendation_id", "=customer_external_id"]
+    show_full_result_count = False
+
+
+@admin.register(VariantDailySnapshot)
+class VariantDailySnapshotAdmin(ReadOnlyAdmin):
+    list_display = ["experiment", "variant", "day", "customers", "exposures", "clicks", "purchasers", "revenue"]
+    list_select_related = ["experiment", "variant__experiment"]
+    list_filter = ["experiment"]

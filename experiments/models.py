@@ -1,0 +1,150 @@
+"""Experiments (A/B tests): experiments and their variants, the exposures served under them, and
+daily snapshots of the per-variant metrics the dashboards read."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+from django.db.models import Q
+
+
+class Placement(models.TextChoices):
+    HOME_FEED = "home_feed", "home feed"
+    SIMILAR_ITEMS = "similar_items", "similar items"
+    SEARCH = "search", "search"
+
+
+class Status(models.TextChoices):
+    DRAFT = "draft"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+
+
+class Metric(models.TextChoices):
+    CTR = "ctr", "click-through rate (clicks / exposures)"
+    ADD_TO_CART_RATE = "add_to_cart_rate", "add-to-cart rate (share of exposed customers)"
+    CONVERSION_RATE = "conversion_rate", "conversion rate (share of exposed customers)"
+    REVENUE_PER_CUSTOMER = "revenue_per_customer", "revenue per exposed customer"
+
+
+def new_salt() -> str:
+    return secrets.token_hex(8)
+
+
+class Experiment(models.Model):
+    """One question asked of live traffic on one placement.
+
+    At most one experiment runs per placement (a partial unique index), so two experiments never
+    compete for the same request and every exposure belongs to exactly one variant.
+    """
+
+    key = models.SlugField(max_length=100, unique=True, help_text="Stable id; part of the assignment hash.")
+    hypothesis = models.TextField(blank=True, default="")
+    placement = models.CharField(max_length=20, choices=Placement.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT, editable=False)
+    traffic_share = models.FloatField(default=1.0, help_text="Share of customers in the experiment, in (0, 1].")
+    salt = models.CharField(
+        max_length=64, default=new_salt, help_text="Part of the assignment hash; a new salt reshuffles customers."
+    )
+    primary_metric = models.CharField(max_length=32, choices=Metric.choices, default=Metric.CTR)
+    guardrail_metrics = models.JSONField(default=list, blank=True, help_text="Metric names watched for harm.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    stopped_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Health as of the latest snapshot, written by the snapshot task (the list shows it cheaply).
+    exposed_customers = models.PositiveIntegerField(default=0, editable=False)
+    srm_p_value = models.FloatField(null=True, blank=True, editable=False)
+    results_as_of = models.DateField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["placement"], condition=Q(status=Status.RUNNING), name="one_running_experiment_per_placement"
+            ),
+            models.CheckConstraint(
+                condition=Q(traffic_share__gt=0) & Q(traffic_share__lte=1), name="experiment_traffic_share_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Variant(models.Model):
+    """One arm: a weight in the split and a strategy (see experiments.config for its keys)."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="variants")
+    key = models.SlugField(max_length=50)
+    is_control = models.BooleanField(default=False, help_text="The arm every other arm is compared with.")
+    weight = models.FloatField(default=1.0, help_text="Relative share of the experiment's traffic.")
+    config = models.JSONField(default=dict, help_text="Strategy: routes and weights, candidates_per_route, k, …")
+
+    class Meta:
+        ordering = ["experiment", "-is_control", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "key"], name="variant_key_unique"),
+            models.UniqueConstraint(fields=["experiment"], condition=Q(is_control=True), name="one_control_variant"),
+            models.CheckConstraint(condition=Q(weight__gt=0), name="variant_weight_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.experiment.key}/{self.key}" if self.experiment_id else self.key
+
+
+class Exposure(models.Model):
+    """One list served to a customer in an experiment; events carrying its recommendation_id are
+    attributed to it (catalog.Event ⨝ Exposure on recommendation_id, no copy)."""
+
+    recommendation_id = models.UUIDField(unique=True)
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="exposures", db_index=False)
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="exposures", db_index=False)
+    customer_external_id = models.CharField(max_length=128)
+    placement = models.CharField(max_length=20, choices=Placement.choices)
+    # [{"id": product external id, "position": 1-based}, …] in served order.
+    items = models.JSONField(default=list)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        # The metrics read one experiment's exposures, per customer, up to a time.
+        indexes = [models.Index(fields=["experiment", "created_at"], name="exposure_experiment_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.recommendation_id} ({self.variant_id})"
+
+
+class VariantDailySnapshot(models.Model):
+    """Per-customer sufficient statistics of one variant, cumulative from the start to the end
+    of `day` (UTC). Sums of squares and cross-products let the dashboard compute means,
+    variances and delta-method ratios without reading a single exposure row."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="snapshots")
+    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="snapshots", db_index=False)
+    day = models.DateField()
+    customers = models.PositiveIntegerField()
+    exposures = models.PositiveBigIntegerField()
+    exposures_sq = models.FloatField()
+    clicks = models.PositiveBigIntegerField()
+    clicks_sq = models.FloatField()
+    clicks_x_exposures = models.FloatField()
+    clickers = models.PositiveIntegerField()
+    add_to_carters = models.PositiveIntegerField()
+    purchasers = models.PositiveIntegerField()
+    revenue = models.FloatField()
+    revenue_sq = models.FloatField()
+    # CUPED covariate (each customer's pre-period activity) and its cross-products.
+    pre_activity = models.FloatField(default=0.0)
+    pre_activity_sq = models.FloatField(default=0.0)
+    pre_x_add_to_carters = models.FloatField(default=0.0)
+    pre_x_purchasers = models.FloatField(default=0.0)
+    pre_x_revenue = models.FloatField(default=0.0)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["experiment", "day", "variant"]
+        constraints = [models.UniqueConstraint(fields=["variant", "day"], name="variant_snapshot_day_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.variant_id} @ {self.day}"

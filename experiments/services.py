@@ -1,0 +1,145 @@
+"""Experiment lifecycle: launch, pause, complete, and the rules that keep a running split honest."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.apps import apps
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from experiments import serving
+from experiments.config import ConfigError, variant_config_parse
+from experiments.models import Experiment, Status, Variant
+
+# Statuses under which customers have been split: the weights are part of the evidence then.
+LAUNCHED = (Status.RUNNING, Status.PAUSED)
+WEIGHTS_FROZEN = (
+    "The variant weights of a launched experiment cannot change: customers already exposed were "
+    "split by the old weights, so new ones would break the sample ratio (every check for sample-ratio "
+    "mismatch would fail) and mix two populations in one comparison. Complete this experiment and "
+    "launch a new one with the new split."
+)
+
+
+class ExperimentError(Exception):
+    """A lifecycle step that cannot happen; the message says why, for the operator."""
+
+
+def variant_config_check(*, config: object) -> None:
+    """Raise ExperimentError unless the config is servable now: valid keys and routes, and a
+    ranker (when named) with an active trained model."""
+    try:
+        strategy = variant_config_parse(config)
+    except ConfigError as exc:
+        raise ExperimentError(str(exc)) from exc
+    if strategy.ranker is not None:
+        # Looked up by app label: experiments does not import the recommendation engine's models.
+        ranker_model = apps.get_model("recommendations", "RankerModel")
+        if not ranker_model.objects.filter(name=strategy.ranker, is_active=True).exists():
+            raise ExperimentError(
+                f"no active ranker named {strategy.ranker!r}; train one and activate it first (admin: Ranker models)"
+            )
+
+
+def experiment_validate_for_launch(*, experiment: Experiment, variants: list[Variant]) -> None:
+    """Raise ExperimentError unless the experiment could be served as it stands."""
+    if len(variants) < 2:
+        raise ExperimentError("An experiment needs at least two variants.")
+    if sum(v.is_control for v in variants) != 1:
+        raise ExperimentError("Exactly one variant must be the control.")
+    for variant in variants:
+        if variant.weight <= 0:
+            raise ExperimentError(f"Variant {variant.key!r}: the weight must be above 0.")
+        try:
+            variant_config_check(config=variant.config)
+        except ExperimentError as exc:
+            raise ExperimentError(f"Variant {variant.key!r}: {exc}") from exc
+
+
+def experiment_launch(*, experiment_id: int) -> Experiment:
+    """Start (or resume) serving an experiment; at most one runs per placement."""
+    with transaction.atomic():
+        experiment = Experiment.objects.select_for_update().get(pk=experiment_id)
+        if experiment.status not in (Status.DRAFT, Status.PAUSED):
+            raise ExperimentError(
+                f"Only a draft or paused experiment can be launched; this one is {experiment.status}."
+            )
+        experiment_validate_for_launch(experiment=experiment, variants=list(experiment.variants.all()))
+        running = Experiment.objects.filter(placement=experiment.placement, status=Status.RUNNING).first()
+        if running is not None:
+            raise ExperimentError(
+                f"Experiment {running.key!r} is already running on {experiment.get_placement_display()}; "
+                "pause or complete it first (one running experiment per placement)."
+            )
+        experiment.status = Status.RUNNING
+        experiment.started_at = experiment.started_at or timezone.now()
+        try:
+            # A savepoint: the partial unique index still guards a launch racing this one.
+            with transaction.atomic():
+                experiment.save(update_fields=["status", "started_at"])
+        except IntegrityError as exc:
+            raise ExperimentError(
+                f"Another experiment was just launched on {experiment.get_placement_display()}."
+            ) from exc
+    serving.running_experiments_forget()
+    return experiment
+
+
+def experiment_pause(*, experiment_id: int) -> Experiment:
+    """Stop serving a running experiment for now; its customers keep their variant on resume."""
+    return _transition(experiment_id=experiment_id, allowed=(Status.RUNNING,), to=Status.PAUSED)
+
+
+def experiment_complete(*, experiment_id: int) -> Experiment:
+    """End an experiment for good; its results stay readable."""
+    return _transition(experiment_id=experiment_id, allowed=LAUNCHED, to=Status.COMPLETED)
+
+
+def _transition(*, experiment_id: int, allowed: tuple[str, ...], to: str) -> Experiment:
+    with transaction.atomic():
+        experiment = Experiment.objects.select_for_update().get(pk=experiment_id)
+        if experiment.status not in allowed:
+            raise ExperimentError(
+                f"A {experiment.status} experiment cannot become {to} (only from {' or '.join(allowed)})."
+            )
+        experiment.status = to
+        fields = ["status"]
+        if to == Status.COMPLETED:
+            experiment.stopped_at = timezone.now()
+            fields.append("stopped_at")
+        experiment.save(update_fields=fields)
+    serving.running_experiments_forget()
+    return experiment
+
+
+def variants_change_check(*, experiment: Experiment, weights: Mapping[str, float]) -> None:
+    """Refuse a change to the split of a launched experiment (`weights`: variant key → weight, the
+    whole new set of variants). Raises ExperimentError with the reason; drafts change freely."""
+    if experiment.pk is None or experiment.status not in LAUNCHED:
+        return
+    stored = dict(experiment.variants.values_list("key", "weight"))
+    if stored != dict(weights):
+        raise ExperimentError(WEIGHTS_FROZEN)
+
+
+def variant_update(*, variant_id: int, weight: float | None = None, config: dict | None = None) -> Variant:
+    """Change a variant's weight and/or strategy config, refusing a weight change once launched."""
+    with transaction.atomic():
+        variant = Variant.objects.select_for_update().select_related("experiment").get(pk=variant_id)
+        if weight is not None and weight != variant.weight:
+            weights = dict(variant.experiment.variants.values_list("key", "weight"))
+            weights[variant.key] = weight
+            variants_change_check(experiment=variant.experiment, weights=weights)
+            if weight <= 0:
+                raise ExperimentError("The weight must be above 0.")
+            variant.weight = weight
+        if config is not None:
+            try:
+                variant_config_check(config=config)
+            except ExperimentError as exc:
+                raise ExperimentError(f"Variant {variant.key!r}: {exc}") from exc
+            variant.config = config
+        variant.save()
+    serving.running_experiments_forget()
+    return variant

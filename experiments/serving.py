@@ -1,0 +1,196 @@
+"""The request path of experiments: which variant serves this customer, and the exposure log.
+
+Assignment reads a per-process snapshot of the running experiments (refreshed every few
+seconds, two queries) and hashes; it writes nothing. Exposures collected during a request are
+written in one INSERT after the response has gone out (`request_finished`), so logging adds
+no database round trip to what the storefront waits for. Outside a request (shell, tasks)
+they are written at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import connection
+from django.utils import timezone
+
+from experiments.assignment import assign
+from experiments.config import ConfigError, VariantStrategy, variant_config_parse
+from experiments.models import Experiment, Exposure, Status
+
+logger = logging.getLogger(__name__)
+
+# How stale a process's view of the running experiments may be; a launch or pause in another
+# process reaches this one within this many seconds.
+CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class RunningVariant:
+    id: int
+    key: str
+    weight: float
+    strategy: VariantStrategy
+
+
+@dataclass(frozen=True)
+class RunningExperiment:
+    id: int
+    key: str
+    salt: str
+    traffic_share: float
+    variants: tuple[RunningVariant, ...]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """The experiment and variant serving one request (ids and keys, no model rows)."""
+
+    experiment_id: int
+    experiment_key: str
+    variant_id: int
+    variant_key: str
+    strategy: VariantStrategy
+
+
+_snapshot_lock = threading.Lock()
+_snapshot: tuple[float, dict[str, RunningExperiment]] = (0.0, {})
+
+
+def running_experiments() -> dict[str, RunningExperiment]:
+    """Placement → its running experiment, from a snapshot at most CACHE_SECONDS old."""
+    global _snapshot
+    expires, by_placement = _snapshot
+    if time.monotonic() < expires:
+        return by_placement
+    with _snapshot_lock:
+        expires, by_placement = _snapshot
+        if time.monotonic() >= expires:
+            by_placement = _running_experiments_load()
+            _snapshot = (time.monotonic() + CACHE_SECONDS, by_placement)
+    return by_placement
+
+
+def running_experiments_forget() -> None:
+    """Drop this process's snapshot (after a launch, pause or edit made here)."""
+    global _snapshot
+    _snapshot = (0.0, {})
+
+
+def _running_experiments_load() -> dict[str, RunningExperiment]:
+    by_placement = {}
+    for experiment in Experiment.objects.filter(status=Status.RUNNING).prefetch_related("variants"):
+        try:
+            variants = tuple(
+                RunningVariant(id=v.pk, key=v.key, weight=v.weight, strategy=variant_config_parse(v.config))
+                for v in experiment.variants.all()
+            )
+        except ConfigError:
+            # Launch validates configs; one broken since (edited in the database) must not take
+            # the placement down: its customers get the default strategy instead.
+            logger.exception("experiment %s has an invalid variant config; not serving it", experiment.key)
+            continue
+        by_placement[experiment.placement] = RunningExperiment(
+            id=experiment.pk,
+            key=experiment.key,
+            salt=experiment.salt,
+            traffic_share=experiment.traffic_share,
+            variants=variants,
+        )
+    return by_placement
+
+
+def experiment_assign(*, placement: str, customer_id: str | None) -> Assignment | None:
+    """The running experiment and variant for this customer on this placement, or None (no
+    experiment running, no customer id, or the customer is outside its traffic share)."""
+    if not customer_id:
+        return None
+    experiment = running_experiments().get(placement)
+    if experiment is None:
+        return None
+    variant_key = assign(
+        experiment_key=experiment.key,
+        salt=experiment.salt,
+        customer_id=customer_id,
+        traffic_share=experiment.traffic_share,
+        weights=[(v.key, v.weight) for v in experiment.variants],
+    )
+    if variant_key is None:
+        return None
+    variant = next(v for v in experiment.variants if v.key == variant_key)
+    return Assignment(
+        experiment_id=experiment.id,
+        experiment_key=experiment.key,
+        variant_id=variant.id,
+        variant_key=variant.key,
+        strategy=variant.strategy,
+    )
+
+
+# --- exposure log --------------------------------------------------------------------------------
+
+_pending = threading.local()
+
+
+def exposure_log(
+    *,
+    assignment: Assignment,
+    recommendation_id: uuid.UUID,
+    customer_id: str,
+    placement: str,
+    product_ids: Sequence[str],
+    served_at: dt.datetime | None = None,
+) -> None:
+    """Record that this list was served under `assignment` (deferred to after the response when
+    called inside a request)."""
+    row = (
+        recommendation_id,
+        assignment.experiment_id,
+        assignment.variant_id,
+        customer_id,
+        placement,
+        json.dumps([{"id": product_id, "position": pos} for pos, product_id in enumerate(product_ids, start=1)]),
+        served_at or timezone.now(),
+    )
+    buffer = getattr(_pending, "exposures", None)
+    if buffer is None:
+        exposures_write([row])
+    else:
+        buffer.append(row)
+
+
+def exposures_write(rows: Sequence[tuple]) -> None:
+    """One INSERT for all `rows`, in autocommit: no BEGIN/COMMIT round trips around it (the ORM's
+    bulk_create adds them), and a replayed recommendation id is skipped, not an error."""
+    table = Exposure._meta.db_table
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s::jsonb, %s)"] * len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (recommendation_id, experiment_id, variant_id, customer_external_id, placement,"
+            f" items, created_at) VALUES {values} ON CONFLICT (recommendation_id) DO NOTHING",
+            [value for row in rows for value in row],
+        )
+
+
+def exposures_collect(**kwargs: object) -> None:
+    """`request_started` receiver: exposures of this request wait for its end."""
+    _pending.exposures = []
+
+
+def exposures_flush(**kwargs: object) -> None:
+    """`request_finished` receiver: write this request's exposures in one INSERT."""
+    exposures = getattr(_pending, "exposures", None)
+    _pending.exposures = None
+    if exposures:
+        try:
+            exposures_write(exposures)
+        except Exception:
+            # The response has gone out; losing an exposure must not break the worker.
+            logger.exception("could not write %d exposures", len(exposures))

@@ -1,0 +1,108 @@
+"""Admin for the engine's stored results: evaluation runs, read-only."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from recommendations.models import EvaluationRun, RankerModel
+
+
+@admin.register(EvaluationRun)
+class EvaluationRunAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "split", "users", "ndcg_by_strategy", "recall_by_strategy", "duration_s")
+    readonly_fields = ("created_at", "protocol", "strategies", "duration_s")
+    ordering = ("-created_at",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="split")
+    def split(self, run: EvaluationRun) -> str:
+        if run.protocol.get("split") == "holdout_last":
+            return f"last {run.protocol.get('holdout_last')}"
+        return f"cutoff {run.protocol.get('cutoff', '')}"
+
+    @admin.display(description="users")
+    def users(self, run: EvaluationRun) -> int | None:
+        return run.protocol.get("users_evaluated")
+
+    @admin.display(description="NDCG@K")
+    def ndcg_by_strategy(self, run: EvaluationRun) -> str:
+        return _metric_summary(run, "ndcg")
+
+    @admin.display(description="Recall@K")
+    def recall_by_strategy(self, run: EvaluationRun) -> str:
+        return _metric_summary(run, "recall")
+
+
+def _metric_summary(run: EvaluationRun, metric: str) -> str:
+    """`name value` per strategy for the metric at the run's K, e.g. `fused 0.0786`."""
+    key = f"{metric}@{run.protocol.get('k', 10)}"
+    return ", ".join(
+        f"{name} {values[key]:.4f}"
+        for name, values in run.strategies.items()
+        if isinstance(values, dict) and key in values
+    )
+
+
+@admin.register(RankerModel)
+class RankerModelAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "version",
+        "feature_set",
+        "is_active",
+        "validation_ndcg",
+        "top_features",
+        "training_seconds",
+        "device",
+        "created_at",
+    )
+    list_filter = ("name", "feature_set", "is_active")
+    exclude = ("artifact",)
+    readonly_fields = (
+        "name",
+        "version",
+        "feature_set",
+        "feature_names",
+        "params",
+        "data_windows",
+        "validation_metrics",
+        "feature_importance",
+        "training_seconds",
+        "device",
+        "is_active",
+        "created_at",
+    )
+    actions = ["activate"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description="validation NDCG@10")
+    def validation_ndcg(self, ranker: RankerModel) -> str:
+        value = ranker.validation_metrics.get("ndcg@10")
+        return "" if value is None else f"{value:.4f}"
+
+    @admin.display(description="top features (gain)")
+    def top_features(self, ranker: RankerModel) -> str:
+        from recommendations.ranking.training import importance_top
+
+        return ", ".join(name for name, _ in importance_top(importance=ranker.feature_importance, n=3))
+
+    @admin.action(description="Activate (the active version of its name stops)")
+    def activate(self, request, queryset) -> None:
+        from django.contrib import messages
+
+        from recommendations.ranking.training import ranker_activate
+
+        names = list(queryset.values_list("name", flat=True))
+        if len(set(names)) != len(names):
+            self.message_user(request, "Pick at most one version per ranker name.", messages.ERROR)
+            return
+        for ranker in queryset:
+            ranker_activate(ranker_id=ranker.pk)
+        self.message_user(request, f"Activated {queryset.count()} ranker version(s).", messages.SUCCESS)

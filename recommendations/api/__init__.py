@@ -1,0 +1,1 @@
+"""The recommendation API: home feed, similar items, semantic search."""

@@ -1,0 +1,140 @@
+"""Query parameters and answers of the recommendation API.
+
+Module-level with distinct names (not nested `InputSerializer`s) because drf-spectacular names
+schema components after the class.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from catalog.importing.fields import FieldError
+from catalog.importing.products import category_path_normalize
+
+MAX_K = 100
+MAX_EXCLUDE = 500
+ID_MAX_LENGTH = 128
+CATEGORY_MAX_LENGTH = 1000
+QUERY_MAX_LENGTH = 500
+
+
+class CommaSeparatedListField(serializers.ListField):
+    """A list sent as `x=a,b`, as repeated parameters `x=a&x=b`, or both; blanks are dropped."""
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        values = [data] if isinstance(data, str) else data
+        if not isinstance(values, list):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        items = [part.strip() for value in values for part in str(value).split(",") if part.strip()]
+        # Checked before the items are, so a huge list costs little to refuse.
+        if self.max_length is not None and len(items) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(items)
+
+
+class CategoryPathField(serializers.CharField):
+    """A category path in the catalog's form: `Home>Kitchen` becomes `Home > Kitchen`."""
+
+    def run_validation(self, data: Any = serializers.empty) -> str | None:
+        # After the length and character checks; a path of separators only means no filter.
+        value = super().run_validation(data)
+        try:
+            return category_path_normalize(value) or None
+        except FieldError as exc:
+            raise serializers.ValidationError(exc.message) from exc
+
+
+def _k_field() -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=MAX_K, default=10, help_text="How many items.")
+
+
+class RecommendationQuerySerializer(serializers.Serializer):
+    customer = serializers.CharField(
+        max_length=ID_MAX_LENGTH,
+        help_text="The customer's external id; an unknown one gets a cold-start (popularity) list.",
+    )
+    k = _k_field()
+    exclude = CommaSeparatedListField(
+        child=serializers.CharField(max_length=ID_MAX_LENGTH),
+        max_length=MAX_EXCLUDE,
+        default=list,
+        help_text=f"Product ids to leave out: comma-separated and/or repeated, at most {MAX_EXCLUDE}.",
+    )
+    category = CategoryPathField(
+        max_length=CATEGORY_MAX_LENGTH,
+        required=False,
+        help_text="Only items in this category path (`Home > Kitchen`, spaces optional) or below it.",
+    )
+    include_purchased = serializers.BooleanField(
+        default=False,
+        help_text="Also recommend items the customer bought already (repeat-purchase catalogs).",
+    )
+
+
+def _customer_field() -> serializers.CharField:
+    return serializers.CharField(
+        max_length=ID_MAX_LENGTH,
+        required=False,
+        help_text="The shopper's external id, when known: puts them in this placement's running experiment.",
+    )
+
+
+class SimilarQuerySerializer(serializers.Serializer):
+    k = _k_field()
+    customer = _customer_field()
+
+
+class SimilarPathSerializer(serializers.Serializer):
+    product_id = serializers.CharField(max_length=ID_MAX_LENGTH)
+
+
+class SearchQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(max_length=QUERY_MAX_LENGTH, help_text="What the shopper typed (1 to 500 characters).")
+    k = _k_field()
+    category = CategoryPathField(
+        max_length=CATEGORY_MAX_LENGTH,
+        required=False,
+        help_text="Only items in this category path (`Home > Kitchen`, spaces optional) or below it.",
+    )
+    customer = _customer_field()
+
+
+class RecommendedItemSerializer(serializers.Serializer):
+    id = serializers.CharField(source="product_id", help_text="The product's external id.")
+    title = serializers.CharField()
+    score = serializers.FloatField()
+    routes = serializers.DictField(
+        child=serializers.FloatField(),
+        help_text="Recall route (`itemcf`, `semantic`, `popularity`) -> its normalised score for this item.",
+    )
+
+
+class _RecommendationOutputSerializer(serializers.Serializer):
+    recommendation_id = serializers.UUIDField(
+        help_text="Send it back with the events this list leads to (attribution, experiments)."
+    )
+    strategy = serializers.CharField()
+    experiment = serializers.CharField(allow_null=True, help_text="The experiment serving this list; null when none.")
+    variant = serializers.CharField(allow_null=True, help_text="Its variant (arm); null when none.")
+
+
+class RecommendationOutputSerializer(_RecommendationOutputSerializer):
+    customer = serializers.CharField()
+    ranker = serializers.CharField(
+        allow_null=True,
+        required=False,
+        help_text="The ranker model that ordered the list (`name@vN`), `fused` when it fell back; null: none asked.",
+    )
+    items = RecommendedItemSerializer(many=True)
+
+
+class SimilarOutputSerializer(_RecommendationOutputSerializer):
+    product = serializers.CharField()
+    items = RecommendedItemSerializer(many=True)
+
+
+class SearchOutputSerializer(_RecommendationOutputSerializer):
+    query = serializers.CharField()
+    items = RecommendedItemSerializer(many=True)

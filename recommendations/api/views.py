@@ -1,0 +1,138 @@
+"""Recommendation endpoints: validate the query, call the serving pipeline, shape its answer."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Scope
+from experiments.models import Placement
+from recommendations.api.serializers import (
+    RecommendationOutputSerializer,
+    RecommendationQuerySerializer,
+    SearchOutputSerializer,
+    SearchQuerySerializer,
+    SimilarOutputSerializer,
+    SimilarPathSerializer,
+    SimilarQuerySerializer,
+)
+from recommendations.contracts import RecRequest
+from recommendations.errors import UnknownProduct
+from recommendations.pipeline import recommend, search, similar_items
+from recommendations.variants import exposure_record, variant_serving
+from recsite.api_errors import ErrorSerializer
+
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 429: ErrorSerializer}
+
+
+class RecommendationsApi(APIView):
+    required_scope = Scope.READ_RECOMMENDATIONS
+
+    @extend_schema(
+        operation_id="recommendations_list",
+        parameters=[RecommendationQuerySerializer],
+        responses={200: RecommendationOutputSerializer, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        """A customer's home feed: recall routes (item-CF, semantic, popularity), fused, then filtered
+        (stock, `exclude`, purchases, `category`). Unknown customers get popular items."""
+        query = RecommendationQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        served = variant_serving(placement=Placement.HOME_FEED, customer_id=params["customer"], k=params["k"])
+        recommendation = recommend(
+            request=RecRequest(
+                customer_id=params["customer"],
+                k=served.k,
+                exclude=tuple(params["exclude"]),
+                category=params.get("category"),
+                include_purchased=params["include_purchased"],
+            ),
+            strategy=served.strategy,
+        )
+        exposure_record(served=served, recommendation=recommendation, customer_id=params["customer"])
+        output = RecommendationOutputSerializer(
+            {
+                "recommendation_id": recommendation.recommendation_id,
+                "strategy": recommendation.strategy,
+                "customer": params["customer"],
+                "ranker": recommendation.ranker,
+                "items": recommendation.items,
+                **served.names,
+            }
+        )
+        return Response(output.data)
+
+
+class SimilarItemsApi(APIView):
+    required_scope = Scope.READ_RECOMMENDATIONS
+
+    @extend_schema(
+        operation_id="products_similar",
+        parameters=[
+            OpenApiParameter(
+                "product_id",
+                str,
+                OpenApiParameter.PATH,
+                description="The product's external id; ids containing `/` cannot be addressed here.",
+            ),
+            SimilarQuerySerializer,
+        ],
+        responses={200: SimilarOutputSerializer, 404: ErrorSerializer, **ERRORS},
+    )
+    def get(self, request: Request, product_id: str) -> Response:
+        """Items like this one (item-CF neighbours and embedding neighbours)."""
+        path = SimilarPathSerializer(data={"product_id": product_id})
+        path.is_valid(raise_exception=True)
+        query = SimilarQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        customer = query.validated_data.get("customer")
+        # The variant's k applies here; its routes do not yet (similar_items takes no strategy).
+        served = variant_serving(placement=Placement.SIMILAR_ITEMS, customer_id=customer, k=query.validated_data["k"])
+        try:
+            recommendation = similar_items(product_id=path.validated_data["product_id"], k=served.k)
+        except UnknownProduct as exc:
+            raise NotFound(f"No product with id {product_id!r}.") from exc
+        exposure_record(served=served, recommendation=recommendation, customer_id=customer)
+        output = SimilarOutputSerializer(
+            {
+                "recommendation_id": recommendation.recommendation_id,
+                "strategy": recommendation.strategy,
+                "product": product_id,
+                "items": recommendation.items,
+                **served.names,
+            }
+        )
+        return Response(output.data)
+
+
+class SearchApi(APIView):
+    required_scope = Scope.READ_RECOMMENDATIONS
+
+    @extend_schema(
+        operation_id="search",
+        parameters=[SearchQuerySerializer],
+        responses={200: SearchOutputSerializer, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        """Semantic search: the query's embedding against the catalog's."""
+        query = SearchQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        # The variant's k applies here; search has one route, so routes do not.
+        served = variant_serving(placement=Placement.SEARCH, customer_id=params.get("customer"), k=params["k"])
+        recommendation = search(query=params["q"], k=served.k, category=params.get("category"))
+        exposure_record(served=served, recommendation=recommendation, customer_id=params.get("customer"))
+        output = SearchOutputSerializer(
+            {
+                "recommendation_id": recommendation.recommendation_id,
+                "strategy": recommendation.strategy,
+                "query": params["q"],
+                "items": recommendation.items,
+                **served.names,
+            }
+        )
+        return Response(output.data)

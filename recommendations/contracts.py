@@ -1,0 +1,62 @@
+"""Frozen contracts passed between the pipeline's stages and across apps (ids, never model rows)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+ROUTES = ("itemcf", "semantic", "popularity")
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A strategy is plain data: recall routes with weights, candidates per route, k.
+
+    The default strategy is one, and so will be every experiment variant.
+    """
+
+    name: str = "fused"
+    routes: dict[str, float] = field(default_factory=lambda: {"itemcf": 1.0, "semantic": 0.5, "popularity": 0.1})
+    candidates_per_route: int = 100
+    # Name of the learned ranker whose active model reorders the fused candidates; None: fused order.
+    ranker: str | None = None
+
+
+@dataclass(frozen=True)
+class RecRequest:
+    """A home-feed request. Product ids here are the catalog's external ids."""
+
+    customer_id: str | None
+    k: int = 10
+    exclude: tuple[str, ...] = ()
+    category: str | None = None
+    include_purchased: bool = False
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One route's proposal: internal product pk, the route's score (higher is better)."""
+
+    product_pk: int
+    route: str
+    score: float
+
+
+@dataclass(frozen=True)
+class ScoredItem:
+    product_pk: int
+    product_id: str
+    title: str
+    score: float
+    # route name -> that route's (normalised) score for this item
+    routes: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    recommendation_id: uuid.UUID
+    strategy: str
+    items: tuple[ScoredItem, ...]
+    # The model that ordered the items ("name@vN"), "fused" when its ranker fell back, None when
+    # the strategy asked for no ranker.
+    ranker: str | None = None

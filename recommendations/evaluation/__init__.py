@@ -1,0 +1,1 @@
+"""Offline evaluation (DESIGN.md, "Offline evaluation protocol"): split, score, measure."""

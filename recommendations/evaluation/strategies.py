@@ -1,0 +1,137 @@
+"""The strategies `evaluate` compares, each scoring the whole catalog for a block of users.
+
+Every route is trained on training events only and scores with the same functions serving uses:
+`history_aggregate` for the customers' histories, `itemcf_similarity` + `itemcf_score_matrix`,
+`user_vectors` over the stored product embeddings, `popularity_scores`, and `fuse` over the
+routes' top candidates. A score of -inf marks an item the strategy cannot rank.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommendations.contracts import Candidate
+from recommendations.history import history_aggregate
+from recommendations.recall import itemcf, popularity, semantic
+from recommendations.recall.events import Interactions, interaction_matrix, rank_in_runs
+from recommendations.recall.fused import fuse
+
+# The rankers (`ranker_<feature set>`) are trained and scored by `recommendations.ranking.evaluation`.
+STRATEGIES = ("popularity", "itemcf", "semantic", "fused", "als", "ranker_statistical", "ranker_semantic")
+ROUTES = ("popularity", "itemcf", "semantic")
+
+
+@dataclass(frozen=True)
+class TrainedRoutes:
+    """Everything the strategies learned from the training events."""
+
+    n_items: int
+    popularity: np.ndarray
+    itemcf_history: sp.csr_matrix
+    similarity: sp.csr_matrix
+    user_vectors: np.ndarray | None
+    item_embeddings: np.ndarray | None
+    has_embedding: np.ndarray
+    als_users: np.ndarray | None
+    als_items: np.ndarray | None
+
+
+def routes_train(*, train: Interactions, embeddings: np.ndarray | None, with_als: bool) -> TrainedRoutes:
+    """Fit every route on `train`. `embeddings` is items × dims (zero rows for items without one)."""
+    history = history_aggregate(
+        users=train.users, items=train.items, weights=train.weights, timestamps=train.timestamps
+    )
+    shape = (train.n_users, train.n_items)
+    itemcf_history = sp.csr_matrix((history.weights, (history.users, history.items)), shape=shape)
+    matrix = interaction_matrix(interactions=train)
+    has_embedding = np.zeros(train.n_items, dtype=bool) if embeddings is None else np.abs(embeddings).sum(axis=1) > 0
+    vectors = None
+    if embeddings is not None and has_embedding.any():
+        # The semantic customer vector reads only the most recent items of the same history.
+        recent = rank_in_runs(history.users) < semantic.HISTORY_ITEMS
+        semantic_history = sp.csr_matrix(
+            (history.weights[recent], (history.users[recent], history.items[recent])), shape=shape
+        )
+        vectors = semantic.user_vectors(history=semantic_history, embeddings=embeddings)
+    als_users = als_items = None
+    if with_als:
+        from recommendations.evaluation.als import als_fit
+
+        factors = als_fit(matrix=matrix)
+        als_users, als_items = factors.users, factors.items
+    return TrainedRoutes(
+        n_items=train.n_items,
+        popularity=popularity.popularity_scores(
+            items=train.items,
+            weights=train.weights,
+            timestamps=train.timestamps,
+            n_items=train.n_items,
+            reference_time=float(train.timestamps.max()),
+        ),
+        itemcf_history=itemcf_history,
+        similarity=itemcf.itemcf_similarity(matrix=matrix),
+        user_vectors=vectors,
+        item_embeddings=embeddings if vectors is not None else None,
+        has_embedding=has_embedding,
+        als_users=als_users,
+        als_items=als_items,
+    )
+
+
+def route_scores(*, trained: TrainedRoutes, route: str, users: np.ndarray) -> np.ndarray:
+    """Scores (len(users) × items) of one route or of ALS; -inf where the route cannot rank."""
+    if route == "popularity":
+        return np.tile(trained.popularity, (len(users), 1))
+    if route == "itemcf":
+        return itemcf.itemcf_score_matrix(
+            history=trained.itemcf_history[users], similarity=trained.similarity
+        ).toarray()
+    if route == "semantic":
+        if trained.user_vectors is None:
+            return np.full((len(users), trained.n_items), -np.inf)
+        scores = trained.user_vectors[users] @ trained.item_embeddings.T
+        has_vector = np.abs(trained.user_vectors[users]).sum(axis=1) > 0
+        scores[~has_vector] = -np.inf
+        scores[:, ~trained.has_embedding] = -np.inf
+        return scores
+    if route == "als":
+        return trained.als_users[users] @ trained.als_items.T
+    raise ValueError(f"unknown route {route!r}")
+
+
+def route_candidates(*, route: str, scores: np.ndarray, n: int) -> list[Candidate]:
+    """A route's top `n` for one user, as serving's route returns them.
+
+    Serving's item-CF and popularity only propose items with a positive score; semantic proposes
+    any embedded item.
+    """
+    valid = np.isfinite(scores)
+    if route in ("itemcf", "popularity"):
+        valid &= scores > 0
+    items = top_items(scores=np.where(valid, scores, -np.inf), k=n)
+    return [Candidate(product_pk=int(i), route=route, score=float(scores[i])) for i in items]
+
+
+def fused_ranking(*, scores: Mapping[str, np.ndarray], weights: Mapping[str, float], n: int) -> list[int]:
+    """The fused list for one user from each route's scores (only routes with a weight take part)."""
+    candidates = {
+        route: route_candidates(route=route, scores=route_scores_row, n=n)
+        for route, route_scores_row in scores.items()
+        if weights.get(route, 0.0) > 0
+    }
+    return [item.product_pk for item in fuse(candidates=candidates, weights=weights)]
+
+
+def top_items(*, scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the `k` highest finite scores, best first, ties broken by the lower index."""
+    finite = np.flatnonzero(np.isfinite(scores))
+    if len(finite) > k:
+        values = scores[finite]
+        kth = np.partition(values, len(values) - k)[len(values) - k]
+        finite = finite[values >= kth]
+    order = np.lexsort((finite, -scores[finite]))
+    return finite[order][:k]

@@ -1,0 +1,85 @@
+"""`manage.py evaluate`: DESIGN.md's offline evaluation protocol over the stored events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from recommendations.evaluation.runner import EvaluationConfig, EvaluationError
+from recommendations.evaluation.service import evaluation_execute
+from recommendations.evaluation.split import DEFAULT_TEST_FRACTION
+from recommendations.evaluation.strategies import STRATEGIES
+
+
+def parse_cutoff(value: str) -> float:
+    """An ISO 8601 date or time (UTC when it names no zone) as POSIX seconds."""
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise CommandError(f"--cutoff: not an ISO 8601 time: {value!r}") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()
+
+
+class Command(BaseCommand):
+    help = (
+        "Evaluate popularity, item-CF, semantic, fused and ALS offline (train before the cutoff, "
+        "test after it) and store the run."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        split = parser.add_mutually_exclusive_group()
+        split.add_argument(
+            "--cutoff",
+            help="ISO time: events before it train, events at or after it test "
+            f"(default: the time that leaves the last {DEFAULT_TEST_FRACTION:.0%} of events for testing)",
+        )
+        split.add_argument("--holdout-last", type=int, help="each user's last N positive events test, the rest train")
+        parser.add_argument("--k", type=int, default=10, help="list length the metrics look at (default 10)")
+        parser.add_argument("--json", type=Path, help="also write the result to this JSON file")
+        parser.add_argument(
+            "--include-seen", action="store_true", help="keep items seen in training in the truth and the rankings"
+        )
+        parser.add_argument(
+            "--strategies",
+            default=",".join(STRATEGIES),
+            help=f"comma-separated subset of {','.join(STRATEGIES)} (default: all)",
+        )
+
+    def handle(self, *args, **options) -> None:
+        config = EvaluationConfig(
+            k=options["k"],
+            cutoff=parse_cutoff(options["cutoff"]) if options["cutoff"] else None,
+            holdout_last=options["holdout_last"],
+            include_seen=options["include_seen"],
+            strategies=tuple(s.strip() for s in options["strategies"].split(",") if s.strip()),
+        )
+        try:
+            result, run = evaluation_execute(config=config)
+        except EvaluationError as exc:
+            raise CommandError(str(exc)) from exc
+        payload = {"protocol": result.protocol, "strategies": result.strategies}
+        if options["json"]:
+            try:
+                options["json"].write_text(json.dumps(payload, indent=2) + "\n")
+            except OSError as exc:
+                raise CommandError(f"cannot write {options['json']}: {exc}") from exc
+        self.stdout.write(self._table(result.protocol, result.strategies, k=config.k))
+        self.stdout.write(f"stored as evaluation run {run.pk} ({run.duration_s:.1f} s)")
+
+    @staticmethod
+    def _table(protocol: dict, strategies: dict, *, k: int) -> str:
+        split = f"cutoff {protocol['cutoff']}" if protocol["split"] == "cutoff" else f"last {protocol['holdout_last']}"
+        columns = [f"recall@{k}", f"ndcg@{k}", f"hitrate@{k}", "mrr", "coverage"]
+        lines = [
+            f"{split}; {protocol['users_evaluated']} users, {protocol['train_events']} training events, "
+            f"{protocol['catalog_items']} items",
+            f"{'strategy':<20}" + "".join(f"{c:>12}" for c in columns),
+        ]
+        for name, metrics in strategies.items():
+            lines.append(f"{name:<20}" + "".join(f"{metrics[c]:>12.4f}" for c in columns))
+        return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Learned ranking: features, training, serving (LightGBM LambdaMART)."""

@@ -1,0 +1,46 @@
+"""Fusion: merge the routes' candidate lists with a strategy's route weights.
+
+Weighted CombSUM (Fox & Shaw 1994) over max-normalised scores: each route's scores are divided by
+that route's best score in the list (so every route's top item counts 1), and an item scores
+Σ over routes of weight × normalised score. An item two routes agree on rises above one route's
+lone pick, and a route's confidence (how far its second item trails its first) survives, which
+rank-only fusion (reciprocal rank) throws away. Measured on the Online Retail protocol, this beat
+reciprocal-rank fusion and min-max normalisation at the same weights (`manage.py evaluate`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from recommendations.contracts import Candidate
+
+
+@dataclass(frozen=True)
+class FusedItem:
+    product_pk: int
+    score: float
+    # route -> the route's own score divided by its best score in this list (1.0 = its top item)
+    routes: dict[str, float]
+
+
+def fuse(*, candidates: Mapping[str, Sequence[Candidate]], weights: Mapping[str, float]) -> list[FusedItem]:
+    """Merge per-route candidate lists into one list, best first.
+
+    Routes without a positive weight are ignored; negative route scores count as 0; ties break by
+    product pk.
+    """
+    scores: dict[int, float] = {}
+    routes: dict[int, dict[str, float]] = {}
+    for route, route_candidates in candidates.items():
+        weight = weights.get(route, 0.0)
+        if weight <= 0 or not route_candidates:
+            continue
+        best = max(c.score for c in route_candidates)
+        for candidate in route_candidates:
+            normalised = max(candidate.score, 0.0) / best if best > 0 else 0.0
+            pk = candidate.product_pk
+            scores[pk] = scores.get(pk, 0.0) + weight * normalised
+            routes.setdefault(pk, {})[route] = normalised
+    ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [FusedItem(product_pk=pk, score=score, routes=routes[pk]) for pk, score in ranked]

@@ -1,0 +1,139 @@
+"""Semantic recall: nearest products by embedding (pgvector, cosine distance, HNSW index).
+
+A customer is the recency-weighted mean of the embeddings of their recent items, normalised.
+Filters (stock, exclusions, category) go into the same query; pgvector 0.8's iterative index scan
+keeps scanning the HNSW graph until enough rows pass them, so a filter never empties the list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommendations.contracts import Candidate
+from recommendations.history import History
+
+ROUTE = "semantic"
+# The customer vector is built from this many of their most recent items.
+HISTORY_ITEMS = 20
+# Candidates the HNSW search keeps in its queue; at least the LIMIT, at most pgvector's 1000.
+MIN_EF_SEARCH = 100
+MAX_EF_SEARCH = 1000
+
+
+def user_vectors(*, history: sp.csr_matrix, embeddings: np.ndarray) -> np.ndarray:
+    """Users × dims: each user's history-weighted mean embedding, L2-normalised (0 when none)."""
+    vectors = np.asarray(history @ embeddings, dtype=np.float64)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+
+
+@dataclass(frozen=True)
+class KnnFilter:
+    """What the nearest-neighbour query must leave out or keep to."""
+
+    excluded_pks: tuple[int, ...] = ()
+    excluded_external_ids: tuple[str, ...] = ()
+    category_path: str | None = None
+    in_stock_only: bool = True
+
+
+def customer_vector(*, history: History) -> np.ndarray | None:
+    """The customer's vector from the embeddings of their recent items, or None (one query)."""
+    from catalog.models import ProductEmbedding
+
+    recent = history.product_pks[:HISTORY_ITEMS]
+    if not recent:
+        return None
+    stored = dict(ProductEmbedding.objects.filter(product_id__in=recent).values_list("product_id", "vector"))
+    known = [pk for pk in recent if pk in stored]
+    if not known:
+        return None
+    weights = dict(zip(history.product_pks, history.weights, strict=True))
+    row = sp.csr_matrix(np.array([[weights[pk] for pk in known]]))
+    vector = user_vectors(history=row, embeddings=np.stack([np.asarray(stored[pk]) for pk in known]))[0]
+    return vector if vector.any() else None
+
+
+def customer_semantic_candidates(*, history: History, n: int, knn_filter: KnnFilter) -> list[Candidate]:
+    """`semantic_candidates` for the customer's vector, built inside the same query.
+
+    Postgres forms the weighted sum of the recent items' embeddings (cosine ignores its length,
+    so it equals `customer_vector`'s direction) and searches the HNSW index with it: no vector
+    travels to Python and back. Empty when none of the recent items has an embedding.
+    """
+    recent = history.product_pks[:HISTORY_ITEMS]
+    if not recent:
+        return []
+    vector_sql = (
+        "(SELECT sum(he.vector * array_fill(h.weight::real, ARRAY[vector_dims(he.vector)])::vector)"
+        " FROM catalog_productembedding he"
+        " JOIN unnest(%s::bigint[], %s::float8[]) AS h(product_id, weight) ON he.product_id = h.product_id)"
+    )
+    return _knn(
+        vector_sql=vector_sql,
+        vector_params=[list(recent), list(history.weights[: len(recent)])],
+        n=n,
+        knn_filter=knn_filter,
+    )
+
+
+def semantic_candidates(*, vector: np.ndarray, n: int, knn_filter: KnnFilter) -> list[Candidate]:
+    """The `n` products nearest to `vector` that pass `knn_filter`; score = cosine similarity."""
+    return _knn(vector_sql="%s::vector", vector_params=[_vector_literal(vector)], n=n, knn_filter=knn_filter)
+
+
+def semantic_neighbors(*, product_pk: int, n: int, knn_filter: KnnFilter) -> list[Candidate]:
+    """The `n` products nearest to the stored embedding of `product_pk` (none when it has none)."""
+    return _knn(
+        vector_sql="(SELECT vector FROM catalog_productembedding WHERE product_id = %s)",
+        vector_params=[product_pk],
+        n=n,
+        knn_filter=KnnFilter(
+            excluded_pks=(*knn_filter.excluded_pks, product_pk),
+            excluded_external_ids=knn_filter.excluded_external_ids,
+            category_path=knn_filter.category_path,
+            in_stock_only=knn_filter.in_stock_only,
+        ),
+    )
+
+
+def _vector_literal(vector: np.ndarray) -> str:
+    return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
+
+
+def _knn(*, vector_sql: str, vector_params: list, n: int, knn_filter: KnnFilter) -> list[Candidate]:
+    """One filtered nearest-neighbour query through the HNSW index (plus one to set its knobs)."""
+    from django.db import connection, transaction
+
+    from recommendations.recall.filters import category_subtree_like
+
+    if n <= 0:
+        return []
+    where = ["NOT (e.product_id = ANY(%s))", "NOT (p.external_id = ANY(%s))"]
+    params: list = [list(knn_filter.excluded_pks), list(knn_filter.excluded_external_ids)]
+    if knn_filter.in_stock_only:
+        where.append("p.in_stock")
+    if knn_filter.category_path is not None:
+        where.append("p.category_id IN (SELECT id FROM catalog_category WHERE path = %s OR path LIKE %s)")
+        params += [knn_filter.category_path, category_subtree_like(knn_filter.category_path)]
+    sql = (
+        f"SELECT e.product_id, e.vector <=> {vector_sql} AS distance"
+        " FROM catalog_productembedding e JOIN catalog_product p ON p.id = e.product_id"
+        f" WHERE {vector_sql} IS NOT NULL AND {' AND '.join(where)}"
+        f" ORDER BY e.vector <=> {vector_sql} LIMIT %s"
+    )
+    ef_search = min(max(n, MIN_EF_SEARCH), MAX_EF_SEARCH)
+    with transaction.atomic(), connection.cursor() as cursor:
+        # relaxed_order: with filters, keep walking the graph instead of returning fewer rows.
+        cursor.execute(
+            "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+            [str(ef_search)],
+        )
+        cursor.execute(sql, [*vector_params, *vector_params, *params, *vector_params, n])
+        rows = cursor.fetchall()
+    # Relaxed order may return near-ties slightly out of order; the exact distances decide.
+    rows.sort(key=lambda row: (row[1], row[0]))
+    return [Candidate(product_pk=pk, route=ROUTE, score=1.0 - float(distance)) for pk, distance in rows]

@@ -1,0 +1,60 @@
+"""Celery tasks of the recommendation engine: each loads what it needs by id and calls a service."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from recommendations.embeddings import service as embeddings
+
+# Lost connections, deadlocks, serialization failures: worth another try. Anything else is a bug
+# or bad data, and retrying would only repeat it.
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=TRANSIENT_DB_ERRORS,
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=5,
+)
+def embed_products(self, *, batch_size: int | None = None, limit: int | None = None) -> dict[str, Any]:
+    """Embed the products whose embedding is missing or stale (routed to the `gpu` queue).
+
+    Safe to deliver twice: a second run finds nothing stale and embeds nothing.
+    """
+    report = embeddings.embed_products(batch_size=batch_size, limit=limit)
+    return dataclasses.asdict(report)
+
+
+@shared_task(acks_late=True, ignore_result=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
+def build_neighbors() -> int:
+    """Rebuild item-CF neighbours from all events (idempotent: the table is replaced whole)."""
+    from recommendations.recall.itemcf import itemcf_neighbors_rebuild
+
+    return itemcf_neighbors_rebuild()
+
+
+@shared_task(acks_late=True, ignore_result=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
+def build_popularity() -> int:
+    """Rebuild time-decayed item popularity from all events (idempotent: the table is replaced whole)."""
+    from recommendations.recall.popularity import popularity_rebuild
+
+    return popularity_rebuild()
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
+def train_ranker(*, feature_set: str, as_of: float | None = None, name: str | None = None) -> int:
+    """Train and store a new, inactive ranker version (routed to the `gpu` queue); returns its id.
+
+    Delivered twice, it stores two versions; neither becomes active without an operator.
+    """
+    from recommendations.ranking.training import ranker_train
+
+    return ranker_train(feature_set=feature_set, as_of=as_of, name=name).pk

@@ -1,0 +1,61 @@
+"""Experiments on the serving path: the customer's assigned variant becomes the request's
+`Strategy`, and the served list is logged as that variant's exposure.
+
+Assignment reads a cached snapshot and hashes (no query, no write); the exposure is written
+after the response (see experiments.serving).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from experiments.serving import Assignment, experiment_assign, exposure_log
+from recommendations.contracts import Recommendation, Strategy
+
+
+@dataclass(frozen=True)
+class ServedVariant:
+    """What one request serves: its experiment assignment (None outside any), the strategy to
+    use (None: the default) and how many items."""
+
+    placement: str
+    assignment: Assignment | None
+    strategy: Strategy | None
+    k: int
+
+    @property
+    def names(self) -> dict[str, str | None]:
+        """`experiment` and `variant` keys for the response (null when none)."""
+        if self.assignment is None:
+            return {"experiment": None, "variant": None}
+        return {"experiment": self.assignment.experiment_key, "variant": self.assignment.variant_key}
+
+
+def variant_serving(*, placement: str, customer_id: str | None, k: int) -> ServedVariant:
+    """The strategy and k for this customer on this placement: the variant's when assigned (its
+    `k` replaces the requested one when set), else the default strategy and the requested k."""
+    assignment = experiment_assign(placement=placement, customer_id=customer_id)
+    if assignment is None:
+        return ServedVariant(placement=placement, assignment=None, strategy=None, k=k)
+    config = assignment.strategy
+    fields = {} if config.candidates_per_route is None else {"candidates_per_route": config.candidates_per_route}
+    strategy = Strategy(
+        name=f"{assignment.experiment_key}/{assignment.variant_key}",
+        routes=dict(config.routes),
+        ranker=config.ranker,
+        **fields,
+    )
+    return ServedVariant(placement=placement, assignment=assignment, strategy=strategy, k=config.k or k)
+
+
+def exposure_record(*, served: ServedVariant, recommendation: Recommendation, customer_id: str | None) -> None:
+    """Log the list as an exposure of the served variant (nothing outside an experiment)."""
+    if served.assignment is None or customer_id is None:
+        return
+    exposure_log(
+        assignment=served.assignment,
+        recommendation_id=recommendation.recommendation_id,
+        customer_id=customer_id,
+        placement=served.placement,
+        product_ids=[item.product_id for item in recommendation.items],
+    )

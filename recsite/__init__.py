@@ -1,0 +1,3 @@
+from recsite.celery import app as celery_app
+
+__all__ = ("celery_app",)

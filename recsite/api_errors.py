@@ -1,0 +1,76 @@
+"""One JSON error shape for the whole API: {"error": {"code", "message", "fields"}}.
+
+`fields` maps each bad input (body field, query parameter or path parameter) to its messages;
+`message` names them too, so a log line of the message alone says what to fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import SuspiciousOperation
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class BadRequest(APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "Bad request."
+    default_code = "bad_request"
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, SuspiciousOperation):
+        # E.g. more query parameters than DATA_UPLOAD_MAX_NUMBER_FIELDS: Django would answer an
+        # HTML 400; API clients get the JSON shape.
+        exc = BadRequest(str(exc) or BadRequest.default_detail)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    data = response.data
+    code = getattr(exc, "default_code", "error")
+    if isinstance(data, dict) and set(data) == {"detail"}:
+        body = {
+            "code": getattr(data["detail"], "code", code),
+            "message": str(data["detail"]),
+            "fields": {},
+        }
+    else:
+        fields = data if isinstance(data, dict) else {api_settings.NON_FIELD_ERRORS_KEY: data}
+        body = {"code": "invalid", "message": _invalid_message(fields), "fields": fields}
+    response.data = {"error": body}
+    return response
+
+
+def _invalid_message(fields: dict[str, Any]) -> str:
+    """'Invalid input: k: Ensure this value is less than or equal to 100.' (first message per field)."""
+    parts = []
+    for name, errors in fields.items():
+        first = first_message(errors)
+        parts.append(first if name == api_settings.NON_FIELD_ERRORS_KEY else f"{name}: {first}")
+    return "Invalid input: " + "; ".join(parts)
+
+
+def first_message(errors: Any) -> str:
+    """The first message of a DRF error structure (nested lists and dicts of messages)."""
+    while isinstance(errors, (list, dict)) and errors:
+        errors = next(iter(errors.values())) if isinstance(errors, dict) else errors[0]
+    return str(errors)
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Machine-readable: `invalid`, `not_found`, `not_authenticated`, …")
+    message = serializers.CharField()
+    fields = serializers.DictField(
+        child=serializers.JSONField(),
+        help_text="Each bad field, query or path parameter and its messages; empty when none is at fault.",
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every 4xx answer (documentation only)."""
+
+    error = ErrorBodySerializer()

@@ -1,0 +1,11 @@
+"""The Celery app: `celery -A recsite worker -Q default,gpu` (GPU machines: `-Q gpu`)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recsite.settings")
+
+app = Celery("recsite")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The demo (`make demo`): embedded Postgres+pgvector, real Online Retail data, embeddings,
+# item-CF neighbours and popularity, a Celery worker when Redis is reachable, gunicorn on :8000.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+PORT=${PORT:-8000}
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Database (embedded PostgreSQL with pgvector under var/, unless DATABASE_URL is set) and migrations"
+$PY manage.py migrate --no-input
+
+step "Loading the UCI Online Retail data (CC BY 4.0; see data/online-retail/ATTRIBUTION.md)"
+$PY manage.py load_demo
+
+broker_up=0
+if $PY - <<'PYEOF'
+import os, sys
+import redis
+try:
+    redis.Redis.from_url(os.environ["REDIS_URL"], socket_connect_timeout=1).ping()
+except Exception:
+    sys.exit(1)
+PYEOF
+then broker_up=1; fi
+
+if [ "$broker_up" = 1 ]; then
+  step "Redis is reachable at $REDIS_URL: starting a Celery worker (queues default,gpu)"
+  mkdir -p var/log
+  .venv/bin/celery -A recsite worker -Q default,gpu --concurrency 1 -l info >var/log/worker.log 2>&1 &
+  WORKER_PID=$!
+  trap 'kill $WORKER_PID 2>/dev/null || true' EXIT
+else
+  step "No broker at $REDIS_URL: no Celery worker is started. Embedding and the neighbour build run"
+  echo "    right here, in this process; products added later through the API stay marked for"
+  echo "    embedding (by their text hash) until 'manage.py embed' runs or a worker is started."
+fi
+
+step "Embedding the catalog with all-MiniLM-L6-v2 (only products whose text changed)"
+$PY manage.py embed
+
+step "Building item-CF neighbours and time-decayed popularity"
+$PY manage.py build_neighbors
+
+step "Demo accounts"
+$PY manage.py shell -c "
+from django.contrib.auth import get_user_model
+User = get_user_model()
+if not User.objects.filter(username='admin').exists():
+    User.objects.create_superuser('admin', 'admin@example.com', 'admin')
+"
+API_KEY=$($PY manage.py create_api_key demo-storefront)
+read -r CUSTOMER PRODUCT < <($PY manage.py shell -c "
+from django.db.models import Count
+from catalog.models import Customer, Product
+c = Customer.objects.annotate(n=Count('events')).order_by('-n').values_list('external_id', flat=True)[5]
+p = Product.objects.annotate(n=Count('events')).order_by('-n').values_list('external_id', flat=True)[0]
+print(c, p)
+")
+
+cat <<EOT
+
+recsite is starting on http://127.0.0.1:$PORT
+  admin:     http://127.0.0.1:$PORT/admin/   (user admin, password admin — demo only)
+  API docs:  http://127.0.0.1:$PORT/api/docs/
+  API key:   $API_KEY
+
+Try:
+  curl -H 'Authorization: Api-Key $API_KEY' 'http://127.0.0.1:$PORT/api/v1/recommendations/?customer=$CUSTOMER&k=5'
+  curl -H 'Authorization: Api-Key $API_KEY' 'http://127.0.0.1:$PORT/api/v1/products/$PRODUCT/similar/?k=5'
+  curl -H 'Authorization: Api-Key $API_KEY' 'http://127.0.0.1:$PORT/api/v1/search/?q=red+heart+candle+holder&k=5'
+  curl -H 'Authorization: Api-Key $API_KEY' -H 'Content-Type: application/json' \\
+       -d '{"customer": "$CUSTOMER", "product": "$PRODUCT", "type": "click", "timestamp": "2011-12-10T10:00:00Z"}' \\
+       http://127.0.0.1:$PORT/api/v1/events/
+  .venv/bin/python manage.py evaluate --cutoff 2011-11-01 --k 10
+
+Stop with Ctrl-C.
+EOT
+
+GUNICORN_BIND=${GUNICORN_BIND:-0.0.0.0:$PORT} .venv/bin/gunicorn recsite.wsgi -c deploy/gunicorn.conf.py

@@ -1,0 +1,138 @@
+"""events_ingest: per-row errors with line and field, idempotency with and without event_id,
+unknown customers created, CSV and JSONL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+
+import pytest
+
+from catalog.importing.events import event_id_derive, events_ingest
+from catalog.importing.readers import read_rows
+from catalog.importing.report import RowError
+from catalog.models import Customer, Event
+from tests.factories import CustomerFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+REC_ID = "0b6f4a5e-8d0c-4c8e-9a55-1f3e2d4c5b6a"
+
+
+@pytest.fixture
+def catalog():
+    ProductFactory(external_id="P1")
+    ProductFactory(external_id="P2")
+    CustomerFactory(external_id="C1")
+
+
+def test_bad_rows_are_reported_and_good_rows_stored(tmp_path, catalog):
+    # given
+    rows = [
+        {"customer": "C1", "product": "P1", "type": "view", "timestamp": "2024-03-01T10:00:00Z"},
+        {"customer": "C1", "product": "NOPE", "type": "view", "timestamp": "2024-03-01T10:00:00Z"},
+        {"customer": "C1", "product": "P1", "type": "like", "timestamp": "2024-03-01T10:00:00Z"},
+        {"customer": "C1", "product": "P1", "type": "view", "timestamp": "yesterday"},
+        {"customer": "C1", "product": "P1", "type": "rating", "timestamp": "2024-03-01T10:00:00Z"},
+        {"customer": "C1", "product": "P1", "type": "rating", "timestamp": "2024-03-01T10:00:00Z", "value": 6},
+        {"customer": "C1", "product": "P1", "type": "click", "timestamp": "2024-03-01", "recommendation_id": "x1"},
+        {"product": "P1", "type": "click", "timestamp": "2024-03-01T10:00:00Z"},
+        {"customer": "C1", "product": "P2", "type": "rating", "timestamp": "2024-03-01T12:00:00+02:00", "value": 4},
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\nnot json\n")
+
+    # when
+    report = events_ingest(rows=read_rows(path))
+
+    # then
+    assert report.errors == [
+        RowError(2, "product", "unknown product 'NOPE'"),
+        RowError(3, "type", "must be one of view, click, add_to_cart, purchase, rating, got 'like'"),
+        RowError(4, "timestamp", "is not an ISO 8601 time: 'yesterday'"),
+        RowError(5, "value", "is required for a rating"),
+        RowError(6, "value", "a rating must be between 1 and 5, got 6"),
+        RowError(7, "recommendation_id", "is not a UUID: 'x1'"),
+        RowError(8, "customer", "is required"),
+        RowError(10, None, "invalid JSON: Expecting value (column 1)"),
+    ]
+    assert (report.received, report.created, report.updated, report.unchanged) == (10, 2, 0, 0)
+    rating = Event.objects.get(type="rating")
+    assert (rating.product.external_id, rating.value) == ("P2", 4.0)
+    assert rating.timestamp == dt.datetime(2024, 3, 1, 10, 0, tzinfo=dt.UTC)
+
+
+def test_resending_events_with_ids_never_double_counts(catalog):
+    # given
+    rows = [
+        {"event_id": "e1", "customer": "C1", "product": "P1", "type": "click", "timestamp": "2024-03-01T10:00:00"},
+        {"event_id": "e2", "customer": "C1", "product": "P2", "type": "purchase", "timestamp": "2024-03-01T10:05:00"},
+    ]
+    events_ingest(rows=rows)
+
+    # when the same ids come again, one of them in the same batch twice
+    report = events_ingest(rows=[*rows, rows[0]])
+
+    # then
+    assert (report.received, report.created, report.unchanged) == (3, 0, 3)
+    assert sorted(Event.objects.values_list("event_id", flat=True)) == ["e1", "e2"]
+
+
+def test_events_without_id_get_a_content_key_so_reimport_is_a_no_op(catalog):
+    # given the same click written with two spellings of the same instant
+    first = {"customer": "C1", "product": "P1", "type": "click", "timestamp": "2024-03-01T10:00:00Z"}
+    same = {**first, "timestamp": "2024-03-01T11:00:00+01:00"}
+    other_value = {**first, "type": "purchase", "value": "9.5"}
+
+    # when
+    created = events_ingest(rows=[first, other_value])
+    again = events_ingest(rows=[same, {**other_value, "value": 9.5}])
+
+    # then
+    assert (created.created, again.created, again.unchanged) == (2, 0, 2)
+    assert Event.objects.get(type="click").event_id == event_id_derive(
+        customer="C1",
+        product="P1",
+        event_type="click",
+        timestamp=dt.datetime(2024, 3, 1, 10, 0, tzinfo=dt.UTC),
+        value=None,
+    )
+
+
+def test_unknown_customers_are_created_once(catalog):
+    # when
+    report = events_ingest(
+        rows=[
+            {"customer": "NEW", "product": "P1", "type": "view", "timestamp": "2024-03-01T10:00:00Z"},
+            {"customer": "NEW", "product": "P2", "type": "view", "timestamp": "2024-03-01T10:01:00Z"},
+            {"customer": "GHOST", "product": "NOPE", "type": "view", "timestamp": "2024-03-01T10:01:00Z"},
+        ]
+    )
+
+    # then the customer of a rejected row is not created
+    assert report.created == 2
+    assert sorted(Customer.objects.values_list("external_id", flat=True)) == ["C1", "NEW"]
+    assert Event.objects.filter(customer__external_id="NEW").count() == 2
+
+
+def test_csv_events_with_recommendation_id_and_small_chunks(tmp_path, catalog):
+    # given a CSV split over several chunks
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "event_id,customer,product,type,timestamp,value,recommendation_id\n"
+        f"a,C1,P1,click,2024-03-01T10:00:00Z,,{REC_ID}\n"
+        "b,C2,P2,purchase,2024-03-01T10:00:00Z,12.5,\n"
+        "c,C2,P3,view,2024-03-01T10:00:00Z,,\n"
+        "d,C3,P1,add_to_cart,2024-03-01T10:00:00Z,1,\n"
+    )
+
+    # when
+    report = events_ingest(rows=read_rows(path), chunk_size=2)
+
+    # then
+    assert report.errors == [RowError(4, "product", "unknown product 'P3'")]
+    assert (report.received, report.created) == (4, 3)
+    assert Event.objects.get(event_id="a").recommendation_id == uuid.UUID(REC_ID)
+    assert Event.objects.get(event_id="b").value == 12.5
+    assert sorted(Customer.objects.values_list("external_id", flat=True)) == ["C1", "C2", "C3"]

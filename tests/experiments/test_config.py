@@ -1,0 +1,43 @@
+"""Variant strategy configs: validated against the routes and options that exist."""
+
+from __future__ import annotations
+
+import pytest
+
+from experiments.config import ConfigError, VariantStrategy, variant_config_parse
+
+
+def test_full_config_parses():
+    config = {"routes": {"itemcf": 1, "semantic": 0.5}, "candidates_per_route": 300, "k": 20, "ranker": "fused"}
+    assert variant_config_parse(config) == VariantStrategy(
+        routes={"itemcf": 1.0, "semantic": 0.5}, candidates_per_route=300, k=20, ranker=None
+    )
+
+
+def test_a_named_ranker_is_kept_and_fused_means_none():
+    assert variant_config_parse({"routes": {"itemcf": 1}, "ranker": "ranker_semantic"}).ranker == "ranker_semantic"
+    assert variant_config_parse({"routes": {"itemcf": 1}, "ranker": None}).ranker is None
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ([], "the config must be a JSON object"),
+        ({}, "'routes' must be an object"),
+        ({"routes": {"bandit": 1}}, "unknown route 'bandit'"),
+        ({"routes": {"itemcf": -1}}, "route 'itemcf': the weight must be a number >= 0"),
+        ({"routes": {"itemcf": True}}, "route 'itemcf': the weight must be a number >= 0"),
+        ({"routes": {"itemcf": float("nan")}}, "route 'itemcf': the weight must be a number >= 0"),
+        ({"routes": {"itemcf": 0}}, "at least one route needs a weight above 0"),
+        ({"routes": {"itemcf": 1}, "k": 0}, "'k' must be an integer from 1 to 100"),
+        ({"routes": {"itemcf": 1}, "candidates_per_route": "many"}, "'candidates_per_route' must be an integer"),
+        ({"routes": {"itemcf": 1}, "ranker": 5}, "'ranker' must be a ranker's name"),
+        ({"routes": {"itemcf": 1}, "ranker": "no spaces"}, "'ranker' must be a ranker's name"),
+        ({"routes": {"itemcf": 1}, "rules": {"boost": True}}, "'rules' is reserved"),
+        ({"routes": {"itemcf": 1}, "reasons": "template"}, "'reasons' is reserved"),
+        ({"routes": {"itemcf": 1}, "colour": "red"}, "unknown keys colour"),
+    ],
+)
+def test_bad_configs_are_refused_naming_the_problem(config, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        variant_config_parse(config)

@@ -1,0 +1,102 @@
+"""Assignment on the request path (no writes, cached snapshot) and the deferred exposure log."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from experiments import serving
+from experiments.assignment import assign
+from experiments.models import Exposure
+from experiments.services import experiment_pause
+from tests.factories import make_experiment
+
+pytestmark = pytest.mark.django_db
+
+
+def test_assign_matches_the_pure_hash_and_writes_nothing(django_assert_num_queries):
+    # given a running 50/50 experiment, its snapshot loaded
+    experiment = make_experiment(key="feed", traffic_share=1.0)
+    serving.running_experiments()
+    # when 50 customers are assigned
+    with django_assert_num_queries(0):
+        assigned = [serving.experiment_assign(placement="home_feed", customer_id=f"C{i}") for i in range(50)]
+    # then each variant is the pure function's answer and the strategy is the variant's
+    expected = [
+        assign(
+            experiment_key="feed",
+            salt="salt",
+            customer_id=f"C{i}",
+            traffic_share=1.0,
+            weights=[("control", 1.0), ("treatment", 1.0)],
+        )
+        for i in range(50)
+    ]
+    assert [a.variant_key for a in assigned] == expected
+    assert {a.experiment_id for a in assigned} == {experiment.pk}
+    control = next(a for a in assigned if a.variant_key == "control")
+    assert control.strategy.routes == {"popularity": 1.0}
+
+
+def test_no_assignment_without_customer_experiment_or_traffic():
+    make_experiment(key="feed", traffic_share=0.5)
+    outside = next(
+        f"C{i}"
+        for i in range(100)
+        if assign(
+            experiment_key="feed",
+            salt="salt",
+            customer_id=f"C{i}",
+            traffic_share=0.5,
+            weights=[("control", 1), ("treatment", 1)],
+        )
+        is None
+    )
+    assert serving.experiment_assign(placement="home_feed", customer_id=None) is None
+    assert serving.experiment_assign(placement="search", customer_id="C1") is None
+    assert serving.experiment_assign(placement="home_feed", customer_id=outside) is None
+
+
+def test_snapshot_is_reused_within_its_lifetime_and_forgotten_on_pause(django_assert_num_queries):
+    # given a running experiment seen once
+    experiment = make_experiment(key="feed")
+    assert serving.experiment_assign(placement="home_feed", customer_id="C1") is not None
+    # when asked again: no query; after a pause in this process: none assigned
+    with django_assert_num_queries(0):
+        serving.experiment_assign(placement="home_feed", customer_id="C2")
+    experiment_pause(experiment_id=experiment.pk)
+    assert serving.experiment_assign(placement="home_feed", customer_id="C1") is None
+
+
+def test_exposure_outside_a_request_is_written_at_once():
+    make_experiment(key="feed")
+    assignment = serving.experiment_assign(placement="home_feed", customer_id="C1")
+    rec_id = uuid.uuid4()
+    serving.exposure_log(
+        assignment=assignment,
+        recommendation_id=rec_id,
+        customer_id="C1",
+        placement="home_feed",
+        product_ids=["P1", "P2"],
+    )
+    exposure = Exposure.objects.get(recommendation_id=rec_id)
+    assert exposure.items == [{"id": "P1", "position": 1}, {"id": "P2", "position": 2}]
+    assert (exposure.variant_id, exposure.customer_external_id) == (assignment.variant_id, "C1")
+
+
+def test_exposures_in_a_request_wait_for_its_end_and_go_in_one_insert(django_assert_num_queries):
+    # given a request in progress (the request_started receiver ran) serving three lists
+    make_experiment(key="feed")
+    assignment = serving.experiment_assign(placement="home_feed", customer_id="C1")
+    serving.exposures_collect()
+    ids = [uuid.uuid4() for _ in range(3)]
+    for rec_id in ids:
+        serving.exposure_log(
+            assignment=assignment, recommendation_id=rec_id, customer_id="C1", placement="home_feed", product_ids=["P1"]
+        )
+    # then nothing is written until the request finishes, and then in one INSERT
+    assert Exposure.objects.count() == 0
+    with django_assert_num_queries(1):
+        serving.exposures_flush()
+    assert set(Exposure.objects.values_list("recommendation_id", flat=True)) == set(ids)

@@ -1,0 +1,53 @@
+"""Synthetic experiment traffic for dashboard tests: exposures and attributed clicks in bulk."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import numpy as np
+
+from catalog.models import Customer, Event, EventType, Product
+from experiments import serving
+from experiments.models import Experiment
+
+
+def traffic_generate(
+    *, experiment: Experiment, customers: int, days: int, start: dt.datetime, ctr: dict[str, float], seed: int = 1
+) -> None:
+    """Each customer sees one list a day (assigned by the real hash) and clicks its first item
+    with their variant's probability."""
+    rng = np.random.default_rng(seed)
+    product = Product.objects.first()
+    ids = [f"T{i:05d}" for i in range(customers)]
+    pks = {c.external_id: c.pk for c in Customer.objects.bulk_create([Customer(external_id=c) for c in ids])}
+    rows, events = [], []
+    for day in range(days):
+        at = start + dt.timedelta(days=day, hours=1)
+        for customer in ids:
+            assignment = serving.experiment_assign(placement=experiment.placement, customer_id=customer)
+            rec_id = uuid.uuid4()
+            rows.append(
+                (
+                    rec_id,
+                    assignment.experiment_id,
+                    assignment.variant_id,
+                    customer,
+                    experiment.placement,
+                    f'[{{"id": "{product.external_id}", "position": 1}}]',
+                    at,
+                )
+            )
+            if rng.random() < ctr[assignment.variant_key]:
+                events.append(
+                    Event(
+                        event_id=f"click-{rec_id}",
+                        customer_id=pks[customer],
+                        product=product,
+                        type=EventType.CLICK,
+                        timestamp=at,
+                        recommendation_id=rec_id,
+                    )
+                )
+    serving.exposures_write(rows)
+    Event.objects.bulk_create(events)

@@ -1,0 +1,151 @@
+"""Ranking features: exact values for a hand-made shop, and no leakage from at or after `as_of`."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from catalog.models import Event, EventType, ProductEmbedding
+from recommendations.ranking.features import (
+    FEATURE_SETS,
+    MISSING_DAYS,
+    MISSING_RANK,
+    MISSING_SCORE,
+    candidate_lists_build,
+    catalog_load,
+    customer_state_build,
+    events_load,
+    features_compute,
+    item_state_build,
+    reference_time_of,
+)
+from recommendations.recall.fused import FusedItem
+from tests.factories import CustomerFactory, EventFactory, ProductFactory
+
+T = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+DIM = 384
+
+
+def unit(dim):
+    vector = np.zeros(DIM, dtype=np.float32)
+    vector[dim] = 1.0
+    return vector
+
+
+@pytest.fixture
+def shop(db):
+    """alice bought A 10 days and 1 day before T and B 2 days before; bob bought C 5 days before.
+
+    At and after T: alice buys C (exactly at T), bob buys A, a new customer buys D.
+    """
+    p = {
+        name: ProductFactory(external_id=name, price=price)
+        for name, price in [("A", "2.00"), ("B", "4.00"), ("C", "6.00"), ("D", None)]
+    }
+    for name, dim in [("A", 0), ("B", 1), ("C", 0)]:
+        ProductEmbedding.objects.create(product=p[name], model_name="hand-made", text_hash="x", vector=unit(dim))
+    alice, bob = CustomerFactory(external_id="alice"), CustomerFactory(external_id="bob")
+    for customer, name, days in [(alice, "A", 10), (alice, "B", 2), (alice, "A", 1), (bob, "C", 5)]:
+        EventFactory(customer=customer, product=p[name], type=EventType.PURCHASE, timestamp=T - dt.timedelta(days=days))
+    for customer, name, days in [(alice, "C", 0), (bob, "A", 1), (CustomerFactory(), "D", 2)]:
+        EventFactory(customer=customer, product=p[name], type=EventType.PURCHASE, timestamp=T + dt.timedelta(days=days))
+    return p, alice
+
+
+def features_as_of(*, as_of, customer_pk, candidates, feature_set="semantic"):
+    """Alice's features for candidates [(product pk, fused score, routes)], loaded as of `as_of`."""
+    catalog = catalog_load()
+    events, customers = events_load(as_of=as_of.timestamp(), product_pks=catalog.product_pks)
+    reference = reference_time_of(events=events)
+    index = {pk: i for i, pk in enumerate(catalog.product_pks.tolist())}
+    lists = candidate_lists_build(
+        users=[int(np.searchsorted(customers, customer_pk))],
+        fused_lists=[[FusedItem(product_pk=index[pk], score=s, routes=r) for pk, s, r in candidates]],
+    )
+    matrix = features_compute(
+        lists=lists,
+        items=item_state_build(events=events, reference_time=reference),
+        customers=customer_state_build(events=events, catalog=catalog, reference_time=reference),
+        catalog=catalog,
+        feature_set=feature_set,
+    )
+    return {name: matrix[:, c].tolist() for c, name in enumerate(FEATURE_SETS[feature_set])}
+
+
+def candidates_of(p):
+    return [
+        (p["C"].pk, 1.5, {"itemcf": 1.0, "semantic": 0.5}),
+        (p["A"].pk, 0.7, {"itemcf": 0.4, "popularity": 1.0, "semantic": 0.5}),
+        (p["D"].pk, 0.1, {"popularity": 0.25}),
+    ]
+
+
+def test_features_of_a_fixed_case(shop):
+    # given alice's history as of T (the data clock is A's purchase 1 day before T)
+    p, alice = shop
+
+    # when her features are computed for C, A and D
+    f = features_as_of(as_of=T, customer_pk=alice.pk, candidates=candidates_of(p))
+
+    # then every family has its exact value
+    assert f["itemcf_rank"] == [1.0, 2.0, MISSING_RANK]
+    assert f["itemcf_score"] == pytest.approx([1.0, 0.4, MISSING_SCORE])
+    assert f["popularity_rank"] == [MISSING_RANK, 1.0, 2.0]
+    # the semantic tie (0.5, 0.5) breaks by the lower item index: C was created after A
+    assert f["semantic_rank"] == [2.0, 1.0, MISSING_RANK]
+    assert f["fused_score"] == pytest.approx([1.5, 0.7, 0.1])
+    # C: bob's purchase 4 days before the clock; A: 4 at 0 days in the 7-day window, 8 within 30 days
+    assert f["item_popularity_7d"] == pytest.approx([np.log1p(4.0), np.log1p(4.0), 0.0])
+    assert f["item_popularity_30d"] == pytest.approx([np.log1p(4.0), np.log1p(8.0), 0.0])
+    assert f["item_customers"] == pytest.approx([np.log1p(1), np.log1p(1), 0.0])
+    assert f["item_age_days"] == pytest.approx([4.0, 9.0, MISSING_DAYS])
+    assert f["price"][:2] == pytest.approx([6.0, 2.0]) and np.isnan(f["price"][2])
+    # alice's usual price: (2 + 4 + 2) / 3
+    assert f["customer_mean_price"] == pytest.approx([8 / 3] * 3)
+    assert f["price_ratio"][:2] == pytest.approx([6.0 / (8 / 3), 2.0 / (8 / 3)])
+    assert f["customer_events"] == pytest.approx([np.log1p(3)] * 3)
+    assert f["customer_items"] == pytest.approx([np.log1p(2)] * 3)
+    assert f["customer_recency_days"] == pytest.approx([0.0] * 3)
+    assert f["customer_tenure_days"] == pytest.approx([9.0] * 3)
+    assert f["category_affinity"] == [0.0, 0.0, 0.0]
+    assert f["repeat_events"] == pytest.approx([0.0, np.log1p(2), 0.0])
+    assert f["repeat_recency_days"] == pytest.approx([MISSING_DAYS, 0.0, MISSING_DAYS])
+    # last items: A (dim 0), B (dim 1); C shares A's direction, D has no embedding
+    assert f["last_items_max_cosine"] == pytest.approx([1.0, 1.0, 0.0])
+    assert f["last_items_mean_cosine"] == pytest.approx([0.5, 0.5, 0.0])
+    assert f["has_embedding"] == [1.0, 1.0, 0.0]
+
+
+def test_statistical_set_holds_no_embedding_feature(shop):
+    p, alice = shop
+    f = features_as_of(as_of=T, customer_pk=alice.pk, candidates=candidates_of(p), feature_set="statistical")
+    assert not {"semantic_score", "semantic_rank", "fused_score", "history_cosine", "has_embedding"} & set(f)
+    assert len(f) == 20
+
+
+def test_no_event_at_or_after_as_of_influences_any_feature(shop):
+    # given features as of T with events at T and after it in the database
+    p, alice = shop
+    with_later = features_as_of(as_of=T, customer_pk=alice.pk, candidates=candidates_of(p))
+
+    # when every event at or after T is removed, and when more are added there
+    Event.objects.filter(timestamp__gte=T).delete()
+    without_later = features_as_of(as_of=T, customer_pk=alice.pk, candidates=candidates_of(p))
+    for days in (0, 3):
+        EventFactory(customer=alice, product=p["D"], type=EventType.PURCHASE, timestamp=T + dt.timedelta(days=days))
+    with_more = features_as_of(as_of=T, customer_pk=alice.pk, candidates=candidates_of(p))
+
+    # then no feature moved (NaN where the price is unknown compares equal to itself)
+    assert np.array_equal(np.array(list(with_later.values())), np.array(list(without_later.values())), equal_nan=True)
+    assert np.array_equal(np.array(list(with_more.values())), np.array(list(without_later.values())), equal_nan=True)
+
+
+def test_events_after_as_of_do_count_one_second_later(shop):
+    # given the event alice makes exactly at T
+    p, alice = shop
+
+    # when features are computed one second after T
+    f = features_as_of(as_of=T + dt.timedelta(seconds=1), customer_pk=alice.pk, candidates=candidates_of(p))
+
+    # then her purchase of C is a repeat now (the leakage test above can fail)
+    assert f["repeat_events"][0] == pytest.approx(np.log1p(1))

@@ -1,0 +1,115 @@
+"""Item-CF: neighbours from a hand-made co-purchase pattern, the stored table, serving scores."""
+
+import datetime as dt
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from catalog.models import ItemNeighbor
+from recommendations.history import History
+from recommendations.recall.itemcf import itemcf_candidates, itemcf_neighbors_rebuild, itemcf_similarity
+from tests.factories import CustomerFactory, EventFactory, ProductFactory
+
+# Items A=0, B=1, C=2, D=3. u0 and u1 bought A and B, u2 bought A and C, u3 bought D only.
+CO_PURCHASES = [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 2), (3, 3)]
+
+
+def co_purchase_matrix() -> sp.csr_matrix:
+    users, items = zip(*CO_PURCHASES, strict=True)
+    return sp.csr_matrix((np.ones(len(users)), (users, items)), shape=(4, 4))
+
+
+def test_similarity_ranks_the_more_often_co_bought_item_first_with_exact_scores():
+    # given: every customer who touched two items weighs 1 / log(3) (IUF)
+    a = 1 / math.log(3)
+    ab = 2 * a / (math.sqrt(3 * a * 2 * a) + 5.0)
+    ac = a / (math.sqrt(3 * a * a) + 5.0)
+
+    # when
+    similarity = itemcf_similarity(matrix=co_purchase_matrix(), shrink=5.0).toarray()
+
+    # then: A's neighbours are B then C, each list sums to 1, nobody is their own neighbour
+    assert similarity[0].tolist() == pytest.approx([0.0, ab / (ab + ac), ac / (ab + ac), 0.0])
+    assert similarity[1].tolist() == pytest.approx([1.0, 0.0, 0.0, 0.0])
+    assert similarity[2].tolist() == pytest.approx([1.0, 0.0, 0.0, 0.0])
+    assert similarity[3].tolist() == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_similarity_keeps_only_the_top_n_neighbours_whatever_the_block_size():
+    # when: one neighbour per item, computed one item row at a time
+    similarity = itemcf_similarity(matrix=co_purchase_matrix(), n_neighbors=1, block_rows=1).toarray()
+
+    # then
+    assert similarity[0].tolist() == [0.0, 1.0, 0.0, 0.0]
+    assert np.count_nonzero(similarity, axis=1).tolist() == [1, 1, 1, 0]
+
+
+def test_a_heavy_customer_counts_less_than_light_ones():
+    # given: items 0 and 1 are co-bought by one customer who bought 10 items (0..9);
+    # items 0 and 2 by one customer who bought only those two
+    rows = [(0, i) for i in range(10)] + [(1, 0), (1, 2)]
+    users, items = zip(*rows, strict=True)
+    matrix = sp.csr_matrix((np.ones(len(rows)), (users, items)), shape=(2, 10))
+
+    # when
+    similarity = itemcf_similarity(matrix=matrix, shrink=0.0).toarray()
+
+    # then: item 2 is item 0's nearest neighbour
+    assert int(np.argmax(similarity[0])) == 2
+
+
+@pytest.mark.django_db
+def test_rebuild_stores_ranked_neighbours_and_replaces_the_old_table():
+    # given: the co-purchase pattern as purchase events
+    products = ProductFactory.create_batch(4)
+    customers = CustomerFactory.create_batch(4)
+    when = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    for user, item in CO_PURCHASES:
+        EventFactory(customer=customers[user], product=products[item], timestamp=when)
+    ItemNeighbor.objects.create(product=products[3], neighbor=products[0], score=9.0, rank=1)
+
+    # when
+    written = itemcf_neighbors_rebuild()
+
+    # then
+    a, b, c, _ = (p.pk for p in products)
+    stored = list(ItemNeighbor.objects.order_by("product_id", "rank").values_list("product_id", "neighbor_id", "rank"))
+    assert written == 4
+    assert stored == [(a, b, 1), (a, c, 2), (b, a, 1), (c, a, 1)]
+
+
+@pytest.mark.django_db
+def test_candidates_sum_history_weight_times_similarity():
+    # given: neighbours stored by hand
+    a, b, c, d = ProductFactory.create_batch(4)
+    ItemNeighbor.objects.create(product=a, neighbor=c, score=0.5, rank=1)
+    ItemNeighbor.objects.create(product=a, neighbor=d, score=0.25, rank=2)
+    ItemNeighbor.objects.create(product=b, neighbor=d, score=1.0, rank=1)
+    history = History(product_pks=(a.pk, b.pk), weights=(4.0, 1.0))
+
+    # when
+    candidates = itemcf_candidates(history=history, n=10)
+
+    # then: d = 4×0.25 + 1×1.0 = 2.0, c = 4×0.5 = 2.0; ties break by pk
+    assert [(x.product_pk, x.score) for x in candidates] == [(c.pk, 2.0), (d.pk, 2.0)]
+
+
+@pytest.mark.django_db
+def test_build_tasks_are_idempotent():
+    # given
+    from recommendations.tasks import build_neighbors, build_popularity
+
+    products = ProductFactory.create_batch(4)
+    customers = CustomerFactory.create_batch(4)
+    for user, item in CO_PURCHASES:
+        EventFactory(customer=customers[user], product=products[item])
+
+    # when: delivered twice
+    first = (build_neighbors.apply().get(), build_popularity.apply().get())
+    second = (build_neighbors.apply().get(), build_popularity.apply().get())
+
+    # then
+    assert first == second == (4, 4)
+    assert ItemNeighbor.objects.count() == 4

@@ -1,0 +1,73 @@
+"""Popularity: time decay from the latest event, the stored table, filtered candidates."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from catalog.models import EventType, ItemPopularity
+from recommendations.recall import popularity
+from recommendations.recall.popularity import popularity_candidates, popularity_rebuild, popularity_scores
+from tests.factories import CategoryFactory, EventFactory, ProductFactory
+
+DAY = 86_400.0
+LATEST = dt.datetime(2011, 12, 9, tzinfo=dt.UTC)
+
+
+def test_scores_halve_every_half_life_before_the_reference_time():
+    # given: item 0 bought now (4) and clicked 14 days ago (2); item 1 viewed 28 days ago (1)
+    scores = popularity_scores(
+        items=np.array([0, 0, 1]),
+        weights=np.array([4.0, 2.0, 1.0]),
+        timestamps=np.array([100 * DAY, 86 * DAY, 72 * DAY]),
+        n_items=3,
+        reference_time=100 * DAY,
+        half_life_days=14.0,
+    )
+
+    # then
+    assert scores.tolist() == pytest.approx([5.0, 0.25, 0.0])
+
+
+@pytest.fixture
+def clear_cache():
+    popularity._cache.clear()
+    yield
+    popularity._cache.clear()
+
+
+@pytest.mark.django_db
+def test_rebuild_decays_from_the_latest_event_not_the_wall_clock(clear_cache):
+    # given: a 2011 data set
+    hot, old = ProductFactory.create_batch(2)
+    EventFactory(product=hot, type=EventType.PURCHASE, timestamp=LATEST)
+    EventFactory(product=old, type=EventType.ADD_TO_CART, timestamp=LATEST - dt.timedelta(days=14))
+
+    # when
+    written = popularity_rebuild()
+
+    # then
+    assert written == 2
+    assert dict(ItemPopularity.objects.values_list("product_id", "score")) == pytest.approx({hot.pk: 4.0, old.pk: 1.5})
+    assert [c.product_pk for c in popularity_candidates(n=10)] == [hot.pk, old.pk]
+
+
+@pytest.mark.django_db
+def test_candidates_within_a_category_subtree_reach_past_the_global_top(clear_cache):
+    # given: the top item is in Garden, the rest in Home and Home > Kitchen, one out of stock
+    garden, home, kitchen = (
+        CategoryFactory(name=n, path=p)
+        for n, p in [("Garden", "Garden"), ("Home", "Home"), ("Kitchen", "Home > Kitchen")]
+    )
+    top = ProductFactory(category=garden)
+    mug = ProductFactory(category=kitchen)
+    lamp = ProductFactory(category=home)
+    gone = ProductFactory(category=home, in_stock=False)
+    for product, score in [(top, 9.0), (mug, 3.0), (lamp, 2.0), (gone, 5.0)]:
+        ItemPopularity.objects.create(product=product, score=score, computed_at=LATEST)
+
+    # when
+    found = popularity_candidates(n=10, category_path="Home")
+
+    # then
+    assert [(c.product_pk, c.score) for c in found] == [(mug.pk, 3.0), (lamp.pk, 2.0)]
