@@ -12,7 +12,10 @@ upper-cased: the file spells some variants both ways (`85049d`, `85049D`).
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import gzip
+import json
+import os
 import re
 import statistics
 import time
@@ -21,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from catalog.importing.customers import customers_upsert
 from catalog.importing.events import events_ingest
@@ -54,6 +57,8 @@ class DemoLoadResult:
     customers: ImportReport
     events: ImportReport
     duration_s: float
+    # Event rows at or after `until`, written to the holdout file instead of the store.
+    held_out: int = 0
 
 
 @dataclass
@@ -162,20 +167,54 @@ def online_retail_events(*, lines: Iterator[RetailLine]) -> Iterator[dict[str, A
         }
 
 
-def demo_load(*, source: Path, limit_customers: int | None = None) -> DemoLoadResult:
-    """Load the Online Retail file (two streaming passes: catalog first, then events)."""
+def demo_load(
+    *, source: Path, limit_customers: int | None = None, until: dt.datetime | None = None, holdout: Path | None = None
+) -> DemoLoadResult:
+    """Load the Online Retail file (two streaming passes: catalog first, then events).
+
+    With `until`, only the events before it are stored; the later ones are written to `holdout`
+    (JSON Lines, interchange format) — the held-out behaviour `simulate_traffic` replays. The
+    whole catalog is loaded either way.
+    """
     started = time.perf_counter()
     reader = RetailReader(path=source, limit_customers=limit_customers)
     product_rows, customer_rows = online_retail_catalog(lines=reader.lines())
     products = products_upsert(rows=product_rows)
     customers = customers_upsert(rows=customer_rows)
-    events = events_ingest(rows=online_retail_events(lines=reader.lines()))
+    rows = online_retail_events(lines=reader.lines())
+    held_out = 0
+    if until is None:
+        events = events_ingest(rows=rows)
+    else:
+        with open(holdout or os.devnull, "w", encoding="utf-8") as handle:
+            split = HoldoutSplit(until=until, handle=handle)
+            events = events_ingest(rows=split.before(rows))
+            held_out = split.held_out
     return DemoLoadResult(
         lines_read=reader.lines_read,
-        lines_kept=events.received,
+        lines_kept=events.received + held_out,
         dropped=dict(reader.dropped.most_common()),
         products=products,
         customers=customers,
         events=events,
         duration_s=time.perf_counter() - started,
+        held_out=held_out,
     )
+
+
+@dataclass
+class HoldoutSplit:
+    """Passes on the event rows before `until`; writes the others to `handle`, one JSON a line."""
+
+    until: dt.datetime
+    handle: TextIO
+    held_out: int = 0
+
+    def before(self, rows: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for row in rows:
+            at = dt.datetime.fromisoformat(row["timestamp"])
+            if (at if at.tzinfo else at.replace(tzinfo=dt.UTC)) < self.until:
+                yield row
+            else:
+                self.handle.write(json.dumps(row) + "\n")
+                self.held_out += 1

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import json
 from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from catalog.management.commands.load_demo import SUBSET_FILE
 from catalog.models import Customer, Event, Product
@@ -113,3 +115,31 @@ def test_load_demo_on_the_repository_subset():
     # then (the subset's figures, see data/online-retail/ATTRIBUTION.md)
     assert "lines read 95674, kept 93376" in output
     assert (Product.objects.count(), Customer.objects.count(), Event.objects.count()) == (3247, 895, 93376)
+
+
+def test_load_demo_until_stores_earlier_events_and_holds_out_the_rest(retail_file, tmp_path):
+    # given a cutoff between the 2nd and the 3rd of December
+    holdout = tmp_path / "holdout.jsonl"
+
+    # when
+    output = load(retail_file, "--until", "2010-12-02T00:00:00", "--holdout", str(holdout))
+
+    # then the first invoice's two lines are stored, the four later kept lines are held out
+    assert Event.objects.count() == 2
+    held = [json.loads(line) for line in holdout.read_text().splitlines()]
+    assert [(row["customer"], row["product"]) for row in held] == [
+        ("17851", "85123A"),
+        ("17852", "85123A"),
+        ("17850", "71053"),
+        ("17850", "71053"),
+    ]
+    assert all(row["type"] == "purchase" for row in held)
+    assert "held out 4 events" in output
+    # the whole catalog is loaded all the same
+    assert Product.objects.count() == 2
+
+
+def test_load_demo_holdout_needs_until(retail_file, tmp_path):
+    with pytest.raises(CommandError, match="--holdout needs --until"):
+        load(retail_file, "--holdout", str(tmp_path / "h.jsonl"))
+    assert Event.objects.count() == 0

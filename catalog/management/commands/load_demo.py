@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from catalog.dispatch import request_embedding
 from catalog.importing.online_retail import demo_load
 from catalog.importing.report import report_summary
+from recsite.cli import iso_time
 
 FULL_FILE = settings.BASE_DIR.parent / "shared/datasets/online-retail/online_retail_2010-12_2011-12.csv.gz"
 SUBSET_FILE = settings.BASE_DIR / "data/online-retail/online_retail_subset.csv.gz"
@@ -30,15 +31,32 @@ class Command(BaseCommand):
             help=f"CSV(.gz) in the Online Retail columns (default: {FULL_FILE} if present, else {SUBSET_FILE})",
         )
         parser.add_argument("--limit-customers", type=int, help="keep only the first N customers of the file")
+        parser.add_argument(
+            "--until",
+            type=iso_time,
+            help="store only the events before this ISO time (the catalog is loaded whole); see --holdout",
+        )
+        parser.add_argument(
+            "--holdout",
+            type=Path,
+            help="with --until: write the later events here (JSON Lines) for simulate_traffic",
+        )
         parser.add_argument("--no-embed-request", action="store_true", help="do not ask the worker to embed")
 
     def handle(self, *args, **options) -> None:
         source = options["source"] or default_source()
         if options["limit_customers"] is not None and options["limit_customers"] < 1:
             raise CommandError("--limit-customers must be at least 1")
+        if options["holdout"] and not options["until"]:
+            raise CommandError("--holdout needs --until")
         self.stdout.write(f"loading {source}")
         try:
-            result = demo_load(source=source, limit_customers=options["limit_customers"])
+            result = demo_load(
+                source=source,
+                limit_customers=options["limit_customers"],
+                until=options["until"],
+                holdout=options["holdout"],
+            )
         except (OSError, EOFError, ValueError) as exc:
             raise CommandError(f"cannot read {source}: {exc}") from exc
         dropped = ", ".join(f"{reason} {count}" for reason, count in result.dropped.items()) or "none"
@@ -49,6 +67,11 @@ class Command(BaseCommand):
             ("events", result.events),
         ):
             self.stdout.write("\n".join(report_summary(report, label=label)))
+        if options["until"]:
+            target = options["holdout"] or "nowhere (no --holdout)"
+            self.stdout.write(
+                f"held out {result.held_out} events at or after {options['until']:%Y-%m-%d %H:%M}: {target}"
+            )
         self.stdout.write(f"done in {result.duration_s:.1f} s")
         if not options["no_embed_request"] and (result.products.created or result.products.updated):
             if request_embedding():

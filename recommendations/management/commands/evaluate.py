@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -12,17 +11,7 @@ from recommendations.evaluation.runner import EvaluationConfig, EvaluationError
 from recommendations.evaluation.service import evaluation_execute
 from recommendations.evaluation.split import DEFAULT_TEST_FRACTION
 from recommendations.evaluation.strategies import STRATEGIES
-
-
-def parse_cutoff(value: str) -> float:
-    """An ISO 8601 date or time (UTC when it names no zone) as POSIX seconds."""
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise CommandError(f"--cutoff: not an ISO 8601 time: {value!r}") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.timestamp()
+from recsite.cli import iso_time
 
 
 class Command(BaseCommand):
@@ -35,6 +24,7 @@ class Command(BaseCommand):
         split = parser.add_mutually_exclusive_group()
         split.add_argument(
             "--cutoff",
+            type=iso_time,
             help="ISO time: events before it train, events at or after it test "
             f"(default: the time that leaves the last {DEFAULT_TEST_FRACTION:.0%} of events for testing)",
         )
@@ -53,7 +43,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         config = EvaluationConfig(
             k=options["k"],
-            cutoff=parse_cutoff(options["cutoff"]) if options["cutoff"] else None,
+            cutoff=options["cutoff"].timestamp() if options["cutoff"] else None,
             holdout_last=options["holdout_last"],
             include_seen=options["include_seen"],
             strategies=tuple(s.strip() for s in options["strategies"].split(",") if s.strip()),

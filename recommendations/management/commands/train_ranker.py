@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recommendations.ranking.features import FEATURE_SETS
 from recommendations.ranking.training import importance_top, ranker_activate, ranker_train
+from recsite.cli import iso_time
 
 
 class Command(BaseCommand):
@@ -15,12 +14,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--feature-set", choices=sorted(FEATURE_SETS), default="semantic")
-        parser.add_argument("--as-of", help="ISO time: train only on events before it (default: all events)")
+        parser.add_argument(
+            "--as-of", type=iso_time, help="ISO time: train only on events before it (default: all events)"
+        )
         parser.add_argument("--name", help="ranker name (default: the feature set's name)")
         parser.add_argument("--activate", action="store_true", help="make the new version the active one")
 
     def handle(self, *args, **options) -> None:
-        as_of = _parse_time(options["as_of"]) if options["as_of"] else None
+        as_of = options["as_of"].timestamp() if options["as_of"] else None
         try:
             ranker = ranker_train(feature_set=options["feature_set"], as_of=as_of, name=options["name"])
         except ValueError as exc:
@@ -33,12 +34,3 @@ class Command(BaseCommand):
             f"({ranker.validation_metrics['best_iteration']} trees), {ranker.data_windows['lists']} lists, "
             f"{ranker.training_seconds:.1f} s on {ranker.device}\ntop features by gain: {top}"
         )
-
-
-def _parse_time(value: str) -> float:
-    """An ISO 8601 date or time (UTC when it names no zone) as POSIX seconds."""
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise CommandError(f"--as-of: not an ISO 8601 time: {value!r}") from exc
-    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
