@@ -45,14 +45,14 @@ step "Building item-CF neighbours and time-decayed popularity"
 $PY manage.py build_neighbors
 
 step "Demo accounts"
-$PY manage.py shell -c "
+$PY manage.py shell --no-imports -v 0 -c "
 from django.contrib.auth import get_user_model
 User = get_user_model()
 if not User.objects.filter(username='admin').exists():
     User.objects.create_superuser('admin', 'admin@example.com', 'admin')
 "
 API_KEY=$($PY manage.py create_api_key demo-storefront)
-read -r CUSTOMER PRODUCT < <($PY manage.py shell -c "
+read -r CUSTOMER PRODUCT < <($PY manage.py shell --no-imports -v 0 -c "
 from django.db.models import Count
 from catalog.models import Customer, Product
 c = Customer.objects.annotate(n=Count('events')).order_by('-n').values_list('external_id', flat=True)[5]
