@@ -31,6 +31,10 @@ class RecRequest:
     exclude: tuple[str, ...] = ()
     category: str | None = None
     include_purchased: bool = False
+    # What the shopper is looking at (a product id) or typed (a query): a customer without
+    # history gets semantic matches to it instead of popularity alone.
+    context_product: str | None = None
+    query: str | None = None
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,10 @@ from recommendations.ranking.serving import rank_stage
 from recommendations.recall import itemcf, popularity, semantic
 from recommendations.recall.fused import FusedItem, fuse
 
-# A customer without history (or whose routes find nothing) gets the popular items.
+# A customer without history (or whose routes find nothing) gets the popular items, led by
+# what matches the context item or query when the request gives one.
 COLD_START_WEIGHTS = {popularity.ROUTE: 1.0}
+COLD_START_CONTEXT_WEIGHTS = {semantic.ROUTE: 1.0, popularity.ROUTE: 0.1}
 
 
 def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recommendation:
@@ -33,22 +35,20 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
     excluded_pks = frozenset() if request.include_purchased else history.purchased_pks
     n = max(strategy.candidates_per_route, request.k)
     weights = strategy.routes
+    knn_filter = semantic.KnnFilter(
+        excluded_pks=tuple(sorted(excluded_pks)), excluded_external_ids=request.exclude, category_path=request.category
+    )
     candidates: dict[str, list[Candidate]] = {}
     if not history.is_empty:
         if weights.get(itemcf.ROUTE, 0.0) > 0:
             candidates[itemcf.ROUTE] = itemcf.itemcf_candidates(history=history, n=n)
         if weights.get(semantic.ROUTE, 0.0) > 0:
             candidates[semantic.ROUTE] = semantic.customer_semantic_candidates(
-                history=history,
-                n=n,
-                knn_filter=semantic.KnnFilter(
-                    excluded_pks=tuple(sorted(excluded_pks)),
-                    excluded_external_ids=request.exclude,
-                    category_path=request.category,
-                ),
+                history=history, n=n, knn_filter=knn_filter
             )
     if not any(candidates.values()):
-        weights = COLD_START_WEIGHTS
+        candidates = {semantic.ROUTE: _context_candidates(request=request, n=n, knn_filter=knn_filter)}
+        weights = COLD_START_CONTEXT_WEIGHTS if candidates[semantic.ROUTE] else COLD_START_WEIGHTS
     if weights.get(popularity.ROUTE, 0.0) > 0:
         candidates[popularity.ROUTE] = popularity.popularity_candidates(n=n, category_path=request.category)
     ranked = rank_stage(
@@ -62,6 +62,20 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
         category_path=request.category,
     )
     return Recommendation(recommendation_id=uuid.uuid4(), strategy=strategy.name, items=items, ranker=ranked.ranker)
+
+
+def _context_candidates(*, request: RecRequest, n: int, knn_filter: semantic.KnnFilter) -> list[Candidate]:
+    """Semantic matches to the request's context product (an unknown id is ignored) or query."""
+    from catalog.models import Product
+    from recommendations.embeddings.model import encode_texts
+
+    if request.context_product:
+        pk = Product.objects.filter(external_id=request.context_product).values_list("pk", flat=True).first()
+        if pk is not None:
+            return semantic.semantic_neighbors(product_pk=pk, n=n, knn_filter=knn_filter)
+    if request.query and request.query.strip():
+        return semantic.semantic_candidates(vector=encode_texts([request.query.strip()])[0], n=n, knn_filter=knn_filter)
+    return []
 
 
 def similar_items(*, product_id: str, k: int = 10) -> Recommendation:

@@ -71,6 +71,18 @@ class RecommendationQuerySerializer(serializers.Serializer):
         default=False,
         help_text="Also recommend items the customer bought already (repeat-purchase catalogs).",
     )
+    context = serializers.CharField(
+        max_length=ID_MAX_LENGTH,
+        required=False,
+        help_text="The product the shopper is looking at: a customer without history gets items like it "
+        "(an unknown id is ignored).",
+    )
+    q = serializers.CharField(
+        max_length=QUERY_MAX_LENGTH,
+        required=False,
+        help_text="What the shopper searched for: a customer without history (and no `context`) gets items "
+        "matching it.",
+    )
 
 
 def _customer_field() -> serializers.CharField:

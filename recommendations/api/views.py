@@ -50,6 +50,8 @@ class RecommendationsApi(APIView):
                 exclude=tuple(params["exclude"]),
                 category=params.get("category"),
                 include_purchased=params["include_purchased"],
+                context_product=params.get("context"),
+                query=params.get("q"),
             ),
             strategy=served.strategy,
         )

@@ -102,6 +102,9 @@ def test_purchased_items_are_left_out_unless_asked_for(storefront_client, popula
         ("customer=c&exclude=" + "x" * 129, "exclude"),
         ("customer=c&category=" + "c" * 1001, "category"),
         ("customer=c&include_purchased=perhaps", "include_purchased"),
+        ("customer=c&context=" + "p" * 129, "context"),
+        ("customer=c&q=" + "q" * 501, "q"),
+        ("customer=c&q=a%00b", "q"),
     ],
 )
 def test_recommendations_reject_bad_parameters_naming_them(storefront_client, query, field):

@@ -127,6 +127,41 @@ def test_cold_start_gets_popular_items(shop):
         assert feed.items[0].routes == {"popularity": 1.0}
 
 
+def test_cold_start_with_a_context_item_leads_with_its_semantic_neighbours(shop):
+    # when a shopper without history looks at the kettle
+    feed = recommend(request=RecRequest(customer_id="unknown", k=3, context_product="kettle"))
+
+    # then the toaster (next to the kettle) leads, popular items follow; the kettle itself is left out
+    assert ids(feed)[0] == "toaster"
+    assert feed.items[0].routes == {"semantic": 1.0}
+    assert "kettle" not in ids(feed)
+    # an unknown context item changes nothing
+    assert ids(recommend(request=RecRequest(customer_id="unknown", k=3, context_product="nope"))) == [
+        "lamp",
+        "teapot",
+        "mug",
+    ]
+
+
+def test_cold_start_with_a_query_matches_it_with_the_real_model(db):
+    from recommendations.embeddings.model import encode_texts
+
+    titles = ["red ceramic coffee mug", "garden shovel with wooden handle", "wool winter scarf"]
+    products = [ProductFactory(title=t) for t in titles]
+    for product, vector in zip(products, encode_texts(titles), strict=True):
+        ProductEmbedding.objects.create(product=product, model_name="real", text_hash=product.text_hash, vector=vector)
+
+    feed = recommend(request=RecRequest(customer_id=None, k=1, query="something warm for my neck"))
+
+    assert [item.title for item in feed.items] == ["wool winter scarf"]
+
+
+def test_a_known_customer_ignores_the_context(shop):
+    with_context = recommend(request=RecRequest(customer_id="alice", k=4, context_product="shovel"))
+
+    assert ids(with_context) == ids(recommend(request=RecRequest(customer_id="alice", k=4)))
+
+
 def test_recommend_uses_a_handful_of_queries(shop, django_assert_max_num_queries):
     recommend(request=RecRequest(customer_id="alice", k=10))  # warms the popularity cache
 
