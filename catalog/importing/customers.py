@@ -24,8 +24,9 @@ def customers_ensure(*, external_ids: Iterable[str]) -> dict[str, int]:
     pks = dict(Customer.objects.filter(external_id__in=wanted).values_list("external_id", "pk"))
     missing = wanted - pks.keys()
     if missing:
-        # ignore_conflicts: another request may create the same customer at the same moment.
-        Customer.objects.bulk_create([Customer(external_id=e) for e in missing], ignore_conflicts=True)
+        # ignore_conflicts: another request may create the same customer at the same moment; sorted,
+        # so two such requests lock the new rows in the same order (no deadlock).
+        Customer.objects.bulk_create([Customer(external_id=e) for e in sorted(missing)], ignore_conflicts=True)
         pks.update(Customer.objects.filter(external_id__in=missing).values_list("external_id", "pk"))
     return pks
 

@@ -163,7 +163,9 @@ def _insert(records: Iterable[tuple]) -> int:
             for record in records:
                 copy.write_row(record)
         cursor.execute(
+            # Key order: concurrent batches sharing keys take their row locks in the same order,
+            # so they wait for each other instead of deadlocking.
             f"INSERT INTO {table} ({columns}, created_at) SELECT {columns}, now() FROM {_STAGING}"
-            " ON CONFLICT (event_id) DO NOTHING"
+            " ORDER BY event_id ON CONFLICT (event_id) DO NOTHING"
         )
         return cursor.rowcount

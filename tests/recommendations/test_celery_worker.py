@@ -7,7 +7,6 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from celery import Celery
@@ -19,6 +18,7 @@ from recommendations.embeddings.model import DEFAULT_MODEL_NAME
 from recommendations.tasks import embed_products
 from recsite.celery import app as celery_app
 from tests.factories import ProductFactory
+from tests.processes import database_url_for
 
 PROJECT_ROOT = Path(settings.BASE_DIR)
 CELERY_BIN = Path(sys.executable).with_name("celery")
@@ -43,20 +43,6 @@ def test_database_url_for_a_socket_directory_and_a_host():
     assert database_url_for({"NAME": "t", "USER": "u", "PASSWORD": "p@ss", "HOST": "db", "PORT": 5433}) == (
         "postgresql://u:p%40ss@db:5433/t"
     )
-
-
-def database_url_for(settings_dict: dict) -> str:
-    """A DATABASE_URL for the database these settings point at (a Unix socket directory or a host)."""
-    user = quote(settings_dict.get("USER") or "", safe="")
-    password = quote(settings_dict.get("PASSWORD") or "", safe="")
-    name = quote(settings_dict["NAME"], safe="")
-    # dj-database-url keeps a socket directory given as `?host=` in OPTIONS, not in HOST.
-    host = settings_dict.get("HOST") or settings_dict.get("OPTIONS", {}).get("host") or ""
-    port = str(settings_dict.get("PORT") or "")
-    if host.startswith("/"):
-        query = f"host={quote(host, safe='')}" + (f"&port={port}" if port else "")
-        return f"postgresql://{user}:{password}@/{name}?{query}"
-    return f"postgresql://{user}:{password}@{host}{':' + port if port else ''}/{name}"
 
 
 @pytest.fixture
