@@ -6,14 +6,28 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class DatabaseUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database is unavailable or too slow right now; retry shortly."
+    default_code = "unavailable"
+
+
+# Seconds a client should wait before retrying a 503.
+RETRY_AFTER_S = 1
 
 
 class BadRequest(APIException):
@@ -27,6 +41,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         # E.g. more query parameters than DATA_UPLOAD_MAX_NUMBER_FIELDS: Django would answer an
         # HTML 400; API clients get the JSON shape.
         exc = BadRequest(str(exc) or BadRequest.default_detail)
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # Down, restarting, or a statement timeout: fail fast; the connection is replaced on the
+        # next request (CONN_HEALTH_CHECKS), so the web process recovers on its own.
+        logger.warning("database unavailable: %s", exc)
+        exc = DatabaseUnavailable()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -42,6 +61,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         fields = data if isinstance(data, dict) else {api_settings.NON_FIELD_ERRORS_KEY: data}
         body = {"code": "invalid", "message": _invalid_message(fields), "fields": fields}
     response.data = {"error": body}
+    if isinstance(exc, DatabaseUnavailable):
+        response["Retry-After"] = str(RETRY_AFTER_S)
     return response
 
 

@@ -71,7 +71,13 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": dj_database_url.parse(database_url(), conn_max_age=600)}
+DATABASES = {"default": dj_database_url.parse(database_url(), conn_max_age=600, conn_health_checks=True)}
+# Fail fast when the database is down (the API answers 503) instead of hanging a worker thread;
+# a statement timeout (ms) where set — the web processes set one in deploy/gunicorn.conf.py,
+# workers and commands that rebuild whole tables run without.
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(os.environ.get("DB_CONNECT_TIMEOUT_S", "3"))
+if os.environ.get("DB_STATEMENT_TIMEOUT_MS"):
+    DATABASES["default"]["OPTIONS"]["options"] = f"-c statement_timeout={int(os.environ['DB_STATEMENT_TIMEOUT_MS'])}"
 # Parallel checkouts (or helpers) on one server can keep their test databases apart.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("RECSITE_TEST_DB", "test_recsite")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
