@@ -27,6 +27,7 @@ from catalog.api.serializers import (
     ProductPageSerializer,
     ProductRowSerializer,
 )
+from catalog.dispatch import request_embedding
 from catalog.importing.events import events_ingest
 from catalog.importing.products import products_upsert
 from recsite.api_errors import ErrorSerializer
@@ -98,6 +99,10 @@ class ProductsApi(APIView):
             row_serializer=ProductRowSerializer,
             service=products_upsert,
         )
+        if result.created or result.updated:
+            # New text to embed now rather than at the next periodic run (which catches up when
+            # the broker is down).
+            request_embedding()
         output = ProductImportOutputSerializer(result)
         return Response(output.data, status=_batch_status(result))
 
