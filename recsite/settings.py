@@ -124,6 +124,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 60 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task taken by a worker that died (SIGKILL, lost machine) goes back to the queue after this
+# many seconds (Redis has no consumer acks). Longer than the task time limit, or a slow but
+# healthy task would be handed to a second worker.
+# Workers look for such tasks every 10 s (kombu's default scans only every 10th look).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT_S", "3900")),
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+}
 CELERY_BEAT_SCHEDULE = {
     "embed-dirty-products": {
         "task": "recommendations.tasks.embed_products",

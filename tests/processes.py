@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import quote
 
 
@@ -17,3 +24,38 @@ def database_url_for(settings_dict: dict) -> str:
         query = f"host={quote(host, safe='')}" + (f"&port={port}" if port else "")
         return f"postgresql://{user}:{password}@/{name}?{query}"
     return f"postgresql://{user}:{password}@{host}{':' + port if port else ''}/{name}"
+
+
+@contextmanager
+def celery_worker(*, queue: str, redis_url: str, log: Path, extra_env: dict[str, str] | None = None) -> Iterator:
+    """A real `celery worker` process on `queue`, against the test database; stopped on exit."""
+    from django.conf import settings
+    from django.db import connection
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for(connection.settings_dict),
+        "REDIS_URL": redis_url,
+        "CELERY_RESULT_BACKEND": redis_url,
+        "EMBEDDING_DEVICE": "cpu",
+        **(extra_env or {}),
+    }
+    with log.open("ab") as log_file:
+        worker = subprocess.Popen(
+            [str(Path(sys.executable).with_name("celery")), "-A", "recsite", "worker", "-Q", queue, "--pool=solo"]
+            + [f"--hostname=test-{uuid.uuid4().hex}@%h", "--without-gossip", "--without-mingle", "-l", "INFO"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield worker
+        finally:
+            if worker.poll() is None:
+                worker.terminate()
+                try:
+                    worker.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait()

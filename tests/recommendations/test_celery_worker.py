@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
+import signal
+import time
 import uuid
-from pathlib import Path
 
 import pytest
 from celery import Celery
-from django.conf import settings
-from django.db import connection
 
 from catalog.models import ProductEmbedding
 from recommendations.embeddings.model import DEFAULT_MODEL_NAME
 from recommendations.tasks import embed_products
 from recsite.celery import app as celery_app
 from tests.factories import ProductFactory
-from tests.processes import database_url_for
+from tests.processes import celery_worker, database_url_for
 
-PROJECT_ROOT = Path(settings.BASE_DIR)
-CELERY_BIN = Path(sys.executable).with_name("celery")
 # A Redis database of its own, so a development worker on the default one never takes the task.
 TEST_REDIS_DB = int(os.environ.get("RECSITE_TEST_REDIS_DB", "14"))
 RESULT_TIMEOUT_S = 120
@@ -63,40 +58,19 @@ def test_a_real_worker_embeds_the_products(redis_url, tmp_path):
     # given: committed products, and a worker on a queue no other run uses, against the test database
     products = [ProductFactory(title=title) for title in ("red ceramic coffee mug", "garden hose 20m")]
     queue = f"gpu-test-{uuid.uuid4().hex}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url_for(connection.settings_dict),
-        "REDIS_URL": redis_url,
-        "CELERY_RESULT_BACKEND": redis_url,
-        "EMBEDDING_DEVICE": "cpu",
-    }
     log = tmp_path / "worker.log"
     client = Celery("recsite-test-client", broker=redis_url, backend=redis_url)
-    with log.open("wb") as log_file:
-        worker = subprocess.Popen(
-            [str(CELERY_BIN), "-A", "recsite", "worker", "-Q", queue, "--pool=solo", "--concurrency=1"]
-            + [f"--hostname=test-{uuid.uuid4().hex}@%h", "--without-gossip", "--without-mingle", "-l", "INFO"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        try:
+    try:
+        with celery_worker(queue=queue, redis_url=redis_url, log=log):
             # when
             result = client.send_task(embed_products.name, kwargs={"batch_size": 8}, queue=queue)
             try:
                 report = result.get(timeout=RESULT_TIMEOUT_S)
             except Exception as error:
                 pytest.fail(f"the worker did not finish the task: {error!r}\n{log.read_text(errors='replace')}")
-        finally:
-            worker.terminate()
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
-            with client.connection_for_write() as broker:
-                broker.default_channel.queue_delete(queue)
+    finally:
+        with client.connection_for_write() as broker:
+            broker.default_channel.queue_delete(queue)
 
     # then
     assert {key: report[key] for key in ("embedded", "skipped", "model_name", "device")} == {
@@ -108,3 +82,48 @@ def test_a_real_worker_embeds_the_products(redis_url, tmp_path):
     assert sorted(ProductEmbedding.objects.values_list("product_id", "text_hash")) == sorted(
         (p.pk, p.text_hash) for p in products
     )
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_task_leaves_nothing_half_written_and_the_task_runs_again(redis_url, tmp_path):
+    # given 300 products (one chunk: it is written whole or not at all) and a worker whose broker
+    # hands an unacknowledged task back after 5 s instead of an hour
+    products = [ProductFactory(title=f"hand painted ceramic mug number {i}") for i in range(300)]
+    queue = f"gpu-test-{uuid.uuid4().hex}"
+    log = tmp_path / "worker.log"
+    fast_redelivery = {"CELERY_VISIBILITY_TIMEOUT_S": "5"}
+    client = Celery("recsite-test-client", broker=redis_url, backend=redis_url)
+    try:
+        with celery_worker(queue=queue, redis_url=redis_url, log=log, extra_env=fast_redelivery) as first:
+            result = client.send_task(embed_products.name, kwargs={"batch_size": 32}, queue=queue)
+            _wait_for(lambda: "received" in log.read_text(errors="replace"), what="the task to be received", log=log)
+            time.sleep(1.0)
+            # when the worker is killed in the middle of the task
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+        # then nothing was written, and the task is not done
+        assert ProductEmbedding.objects.count() == 0
+        assert not result.ready()
+        # and a new worker gets the task back and finishes it
+        with celery_worker(queue=queue, redis_url=redis_url, log=log, extra_env=fast_redelivery):
+            try:
+                report = result.get(timeout=RESULT_TIMEOUT_S)
+            except Exception as error:
+                pytest.fail(f"the task was not run again: {error!r}\n{log.read_text(errors='replace')}")
+    finally:
+        with client.connection_for_write() as broker:
+            broker.default_channel.queue_delete(queue)
+
+    assert report["embedded"] == 300
+    assert sorted(ProductEmbedding.objects.values_list("product_id", "text_hash")) == sorted(
+        (p.pk, p.text_hash) for p in products
+    )
+
+
+def _wait_for(condition, *, what: str, log, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}\n{log.read_text(errors='replace')}")
+        time.sleep(0.1)
