@@ -64,3 +64,6 @@ class Recommendation:
     # The model that ordered the items ("name@vN"), "fused" when its ranker fell back, None when
     # the strategy asked for no ranker.
     ranker: str | None = None
+    # Why the list was made in a degraded way (e.g. keyword search while the embedding model is
+    # unavailable); None when every stage worked.
+    fallback: str | None = None

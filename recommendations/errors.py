@@ -13,3 +13,7 @@ class UnknownProduct(RecommendationError):
     def __init__(self, product_id: str) -> None:
         super().__init__(f"unknown product {product_id!r}")
         self.product_id = product_id
+
+
+class EmbeddingModelUnavailable(RecommendationError):
+    """The configured embedding model cannot be loaded (missing files, bad setting, no memory)."""

@@ -8,15 +8,20 @@ queries per call, never one per item.
 from __future__ import annotations
 
 import itertools
+import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
 from recommendations.contracts import Candidate, Recommendation, RecRequest, ScoredItem, Strategy
-from recommendations.errors import UnknownProduct
+from recommendations.errors import EmbeddingModelUnavailable, UnknownProduct
 from recommendations.history import customer_history
 from recommendations.ranking.serving import rank_stage
 from recommendations.recall import itemcf, popularity, semantic
 from recommendations.recall.fused import FusedItem, fuse
+
+logger = logging.getLogger(__name__)
+
+KEYWORD_FALLBACK = "keyword search: the embedding model is unavailable"
 
 # A customer without history (or whose routes find nothing) gets the popular items, led by
 # what matches the context item or query when the request gives one.
@@ -74,7 +79,13 @@ def _context_candidates(*, request: RecRequest, n: int, knn_filter: semantic.Knn
         if pk is not None:
             return semantic.semantic_neighbors(product_pk=pk, n=n, knn_filter=knn_filter)
     if request.query and request.query.strip():
-        return semantic.semantic_candidates(vector=encode_texts([request.query.strip()])[0], n=n, knn_filter=knn_filter)
+        try:
+            vector = encode_texts([request.query.strip()])[0]
+        except EmbeddingModelUnavailable:
+            # The feed still answers, with popular items (logged; search says so in its answer).
+            logger.exception("the query of a cold-start feed was ignored")
+            return []
+        return semantic.semantic_candidates(vector=vector, n=n, knn_filter=knn_filter)
     return []
 
 
@@ -106,11 +117,17 @@ def search(*, query: str, k: int = 10, category: str | None = None) -> Recommend
     The score is the cosine similarity between the query's and the product's embeddings.
     """
     from recommendations.embeddings.model import encode_texts
+    from recommendations.recall.keyword import keyword_candidates
 
     items: tuple[ScoredItem, ...] = ()
+    fallback = None
     if query.strip() and k > 0:
-        vector = encode_texts([query.strip()])[0]
-        found = semantic.semantic_candidates(vector=vector, n=k, knn_filter=semantic.KnnFilter(category_path=category))
+        knn_filter = semantic.KnnFilter(category_path=category)
+        try:
+            found = semantic.semantic_candidates(vector=encode_texts([query.strip()])[0], n=k, knn_filter=knn_filter)
+        except EmbeddingModelUnavailable:
+            logger.exception("search fell back to keyword matching")
+            found, fallback = keyword_candidates(query=query, n=k, knn_filter=knn_filter), KEYWORD_FALLBACK
         titles = _titles(pks=[c.product_pk for c in found])
         items = tuple(
             ScoredItem(
@@ -118,12 +135,12 @@ def search(*, query: str, k: int = 10, category: str | None = None) -> Recommend
                 product_id=titles[c.product_pk][0],
                 title=titles[c.product_pk][1],
                 score=c.score,
-                routes={semantic.ROUTE: c.score},
+                routes={c.route: c.score},
             )
             for c in found
             if c.product_pk in titles
         )
-    return Recommendation(recommendation_id=uuid.uuid4(), strategy="search", items=items)
+    return Recommendation(recommendation_id=uuid.uuid4(), strategy="search", items=items, fallback=fallback)
 
 
 def _top_available(

@@ -149,4 +149,9 @@ class SimilarOutputSerializer(_RecommendationOutputSerializer):
 
 class SearchOutputSerializer(_RecommendationOutputSerializer):
     query = serializers.CharField()
+    fallback = serializers.CharField(
+        allow_null=True,
+        help_text="Set when the answer is degraded (keyword matching while the embedding model is "
+        "unavailable); null normally.",
+    )
     items = RecommendedItemSerializer(many=True)

@@ -133,6 +133,7 @@ class SearchApi(APIView):
                 "recommendation_id": recommendation.recommendation_id,
                 "strategy": recommendation.strategy,
                 "query": params["q"],
+                "fallback": recommendation.fallback,
                 "items": recommendation.items,
                 **served.names,
             }

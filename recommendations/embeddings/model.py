@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from django.conf import settings
 
+from recommendations.errors import EmbeddingModelUnavailable
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -63,8 +65,15 @@ def _load(location: str, device: str) -> SentenceTransformer:
 
 
 def load_model() -> SentenceTransformer:
-    """The configured model on the picked device, loaded once per process (per name and device)."""
-    return _load(model_location(embedding_model_name()), pick_device())
+    """The configured model on the picked device, loaded once per process (per name and device).
+
+    Raises `EmbeddingModelUnavailable` when it cannot be loaded; callers on the request path fall
+    back, tasks fail and are retried.
+    """
+    try:
+        return _load(model_location(embedding_model_name()), pick_device())
+    except (OSError, ValueError, RuntimeError, ImportError) as exc:
+        raise EmbeddingModelUnavailable(f"cannot load embedding model {embedding_model_name()!r}: {exc}") from exc
 
 
 def embedding_dimension() -> int:

@@ -1,0 +1,64 @@
+"""The embedding model not loadable: search answers by keywords and says so; feeds still answer."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+
+from catalog.models import ItemPopularity
+from recommendations.contracts import RecRequest
+from recommendations.errors import EmbeddingModelUnavailable
+from recommendations.pipeline import KEYWORD_FALLBACK, recommend, search
+from recommendations.recall import popularity
+from tests.factories import ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+BROKEN_MODEL = override_settings(EMBEDDING_MODEL="/nonexistent/model-that-was-deleted")
+
+
+@pytest.fixture
+def catalog():
+    popularity._cache.clear()
+    products = [
+        ProductFactory(external_id="mug", title="RED ENAMEL COFFEE MUG"),
+        ProductFactory(external_id="scarf", title="WOOL WINTER SCARF", description="a red scarf"),
+        ProductFactory(external_id="shovel", title="GARDEN SHOVEL"),
+        ProductFactory(external_id="old-mug", title="BLUE COFFEE MUG", in_stock=False),
+    ]
+    ItemPopularity.objects.create(product=products[2], score=1.0, computed_at=products[2].created_at)
+    yield products
+    popularity._cache.clear()
+
+
+@BROKEN_MODEL
+def test_search_falls_back_to_keywords_and_says_so(catalog):
+    found = search(query="red coffee mug!", k=5)
+
+    # the mug matches three words, the scarf one; the out-of-stock mug is left out
+    assert [item.product_id for item in found.items] == ["mug", "scarf"]
+    assert found.items[0].routes.keys() == {"keyword"}
+    assert found.fallback == KEYWORD_FALLBACK
+
+
+@BROKEN_MODEL
+def test_the_search_api_answers_200_with_the_fallback_named(storefront_client, catalog):
+    response = storefront_client.get("/api/v1/search/", {"q": "garden & | ! shovel"})
+
+    assert response.status_code == 200
+    assert response.json()["fallback"] == KEYWORD_FALLBACK
+    assert [item["id"] for item in response.json()["items"]] == ["shovel"]
+
+
+@BROKEN_MODEL
+def test_a_cold_start_feed_with_a_query_still_answers_with_popular_items(catalog):
+    feed = recommend(request=RecRequest(customer_id=None, k=3, query="coffee"))
+
+    assert [item.product_id for item in feed.items] == ["shovel"]
+
+
+def test_a_model_that_cannot_load_raises_the_documented_error(db):
+    from recommendations.embeddings.model import encode_texts
+
+    with BROKEN_MODEL, pytest.raises(EmbeddingModelUnavailable, match="nonexistent"):
+        encode_texts(["anything"])
