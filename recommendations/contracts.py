@@ -43,6 +43,15 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class RuleTouch:
+    """One merchandising rule that changed an item's score or place (recommendations.rules)."""
+
+    rule_id: int
+    kind: str
+    effect: str
+
+
+@dataclass(frozen=True)
 class ScoredItem:
     product_pk: int
     product_id: str
@@ -50,6 +59,9 @@ class ScoredItem:
     score: float
     # route name -> that route's (normalised) score for this item
     routes: dict[str, float]
+    # The ranker's (or the fusion's) score before the rules; None where no rule stage ran.
+    ranked_score: float | None = None
+    rules: tuple[RuleTouch, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,8 @@ queries per call, never one per item.
 
 from __future__ import annotations
 
-import itertools
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 from recommendations.contracts import Candidate, Recommendation, RecRequest, ScoredItem, Strategy
 from recommendations.errors import UnknownProduct
@@ -57,6 +56,8 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
     items = _top_available(
         fused=ranked.items,
         k=request.k,
+        placement="home_feed",
+        customer_id=request.customer_id,
         excluded_pks=excluded_pks,
         excluded_external_ids=request.exclude,
         category_path=request.category,
@@ -64,7 +65,7 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
     return Recommendation(recommendation_id=uuid.uuid4(), strategy=strategy.name, items=items, ranker=ranked.ranker)
 
 
-def similar_items(*, product_id: str, k: int = 10) -> Recommendation:
+def similar_items(*, product_id: str, k: int = 10, customer_id: str | None = None) -> Recommendation:
     """Products like `product_id`: its semantic neighbours merged with its item-CF neighbours.
 
     Raises `UnknownProduct` when no product has that external id.
@@ -82,7 +83,13 @@ def similar_items(*, product_id: str, k: int = 10) -> Recommendation:
         semantic.ROUTE: semantic.semantic_neighbors(product_pk=product_pk, n=n, knn_filter=semantic.KnnFilter()),
     }
     weights = {route: strategy.routes.get(route, 0.0) for route in candidates}
-    items = _top_available(fused=fuse(candidates=candidates, weights=weights), k=k, excluded_pks={product_pk})
+    items = _top_available(
+        fused=fuse(candidates=candidates, weights=weights),
+        k=k,
+        placement="similar_items",
+        customer_id=customer_id,
+        excluded_pks={product_pk},
+    )
     return Recommendation(recommendation_id=uuid.uuid4(), strategy="similar", items=items)
 
 
@@ -116,53 +123,24 @@ def _top_available(
     *,
     fused: Sequence[FusedItem],
     k: int,
+    placement: str,
+    customer_id: str | None = None,
     excluded_pks: Iterable[int] = (),
     excluded_external_ids: Sequence[str] = (),
     category_path: str | None = None,
 ) -> tuple[ScoredItem, ...]:
-    """The first `k` fused items that pass the filters, with their ids and titles (one query)."""
-    excluded = set(excluded_pks)
-    ordered = [item for item in fused if item.product_pk not in excluded]
-    if not ordered or k <= 0:
-        return ()
-    titles = _available_titles(
-        pks=[item.product_pk for item in ordered],
+    """The first `k` fused items that pass the filters, after the merchandising rules (one query
+    for the candidates' data; see recommendations.rules)."""
+    from recommendations.rules.serving import rules_stage
+
+    return rules_stage(
+        ranked=fused,
+        k=k,
+        placement=placement,
+        customer_id=customer_id,
+        excluded_pks=excluded_pks,
         excluded_external_ids=excluded_external_ids,
         category_path=category_path,
-    )
-    return tuple(
-        itertools.islice((_scored(item=item, titles=titles) for item in ordered if item.product_pk in titles), k)
-    )
-
-
-def _available_titles(
-    *, pks: Sequence[int], excluded_external_ids: Sequence[str], category_path: str | None
-) -> dict[int, tuple[str, str]]:
-    """pk → (external id, title) of the in-stock products among `pks` that pass the filters.
-
-    Raw SQL with array parameters: hundreds of candidates bind as one value, not one each.
-    """
-    from django.db import connection
-
-    from recommendations.recall.filters import category_subtree_like
-
-    sql = "SELECT id, external_id, title FROM catalog_product WHERE id = ANY(%s) AND in_stock"
-    params: list = [list(pks)]
-    if excluded_external_ids:
-        sql += " AND NOT (external_id = ANY(%s))"
-        params.append(list(excluded_external_ids))
-    if category_path is not None:
-        sql += " AND category_id IN (SELECT id FROM catalog_category WHERE path = %s OR path LIKE %s)"
-        params += [category_path, category_subtree_like(category_path)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {pk: (external_id, title) for pk, external_id, title in cursor.fetchall()}
-
-
-def _scored(*, item: FusedItem, titles: Mapping[int, tuple[str, str]]) -> ScoredItem:
-    external_id, title = titles[item.product_pk]
-    return ScoredItem(
-        product_pk=item.product_pk, product_id=external_id, title=title, score=item.score, routes=item.routes
     )
 
 
