@@ -19,6 +19,7 @@ from recommendations.recall.fused import FusedItem, fuse
 
 # A customer without history (or whose routes find nothing) gets the popular items.
 COLD_START_WEIGHTS = {popularity.ROUTE: 1.0}
+SEARCH_RULES_MARGIN = 20
 
 
 def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recommendation:
@@ -93,8 +94,9 @@ def similar_items(*, product_id: str, k: int = 10, customer_id: str | None = Non
     return Recommendation(recommendation_id=uuid.uuid4(), strategy="similar", items=items)
 
 
-def search(*, query: str, k: int = 10, category: str | None = None) -> Recommendation:
-    """In-stock products nearest to the text `query` (within `category`'s subtree when given).
+def search(*, query: str, k: int = 10, category: str | None = None, customer_id: str | None = None) -> Recommendation:
+    """In-stock products nearest to the text `query` (within `category`'s subtree when given),
+    after the merchandising rules of the search placement.
 
     The score is the cosine similarity between the query's and the product's embeddings.
     """
@@ -103,18 +105,15 @@ def search(*, query: str, k: int = 10, category: str | None = None) -> Recommend
     items: tuple[ScoredItem, ...] = ()
     if query.strip() and k > 0:
         vector = encode_texts([query.strip()])[0]
-        found = semantic.semantic_candidates(vector=vector, n=k, knn_filter=semantic.KnnFilter(category_path=category))
-        titles = _titles(pks=[c.product_pk for c in found])
-        items = tuple(
-            ScoredItem(
-                product_pk=c.product_pk,
-                product_id=titles[c.product_pk][0],
-                title=titles[c.product_pk][1],
-                score=c.score,
-                routes={semantic.ROUTE: c.score},
-            )
-            for c in found
-            if c.product_pk in titles
+        # A few more than k, so that items the rules exclude leave no hole.
+        found = semantic.semantic_candidates(
+            vector=vector, n=k + SEARCH_RULES_MARGIN, knn_filter=semantic.KnnFilter(category_path=category)
+        )
+        items = _top_available(
+            fused=[FusedItem(product_pk=c.product_pk, score=c.score, routes={semantic.ROUTE: c.score}) for c in found],
+            k=k,
+            placement="search",
+            customer_id=customer_id,
         )
     return Recommendation(recommendation_id=uuid.uuid4(), strategy="search", items=items)
 
@@ -142,12 +141,3 @@ def _top_available(
         excluded_external_ids=excluded_external_ids,
         category_path=category_path,
     )
-
-
-def _titles(*, pks: Sequence[int]) -> dict[int, tuple[str, str]]:
-    from catalog.models import Product
-
-    return {
-        pk: (eid, title)
-        for pk, eid, title in Product.objects.filter(pk__in=pks).values_list("pk", "external_id", "title")
-    }
