@@ -20,6 +20,8 @@ class Strategy:
     candidates_per_route: int = 100
     # Name of the learned ranker whose active model reorders the fused candidates; None: fused order.
     ranker: str | None = None
+    # Merchandising rules on (recommendations.rules); stock and hidden items are filtered either way.
+    rules: bool = True
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from recommendations.contracts import ScoredItem
 from recommendations.recall.filters import category_subtree_like
 from recommendations.recall.fused import FusedItem
-from recommendations.rules.active import rules_active
+from recommendations.rules.active import RuleSet, rules_active
 from recommendations.rules.stage import RuleItem, RuleRequest, rules_apply, rules_in_scope
 
 
@@ -23,16 +23,18 @@ def rules_stage(
     k: int,
     placement: str,
     customer_id: str | None = None,
+    apply_rules: bool = True,
     excluded_pks: Iterable[int] = (),
     excluded_external_ids: Sequence[str] = (),
     category_path: str | None = None,
 ) -> tuple[ScoredItem, ...]:
-    """The served top `k` of `ranked` after the filters and the merchandising rules."""
+    """The served top `k` of `ranked` after the filters and (unless not `apply_rules`) the
+    merchandising rules."""
     excluded = set(excluded_pks)
     ordered = [item for item in ranked if item.product_pk not in excluded]
     if k <= 0:
         return ()
-    ruleset = rules_active()
+    ruleset = rules_active() if apply_rules else RuleSet()
     segment = customer_attributes(customer_id=customer_id) if ruleset.has_segments and customer_id else None
     request = RuleRequest(placement=placement, category=category_path, segment=segment)
     pinned_pks = [pk for pk in ruleset.pinned_pks if pk not in excluded]

@@ -108,3 +108,14 @@ def test_api_items_list_the_rules_that_touched_them(merch_shop, storefront_clien
     assert [i["id"] for i in body["items"]] == ["p2", "p3", "p4", "p5", "p6", "p1"]
     assert body["items"][5]["rules"] == [{"rule": rule.pk, "kind": "bury", "effect": "score ×0.01"}]
     assert body["items"][0]["rules"] == []
+
+
+def test_a_strategy_with_rules_off_skips_the_rules_but_still_filters(merch_shop):
+    from recommendations.contracts import Strategy
+
+    MerchRuleFactory(kind="exclude", item_ids="p1", multiplier=None)
+    HiddenItem.objects.create(customer_external_id="alice", product_external_id="p2")
+    rules_forget()
+    off = recommend(request=RecRequest(customer_id="alice", k=3), strategy=Strategy(rules=False))
+    assert ids(off) == ["p1", "p3", "p4"]
+    assert ids(feed(k=3)) == ["p3", "p4", "p5"]
