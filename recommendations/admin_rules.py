@@ -148,7 +148,7 @@ class MerchRuleAdmin(admin.ModelAdmin):
                     category=params.get("category") or None,
                 )
             except (ValueError, UnknownProduct) as exc:
-                error = str(exc) if not isinstance(exc, UnknownProduct) else f"No product with id {exc}."
+                error = f"No product with id {exc.product_id!r}." if isinstance(exc, UnknownProduct) else str(exc)
         context = {
             **self.admin_site.each_context(request),
             "title": "Recommendation preview",
