@@ -119,7 +119,9 @@ class BadCaseAdmin(admin.ModelAdmin):
             return
         self.log_change(request, case, f"Resolved: {case.product_external_id} hidden for {case.customer_external_id}")
         self.message_user(
-            request, f"{case.product_external_id} is hidden for {case.customer_external_id}; case resolved."
+            request,
+            f"{case.product_external_id} is hidden for {case.customer_external_id}; case resolved.",
+            level=messages.SUCCESS,
         )
 
     def _exclude(self, request: HttpRequest, case: BadCase) -> None:
@@ -131,7 +133,9 @@ class BadCaseAdmin(admin.ModelAdmin):
         self.log_change(request, case, f"Resolved with exclude rule {rule_id}")
         url = reverse("admin:recommendations_merchrule_change", args=[rule_id])
         self.message_user(
-            request, format_html('Exclude rule <a href="{}">#{}</a> created; case resolved.', url, rule_id)
+            request,
+            format_html('Exclude rule <a href="{}">#{}</a> created; case resolved.', url, rule_id),
+            level=messages.SUCCESS,
         )
 
     @admin.action(description="Triage the selected cases and assign them to me")
@@ -139,7 +143,10 @@ class BadCaseAdmin(admin.ModelAdmin):
         for case in queryset:
             badcase_triage(case_id=case.pk, assignee_id=request.user.pk)
             self.log_change(request, case, "Triaged")
-        self.message_user(request, f"{queryset.count()} cases triaged and assigned to you.")
+        count = queryset.count()
+        self.message_user(
+            request, f"{count} case{'s' if count != 1 else ''} triaged and assigned to you.", level=messages.SUCCESS
+        )
 
     @admin.action(description="Won't fix")
     def mark_wont_fix(self, request: HttpRequest, queryset: QuerySet[BadCase]) -> None:
