@@ -51,6 +51,8 @@ class _Working:
     item: RuleItem
     score: float
     touches: list[RuleTouch] = field(default_factory=list)
+    # False for a pinned item no route proposed: it has no ranked score of its own.
+    proposed: bool = True
 
 
 def rules_in_scope(*, ruleset: RuleSet, request: RuleRequest) -> frozenset[int]:
@@ -87,6 +89,7 @@ def rules_apply(
         key=lambda r: (r.position or 1, r.id),
     )
     pinned_pks = {r.product_pk for r in pins}
+    proposed = {i.product_pk: i for i in items if i.product_pk in pinned_pks}
     working = _targeted(items=[i for i in items if i.product_pk not in pinned_pks], ruleset=ruleset, scope=in_scope)
     window = k + len(pins)
     for rule in (r for r in scoped if r.kind == "category_cap"):
@@ -94,13 +97,20 @@ def rules_apply(
     for rule in (r for r in scoped if r.kind == "mmr"):
         working = _mmr(working=working, rule=rule, k=rule.top_k or window, similarity=similarity or {})
     for rule in pins:
-        item = pinned[rule.product_pk]  # type: ignore[index]
+        item = proposed.get(rule.product_pk) or pinned[rule.product_pk]  # type: ignore[index]
         if any(w.item.product_pk == item.product_pk for w in working):
             continue  # two pins for one item: the first position wins
         position = max(1, min(rule.position or 1, len(working) + 1))
+        # An item no route proposed takes the score of the slot it lands in.
+        score = (
+            item.score
+            if item.product_pk in proposed
+            else (working[position - 1].score if position <= len(working) else 0.0)
+        )
+        touch = RuleTouch(rule.id, "pin", f"pinned at {position}")
         working.insert(
             position - 1,
-            _Working(item=item, score=item.score, touches=[RuleTouch(rule.id, "pin", f"pinned at {position}")]),
+            _Working(item=item, score=score, touches=[touch], proposed=item.product_pk in proposed),
         )
     return tuple(_scored(w) for w in working[:k])
 
@@ -202,6 +212,6 @@ def _scored(w: _Working) -> ScoredItem:
         title=w.item.title,
         score=w.score,
         routes=w.item.routes,
-        ranked_score=w.item.score,
+        ranked_score=w.item.score if w.proposed else None,
         rules=tuple(w.touches),
     )

@@ -108,3 +108,10 @@ def test_scope_placement_dates_segment_and_category_context():
     assert ids(apply(items, rules)) == ["p1", "p2", "p3", "p4"]
     assert ids(apply(items, rules, placement="search")) == ["p2", "p3", "p4"]
     assert ids(apply(items, rules, segment={"tier": "vip"}, category="Home > Kitchen")) == ["p1", "p2"]
+
+
+def test_a_pinned_item_no_route_proposed_has_no_ranked_score_and_takes_its_slots_score():
+    rules = [ActiveRule(id=5, name="pin", kind="pin", product_pk=9, position=2)]
+    result = apply([item(1, 0.9), item(2, 0.5)], rules, pinned={9: item(9, 0.0)})
+    assert ids(result) == ["p1", "p9", "p2"]
+    assert (result[1].ranked_score, result[1].score, result[1].routes) == (None, 0.5, {"itemcf": 0.0})
