@@ -104,16 +104,20 @@ class RuleSet:
     pinned_pks: tuple[int, ...] = ()
     has_segments: bool = False
 
-    def candidates_for(self, *, product_id: str, category_path: str, brand: str, attributes: dict) -> set[ActiveRule]:
-        """The rules one of whose targets this item meets (check `matches` for the others)."""
-        found: set[ActiveRule] = set(self.by_item.get(product_id, ()))
-        if brand:
-            found.update(self.by_brand.get(brand, ()))
-        for ancestor in path_ancestors(category_path):
-            found.update(self.by_category.get(ancestor, ()))
+    def candidates_for(
+        self, *, product_id: str, category_path: str, brand: str, attributes: dict
+    ) -> tuple[ActiveRule, ...]:
+        """The rules one of whose targets this item meets (check `matches` for the others); a
+        rule may appear twice. Indexes left empty cost nothing, which keeps the common case fast."""
+        found: tuple[ActiveRule, ...] = self.by_item.get(product_id, ())
+        if brand and self.by_brand:
+            found += self.by_brand.get(brand, ())
+        if category_path and self.by_category:
+            for ancestor in path_ancestors(category_path):
+                found += self.by_category.get(ancestor, ())
         for key in self.attribute_keys:
             if key in attributes:
-                found.update(self.by_attribute.get((key, str(attributes[key])), ()))
+                found += self.by_attribute.get((key, str(attributes[key])), ())
         return found
 
 

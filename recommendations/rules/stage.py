@@ -123,8 +123,11 @@ def _targeted(*, items: Sequence[RuleItem], ruleset: RuleSet, scope: frozenset[i
         rules = ruleset.candidates_for(
             product_id=item.product_id, category_path=item.category_path, brand=item.brand, attributes=item.attributes
         )
+        if not rules:
+            kept.append(_Working(item=item, score=item.score))
+            continue
         matched = sorted(
-            (
+            {
                 r
                 for r in rules
                 if r.id in scope
@@ -134,7 +137,7 @@ def _targeted(*, items: Sequence[RuleItem], ruleset: RuleSet, scope: frozenset[i
                     brand=item.brand,
                     attributes=item.attributes,
                 )
-            ),
+            },
             key=lambda r: r.id,
         )
         if any(r.kind == "exclude" for r in matched):
