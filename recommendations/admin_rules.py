@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from experiments.models import Placement
 from recommendations import preview
@@ -191,7 +192,5 @@ class ServedListAdmin(admin.ModelAdmin):
 
     @admin.display(description="preview now")
     def preview_link(self, obj: ServedList) -> str:
-        url = reverse("admin:recommendations_preview")
-        return format_html(
-            '<a href="{}?customer={}&placement={}&run=1">preview</a>', url, obj.customer_external_id, obj.placement
-        )
+        query = urlencode({"customer": obj.customer_external_id, "placement": obj.placement, "run": 1})
+        return format_html('<a href="{}?{}">preview</a>', reverse("admin:recommendations_preview"), query)
