@@ -111,16 +111,18 @@ def customer_attributes(*, customer_id: str) -> dict:
 
 
 def pairwise_similarity(*, pks: Sequence[int]) -> dict[tuple[int, int], float]:
-    """Cosine similarity of every pair among `pks` that have embeddings (stored normalised)."""
-    import numpy as np
+    """Cosine similarity of every pair among `pks` that have embeddings, computed in the database
+    (pgvector's `<=>` is the cosine distance): a few dozen floats come back, not the vectors."""
+    from django.db import connection
 
-    from catalog.models import ProductEmbedding
-
-    rows = list(ProductEmbedding.objects.filter(product_id__in=pks).values_list("product_id", "vector"))
-    if len(rows) < 2:
+    if len(pks) < 2:
         return {}
-    ids = [pk for pk, _ in rows]
-    matrix = np.asarray([vector for _, vector in rows], dtype=np.float32)
-    matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-    sims = matrix @ matrix.T
-    return {(a, b): float(sims[i, j]) for i, a in enumerate(ids) for j, b in enumerate(ids) if i != j}
+    sql = (
+        "SELECT a.product_id, b.product_id, 1 - (a.vector <=> b.vector)"
+        " FROM catalog_productembedding a JOIN catalog_productembedding b ON a.product_id < b.product_id"
+        " WHERE a.product_id = ANY(%s) AND b.product_id = ANY(%s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(pks), list(pks)])
+        rows = cursor.fetchall()
+    return {pair: float(sim) for a, b, sim in rows for pair in ((a, b), (b, a))}

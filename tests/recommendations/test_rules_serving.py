@@ -119,3 +119,18 @@ def test_a_strategy_with_rules_off_skips_the_rules_but_still_filters(merch_shop)
     off = recommend(request=RecRequest(customer_id="alice", k=3), strategy=Strategy(rules=False))
     assert ids(off) == ["p1", "p3", "p4"]
     assert ids(feed(k=3)) == ["p3", "p4", "p5"]
+
+
+def test_mmr_in_the_feed_uses_the_stored_embeddings(merch_shop):
+    from catalog.models import ProductEmbedding
+
+    # p1 and p2 point the same way, p3 elsewhere: MMR moves p3 above p2
+    for name, axis in (("p1", 0), ("p2", 0), ("p3", 1), ("p4", 2)):
+        vector = [0.0] * 384
+        vector[axis] = 1.0
+        ProductEmbedding.objects.create(product=merch_shop[name], model_name="m", text_hash="x", vector=vector)
+    rule = MerchRuleFactory(kind="mmr", mmr_lambda=0.5, top_k=3, multiplier=None)
+    rules_forget()
+    result = feed(k=3)
+    assert ids(result) == ["p1", "p3", "p2"]
+    assert [(t.rule_id, t.effect) for t in result.items[1].rules] == [(rule.pk, "moved 3→2")]
