@@ -3,10 +3,15 @@ neighbours are shown read-only for inspection."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
 
+from catalog import backoffice
 from catalog.models import Category, Customer, Event, ItemNeighbor, Product, ProductEmbedding
 
 
@@ -45,6 +50,13 @@ class CategoryAdmin(admin.ModelAdmin):
     autocomplete_fields = ["parent"]
 
 
+class UploadForm(forms.Form):
+    file = forms.FileField(help_text="JSON Lines (.jsonl) or CSV (.csv), the columns of the import format.")
+    format = forms.ChoiceField(
+        choices=[("", "from the file name"), ("jsonl", "JSON Lines"), ("csv", "CSV")], required=False
+    )
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
     list_display = ["external_id", "title", "category", "brand", "price", "currency", "in_stock", "updated_at"]
@@ -53,6 +65,52 @@ class ProductAdmin(admin.ModelAdmin):
     search_fields = ["external_id", "title", "brand"]
     autocomplete_fields = ["category"]
     readonly_fields = ["text_hash", "created_at", "updated_at"]
+    change_list_template = "admin/catalog/product/change_list.html"
+    actions = ["mark_out_of_stock", "mark_in_stock", "reembed"]
+
+    @admin.action(description="Mark the selected products out of stock", permissions=["change"])
+    def mark_out_of_stock(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        changed = backoffice.products_set_stock(pks=list(queryset.values_list("pk", flat=True)), in_stock=False)
+        self.message_user(request, f"{changed} products marked out of stock.")
+
+    @admin.action(description="Mark the selected products in stock", permissions=["change"])
+    def mark_in_stock(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        changed = backoffice.products_set_stock(pks=list(queryset.values_list("pk", flat=True)), in_stock=True)
+        self.message_user(request, f"{changed} products marked in stock.")
+
+    @admin.action(description="Re-embed the selected products", permissions=["change"])
+    def reembed(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        dropped, requested = backoffice.products_reembed(pks=list(queryset.values_list("pk", flat=True)))
+        how = "the worker was asked" if requested else "no broker answered: the periodic embed task will do it"
+        self.message_user(request, f"{dropped} embeddings dropped for re-embedding; {how}.")
+
+    def get_urls(self) -> list:
+        upload = path("upload/", self.admin_site.admin_view(self.upload_view), name="catalog_product_upload")
+        return [upload, *super().get_urls()]
+
+    def upload_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload a product file; the answer is the same per-row report as `import_catalog`'s."""
+        if not (self.has_add_permission(request) and self.has_change_permission(request)):
+            raise PermissionDenied
+        form = UploadForm(request.POST or None, request.FILES or None)
+        report = None
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                report = backoffice.catalog_upload(file=upload, fmt=form.cleaned_data["format"] or None)
+            except backoffice.UploadError as exc:
+                form.add_error("file", f"cannot read {upload.name}: {exc}")
+            else:
+                level = messages.WARNING if report.errors else messages.SUCCESS
+                self.message_user(request, f"{upload.name}: {len(report.errors)} rows rejected.", level=level)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Upload products",
+            "opts": self.model._meta,
+            "form": form,
+            "report": report,
+        }
+        return TemplateResponse(request, "admin/catalog/product/upload.html", context)
 
 
 @admin.register(Customer)

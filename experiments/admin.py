@@ -1,6 +1,6 @@
 """Experiments admin: operators define experiments and variants and move them through their
 lifecycle (actions call the services), and read the results page; exposures and snapshots are
-read-only."""
+read-only. The bad-case review queue is registered by recommendations.admin_badcases."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from django.utils.html import format_html
 
 from experiments import services, serving
 from experiments.dashboard import experiment_dashboard
-from experiments.models import BadCase, Experiment, Exposure, Metric, Status, Variant, VariantDailySnapshot
+from experiments.models import Experiment, Exposure, Metric, Status, Variant, VariantDailySnapshot
 from experiments.stats import SRM_ALPHA
 
 
@@ -183,11 +183,3 @@ class VariantDailySnapshotAdmin(ReadOnlyAdmin):
     list_display = ["experiment", "variant", "day", "customers", "exposures", "clicks", "purchasers", "revenue"]
     list_select_related = ["experiment", "variant__experiment"]
     list_filter = ["experiment"]
-
-
-@admin.register(BadCase)
-class BadCaseAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "source", "reason_code", "product_external_id", "customer_external_id", "status"]
-    list_filter = ["status", "source", "placement"]
-    search_fields = ["product_external_id", "customer_external_id", "text", "=recommendation_id"]
-    readonly_fields = ["created_at"]

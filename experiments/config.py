@@ -7,8 +7,8 @@
 `routes` is required; the rest is optional. `ranker` names a learned ranker (its active model
 reorders the fused candidates; null or "fused" keeps the fused order) — the name's shape is
 checked here, its existence by `experiments.services` against the trained rankers. `rules`
-and `reasons` are reserved: there are no business rules or reason templates yet, so only null
-is accepted until those parts land.
+turns the merchandising rules off with false (null or true: on). `reasons` is reserved: there
+are no reason templates yet, so only null is accepted until they land.
 
 The route names come from recommendations.contracts — the cross-app contract module, pure
 data — so a variant can never name a route the serving pipeline does not have.
@@ -44,6 +44,8 @@ class VariantStrategy:
     k: int | None
     # A learned ranker's name; None: the fused order.
     ranker: str | None
+    # Whether the merchandising rules apply (stock and hidden items are filtered either way).
+    rules: bool = True
 
 
 def variant_config_parse(config: Any) -> VariantStrategy:
@@ -66,7 +68,10 @@ def variant_config_parse(config: Any) -> VariantStrategy:
     ranker = config.get("ranker")
     if ranker is not None and (not isinstance(ranker, str) or not RANKER_NAME.fullmatch(ranker)):
         raise ConfigError(f"'ranker' must be a ranker's name (letters, digits, . _ -) or null, got {ranker!r}")
-    for reserved in ("rules", "reasons"):
+    rules = config.get("rules")
+    if rules is not None and not isinstance(rules, bool):
+        raise ConfigError(f"'rules' must be true (merchandising rules on, the default), false or null, got {rules!r}")
+    for reserved in ("reasons",):
         if config.get(reserved) is not None:
             raise ConfigError(f"{reserved!r} is reserved: no {reserved} options exist yet, leave it null")
     return VariantStrategy(
@@ -74,6 +79,7 @@ def variant_config_parse(config: Any) -> VariantStrategy:
         candidates_per_route=_bounded_int(config, "candidates_per_route", MAX_CANDIDATES_PER_ROUTE),
         k=_bounded_int(config, "k", MAX_K),
         ranker=None if ranker in (None, FUSED) else ranker,
+        rules=rules is not False,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -165,6 +166,14 @@ class BadCaseStatus(models.TextChoices):
     WONT_FIX = "wont_fix", "won't fix"
 
 
+class BadCaseResolution(models.TextChoices):
+    NONE = "", "-"
+    HIDDEN_FOR_CUSTOMER = "hidden_for_customer", "item hidden for that customer"
+    EXCLUDE_RULE = "exclude_rule", "exclude rule created"
+    TEMPLATE = "template", "prompt template edited"
+    OTHER = "other", "other (see notes)"
+
+
 class BadCase(models.Model):
     """A recommendation someone (a customer, a detector) flagged as wrong, with what was served."""
 
@@ -180,6 +189,14 @@ class BadCase(models.Model):
     # or the detector's evidence.
     snapshot = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=12, choices=BadCaseStatus.choices, default=BadCaseStatus.NEW)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="bad_cases"
+    )
+    notes = models.TextField(blank=True, default="")
+    resolution = models.CharField(max_length=32, choices=BadCaseResolution.choices, blank=True, default="")
+    # What the resolution made (e.g. "rule 12"), so the replay can tell which fix to credit.
+    resolution_ref = models.CharField(max_length=100, blank=True, default="")
+    resolved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -106,3 +106,7 @@ class RankerModelAdmin(admin.ModelAdmin):
         for ranker in queryset:
             ranker_activate(ranker_id=ranker.pk)
         self.message_user(request, f"Activated {queryset.count()} ranker version(s).", messages.SUCCESS)
+
+
+# The back office: rules, preview, served lists, hidden items and the bad-case review queue.
+from recommendations import admin_badcases, admin_rules  # noqa: E402, F401

@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class RecommendationsConfig(AppConfig):
     name = "recommendations"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.core.signals import request_finished, request_started
+
+        from recommendations.served import served_lists_collect, served_lists_flush
+
+        request_started.connect(served_lists_collect, dispatch_uid="recommendations.served_lists_collect")
+        request_finished.connect(served_lists_flush, dispatch_uid="recommendations.served_lists_flush")

@@ -20,6 +20,8 @@ class Strategy:
     candidates_per_route: int = 100
     # Name of the learned ranker whose active model reorders the fused candidates; None: fused order.
     ranker: str | None = None
+    # Merchandising rules on (recommendations.rules); stock and hidden items are filtered either way.
+    rules: bool = True
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,15 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class RuleTouch:
+    """One merchandising rule that changed an item's score or place (recommendations.rules)."""
+
+    rule_id: int
+    kind: str
+    effect: str
+
+
+@dataclass(frozen=True)
 class ScoredItem:
     product_pk: int
     product_id: str
@@ -54,6 +65,9 @@ class ScoredItem:
     score: float
     # route name -> that route's (normalised) score for this item
     routes: dict[str, float]
+    # The ranker's (or the fusion's) score before the rules; None where no rule stage ran.
+    ranked_score: float | None = None
+    rules: tuple[RuleTouch, ...] = ()
 
 
 @dataclass(frozen=True)

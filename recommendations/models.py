@@ -53,3 +53,117 @@ class RankerModel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}{' (active)' if self.is_active else ''}"
+
+
+class RuleKind(models.TextChoices):
+    PIN = "pin", "pin an item at a position"
+    BOOST = "boost", "boost (score × multiplier > 1)"
+    BURY = "bury", "bury (score × multiplier < 1)"
+    EXCLUDE = "exclude", "exclude"
+    CATEGORY_CAP = "category_cap", "at most N per category in the top k"
+    MMR = "mmr", "MMR diversity re-ordering"
+
+
+class MerchRule(models.Model):
+    """A merchandising rule applied after ranking (see recommendations.rules.stage for the order).
+
+    Targets (category subtree, brand, attribute value, item list) select the items a boost, bury
+    or exclude touches; all given targets must match. Scope (placement, category context, customer
+    segment, date range) selects the requests it applies to; an empty scope field means any.
+    """
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=RuleKind.choices)
+    is_active = models.BooleanField(default=True)
+    # Scope: which requests.
+    placement = models.CharField(
+        max_length=20, blank=True, default="", help_text="home_feed, similar_items or search; empty: every placement."
+    )
+    context_category = models.ForeignKey(
+        "catalog.Category",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Only for requests filtered to this category (or below it).",
+    )
+    segment_key = models.CharField(max_length=100, blank=True, default="", help_text="Customer attribute name.")
+    segment_value = models.CharField(max_length=200, blank=True, default="", help_text="…and the value it must have.")
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    # Targets: which items.
+    product = models.ForeignKey(
+        "catalog.Product", null=True, blank=True, on_delete=models.CASCADE, related_name="+", help_text="Pin: the item."
+    )
+    position = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Pin: 1-based position.")
+    target_category = models.ForeignKey(
+        "catalog.Category", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    target_brand = models.CharField(max_length=200, blank=True, default="")
+    target_attribute = models.CharField(max_length=100, blank=True, default="", help_text="Attribute name.")
+    target_attribute_value = models.CharField(max_length=200, blank=True, default="")
+    item_ids = models.TextField(blank=True, default="", help_text="Product ids, separated by commas or new lines.")
+    # Parameters.
+    multiplier = models.FloatField(null=True, blank=True, help_text="Boost (> 1) or bury (< 1): score × this.")
+    max_per_category = models.PositiveSmallIntegerField(null=True, blank=True)
+    top_k = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Category cap / MMR: the top k.")
+    mmr_lambda = models.FloatField(
+        null=True, blank=True, help_text="MMR: 1 = relevance only, 0 = diversity only (e.g. 0.7)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        indexes = [models.Index(fields=["is_active", "kind"], name="merchrule_active_kind_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display().split(' ')[0]} #{self.pk}: {self.name}"
+
+    def item_id_list(self) -> tuple[str, ...]:
+        return tuple(part.strip() for part in self.item_ids.replace("\n", ",").split(",") if part.strip())
+
+
+class HiddenItem(models.Model):
+    """An item never recommended to one customer again ("not interested", or an operator's fix)."""
+
+    customer_external_id = models.CharField(max_length=128)
+    product_external_id = models.CharField(max_length=128)
+    source = models.CharField(max_length=32, default="feedback")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer_external_id", "product_external_id"], name="hidden_item_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_external_id} hidden for {self.customer_external_id}"
+
+
+class ServedList(models.Model):
+    """A compact record of one served list, so feedback arriving later (by recommendation_id) and
+    the detectors can see exactly what was served and why. Written after the response; pruned
+    after `SERVED_LIST_RETENTION_DAYS` (see recommendations.served)."""
+
+    recommendation_id = models.UUIDField(primary_key=True)
+    created_at = models.DateTimeField(db_index=True)
+    placement = models.CharField(max_length=20)
+    customer_external_id = models.CharField(max_length=128, blank=True, default="")
+    strategy = models.CharField(max_length=200, blank=True, default="")
+    ranker = models.CharField(max_length=200, blank=True, default="")
+    experiment = models.CharField(max_length=100, blank=True, default="")
+    variant = models.CharField(max_length=50, blank=True, default="")
+    # The request: k, category, exclude, product (similar items), query (search).
+    context = models.JSONField(default=dict)
+    # [{"id", "position", "score", "ranked_score", "routes", "rules"}, …] in served order.
+    items = models.JSONField(default=list)
+    detected = models.BooleanField(default=False, help_text="Seen by the bad-case detectors.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["created_at"], condition=models.Q(detected=False), name="servedlist_undetected_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recommendation_id} ({self.placement})"

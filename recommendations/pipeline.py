@@ -7,10 +7,9 @@ queries per call, never one per item.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 from recommendations.contracts import Candidate, Recommendation, RecRequest, ScoredItem, Strategy
 from recommendations.errors import EmbeddingModelUnavailable, UnknownProduct
@@ -27,6 +26,7 @@ KEYWORD_FALLBACK = "keyword search: the embedding model is unavailable"
 # what matches the context item or query when the request gives one.
 COLD_START_WEIGHTS = {popularity.ROUTE: 1.0}
 COLD_START_CONTEXT_WEIGHTS = {semantic.ROUTE: 1.0, popularity.ROUTE: 0.1}
+SEARCH_RULES_MARGIN = 20
 
 
 def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recommendation:
@@ -62,6 +62,9 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
     items = _top_available(
         fused=ranked.items,
         k=request.k,
+        placement="home_feed",
+        customer_id=request.customer_id,
+        apply_rules=strategy.rules,
         excluded_pks=excluded_pks,
         excluded_external_ids=request.exclude,
         category_path=request.category,
@@ -89,7 +92,7 @@ def _context_candidates(*, request: RecRequest, n: int, knn_filter: semantic.Knn
     return []
 
 
-def similar_items(*, product_id: str, k: int = 10) -> Recommendation:
+def similar_items(*, product_id: str, k: int = 10, customer_id: str | None = None) -> Recommendation:
     """Products like `product_id`: its semantic neighbours merged with its item-CF neighbours.
 
     Raises `UnknownProduct` when no product has that external id.
@@ -107,14 +110,22 @@ def similar_items(*, product_id: str, k: int = 10) -> Recommendation:
         semantic.ROUTE: semantic.semantic_neighbors(product_pk=product_pk, n=n, knn_filter=semantic.KnnFilter()),
     }
     weights = {route: strategy.routes.get(route, 0.0) for route in candidates}
-    items = _top_available(fused=fuse(candidates=candidates, weights=weights), k=k, excluded_pks={product_pk})
+    items = _top_available(
+        fused=fuse(candidates=candidates, weights=weights),
+        k=k,
+        placement="similar_items",
+        customer_id=customer_id,
+        excluded_pks={product_pk},
+    )
     return Recommendation(recommendation_id=uuid.uuid4(), strategy="similar", items=items)
 
 
-def search(*, query: str, k: int = 10, category: str | None = None) -> Recommendation:
-    """In-stock products nearest to the text `query` (within `category`'s subtree when given).
+def search(*, query: str, k: int = 10, category: str | None = None, customer_id: str | None = None) -> Recommendation:
+    """In-stock products nearest to the text `query` (within `category`'s subtree when given),
+    after the merchandising rules of the search placement.
 
-    The score is the cosine similarity between the query's and the product's embeddings.
+    The score is the cosine similarity between the query's and the product's embeddings; while
+    the embedding model cannot be loaded, full-text keyword matching answers and `fallback` says so.
     """
     from recommendations.embeddings.model import encode_texts
     from recommendations.recall.keyword import keyword_candidates
@@ -122,23 +133,19 @@ def search(*, query: str, k: int = 10, category: str | None = None) -> Recommend
     items: tuple[ScoredItem, ...] = ()
     fallback = None
     if query.strip() and k > 0:
+        # A few more than k, so that items the rules exclude leave no hole.
+        n = k + SEARCH_RULES_MARGIN
         knn_filter = semantic.KnnFilter(category_path=category)
         try:
-            found = semantic.semantic_candidates(vector=encode_texts([query.strip()])[0], n=k, knn_filter=knn_filter)
+            found = semantic.semantic_candidates(vector=encode_texts([query.strip()])[0], n=n, knn_filter=knn_filter)
         except EmbeddingModelUnavailable:
             logger.exception("search fell back to keyword matching")
-            found, fallback = keyword_candidates(query=query, n=k, knn_filter=knn_filter), KEYWORD_FALLBACK
-        titles = _titles(pks=[c.product_pk for c in found])
-        items = tuple(
-            ScoredItem(
-                product_pk=c.product_pk,
-                product_id=titles[c.product_pk][0],
-                title=titles[c.product_pk][1],
-                score=c.score,
-                routes={c.route: c.score},
-            )
-            for c in found
-            if c.product_pk in titles
+            found, fallback = keyword_candidates(query=query, n=n, knn_filter=knn_filter), KEYWORD_FALLBACK
+        items = _top_available(
+            fused=[FusedItem(product_pk=c.product_pk, score=c.score, routes={c.route: c.score}) for c in found],
+            k=k,
+            placement="search",
+            customer_id=customer_id,
         )
     return Recommendation(recommendation_id=uuid.uuid4(), strategy="search", items=items, fallback=fallback)
 
@@ -147,60 +154,24 @@ def _top_available(
     *,
     fused: Sequence[FusedItem],
     k: int,
+    placement: str,
+    customer_id: str | None = None,
+    apply_rules: bool = True,
     excluded_pks: Iterable[int] = (),
     excluded_external_ids: Sequence[str] = (),
     category_path: str | None = None,
 ) -> tuple[ScoredItem, ...]:
-    """The first `k` fused items that pass the filters, with their ids and titles (one query)."""
-    excluded = set(excluded_pks)
-    ordered = [item for item in fused if item.product_pk not in excluded]
-    if not ordered or k <= 0:
-        return ()
-    titles = _available_titles(
-        pks=[item.product_pk for item in ordered],
+    """The first `k` fused items that pass the filters, after the merchandising rules (one query
+    for the candidates' data; see recommendations.rules)."""
+    from recommendations.rules.serving import rules_stage
+
+    return rules_stage(
+        ranked=fused,
+        k=k,
+        placement=placement,
+        customer_id=customer_id,
+        apply_rules=apply_rules,
+        excluded_pks=excluded_pks,
         excluded_external_ids=excluded_external_ids,
         category_path=category_path,
     )
-    return tuple(
-        itertools.islice((_scored(item=item, titles=titles) for item in ordered if item.product_pk in titles), k)
-    )
-
-
-def _available_titles(
-    *, pks: Sequence[int], excluded_external_ids: Sequence[str], category_path: str | None
-) -> dict[int, tuple[str, str]]:
-    """pk → (external id, title) of the in-stock products among `pks` that pass the filters.
-
-    Raw SQL with array parameters: hundreds of candidates bind as one value, not one each.
-    """
-    from django.db import connection
-
-    from recommendations.recall.filters import category_subtree_like
-
-    sql = "SELECT id, external_id, title FROM catalog_product WHERE id = ANY(%s) AND in_stock"
-    params: list = [list(pks)]
-    if excluded_external_ids:
-        sql += " AND NOT (external_id = ANY(%s))"
-        params.append(list(excluded_external_ids))
-    if category_path is not None:
-        sql += " AND category_id IN (SELECT id FROM catalog_category WHERE path = %s OR path LIKE %s)"
-        params += [category_path, category_subtree_like(category_path)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {pk: (external_id, title) for pk, external_id, title in cursor.fetchall()}
-
-
-def _scored(*, item: FusedItem, titles: Mapping[int, tuple[str, str]]) -> ScoredItem:
-    external_id, title = titles[item.product_pk]
-    return ScoredItem(
-        product_pk=item.product_pk, product_id=external_id, title=title, score=item.score, routes=item.routes
-    )
-
-
-def _titles(*, pks: Sequence[int]) -> dict[int, tuple[str, str]]:
-    from catalog.models import Product
-
-    return {
-        pk: (eid, title)
-        for pk, eid, title in Product.objects.filter(pk__in=pks).values_list("pk", "external_id", "title")
-    }

@@ -58,3 +58,19 @@ def train_ranker(*, feature_set: str, as_of: float | None = None, name: str | No
     from recommendations.ranking.training import ranker_train
 
     return ranker_train(feature_set=feature_set, as_of=as_of, name=name).pk
+
+
+@shared_task(acks_late=True, ignore_result=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
+def detect_bad_cases() -> int:
+    """File bad cases for the served lists not yet scanned (safe twice: a case is filed once)."""
+    from recommendations.badcases.detectors import badcases_detect
+
+    return badcases_detect().lists_scanned
+
+
+@shared_task(acks_late=True, ignore_result=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
+def prune_served_lists() -> int:
+    """Delete served lists past their retention (idempotent)."""
+    from recommendations.served import served_lists_prune
+
+    return served_lists_prune()

@@ -43,6 +43,7 @@ def variant_serving(*, placement: str, customer_id: str | None, k: int) -> Serve
         name=f"{assignment.experiment_key}/{assignment.variant_key}",
         routes=dict(config.routes),
         ranker=config.ranker,
+        rules=config.rules,
         **fields,
     )
     return ServedVariant(placement=placement, assignment=assignment, strategy=strategy, k=config.k or k)

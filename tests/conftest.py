@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -15,3 +17,19 @@ def storefront_client(db) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {make_api_key()}")
     return client
+
+
+# A Redis database of its own, so a development worker on the default one never takes a test's task.
+TEST_REDIS_DB = int(os.environ.get("RECSITE_TEST_REDIS_DB", "14"))
+
+
+@pytest.fixture
+def redis_url() -> str:
+    import redis
+
+    url = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError as error:
+        pytest.skip(f"no Redis at {url} for a real Celery worker: {error}")
+    return url

@@ -101,3 +101,12 @@ def make_experiment(*, key: str = "feed-test", placement: str = "home_feed", lau
     if launch:
         experiment = experiment_launch(experiment_id=experiment.pk)
     return experiment
+
+
+class MerchRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "recommendations.MerchRule"
+
+    name = factory.Sequence(lambda n: f"rule {n}")
+    kind = "boost"
+    multiplier = 2.0

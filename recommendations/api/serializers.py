@@ -113,6 +113,12 @@ class SearchQuerySerializer(serializers.Serializer):
     customer = _customer_field()
 
 
+class RuleTouchSerializer(serializers.Serializer):
+    rule = serializers.IntegerField(source="rule_id", help_text="The merchandising rule's id.")
+    kind = serializers.CharField(help_text="pin, boost, bury, category_cap or mmr.")
+    effect = serializers.CharField(help_text="What it did to this item, e.g. `score ×1.5`, `pinned at 1`.")
+
+
 class RecommendedItemSerializer(serializers.Serializer):
     id = serializers.CharField(source="product_id", help_text="The product's external id.")
     title = serializers.CharField()
@@ -121,6 +127,7 @@ class RecommendedItemSerializer(serializers.Serializer):
         child=serializers.FloatField(),
         help_text="Recall route (`itemcf`, `semantic`, `popularity`) -> its normalised score for this item.",
     )
+    rules = RuleTouchSerializer(many=True, help_text="The merchandising rules that touched this item.")
 
 
 class _RecommendationOutputSerializer(serializers.Serializer):

@@ -22,6 +22,7 @@ from recommendations.api.serializers import (
 from recommendations.contracts import RecRequest
 from recommendations.errors import UnknownProduct
 from recommendations.pipeline import recommend, search, similar_items
+from recommendations.served import served_list_record
 from recommendations.variants import exposure_record, variant_serving
 from recsite.api_errors import ErrorSerializer
 
@@ -56,6 +57,13 @@ class RecommendationsApi(APIView):
             strategy=served.strategy,
         )
         exposure_record(served=served, recommendation=recommendation, customer_id=params["customer"])
+        served_list_record(
+            recommendation=recommendation,
+            placement=Placement.HOME_FEED,
+            customer_id=params["customer"],
+            names=served.names,
+            context={"k": served.k, "category": params.get("category"), "exclude": params["exclude"]},
+        )
         output = RecommendationOutputSerializer(
             {
                 "recommendation_id": recommendation.recommendation_id,
@@ -95,10 +103,19 @@ class SimilarItemsApi(APIView):
         # The variant's k applies here; its routes do not yet (similar_items takes no strategy).
         served = variant_serving(placement=Placement.SIMILAR_ITEMS, customer_id=customer, k=query.validated_data["k"])
         try:
-            recommendation = similar_items(product_id=path.validated_data["product_id"], k=served.k)
+            recommendation = similar_items(
+                product_id=path.validated_data["product_id"], k=served.k, customer_id=customer
+            )
         except UnknownProduct as exc:
             raise NotFound(f"No product with id {product_id!r}.") from exc
         exposure_record(served=served, recommendation=recommendation, customer_id=customer)
+        served_list_record(
+            recommendation=recommendation,
+            placement=Placement.SIMILAR_ITEMS,
+            customer_id=customer,
+            names=served.names,
+            context={"k": served.k, "product": path.validated_data["product_id"]},
+        )
         output = SimilarOutputSerializer(
             {
                 "recommendation_id": recommendation.recommendation_id,
@@ -126,8 +143,17 @@ class SearchApi(APIView):
         params = query.validated_data
         # The variant's k applies here; search has one route, so routes do not.
         served = variant_serving(placement=Placement.SEARCH, customer_id=params.get("customer"), k=params["k"])
-        recommendation = search(query=params["q"], k=served.k, category=params.get("category"))
+        recommendation = search(
+            query=params["q"], k=served.k, category=params.get("category"), customer_id=params.get("customer")
+        )
         exposure_record(served=served, recommendation=recommendation, customer_id=params.get("customer"))
+        served_list_record(
+            recommendation=recommendation,
+            placement=Placement.SEARCH,
+            customer_id=params.get("customer"),
+            names=served.names,
+            context={"k": served.k, "query": params["q"], "category": params.get("category")},
+        )
         output = SearchOutputSerializer(
             {
                 "recommendation_id": recommendation.recommendation_id,

@@ -61,7 +61,7 @@ def test_home_feed_serves_the_variant_and_logs_one_exposure_after_the_response(s
     assert response.status_code == 200
     assert (body["experiment"], body["variant"], body["strategy"]) == ("feed", "treatment", "feed/treatment")
     assert [item["id"] for item in body["items"]] == ["p1", "p2", "p3", "p4"]
-    # and one exposure was written, in a single INSERT, as the request's last query
+    # and one exposure was written, in a single INSERT, after the response (with the served list)
     exposure = Exposure.objects.get()
     assert str(exposure.recommendation_id) == body["recommendation_id"]
     assert (exposure.variant.key, exposure.customer_external_id, exposure.placement) == (
@@ -72,7 +72,8 @@ def test_home_feed_serves_the_variant_and_logs_one_exposure_after_the_response(s
     assert exposure.items == [{"id": f"p{i}", "position": i} for i in range(1, 5)]
     inserts = [q["sql"] for q in queries.captured_queries if "experiments_exposure" in q["sql"]]
     assert len(inserts) == 1 and inserts[0].startswith("INSERT")
-    assert "experiments_exposure" in queries.captured_queries[-1]["sql"]
+    after_response = [q["sql"].split(" (")[0] for q in queries.captured_queries[-2:]]
+    assert sorted(after_response) == ["INSERT INTO experiments_exposure", "INSERT INTO recommendations_servedlist"]
 
 
 def test_control_customers_get_the_control_strategy(storefront_client):

@@ -33,7 +33,7 @@ def test_a_named_ranker_is_kept_and_fused_means_none():
         ({"routes": {"itemcf": 1}, "candidates_per_route": "many"}, "'candidates_per_route' must be an integer"),
         ({"routes": {"itemcf": 1}, "ranker": 5}, "'ranker' must be a ranker's name"),
         ({"routes": {"itemcf": 1}, "ranker": "no spaces"}, "'ranker' must be a ranker's name"),
-        ({"routes": {"itemcf": 1}, "rules": {"boost": True}}, "'rules' is reserved"),
+        ({"routes": {"itemcf": 1}, "rules": {"boost": True}}, "'rules' must be true"),
         ({"routes": {"itemcf": 1}, "reasons": "template"}, "'reasons' is reserved"),
         ({"routes": {"itemcf": 1}, "colour": "red"}, "unknown keys colour"),
     ],

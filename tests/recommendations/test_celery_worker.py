@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 import uuid
@@ -17,8 +16,6 @@ from recsite.celery import app as celery_app
 from tests.factories import ProductFactory
 from tests.processes import celery_worker, database_url_for
 
-# A Redis database of its own, so a development worker on the default one never takes the task.
-TEST_REDIS_DB = int(os.environ.get("RECSITE_TEST_REDIS_DB", "14"))
 RESULT_TIMEOUT_S = 120
 
 
@@ -38,18 +35,6 @@ def test_database_url_for_a_socket_directory_and_a_host():
     assert database_url_for({"NAME": "t", "USER": "u", "PASSWORD": "p@ss", "HOST": "db", "PORT": 5433}) == (
         "postgresql://u:p%40ss@db:5433/t"
     )
-
-
-@pytest.fixture
-def redis_url() -> str:
-    import redis
-
-    url = f"redis://127.0.0.1:6379/{TEST_REDIS_DB}"
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.exceptions.ConnectionError as error:
-        pytest.skip(f"no Redis at {url} for a real Celery worker: {error}")
-    return url
 
 
 @pytest.mark.slow

@@ -1,0 +1,196 @@
+"""Merchandising rules in the admin: edit (checked per kind), dry run, and the recommendation
+preview; served lists and hidden items shown for inspection."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.http import urlencode
+
+from experiments.models import Placement
+from recommendations import preview
+from recommendations.errors import UnknownProduct
+from recommendations.models import HiddenItem, MerchRule, ServedList
+from recommendations.rules.active import rules_forget
+from recommendations.rules.editing import rule_dry_run, rule_errors
+
+PREVIEW_MAX_K = 50
+
+
+class MerchRuleForm(forms.ModelForm):
+    placement = forms.ChoiceField(choices=[("", "every placement"), *Placement.choices], required=False)
+
+    class Meta:
+        model = MerchRule
+        fields = [
+            "name",
+            "kind",
+            "is_active",
+            "placement",
+            "context_category",
+            "segment_key",
+            "segment_value",
+            "starts_at",
+            "ends_at",
+            "product",
+            "position",
+            "item_ids",
+            "target_category",
+            "target_brand",
+            "target_attribute",
+            "target_attribute_value",
+            "multiplier",
+            "max_per_category",
+            "top_k",
+            "mmr_lambda",
+        ]
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        for field, message in rule_errors(self.instance).items():
+            if field in self.fields and field not in self.errors:
+                self.add_error(field, message)
+
+
+@admin.register(MerchRule)
+class MerchRuleAdmin(admin.ModelAdmin):
+    form = MerchRuleForm
+    change_form_template = "admin/recommendations/merchrule/change_form.html"
+    change_list_template = "admin/recommendations/merchrule/change_list.html"
+    list_display = ["name", "kind", "is_active", "placement", "target", "starts_at", "ends_at", "updated_at"]
+    list_filter = ["is_active", "kind", "placement"]
+    list_editable = ["is_active"]
+    search_fields = ["name", "item_ids", "target_brand", "product__external_id"]
+    autocomplete_fields = ["product", "target_category", "context_category"]
+    list_select_related = ["product", "target_category"]
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "is_active"]}),
+        (
+            "Scope: which requests",
+            {"fields": ["placement", "context_category", ("segment_key", "segment_value"), ("starts_at", "ends_at")]},
+        ),
+        ("Pin", {"fields": ["product", "position"]}),
+        (
+            "Targets: which items (boost, bury, exclude)",
+            {"fields": ["item_ids", "target_category", "target_brand", ("target_attribute", "target_attribute_value")]},
+        ),
+        ("Parameters", {"fields": ["multiplier", ("max_per_category", "top_k"), "mmr_lambda"]}),
+    ]
+
+    @admin.display(description="target")
+    def target(self, rule: MerchRule) -> str:
+        if rule.kind == "pin":
+            return f"{rule.product.external_id if rule.product_id else '?'} at {rule.position}"
+        parts = [
+            ", ".join(rule.item_id_list()[:3]) + ("…" if len(rule.item_id_list()) > 3 else ""),
+            rule.target_category.path if rule.target_category_id else "",
+            rule.target_brand,
+            f"{rule.target_attribute}={rule.target_attribute_value}" if rule.target_attribute else "",
+        ]
+        return " · ".join(p for p in parts if p) or "-"
+
+    def save_model(self, request: HttpRequest, obj: MerchRule, form: forms.ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        # This process serves the edit at once; the others within the cache's few seconds.
+        transaction.on_commit(rules_forget)
+
+    def delete_model(self, request: HttpRequest, obj: MerchRule) -> None:
+        super().delete_model(request, obj)
+        transaction.on_commit(rules_forget)
+
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view
+        return [
+            path("dry-run/", view(self.dry_run_view), name="recommendations_merchrule_dryrun"),
+            path("preview/", view(self.preview_view), name="recommendations_preview"),
+            path("preview/customers/", view(self.customers_view), name="recommendations_preview_customers"),
+            *super().get_urls(),
+        ]
+
+    def dry_run_view(self, request: HttpRequest) -> HttpResponse:
+        """The edit form's fields (POSTed, not saved) → how much the rule would touch."""
+        if request.method != "POST" or not self.has_view_permission(request):
+            raise PermissionDenied
+        instance = MerchRule.objects.filter(pk=request.POST.get("_rule_id") or None).first() or MerchRule()
+        form = self.get_form(request, instance if instance.pk else None)(request.POST, instance=instance)
+        result = rule_dry_run(form.instance) if form.is_valid() else None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Dry run",
+            "opts": self.model._meta,
+            "rule": form.instance,
+            "errors": form.errors,
+            "result": result,
+        }
+        return TemplateResponse(request, "admin/recommendations/merchrule/dry_run.html", context)
+
+    def preview_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        params = request.GET
+        placement = params.get("placement") or Placement.HOME_FEED
+        error = result = None
+        if "run" in params:
+            try:
+                k = max(1, min(int(params.get("k") or 10), PREVIEW_MAX_K))
+                result = preview.recommendation_preview(
+                    placement=placement,
+                    customer_id=params.get("customer") or None,
+                    k=k,
+                    strategy_choice=params.get("strategy") or preview.DEFAULT,
+                    product_id=params.get("product", "").strip(),
+                    query=params.get("q", "").strip(),
+                    category=params.get("category") or None,
+                )
+            except (ValueError, UnknownProduct) as exc:
+                error = f"No product with id {exc.product_id!r}." if isinstance(exc, UnknownProduct) else str(exc)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Recommendation preview",
+            "opts": self.model._meta,
+            "params": params,
+            "placement": placement,
+            "placements": Placement.choices,
+            "strategies": preview.strategy_choices(),
+            "result": result,
+            "error": error,
+            "customers_url": reverse("admin:recommendations_preview_customers"),
+        }
+        return TemplateResponse(request, "admin/recommendations/preview.html", context)
+
+    def customers_view(self, request: HttpRequest) -> JsonResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return JsonResponse({"customers": preview.customer_search(prefix=request.GET.get("q", "").strip()[:128])})
+
+
+@admin.register(HiddenItem)
+class HiddenItemAdmin(admin.ModelAdmin):
+    list_display = ["customer_external_id", "product_external_id", "source", "created_at"]
+    list_filter = ["source"]
+    search_fields = ["=customer_external_id", "=product_external_id"]
+
+
+@admin.register(ServedList)
+class ServedListAdmin(admin.ModelAdmin):
+    list_display = ["recommendation_id", "created_at", "placement", "customer_external_id", "strategy", "preview_link"]
+    list_filter = ["placement", "strategy"]
+    search_fields = ["=recommendation_id", "=customer_external_id"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description="preview now")
+    def preview_link(self, obj: ServedList) -> str:
+        query = urlencode({"customer": obj.customer_external_id, "placement": obj.placement, "run": 1})
+        return format_html('<a href="{}?{}">preview</a>', reverse("admin:recommendations_preview"), query)

@@ -1,0 +1,158 @@
+"""The recommendation preview for merchandisers: what a customer would be served on a placement
+under a strategy or experiment variant, with every stage's contribution, beside their history.
+
+Nothing here is served or logged: no served list, no exposure. Columns are data
+(`PREVIEW_COLUMNS`), so adding one (e.g. the generated reason) is one entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from recommendations.contracts import Recommendation, RecRequest, ScoredItem, Strategy
+
+DEFAULT = "default"
+HISTORY_ROWS = 20
+
+
+def _routes(item: ScoredItem) -> str:
+    return ", ".join(f"{route} {score:.2f}" for route, score in sorted(item.routes.items(), key=lambda kv: -kv[1]))
+
+
+def _rules(item: ScoredItem) -> str:
+    return "; ".join(f"#{t.rule_id} {t.kind}: {t.effect}" for t in item.rules)
+
+
+def _ranked(item: ScoredItem) -> str:
+    return "" if item.ranked_score is None else f"{item.ranked_score:.4f}"
+
+
+# (header, cell) per column, in order; a cell gets the served item.
+PREVIEW_COLUMNS: list[tuple[str, Callable[[ScoredItem], str]]] = [
+    ("item", lambda item: item.product_id),
+    ("title", lambda item: item.title),
+    ("proposed by (route: normalised score)", _routes),
+    ("ranker score", _ranked),
+    ("rule adjustments", _rules),
+    ("final score", lambda item: f"{item.score:.4f}"),
+]
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    product_id: str
+    title: str
+    type: str
+    timestamp: str
+
+
+@dataclass(frozen=True)
+class Preview:
+    placement: str
+    strategy_label: str
+    recommendation: Recommendation
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    history: tuple[HistoryRow, ...]
+
+
+def strategy_choices() -> list[tuple[str, str]]:
+    """(value, label) of the strategies a preview can use: the default and every variant."""
+    from experiments.models import Variant
+
+    variants = Variant.objects.select_related("experiment").order_by("experiment__key", "key")
+    return [(DEFAULT, "default strategy")] + [
+        (str(v.pk), f"{v.experiment.key} / {v.key} ({v.experiment.status})") for v in variants
+    ]
+
+
+def strategy_for(*, choice: str) -> tuple[Strategy | None, str]:
+    """The strategy of a `strategy_choices` value (None: the default) and its label."""
+    from experiments.config import ConfigError, variant_config_parse
+    from experiments.models import Variant
+
+    if choice in ("", DEFAULT):
+        return None, "default strategy"
+    variant = Variant.objects.select_related("experiment").filter(pk=int(choice)).first() if choice.isdigit() else None
+    if variant is None:
+        raise ValueError(f"no variant {choice!r}")
+    try:
+        config = variant_config_parse(variant.config)
+    except ConfigError as exc:
+        raise ValueError(f"variant {variant}: {exc}") from exc
+    fields = {} if config.candidates_per_route is None else {"candidates_per_route": config.candidates_per_route}
+    label = f"{variant.experiment.key}/{variant.key}"
+    return Strategy(name=label, routes=dict(config.routes), ranker=config.ranker, rules=config.rules, **fields), label
+
+
+def recommendation_preview(
+    *,
+    placement: str,
+    customer_id: str | None,
+    k: int = 10,
+    strategy_choice: str = DEFAULT,
+    product_id: str = "",
+    query: str = "",
+    category: str | None = None,
+) -> Preview:
+    """Run the serving pipeline for `placement` without serving: home feed (customer), similar
+    items (`product_id`) or search (`query`). Raises ValueError / UnknownProduct on bad input."""
+    from recommendations.pipeline import recommend, search, similar_items
+
+    strategy, label = strategy_for(choice=strategy_choice)
+    if placement == "similar_items":
+        recommendation = similar_items(product_id=product_id, k=k, customer_id=customer_id)
+        label = "similar items"
+    elif placement == "search":
+        recommendation = search(query=query, k=k, category=category, customer_id=customer_id)
+        label = "search"
+    else:
+        recommendation = recommend(
+            request=RecRequest(customer_id=customer_id, k=k, category=category), strategy=strategy
+        )
+    return Preview(
+        placement=placement,
+        strategy_label=label,
+        recommendation=recommendation,
+        headers=("#", *(header for header, _ in PREVIEW_COLUMNS)),
+        rows=tuple(
+            (str(position), *(cell(item) for _, cell in PREVIEW_COLUMNS))
+            for position, item in enumerate(recommendation.items, start=1)
+        ),
+        history=customer_recent_history(customer_id=customer_id),
+    )
+
+
+def customer_recent_history(*, customer_id: str | None, limit: int = HISTORY_ROWS) -> tuple[HistoryRow, ...]:
+    from catalog.models import Event
+
+    if not customer_id:
+        return ()
+    events = (
+        Event.objects.filter(customer__external_id=customer_id)
+        .select_related("product")
+        .order_by("-timestamp", "-id")[:limit]
+    )
+    return tuple(
+        HistoryRow(
+            product_id=e.product.external_id,
+            title=e.product.title,
+            type=e.type,
+            timestamp=f"{e.timestamp:%Y-%m-%d %H:%M}",
+        )
+        for e in events
+    )
+
+
+def customer_search(*, prefix: str, limit: int = 20) -> list[str]:
+    """Customer ids starting with `prefix` (the preview's autocomplete)."""
+    from catalog.models import Customer
+
+    if not prefix:
+        return []
+    return list(
+        Customer.objects.filter(external_id__startswith=prefix)
+        .order_by("external_id")
+        .values_list("external_id", flat=True)[:limit]
+    )

@@ -1,0 +1,128 @@
+"""The rules stage on the serving path: one query loads what the filters and the rules need for
+every candidate (and the pinned items), then `stage.rules_apply` runs in memory.
+
+Added cost per request, beyond the query the pipeline made before the rules existed: the
+category, brand and attributes columns in that query, a customer-attributes query only while a
+segment rule is active, and an embeddings query only while an MMR rule is in scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from recommendations.contracts import ScoredItem
+from recommendations.recall.filters import category_subtree_like
+from recommendations.recall.fused import FusedItem
+from recommendations.rules.active import RuleSet, rules_active
+from recommendations.rules.stage import RuleItem, RuleRequest, rules_apply, rules_in_scope
+
+
+def rules_stage(
+    *,
+    ranked: Sequence[FusedItem],
+    k: int,
+    placement: str,
+    customer_id: str | None = None,
+    apply_rules: bool = True,
+    excluded_pks: Iterable[int] = (),
+    excluded_external_ids: Sequence[str] = (),
+    category_path: str | None = None,
+) -> tuple[ScoredItem, ...]:
+    """The served top `k` of `ranked` after the filters and (unless not `apply_rules`) the
+    merchandising rules."""
+    excluded = set(excluded_pks)
+    ordered = [item for item in ranked if item.product_pk not in excluded]
+    if k <= 0:
+        return ()
+    ruleset = rules_active() if apply_rules else RuleSet()
+    segment = customer_attributes(customer_id=customer_id) if ruleset.has_segments and customer_id else None
+    request = RuleRequest(placement=placement, category=category_path, segment=segment)
+    pinned_pks = [pk for pk in ruleset.pinned_pks if pk not in excluded]
+    rows = available_items(
+        pks=[item.product_pk for item in ordered] + pinned_pks,
+        customer_id=customer_id,
+        excluded_external_ids=excluded_external_ids,
+        category_path=category_path,
+    )
+    items = [
+        RuleItem(product_pk=f.product_pk, score=f.score, routes=f.routes, **rows[f.product_pk])
+        for f in ordered
+        if f.product_pk in rows
+    ]
+    pinned = {pk: RuleItem(product_pk=pk, score=0.0, routes={}, **rows[pk]) for pk in pinned_pks if pk in rows}
+    similarity = None
+    in_scope = rules_in_scope(ruleset=ruleset, request=request)
+    mmr_window = max(
+        ((r.top_k or k + len(pinned)) for r in ruleset.rules if r.kind == "mmr" and r.id in in_scope), default=0
+    )
+    if mmr_window:
+        similarity = pairwise_similarity(pks=[item.product_pk for item in items[:mmr_window]])
+    return rules_apply(items=items, ruleset=ruleset, request=request, k=k, pinned=pinned, similarity=similarity)
+
+
+def available_items(
+    *, pks: Sequence[int], customer_id: str | None, excluded_external_ids: Sequence[str], category_path: str | None
+) -> dict[int, dict]:
+    """pk → the fields the rules read, for the in-stock products among `pks` that pass the filters
+    (not hidden for the customer, not excluded, within the category).
+
+    Raw SQL with array parameters: hundreds of candidates bind as one value, not one each.
+    """
+    from django.db import connection
+
+    if not pks:
+        return {}
+    sql = (
+        "SELECT p.id, p.external_id, p.title, COALESCE(c.path, ''), p.brand, p.attributes"
+        " FROM catalog_product p LEFT JOIN catalog_category c ON c.id = p.category_id"
+        " WHERE p.id = ANY(%s) AND p.in_stock"
+    )
+    params: list = [list(pks)]
+    if customer_id:
+        sql += (
+            " AND NOT EXISTS (SELECT 1 FROM recommendations_hiddenitem h"
+            " WHERE h.customer_external_id = %s AND h.product_external_id = p.external_id)"
+        )
+        params.append(customer_id)
+    if excluded_external_ids:
+        sql += " AND NOT (p.external_id = ANY(%s))"
+        params.append(list(excluded_external_ids))
+    if category_path is not None:
+        sql += " AND (c.path = %s OR c.path LIKE %s)"
+        params += [category_path, category_subtree_like(category_path)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {
+            pk: {
+                "product_id": external_id,
+                "title": title,
+                "category_path": path,
+                "brand": brand,
+                "attributes": attributes if isinstance(attributes, dict) else {},
+            }
+            for pk, external_id, title, path, brand, attributes in cursor.fetchall()
+        }
+
+
+def customer_attributes(*, customer_id: str) -> dict:
+    from catalog.models import Customer
+
+    return Customer.objects.filter(external_id=customer_id).values_list("attributes", flat=True).first() or {}
+
+
+def pairwise_similarity(*, pks: Sequence[int]) -> dict[tuple[int, int], float]:
+    """Cosine similarity of every pair among `pks` that have embeddings, computed in the database
+    (pgvector's `<=>` is the cosine distance): a few dozen floats come back, not the vectors."""
+    from django.db import connection
+
+    if len(pks) < 2:
+        return {}
+    sql = (
+        "SELECT a.product_id, b.product_id, 1 - (a.vector <=> b.vector)"
+        " FROM catalog_productembedding a JOIN catalog_productembedding b ON a.product_id < b.product_id"
+        " WHERE a.product_id = ANY(%s) AND b.product_id = ANY(%s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(pks), list(pks)])
+        rows = cursor.fetchall()
+    return {pair: float(sim) for a, b, sim in rows for pair in ((a, b), (b, a))}
