@@ -17,6 +17,7 @@ from recommendations.history import customer_history
 from recommendations.ranking.serving import rank_stage
 from recommendations.recall import itemcf, popularity, semantic
 from recommendations.recall.fused import FusedItem, fuse
+from recsite.metrics import candidates_observe, fallback_count, stage_timer
 
 # A customer without history (or whose routes find nothing) gets the popular items.
 COLD_START_WEIGHTS = {popularity.ROUTE: 1.0}
@@ -36,31 +37,39 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
     candidates: dict[str, list[Candidate]] = {}
     if not history.is_empty:
         if weights.get(itemcf.ROUTE, 0.0) > 0:
-            candidates[itemcf.ROUTE] = itemcf.itemcf_candidates(history=history, n=n)
+            with stage_timer("recall.itemcf"):
+                candidates[itemcf.ROUTE] = itemcf.itemcf_candidates(history=history, n=n)
         if weights.get(semantic.ROUTE, 0.0) > 0:
-            candidates[semantic.ROUTE] = semantic.customer_semantic_candidates(
-                history=history,
-                n=n,
-                knn_filter=semantic.KnnFilter(
-                    excluded_pks=tuple(sorted(excluded_pks)),
-                    excluded_external_ids=request.exclude,
-                    category_path=request.category,
-                ),
-            )
+            with stage_timer("recall.semantic"):
+                candidates[semantic.ROUTE] = semantic.customer_semantic_candidates(
+                    history=history,
+                    n=n,
+                    knn_filter=semantic.KnnFilter(
+                        excluded_pks=tuple(sorted(excluded_pks)),
+                        excluded_external_ids=request.exclude,
+                        category_path=request.category,
+                    ),
+                )
     if not any(candidates.values()):
         weights = COLD_START_WEIGHTS
+        fallback_count(stage="recall", reason="cold_start")
     if weights.get(popularity.ROUTE, 0.0) > 0:
-        candidates[popularity.ROUTE] = popularity.popularity_candidates(n=n, category_path=request.category)
-    ranked = rank_stage(
-        customer_id=request.customer_id, fused=fuse(candidates=candidates, weights=weights), strategy=strategy
-    )
-    items = _top_available(
-        fused=ranked.items,
-        k=request.k,
-        excluded_pks=excluded_pks,
-        excluded_external_ids=request.exclude,
-        category_path=request.category,
-    )
+        with stage_timer("recall.popularity"):
+            candidates[popularity.ROUTE] = popularity.popularity_candidates(n=n, category_path=request.category)
+    for route, route_candidates in candidates.items():
+        candidates_observe(route=route, count=len(route_candidates))
+    with stage_timer("fuse"):
+        fused = fuse(candidates=candidates, weights=weights)
+    with stage_timer("rank"):
+        ranked = rank_stage(customer_id=request.customer_id, fused=fused, strategy=strategy)
+    with stage_timer("filter"):
+        items = _top_available(
+            fused=ranked.items,
+            k=request.k,
+            excluded_pks=excluded_pks,
+            excluded_external_ids=request.exclude,
+            category_path=request.category,
+        )
     return Recommendation(recommendation_id=uuid.uuid4(), strategy=strategy.name, items=items, ranker=ranked.ranker)
 
 
@@ -95,8 +104,12 @@ def search(*, query: str, k: int = 10, category: str | None = None) -> Recommend
 
     items: tuple[ScoredItem, ...] = ()
     if query.strip() and k > 0:
-        vector = encode_texts([query.strip()])[0]
-        found = semantic.semantic_candidates(vector=vector, n=k, knn_filter=semantic.KnnFilter(category_path=category))
+        with stage_timer("search.encode"):
+            vector = encode_texts([query.strip()])[0]
+        with stage_timer("search.knn"):
+            found = semantic.semantic_candidates(
+                vector=vector, n=k, knn_filter=semantic.KnnFilter(category_path=category)
+            )
         titles = _titles(pks=[c.product_pk for c in found])
         items = tuple(
             ScoredItem(

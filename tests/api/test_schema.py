@@ -16,6 +16,8 @@ OPERATIONS = {
     ("/api/v1/events/", "post"): "events_ingest",
     ("/api/v1/recommendations/", "get"): "recommendations_list",
     ("/api/v1/search/", "get"): "search",
+    ("/healthz", "get"): "healthz",
+    ("/readyz", "get"): "readyz",
 }
 
 
