@@ -26,8 +26,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 ENABLED = os.environ.get("RECSITE_METRICS", "1").strip().lower() not in {"0", "false", "no", "off"}
 
-# Stage names, so dashboards can list them before traffic arrives. `rules` (issue #5) and
-# `reasons` (issue #6) are declared ahead of their stages.
+# The serving stages timed by `stage_timer`. `rules` (issue #5) and `reasons` (issue #6) are
+# declared ahead of their stages.
 STAGES = (
     "recall.itemcf",
     "recall.semantic",
@@ -109,16 +109,14 @@ REASON_TEMPLATE = Gauge(
     multiprocess_mode="livemax",
 )
 
-# Computed from stored rows when /metrics is scraped (recsite.metrics_export), so every web
-# process reports the same value and nothing is lost on restart; listed here for the checks.
-STORED_GAUGES = (
-    "recsite_drift_psi",
-    "recsite_drift_ks_statistic",
-    "recsite_drift_alert",
-    "recsite_placement_ctr",
-    "recsite_placement_bad_case_rate",
-    "recsite_celery_queue_length",
-)
+# Drift scores, placement quality, SRM p-values and queue depth are read from stored rows and the
+# broker when /metrics is scraped: see recsite.metrics_export.StoredCollector.
+
+if ENABLED:
+    # Every stage has its series from the start (zero counts), so dashboards and alerts on the
+    # rules and reasons stages work before those stages serve traffic.
+    for _stage in STAGES:
+        STAGE_LATENCY.labels(stage=_stage)
 
 
 class stage_timer(ContextDecorator):  # noqa: N801 - used like a function: `with stage_timer("rank"):`

@@ -1,8 +1,8 @@
 """`/metrics`: this process's (or, in multiprocess mode, every worker process's) samples, plus
 gauges read from stored rows and the broker at scrape time.
 
-Drift scores and daily placement quality are computed by periodic tasks and stored; reading the
-latest rows here (two small queries per scrape) makes every web process report the same values
+Drift scores, daily placement quality and experiments' SRM p-values are computed by periodic tasks
+and stored; reading the latest rows here (three small queries per scrape) makes every web process report the same values
 and survive restarts. Queue depth is one LLEN per queue on the broker.
 """
 
@@ -14,6 +14,9 @@ import os
 from collections.abc import Iterator
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+
+# Declared on import, which otherwise waits for the first cache call: its series are there from the start.
+from django_prometheus.cache import metrics as _cache_metrics  # noqa: F401
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -45,6 +48,7 @@ class StoredCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from self._drift()
         yield from self._quality()
+        yield from self._srm()
         yield from self._queues()
 
     def _drift(self) -> Iterator[Metric]:
@@ -84,6 +88,19 @@ class StoredCollector(Collector):
             ctr.add_metric([row.placement], row.ctr)
             bad.add_metric([row.placement], row.bad_case_rate)
         yield from (ctr, bad)
+
+    def _srm(self) -> Iterator[Metric]:
+        from experiments.models import Experiment, Status
+
+        srm = GaugeMetricFamily(
+            "recsite_experiment_srm_p_value",
+            "Sample-ratio-mismatch p-value of a running experiment, as of its latest snapshot.",
+            labels=["experiment"],
+        )
+        running = Experiment.objects.filter(status=Status.RUNNING, srm_p_value__isnull=False)
+        for key, p_value in running.values_list("key", "srm_p_value"):
+            srm.add_metric([key], p_value)
+        yield srm
 
     def _queues(self) -> Iterator[Metric]:
         depth = GaugeMetricFamily("recsite_celery_queue_length", "Tasks waiting in a Celery queue.", labels=["queue"])

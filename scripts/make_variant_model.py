@@ -34,9 +34,11 @@ def main() -> None:
     pooling = json.loads(pooling_path.read_text())
     for mode in ("cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens"):
         pooling[f"pooling_mode_{mode}"] = False
-    pooling[{"mean": "pooling_mode_mean_tokens", "cls": "pooling_mode_cls_token", "max": "pooling_mode_max_tokens"}[
-        args.pooling
-    ]] = True
+    pooling[
+        {"mean": "pooling_mode_mean_tokens", "cls": "pooling_mode_cls_token", "max": "pooling_mode_max_tokens"}[
+            args.pooling
+        ]
+    ] = True
     pooling_path.write_text(json.dumps(pooling, indent=2))
     if args.max_seq_length:
         config_path = args.target / "sentence_bert_config.json"

@@ -70,7 +70,8 @@ def test_the_reference_holds_each_signal_of_its_window(shop):
     samples = {signal: np.round(values, 4).tolist() for signal, values in reference.samples.items()}
     # two customers with a look-alike pair (cos 1, both ways), one with an orthogonal pair (cos 0)
     assert samples[Signal.CUSTOMER_ITEM] == [0.0, 0.0, 1.0, 1.0, 1.0, 1.0]
-    # p1..p4 are first seen before the cutoff: nearest other item p2/p1 (≈1), p5 for p3 (≈1), p4 nearly alone (p5, 0.0001)
+    # p1..p4 are first seen before the cutoff: nearest other item p2/p1 (≈1), p5 for p3 (≈1);
+    # p4 is nearly alone (p5, 0.0001)
     assert samples[Signal.NEW_ITEM] == [0.0001, 1.0, 1.0, 1.0]
     assert len(samples[Signal.MEAN_EMBEDDING]) == 6
     assert np.allclose(reference.mean_embedding[:3], [4 / 6, 1 / 6, 1 / 6], atol=1e-3)

@@ -1,0 +1,91 @@
+"""A real Celery worker serves its own /metrics: task durations by final state, and failures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import urllib.request
+import uuid
+
+import pytest
+from celery import Celery
+from django.db import connection
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.recommendations.test_celery_worker import CELERY_BIN, PROJECT_ROOT, database_url_for, redis_url  # noqa: F401
+from tests.recsite.test_gunicorn_metrics import free_port
+
+POPULARITY = "recommendations.tasks.build_popularity"
+TRAIN = "recommendations.tasks.train_ranker"
+
+
+def worker_samples(port: int) -> dict[tuple, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_exports_task_durations_and_failures(redis_url, tmp_path):  # noqa: F811
+    # given a worker with its metrics port, on a queue of its own
+    queue = f"metrics-test-{uuid.uuid4().hex}"
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for(connection.settings_dict),
+        "REDIS_URL": redis_url,
+        "CELERY_RESULT_BACKEND": redis_url,
+        "CELERY_METRICS_PORT": str(port),
+        "CELERY_METRICS_ADDR": "127.0.0.1",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    log = tmp_path / "worker.log"
+    client = Celery("recsite-metrics-client", broker=redis_url, backend=redis_url)
+    success = (("state", "success"), ("task", POPULARITY))
+    with log.open("wb") as log_file:
+        worker = subprocess.Popen(
+            [str(CELERY_BIN), "-A", "recsite", "worker", "-Q", queue, "--pool=solo", "--concurrency=1"]
+            + [f"--hostname=metrics-{uuid.uuid4().hex}@%h", "--without-gossip", "--without-mingle", "-l", "INFO"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            # when one task succeeds and one fails (an unknown feature set is a ValueError, not retried)
+            client.send_task(POPULARITY, queue=queue)
+            client.send_task(TRAIN, kwargs={"feature_set": "no-such-set"}, queue=queue)
+            samples: dict = {}
+            deadline = time.time() + 90
+            while time.time() < deadline:
+                try:
+                    samples = worker_samples(port)
+                except OSError:
+                    samples = {}
+                done = samples.get(("recsite_celery_task_duration_seconds_count", success), 0)
+                failed = samples.get(("recsite_celery_task_failures_total", (("task", TRAIN),)), 0)
+                if done and failed:
+                    break
+                time.sleep(0.5)
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+            with client.connection_for_write() as broker:
+                broker.default_channel.queue_delete(queue)
+
+    # then
+    context = log.read_text(errors="replace")[-3000:]
+    assert samples.get(("recsite_celery_task_duration_seconds_count", success)) == 1, context
+    assert samples.get(("recsite_celery_task_failures_total", (("task", TRAIN),))) == 1, context
+    failure = (("state", "failure"), ("task", TRAIN))
+    assert samples.get(("recsite_celery_task_duration_seconds_count", failure)) == 1, context
