@@ -1,7 +1,8 @@
 """Overhead of the metrics on the recommendations endpoint: two gunicorn servers on the demo
 database, one with metrics on (django-prometheus + the product's metrics, multiprocess mode as in
 production), one with `RECSITE_METRICS=0`, driven in alternating rounds so both see the same
-machine load. Prints p50/p99 and requests/s per side and their ratios. Usage:
+machine load. Prints p50/p99 and requests/s per side and their ratios, then the in-process cost of
+one request's product-metric calls (noise-free, a floor for the end-to-end figure). Usage:
 
     .venv/bin/python bench/metrics_overhead.py [--rounds 6] [--seconds 5] [--concurrency 1 4]
 
@@ -56,6 +57,29 @@ def wait_ready(port: int) -> None:
         except OSError:
             time.sleep(0.3)
     raise RuntimeError(f"gunicorn on :{port} did not start")
+
+
+def calls_cost(*, multiprocess: bool, n: int = 20_000) -> float:
+    """µs for the product-metric calls one home-feed request makes (6 stage timers, 3 candidate
+    counts), in a fresh process: with files (multiprocess mode, as under gunicorn) or in memory."""
+    code = f"""
+import os, sys, tempfile, time
+if {multiprocess!r}:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp()
+sys.path.insert(0, {str(ROOT)!r})
+from recsite.metrics import candidates_observe, stage_timer
+started = time.perf_counter()
+for _ in range({n}):
+    for stage in ("recall.itemcf", "recall.semantic", "recall.popularity", "fuse", "rank", "filter"):
+        with stage_timer(stage):
+            pass
+    for route in ("itemcf", "semantic", "popularity"):
+        candidates_observe(route=route, count=100)
+print((time.perf_counter() - started) / {n} * 1e6)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    output = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout
+    return float(output.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -131,7 +155,19 @@ def main() -> None:
                 server.wait(timeout=30)
     print()
     print_table(rows)
-    meta = {"rounds": args.rounds, "seconds": args.seconds, "gunicorn_workers": args.workers, "shared_machine": True}
+    calls = [
+        {"mode": mode, "us_per_request": calls_cost(multiprocess=mode == "multiprocess")}
+        for mode in ("memory", "multiprocess")
+    ]
+    print()
+    print_table(calls)
+    meta = {
+        "rounds": args.rounds,
+        "seconds": args.seconds,
+        "gunicorn_workers": args.workers,
+        "shared_machine": True,
+        "metric_calls": calls,
+    }
     print("wrote", write_results("metrics_overhead", rows, meta))
 
 
