@@ -162,6 +162,10 @@ def test_prometheus_scrapes_the_services_on_the_ports_they_serve(compose):
     assert config["rule_files"] == ["/etc/prometheus/alerts.yml"]
     assert targets["recsite-web"] == ["web:8000"]
     assert services["web"]["environment"]["GUNICORN_BIND"] == "0.0.0.0:8000"
+    # Django answers the scrape (Host: web) and the health check (Host: 127.0.0.1), whatever the public hosts
+    allowed = services["web"]["environment"]["DJANGO_ALLOWED_HOSTS"].split(",")
+    assert {"web", "127.0.0.1"} <= set(allowed)
+    assert "127.0.0.1:8000/readyz" in " ".join(services["web"]["healthcheck"]["test"])
     for target in targets["celery-worker"]:
         host, port = target.split(":")
         assert services[host]["environment"]["CELERY_METRICS_PORT"] == port
