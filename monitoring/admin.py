@@ -30,8 +30,21 @@ def drift_warn(request: HttpRequest) -> None:
 
 @admin.register(DriftReport)
 class DriftReportAdmin(ReadOnlyAdmin):
-    list_display = ["computed_at", "signal", "window_end", "psi", "ks_statistic", "mean_shift", "n_current", "alert"]
-    list_filter = ["signal", "alert", "model_name"]
+    list_display = ["computed_at", "signal", "psi_display", "ks_display", "n_current", "alert_display"]
+    list_filter = ["signal", "alert"]
+
+    @admin.display(description="PSI", ordering="psi")
+    def psi_display(self, obj: DriftReport) -> str:
+        return f"{obj.psi:.3f}"
+
+    @admin.display(description="KS", ordering="ks_statistic")
+    def ks_display(self, obj: DriftReport) -> str:
+        return f"{obj.ks_statistic:.3f}"
+
+    # Words, not Django's boolean icons: a green tick would read as "fine".
+    @admin.display(description="alert", ordering="alert")
+    def alert_display(self, obj: DriftReport) -> str:
+        return "above threshold" if obj.alert else "-"
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         drift_warn(request)
@@ -47,7 +60,7 @@ class DriftReferenceAdmin(ReadOnlyAdmin):
 @admin.register(PlacementDailyQuality)
 class PlacementDailyQualityAdmin(ReadOnlyAdmin):
     list_display = ["day", "placement", "exposures", "clicks", "ctr_display", "bad_cases", "bad_case_rate_display"]
-    list_filter = ["placement"]
+    # No filter sidebar: a handful of placements, and the table needs the width.
     date_hierarchy = "day"
 
     @admin.display(description="CTR")
