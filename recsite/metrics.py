@@ -26,6 +26,11 @@ from prometheus_client import Counter, Gauge, Histogram
 
 ENABLED = os.environ.get("RECSITE_METRICS", "1").strip().lower() not in {"0", "false", "no", "off"}
 
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # prometheus_client fails on the first metric when the directory is missing: a management
+    # command or beat started with the web's environment must not.
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 # The serving stages timed by `stage_timer`. `rules` (issue #5) and `reasons` (issue #6) are
 # declared ahead of their stages.
 STAGES = (
