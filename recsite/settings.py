@@ -59,7 +59,7 @@ MIDDLEWARE = [
 
 # Metrics at /metrics (recsite.metrics); RECSITE_METRICS=0 turns them off (the overhead bench).
 METRICS_ENABLED = env_bool("RECSITE_METRICS", True)
-# When set, /metrics wants `Authorization: Bearer <token>` (Prometheus sends it, see deploy/).
+# When set, /metrics wants `Authorization: Bearer <token>` (a scrape job's `authorization` setting).
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 if METRICS_ENABLED:
     INSTALLED_APPS.append("django_prometheus")
