@@ -96,14 +96,21 @@ def customer_item_similarities(
 
 
 def new_items(*, window: Window) -> list[int]:
-    """Products whose first event falls in the window."""
-    sql = "SELECT product_id FROM catalog_event GROUP BY product_id HAVING min(timestamp) < %s"
+    """Products whose first event falls in the window.
+
+    Products with an event in the window and none before it: the window's events (timestamp
+    index) each checked on the (product, timestamp) index, never a scan of all history.
+    """
+    sql = "SELECT DISTINCT e.product_id FROM catalog_event e WHERE e.timestamp < %s"
     params: list = [window.end]
     if window.start is not None:
-        sql += " AND min(timestamp) >= %s"
-        params.append(window.start)
+        sql += (
+            " AND e.timestamp >= %s AND NOT EXISTS"
+            " (SELECT 1 FROM catalog_event earlier WHERE earlier.product_id = e.product_id AND earlier.timestamp < %s)"
+        )
+        params += [window.start, window.start]
     with connection.cursor() as cursor:
-        cursor.execute(sql + " ORDER BY product_id", params)
+        cursor.execute(sql + " ORDER BY 1", params)
         return [pk for (pk,) in cursor.fetchall()]
 
 

@@ -165,3 +165,11 @@ def test_metrics_with_a_token_refuses_a_scrape_without_it(api_client):
     assert refused.status_code == 401
     assert refused.json()["error"]["code"] == "not_authenticated"
     assert allowed.status_code == 200
+
+
+@override_settings(CELERY_BROKER_URL="redis://127.0.0.1:1/0")
+def test_metrics_without_a_broker_still_answer_without_queue_depth(api_client):
+    families = scrape(api_client)
+
+    assert families["recsite_celery_queue_length"] == []
+    assert "recsite_stage_latency_seconds" in families
