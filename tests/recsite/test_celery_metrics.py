@@ -32,8 +32,10 @@ def worker_samples(port: int) -> dict[tuple, float]:
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_the_worker_exports_task_durations_and_failures(redis_url, tmp_path):  # noqa: F811
-    # given a worker with its metrics port, on a queue of its own
+@pytest.mark.parametrize("pool", ["solo", "prefork"])
+def test_the_worker_exports_task_durations_and_failures(pool, redis_url, tmp_path):  # noqa: F811
+    # given a worker with its metrics port, on a queue of its own; the prefork pool runs tasks in
+    # two child processes that write their samples to files, as in deploy/docker-compose.yml
     queue = f"metrics-test-{uuid.uuid4().hex}"
     port = free_port()
     env = {
@@ -45,12 +47,15 @@ def test_the_worker_exports_task_durations_and_failures(redis_url, tmp_path):  #
         "CELERY_METRICS_ADDR": "127.0.0.1",
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    if pool == "prefork":
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "prometheus")
+    concurrency = 1 if pool == "solo" else 2
     log = tmp_path / "worker.log"
     client = Celery("recsite-metrics-client", broker=redis_url, backend=redis_url)
     success = (("state", "success"), ("task", POPULARITY))
     with log.open("wb") as log_file:
         worker = subprocess.Popen(
-            [str(CELERY_BIN), "-A", "recsite", "worker", "-Q", queue, "--pool=solo", "--concurrency=1"]
+            [str(CELERY_BIN), "-A", "recsite", "worker", "-Q", queue, f"--pool={pool}", f"--concurrency={concurrency}"]
             + [f"--hostname=metrics-{uuid.uuid4().hex}@%h", "--without-gossip", "--without-mingle", "-l", "INFO"],
             cwd=PROJECT_ROOT,
             env=env,
@@ -58,8 +63,9 @@ def test_the_worker_exports_task_durations_and_failures(redis_url, tmp_path):  #
             stderr=subprocess.STDOUT,
         )
         try:
-            # when one task succeeds and one fails (an unknown feature set is a ValueError, not retried)
-            client.send_task(POPULARITY, queue=queue)
+            # when three tasks succeed and one fails (an unknown feature set is a ValueError, not retried)
+            for _ in range(3):
+                client.send_task(POPULARITY, queue=queue)
             client.send_task(TRAIN, kwargs={"feature_set": "no-such-set"}, queue=queue)
             samples: dict = {}
             deadline = time.time() + 90
@@ -70,7 +76,7 @@ def test_the_worker_exports_task_durations_and_failures(redis_url, tmp_path):  #
                     samples = {}
                 done = samples.get(("recsite_celery_task_duration_seconds_count", success), 0)
                 failed = samples.get(("recsite_celery_task_failures_total", (("task", TRAIN),)), 0)
-                if done and failed:
+                if done == 3 and failed:
                     break
                 time.sleep(0.5)
         finally:
@@ -85,7 +91,7 @@ def test_the_worker_exports_task_durations_and_failures(redis_url, tmp_path):  #
 
     # then
     context = log.read_text(errors="replace")[-3000:]
-    assert samples.get(("recsite_celery_task_duration_seconds_count", success)) == 1, context
+    assert samples.get(("recsite_celery_task_duration_seconds_count", success)) == 3, context
     assert samples.get(("recsite_celery_task_failures_total", (("task", TRAIN),))) == 1, context
     failure = (("state", "failure"), ("task", TRAIN))
     assert samples.get(("recsite_celery_task_duration_seconds_count", failure)) == 1, context
