@@ -112,8 +112,11 @@ def start_gunicorn(database_url: str, port: int, workers: int) -> subprocess.Pop
     raise RuntimeError("gunicorn did not start: " + proc.stderr.read().decode()[-2000:])
 
 
-def drive(port: int, api_key: str, paths: list[str], seconds: float, concurrency: int) -> dict:
-    """Closed-loop load: `concurrency` keep-alive clients, each sending its next request on reply."""
+def drive(
+    port: int, api_key: str, paths: list[str], seconds: float, concurrency: int, keep_latencies: bool = False
+) -> dict:
+    """Closed-loop load: `concurrency` keep-alive clients, each sending its next request on reply.
+    `keep_latencies` adds every latency (ms) to the result, for pooling several runs."""
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
@@ -155,6 +158,7 @@ def drive(port: int, api_key: str, paths: list[str], seconds: float, concurrency
         "p95_ms": percentile(latencies, 95),
         "p99_ms": percentile(latencies, 99),
         "rps": len(latencies) / elapsed,
+        **({"latencies": latencies} if keep_latencies else {}),
     }
 
 

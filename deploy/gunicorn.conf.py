@@ -2,6 +2,8 @@
 
 import multiprocessing
 import os
+import shutil
+from pathlib import Path
 
 # One intra-op thread per web worker: requests run side by side, and a query embedding is too
 # small to gain from more — while torch threads spinning against each other cost 10-40x (measured:
@@ -18,3 +20,21 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"
 timeout = 60
 accesslog = os.environ.get("GUNICORN_ACCESSLOG")  # off by default: it costs per request
+
+# Metrics from every worker process: prometheus_client writes each process's samples under this
+# directory, and /metrics merges them. Set before any worker imports prometheus_client.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(Path(__file__).resolve().parent.parent / "var" / "prometheus"))
+
+
+def on_starting(server) -> None:
+    """Start from an empty directory: files of a previous run would add its counts to this one's."""
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server, worker) -> None:
+    """A worker that exits keeps its counters (they were served) but its live gauges drop out."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

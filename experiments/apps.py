@@ -8,7 +8,9 @@ class ExperimentsConfig(AppConfig):
     def ready(self) -> None:
         from django.core.signals import request_finished, request_started
 
-        from experiments.serving import exposures_collect, exposures_flush
+        from catalog.signals import clicks_stored
+        from experiments.serving import exposure_clicks_count, exposures_collect, exposures_flush
 
         request_started.connect(exposures_collect, dispatch_uid="experiments.exposures_collect")
         request_finished.connect(exposures_flush, dispatch_uid="experiments.exposures_flush")
+        clicks_stored.connect(exposure_clicks_count, dispatch_uid="experiments.exposure_clicks_count")

@@ -194,3 +194,19 @@ def exposures_flush(**kwargs: object) -> None:
         except Exception:
             # The response has gone out; losing an exposure must not break the worker.
             logger.exception("could not write %d exposures", len(exposures))
+
+
+def exposure_clicks_count(*, recommendation_ids: Sequence[uuid.UUID], **kwargs: object) -> None:
+    """`catalog.signals.clicks_stored` receiver: count new clicks per experiment variant (one query)."""
+    from recsite.metrics import ENABLED, clicks_count
+
+    if not ENABLED or not recommendation_ids:
+        return
+    clicks_by_list = {}
+    for recommendation_id in recommendation_ids:
+        clicks_by_list[recommendation_id] = clicks_by_list.get(recommendation_id, 0) + 1
+    served = Exposure.objects.filter(recommendation_id__in=list(clicks_by_list)).values_list(
+        "recommendation_id", "experiment__key", "variant__key"
+    )
+    for recommendation_id, experiment_key, variant_key in served:
+        clicks_count(experiment=experiment_key, variant=variant_key, clicks=clicks_by_list[recommendation_id])

@@ -17,6 +17,7 @@ from recommendations.history import customer_history
 from recommendations.ranking.serving import rank_stage
 from recommendations.recall import itemcf, popularity, semantic
 from recommendations.recall.fused import FusedItem, fuse
+from recsite.metrics import candidates_observe, fallback_count, stage_timer
 
 logger = logging.getLogger(__name__)
 
@@ -46,19 +47,30 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
     candidates: dict[str, list[Candidate]] = {}
     if not history.is_empty:
         if weights.get(itemcf.ROUTE, 0.0) > 0:
-            candidates[itemcf.ROUTE] = itemcf.itemcf_candidates(history=history, n=n)
+            with stage_timer("recall.itemcf"):
+                candidates[itemcf.ROUTE] = itemcf.itemcf_candidates(history=history, n=n)
         if weights.get(semantic.ROUTE, 0.0) > 0:
-            candidates[semantic.ROUTE] = semantic.customer_semantic_candidates(
-                history=history, n=n, knn_filter=knn_filter
-            )
+            with stage_timer("recall.semantic"):
+                candidates[semantic.ROUTE] = semantic.customer_semantic_candidates(
+                    history=history, n=n, knn_filter=knn_filter
+                )
     if not any(candidates.values()):
-        candidates = {semantic.ROUTE: _context_candidates(request=request, n=n, knn_filter=knn_filter)}
-        weights = COLD_START_CONTEXT_WEIGHTS if candidates[semantic.ROUTE] else COLD_START_WEIGHTS
+        context: list[Candidate] = []
+        if request.context_product or request.query:
+            with stage_timer("recall.semantic"):
+                context = _context_candidates(request=request, n=n, knn_filter=knn_filter)
+        candidates = {semantic.ROUTE: context} if context else {}
+        weights = COLD_START_CONTEXT_WEIGHTS if context else COLD_START_WEIGHTS
+        fallback_count(stage="recall", reason="cold_start")
     if weights.get(popularity.ROUTE, 0.0) > 0:
-        candidates[popularity.ROUTE] = popularity.popularity_candidates(n=n, category_path=request.category)
-    ranked = rank_stage(
-        customer_id=request.customer_id, fused=fuse(candidates=candidates, weights=weights), strategy=strategy
-    )
+        with stage_timer("recall.popularity"):
+            candidates[popularity.ROUTE] = popularity.popularity_candidates(n=n, category_path=request.category)
+    for route, route_candidates in candidates.items():
+        candidates_observe(route=route, count=len(route_candidates))
+    with stage_timer("fuse"):
+        fused = fuse(candidates=candidates, weights=weights)
+    with stage_timer("rank"):
+        ranked = rank_stage(customer_id=request.customer_id, fused=fused, strategy=strategy)
     items = _top_available(
         fused=ranked.items,
         k=request.k,
@@ -137,9 +149,13 @@ def search(*, query: str, k: int = 10, category: str | None = None, customer_id:
         n = k + SEARCH_RULES_MARGIN
         knn_filter = semantic.KnnFilter(category_path=category)
         try:
-            found = semantic.semantic_candidates(vector=encode_texts([query.strip()])[0], n=n, knn_filter=knn_filter)
+            with stage_timer("search.encode"):
+                vector = encode_texts([query.strip()])[0]
+            with stage_timer("search.knn"):
+                found = semantic.semantic_candidates(vector=vector, n=n, knn_filter=knn_filter)
         except EmbeddingModelUnavailable:
             logger.exception("search fell back to keyword matching")
+            fallback_count(stage="search", reason="embedding_model_unavailable")
             found, fallback = keyword_candidates(query=query, n=n, knn_filter=knn_filter), KEYWORD_FALLBACK
         items = _top_available(
             fused=[FusedItem(product_pk=c.product_pk, score=c.score, routes={c.route: c.score}) for c in found],
@@ -165,13 +181,14 @@ def _top_available(
     for the candidates' data; see recommendations.rules)."""
     from recommendations.rules.serving import rules_stage
 
-    return rules_stage(
-        ranked=fused,
-        k=k,
-        placement=placement,
-        customer_id=customer_id,
-        apply_rules=apply_rules,
-        excluded_pks=excluded_pks,
-        excluded_external_ids=excluded_external_ids,
-        category_path=category_path,
-    )
+    with stage_timer("rules"):
+        return rules_stage(
+            ranked=fused,
+            k=k,
+            placement=placement,
+            customer_id=customer_id,
+            apply_rules=apply_rules,
+            excluded_pks=excluded_pks,
+            excluded_external_ids=excluded_external_ids,
+            category_path=category_path,
+        )

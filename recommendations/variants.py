@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from experiments.serving import Assignment, experiment_assign, exposure_log
 from recommendations.contracts import Recommendation, Strategy
+from recsite.metrics import exposure_count
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ def exposure_record(*, served: ServedVariant, recommendation: Recommendation, cu
     """Log the list as an exposure of the served variant (nothing outside an experiment)."""
     if served.assignment is None or customer_id is None:
         return
+    exposure_count(experiment=served.assignment.experiment_key, variant=served.assignment.variant_key)
     exposure_log(
         assignment=served.assignment,
         recommendation_id=recommendation.recommendation_id,

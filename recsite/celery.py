@@ -9,3 +9,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recsite.settings")
 app = Celery("recsite")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Task metrics and the worker's /metrics endpoint (signal receivers).
+import recsite.celery_metrics  # noqa: E402, F401

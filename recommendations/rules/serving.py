@@ -15,6 +15,7 @@ from recommendations.recall.filters import category_subtree_like
 from recommendations.recall.fused import FusedItem
 from recommendations.rules.active import RuleSet, rules_active
 from recommendations.rules.stage import RuleItem, RuleRequest, rules_apply, rules_in_scope
+from recsite.metrics import rules_actions_count
 
 
 def rules_stage(
@@ -57,7 +58,9 @@ def rules_stage(
     )
     if mmr_window:
         similarity = pairwise_similarity(pks=[item.product_pk for item in items[:mmr_window]])
-    return rules_apply(items=items, ruleset=ruleset, request=request, k=k, pinned=pinned, similarity=similarity)
+    served = rules_apply(items=items, ruleset=ruleset, request=request, k=k, pinned=pinned, similarity=similarity)
+    rules_actions_count(kinds=[touch.kind for item in served for touch in item.rules])
+    return served
 
 
 def available_items(

@@ -17,6 +17,8 @@ OPERATIONS = {
     ("/api/v1/recommendations/", "get"): "recommendations_list",
     ("/api/v1/search/", "get"): "search",
     ("/api/v1/feedback/", "post"): "feedback_create",
+    ("/healthz", "get"): "healthz",
+    ("/readyz", "get"): "readyz",
 }
 
 

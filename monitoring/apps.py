@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class MonitoringConfig(AppConfig):
+    name = "monitoring"
+    default_auto_field = "django.db.models.BigAutoField"
+    verbose_name = "monitoring (drift, placement quality)"

@@ -1,0 +1,69 @@
+"""Celery task metrics (duration by final state, failures, retries), and the worker's own
+`/metrics` endpoint: `CELERY_METRICS_PORT` set makes the worker serve them over HTTP.
+
+With the prefork pool, each child process writes its samples under `PROMETHEUS_MULTIPROC_DIR`
+(set it for the worker, as deploy/docker-compose.yml does) and the endpoint in the parent merges
+them; a child that exits is marked dead so its live gauges drop out.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from celery import signals
+
+from recsite.metrics import ENABLED, TASK_DURATION, TASK_FAILURES, TASK_RETRIES
+
+logger = logging.getLogger(__name__)
+
+# task id -> perf_counter at start; a worker process runs one task at a time per thread.
+_started: dict[str, float] = {}
+
+
+@signals.task_prerun.connect
+def _task_started(task_id: str, **kwargs: object) -> None:
+    _started[task_id] = time.perf_counter()
+
+
+@signals.task_postrun.connect
+def _task_finished(task_id: str, task: object, state: str | None = None, **kwargs: object) -> None:
+    started = _started.pop(task_id, None)
+    if ENABLED and started is not None:
+        TASK_DURATION.labels(task=getattr(task, "name", "unknown"), state=(state or "unknown").lower()).observe(
+            time.perf_counter() - started
+        )
+
+
+@signals.task_failure.connect
+def _task_failed(sender: object = None, **kwargs: object) -> None:
+    if ENABLED:
+        TASK_FAILURES.labels(task=getattr(sender, "name", "unknown")).inc()
+
+
+@signals.task_retry.connect
+def _task_retried(sender: object = None, **kwargs: object) -> None:
+    if ENABLED:
+        TASK_RETRIES.labels(task=getattr(sender, "name", "unknown")).inc()
+
+
+@signals.worker_init.connect
+def _serve_metrics(**kwargs: object) -> None:
+    port = os.environ.get("CELERY_METRICS_PORT")
+    if not (ENABLED and port):
+        return
+    from prometheus_client import start_http_server
+
+    from recsite.metrics_export import process_registry
+
+    start_http_server(int(port), addr=os.environ.get("CELERY_METRICS_ADDR", "0.0.0.0"), registry=process_registry())
+    logger.info("worker metrics on :%s", port)
+
+
+@signals.worker_process_shutdown.connect
+def _child_exit(**kwargs: object) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(os.getpid())
