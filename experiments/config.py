@@ -2,13 +2,14 @@
 
     {"routes": {"itemcf": 1.0, "semantic": 0.5, "popularity": 0.1},
      "candidates_per_route": 200, "k": 10,
-     "ranker": "fused", "rules": null, "reasons": null}
+     "ranker": "fused", "rules": null, "reasons": null, "llm_rerank": null}
 
 `routes` is required; the rest is optional. `ranker` names a learned ranker (its active model
 reorders the fused candidates; null or "fused" keeps the fused order) — the name's shape is
-checked here, its existence by `experiments.services` against the trained rankers. `rules`
-and `reasons` are reserved: there are no business rules or reason templates yet, so only null
-is accepted until those parts land.
+checked here, its existence by `experiments.services` against the trained rankers. `reasons`:
+null (the placement's prompt pool), false (no reasons) or a reason template's name. `llm_rerank`:
+null (off) or how many top items a language model reorders (2 to 50). `rules` is reserved: there
+are no business rules yet, so only null is accepted until they land.
 
 The route names come from recommendations.contracts — the cross-app contract module, pure
 data — so a variant can never name a route the serving pipeline does not have.
@@ -28,7 +29,9 @@ FUSED = "fused"
 RANKER_NAME = re.compile(r"[\w.-]{1,100}")
 MAX_CANDIDATES_PER_ROUTE = 2000
 MAX_K = 100
-KEYS = frozenset({"routes", "candidates_per_route", "k", "ranker", "rules", "reasons"})
+KEYS = frozenset({"routes", "candidates_per_route", "k", "ranker", "rules", "reasons", "llm_rerank"})
+TEMPLATE_NAME = re.compile(r"[-a-zA-Z0-9_]{1,100}")
+MAX_RERANK = 50
 
 
 class ConfigError(ValueError):
@@ -44,6 +47,10 @@ class VariantStrategy:
     k: int | None
     # A learned ranker's name; None: the fused order.
     ranker: str | None
+    # Reasons: on with the pool (True, None), off (False, None) or on with a named template.
+    reasons: bool = True
+    reason_template: str | None = None
+    llm_rerank_top_n: int | None = None
 
 
 def variant_config_parse(config: Any) -> VariantStrategy:
@@ -66,14 +73,24 @@ def variant_config_parse(config: Any) -> VariantStrategy:
     ranker = config.get("ranker")
     if ranker is not None and (not isinstance(ranker, str) or not RANKER_NAME.fullmatch(ranker)):
         raise ConfigError(f"'ranker' must be a ranker's name (letters, digits, . _ -) or null, got {ranker!r}")
-    for reserved in ("rules", "reasons"):
-        if config.get(reserved) is not None:
-            raise ConfigError(f"{reserved!r} is reserved: no {reserved} options exist yet, leave it null")
+    if config.get("rules") is not None:
+        raise ConfigError("'rules' is reserved: no rules options exist yet, leave it null")
+    reasons = config.get("reasons")
+    if reasons not in (None, False) and (not isinstance(reasons, str) or not TEMPLATE_NAME.fullmatch(reasons)):
+        raise ConfigError(f"'reasons' must be null, false or a reason template's name, got {reasons!r}")
+    rerank = config.get("llm_rerank")
+    if rerank is not None and (
+        isinstance(rerank, bool) or not isinstance(rerank, int) or not 2 <= rerank <= MAX_RERANK
+    ):
+        raise ConfigError(f"'llm_rerank' must be null or an integer from 2 to {MAX_RERANK}, got {rerank!r}")
     return VariantStrategy(
         routes={route: float(weight) for route, weight in routes.items()},
         candidates_per_route=_bounded_int(config, "candidates_per_route", MAX_CANDIDATES_PER_ROUTE),
         k=_bounded_int(config, "k", MAX_K),
         ranker=None if ranker in (None, FUSED) else ranker,
+        reasons=reasons is not False,
+        reason_template=reasons if isinstance(reasons, str) else None,
+        llm_rerank_top_n=rerank,
     )
 
 

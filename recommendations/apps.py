@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class RecommendationsConfig(AppConfig):
     name = "recommendations"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.core.signals import request_finished, request_started
+
+        from recommendations.reasons.pool import reason_servings_collect, reason_servings_flush
+
+        request_started.connect(reason_servings_collect, dispatch_uid="reasons.servings_collect")
+        request_finished.connect(reason_servings_flush, dispatch_uid="reasons.servings_flush")

@@ -20,6 +20,11 @@ class Strategy:
     candidates_per_route: int = 100
     # Name of the learned ranker whose active model reorders the fused candidates; None: fused order.
     ranker: str | None = None
+    # Reasons (recommendations.reasons): the reason template's name (None: the placement's pool),
+    # whether reasons are written at all, and how many top items a language model reorders (None: off).
+    reason_template: str | None = None
+    reasons: bool = True
+    llm_rerank_top_n: int | None = None
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,8 @@ class RecRequest:
     exclude: tuple[str, ...] = ()
     category: str | None = None
     include_purchased: bool = False
+    # False: no reasons on this list (a storefront that does not show them skips their cost).
+    reasons: bool = True
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,8 @@ class Candidate:
     product_pk: int
     route: str
     score: float
+    # The customer's history item that proposed it (item-CF: the one contributing most), if any.
+    seed_pk: int | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,12 @@ class ScoredItem:
     score: float
     # route name -> that route's (normalised) score for this item
     routes: dict[str, float]
+    # route name -> the history item (pk) that route proposed it from, where it has one
+    seeds: dict[str, int] = field(default_factory=dict)
+    # Names of the merchandising rules that touched it (the rules stage fills it in).
+    rules: tuple[str, ...] = ()
+    # Why it is recommended, for the shopper (the reasons stage fills it in).
+    reason: str | None = None
 
 
 @dataclass(frozen=True)

@@ -53,3 +53,12 @@ class RankerModel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}{' (active)' if self.is_active else ''}"
+
+
+# Reasons keep their models in their own package; Django finds them through this module.
+from recommendations.reasons.models import (  # noqa: E402, F401
+    Generation,
+    PromptTemplate,
+    PromptTemplateVersion,
+    ReasonServing,
+)

@@ -1,6 +1,7 @@
 """The serving pipeline: history → recall routes → fusion → rank → filters → top k.
 
-Three entry points, each one `Recommendation` with a fresh id: `recommend` (the home feed),
+The home feed then goes through the reasons package: an optional LLM rerank of its top items and
+a reason per item. Three entry points, each one `Recommendation` with a fresh id: `recommend` (the home feed),
 `similar_items` (neighbours of a product) and `search` (a text query). A handful of indexed
 queries per call, never one per item.
 """
@@ -15,6 +16,8 @@ from recommendations.contracts import Candidate, Recommendation, RecRequest, Sco
 from recommendations.errors import UnknownProduct
 from recommendations.history import customer_history
 from recommendations.ranking.serving import rank_stage
+from recommendations.reasons.rerank import rerank_stage
+from recommendations.reasons.stage import HOME_FEED, reasons_attach
 from recommendations.recall import itemcf, popularity, semantic
 from recommendations.recall.fused import FusedItem, fuse
 
@@ -56,12 +59,24 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
     )
     items = _top_available(
         fused=ranked.items,
-        k=request.k,
+        k=max(request.k, strategy.llm_rerank_top_n or 0),
         excluded_pks=excluded_pks,
         excluded_external_ids=request.exclude,
         category_path=request.category,
     )
-    return Recommendation(recommendation_id=uuid.uuid4(), strategy=strategy.name, items=items, ranker=ranked.ranker)
+    recommendation_id = uuid.uuid4()
+    items = rerank_stage(items=items, strategy=strategy, history_pks=history.product_pks, placement=HOME_FEED)
+    if request.reasons:
+        items = reasons_attach(
+            items=items[: request.k],
+            strategy=strategy,
+            history_pks=history.product_pks,
+            recommendation_id=recommendation_id,
+            placement=HOME_FEED,
+        )
+    return Recommendation(
+        recommendation_id=recommendation_id, strategy=strategy.name, items=items[: request.k], ranker=ranked.ranker
+    )
 
 
 def similar_items(*, product_id: str, k: int = 10) -> Recommendation:
@@ -162,7 +177,12 @@ def _available_titles(
 def _scored(*, item: FusedItem, titles: Mapping[int, tuple[str, str]]) -> ScoredItem:
     external_id, title = titles[item.product_pk]
     return ScoredItem(
-        product_pk=item.product_pk, product_id=external_id, title=title, score=item.score, routes=item.routes
+        product_pk=item.product_pk,
+        product_id=external_id,
+        title=title,
+        score=item.score,
+        routes=item.routes,
+        seeds=item.seeds,
     )
 
 

@@ -58,3 +58,13 @@ def train_ranker(*, feature_set: str, as_of: float | None = None, name: str | No
     from recommendations.ranking.training import ranker_train
 
     return ranker_train(feature_set=feature_set, as_of=as_of, name=name).pk
+
+
+# The reasons' tasks live in their package; importing them here registers them with the worker.
+from recommendations.reasons.tasks import (  # noqa: E402, F401
+    generate_reasons,
+    generate_rerank,
+    lora_finetune,
+    pregenerate_reasons,
+    refresh_prompt_pool,
+)

@@ -71,6 +71,9 @@ class RecommendationQuerySerializer(serializers.Serializer):
         default=False,
         help_text="Also recommend items the customer bought already (repeat-purchase catalogs).",
     )
+    reasons = serializers.BooleanField(
+        default=True, help_text="Write a reason per item (`Because you bought …`); false leaves `reason` null."
+    )
 
 
 def _customer_field() -> serializers.CharField:
@@ -108,6 +111,11 @@ class RecommendedItemSerializer(serializers.Serializer):
     routes = serializers.DictField(
         child=serializers.FloatField(),
         help_text="Recall route (`itemcf`, `semantic`, `popularity`) -> its normalised score for this item.",
+    )
+    reason = serializers.CharField(
+        allow_null=True,
+        required=False,
+        help_text="Why it is recommended, for the shopper (home feed; null when reasons are off).",
     )
 
 

@@ -50,6 +50,7 @@ class RecommendationsApi(APIView):
                 exclude=tuple(params["exclude"]),
                 category=params.get("category"),
                 include_purchased=params["include_purchased"],
+                reasons=params["reasons"],
             ),
             strategy=served.strategy,
         )
