@@ -106,3 +106,7 @@ class RankerModelAdmin(admin.ModelAdmin):
         for ranker in queryset:
             ranker_activate(ranker_id=ranker.pk)
         self.message_user(request, f"Activated {queryset.count()} ranker version(s).", messages.SUCCESS)
+
+
+# Prompt templates and generations: registered by their own package's admin module.
+import recommendations.reasons.admin  # noqa: E402, F401
