@@ -15,3 +15,16 @@ def storefront_client(db) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {make_api_key()}")
     return client
+
+
+@pytest.fixture(autouse=True)
+def fresh_reason_caches():
+    """The reasons' per-process template snapshot and text cache hold rows of earlier tests."""
+    from recommendations.reasons.cache import memory_clear
+    from recommendations.reasons.pool import active_templates_forget
+
+    active_templates_forget()
+    memory_clear()
+    yield
+    active_templates_forget()
+    memory_clear()
