@@ -28,8 +28,19 @@ class LoraReport:
     output_dir: str
 
 
-def lora_train(*, path: str, output_dir: str, steps: int = 100, model: str = "", batch_size: int = 4) -> LoraReport:
-    """Train LoRA adapters for `steps` steps on the JSON Lines file at `path`."""
+def lora_train(
+    *,
+    path: str,
+    output_dir: str,
+    steps: int = 100,
+    model: str = "",
+    batch_size: int = 4,
+    loaded: tuple[object, object, str] | None = None,
+) -> LoraReport:
+    """Train LoRA adapters for `steps` steps on the JSON Lines file at `path`.
+
+    `loaded`: a (model, tokenizer, device) this process holds already (its weights get the adapters).
+    """
     import torch
     from peft import LoraConfig, get_peft_model
 
@@ -37,7 +48,7 @@ def lora_train(*, path: str, output_dir: str, steps: int = 100, model: str = "",
 
     began = time.perf_counter()
     # fp32 weights: the optimizer steps the adapters in full precision; autocast runs fp16 on cuda.
-    base, tokenizer, device = model_load(source=model, device=device_pick(), half=False)
+    base, tokenizer, device = loaded or model_load(source=model, device=device_pick(), half=False)
     examples = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
     if not examples:
         raise ValueError(f"{path} holds no examples")

@@ -82,7 +82,10 @@ def test_generation_caches_accepted_output_and_falls_back_on_a_guardrail(shop):
     def answer(prompt):
         return 200, next(text for title, text in answers.items() if f"Product: {title}" in prompt)
 
-    specs = [ReasonSpec(version, shop["teapot"].pk, "itemcf", shop["mug"].pk), ReasonSpec(version, shop["saucer"].pk, "itemcf", shop["mug"].pk)]
+    specs = [
+        ReasonSpec(version, shop["teapot"].pk, "itemcf", shop["mug"].pk),
+        ReasonSpec(version, shop["saucer"].pk, "itemcf", shop["mug"].pk),
+    ]
     with ChatServer(answer) as server:
         report = reasons_generate(specs=specs, backend=backend_for(server))
         again = reasons_generate(specs=specs, backend=backend_for(server))

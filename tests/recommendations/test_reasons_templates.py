@@ -62,7 +62,9 @@ def test_admin_edit_stores_a_new_version_and_diff_and_activate_work(admin_client
     assert (template.active_version.version, template.active_version.body) == (2, "second body")
 
     old, new = template.versions.get(version=1), template.active_version
-    diff = admin_client.get(f"/admin/recommendations/prompttemplate/{template.pk}/diff/", {"old": old.pk, "new": new.pk})
+    diff = admin_client.get(
+        f"/admin/recommendations/prompttemplate/{template.pk}/diff/", {"old": old.pk, "new": new.pk}
+    )
     assert "+second body" in diff.content.decode() and "-first body" in diff.content.decode()
 
     rollback = admin_client.post(f"/admin/recommendations/prompttemplate/{template.pk}/versions/{old.pk}/activate/")
@@ -74,8 +76,15 @@ def test_admin_edit_stores_a_new_version_and_diff_and_activate_work(admin_client
 def test_admin_refuses_a_template_that_does_not_compile(admin_client):
     response = admin_client.post(
         "/admin/recommendations/prompttemplate/add/",
-        {"name": "bad", "purpose": "reason", "placement": "home_feed", "body": "{% for %}", "grounded": "",
-         "versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0"},
+        {
+            "name": "bad",
+            "purpose": "reason",
+            "placement": "home_feed",
+            "body": "{% for %}",
+            "grounded": "",
+            "versions-TOTAL_FORMS": "0",
+            "versions-INITIAL_FORMS": "0",
+        },
     )
     assert response.status_code == 200
     assert "template syntax error" in response.content.decode()
