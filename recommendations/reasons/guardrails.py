@@ -34,8 +34,16 @@ _INJECTION = re.compile(
     re.I,
 )
 _SENTENCES = re.compile(r"[^.!?\n]+[.!?]*")
-_PRICE = re.compile(r"(?:[£$€]\s?|\b(?:GBP|USD|EUR)\s?)(\d+(?:[.,]\d{1,2})?)|\b(\d+[.,]\d{2})\b", re.I)
-_QUOTED = re.compile(r"[\"“”‘’']([^\"“”‘’']{4,})[\"“”‘’']")
+_PRICE = re.compile(
+    r"(?:[£$€]\s?|\b(?:GBP|USD|EUR)\s?)(\d+(?:[.,]\d{1,2})?)|(\d+(?:[.,]\d{1,2})?)\s?(?:GBP|USD|EUR)\b|\b(\d+[.,]\d{2})\b",
+    re.I,
+)
+# Quotes open after a space or the start and close before a space, punctuation or the end, so the
+# apostrophes of "I'm" and "it's" are not taken for quotes.
+_QUOTED = re.compile(r"(?:^|(?<=[\s(]))[\"“‘']([^\"“”‘’]{4,}?)[\"”’'](?=$|[\s.,;:!?)])")
+# Two or more capitalised words in a row name something ("Scotty Dog Design").
+_NAME = re.compile(r"\b[A-Z][a-z'\-]+(?:\s+(?:&\s+|and\s+|of\s+)?[A-Z][a-z'\-]+)+")
+_NUMBER = re.compile(r"\b\d+(?:[.,]\d+)?\b")
 _UPPER_WORD = re.compile(r"\b[A-Z][A-Z\-]{3,}\b")
 _URL = re.compile(r"https?://|www\.|\S+@\S+\.\w+", re.I)
 _PROMPT_ECHO = re.compile(r"^(product|fact|sentence|facts)\s*:|\bsentence\s*:", re.I)
@@ -84,17 +92,20 @@ class ProductFacts:
 @dataclass(frozen=True)
 class Verdict:
     ok: bool
-    # The failed check: empty, too_long, prompt_echo, link, unknown_product, unknown_brand, wrong_price.
+    # The failed check: empty, too_long, unfinished, prompt_echo, link, unknown_product, unknown_brand,
+    # wrong_price, unknown_number.
     code: str = ""
     detail: str = ""
 
 
 def reason_clean(output: str) -> str:
-    """A model's raw output as a candidate reason: its first non-empty line, unquoted."""
+    """A model's raw output as a candidate reason: its first non-empty line, unquoted, cut after its
+    last complete sentence (a reply cut off by the token limit loses its unfinished tail)."""
     for line in output.splitlines():
         line = line.strip().strip("\"'“”").strip()
         if line:
-            return line
+            ends = [m.end() for m in re.finditer(r"[.!?](?=\s|$)", line)]
+            return line[: ends[-1]] if ends else line
     return ""
 
 
@@ -118,6 +129,8 @@ def _shape_verdict(text: str) -> Verdict:
         return Verdict(False, "prompt_echo", "repeats the prompt's markup")
     if _URL.search(text):
         return Verdict(False, "link", "contains a link or address")
+    if text[-1] not in ".!?":
+        return Verdict(False, "unfinished", "does not end a sentence")
     return Verdict(True)
 
 
@@ -131,6 +144,13 @@ def _names_verdict(text: str, allowed: Sequence[ProductFacts], brands: Iterable[
     for word in _UPPER_WORD.findall(text):
         if word.lower() not in allowed_words:
             return Verdict(False, "unknown_product", f"names {word!r}")
+    for name in _NAME.findall(text):
+        words = name.split()
+        # A sentence may start with a capital: judge the name without its first word then.
+        at_start = text.startswith(name) or re.search(rf"[.!?]\s+{re.escape(name)}", text)
+        phrase = " ".join(words[1:] if at_start else words).lower()
+        if len(phrase.split()) >= 2 and phrase not in allowed_text:
+            return Verdict(False, "unknown_product", f"names {name!r}")
     allowed_brands = {p.brand.lower() for p in allowed if p.brand}
     lowered = text.lower()
     for brand in brands:
@@ -141,11 +161,17 @@ def _names_verdict(text: str, allowed: Sequence[ProductFacts], brands: Iterable[
 
 
 def _price_verdict(text: str, item: ProductFacts, allowed: Sequence[ProductFacts]) -> Verdict:
+    """Prices must be catalog prices; other numbers must come from the products' own text."""
     prices = {_decimal(p.price) for p in allowed if p.price}
     for match in _PRICE.finditer(text):
-        value = _decimal(match.group(1) or match.group(2))
+        value = _decimal(match.group(1) or match.group(2) or match.group(3))
         if value is None or value not in prices:
             return Verdict(False, "wrong_price", f"says {match.group(0).strip()!r}, the catalog says {item.price}")
+    rest = _PRICE.sub(" ", text)
+    allowed_numbers = set(_NUMBER.findall(" ".join(f"{p.title} {p.description}" for p in allowed)))
+    for number in _NUMBER.findall(rest):
+        if number not in allowed_numbers:
+            return Verdict(False, "unknown_number", f"says {number!r}, which no product's text does")
     return Verdict(True)
 
 

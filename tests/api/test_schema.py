@@ -43,6 +43,7 @@ def test_schema_documents_every_operation_its_parameters_and_errors(api_client):
         "exclude": False,
         "category": False,
         "include_purchased": False,
+        "reasons": False,
     }
     assert set(recommendations["responses"]) == {"200", "400", "401", "403", "429"}
     assert set(schema["paths"]["/api/v1/events/"]["post"]["responses"]) == {

@@ -45,6 +45,11 @@ def test_long_text_is_cut_at_a_word_boundary():
         ("Sentence: a teapot", "prompt_echo"),
         ("See www.example.com for the teapot.", "link"),
         ("ok", "empty"),
+        ("I'm sure it's a lovely teapot for your mug.", ""),
+        ("Great with the Golden Spoon Set you will love.", "unknown_product"),
+        ("The Blue Teapot goes with your mug.", ""),
+        ("Loved by shoppers for 50 years.", "unknown_number"),
+        ("A teapot for your white mug and", "unfinished"),
         ("teapot " * 40, "too_long"),
     ],
 )
@@ -53,5 +58,6 @@ def test_reason_check(text, code):
     assert (verdict.ok, verdict.code) == (code == "", code)
 
 
-def test_clean_keeps_the_first_line_unquoted():
+def test_clean_keeps_the_first_line_unquoted_and_its_complete_sentences():
     assert reason_clean('\n  "Great with your mug."\nSecond line') == "Great with your mug."
+    assert reason_clean("Great with your mug. It is also a tea") == "Great with your mug."
