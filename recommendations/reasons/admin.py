@@ -77,13 +77,9 @@ class VersionInline(admin.TabularInline):
             state = format_html("<strong>active</strong>")
         else:
             activate = reverse("admin:reasons_template_activate", args=[template.pk, version.pk])
-            state = format_html(
-                '<form method="post" action="{}" style="display:inline">'
-                '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
-                '<button type="submit">activate</button></form>',
-                activate,
-                self._csrf,
-            )
+            # Inside the change form (forms cannot nest): the button posts that form, with its
+            # CSRF token, to the activate URL instead.
+            state = format_html('<button type="submit" formaction="{}" formmethod="post">activate</button>', activate)
         old = template.active_version_id or version.pk
         return format_html(
             '{} <a href="{}?old={}&new={}">diff with active</a> <a href="{}?version={}">preview</a>',
@@ -94,12 +90,6 @@ class VersionInline(admin.TabularInline):
             preview,
             version.pk,
         )
-
-    def get_formset(self, request, obj=None, **kwargs):
-        from django.middleware.csrf import get_token
-
-        self._csrf = get_token(request)
-        return super().get_formset(request, obj, **kwargs)
 
 
 @admin.register(PromptTemplate)
@@ -130,7 +120,10 @@ class PromptTemplateAdmin(admin.ModelAdmin):
     @admin.display(description="variables")
     def variables(self, template: PromptTemplate) -> str:
         doc = templates.__doc__ or ""
-        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", doc.split("Variables", 1)[-1].strip())
+        return format_html(
+            "<pre style='white-space:pre-wrap'>{}</pre>",
+            doc.split("(all strings are sanitised catalog text, see `guardrails`):", 1)[-1].strip(),
+        )
 
     def save_model(self, request, obj: PromptTemplate, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
