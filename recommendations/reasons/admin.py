@@ -4,6 +4,7 @@ preview for a customer and item; the pool's impressions, clicks and posterior; c
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -14,6 +15,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from recommendations.reasons import templates
+from recommendations.reasons.backends import BACKENDS, BackendError, _backend
 from recommendations.reasons.models import Generation, PromptTemplate, PromptTemplateVersion
 from recommendations.reasons.pool import active_templates_forget, posterior_mean
 
@@ -190,11 +192,16 @@ class PromptTemplateAdmin(admin.ModelAdmin):
         version_id = request.GET.get("version") or template.active_version_id
         version = get_object_or_404(PromptTemplateVersion, pk=version_id, template=template)
         customer, product = request.GET.get("customer", "").strip(), request.GET.get("product", "").strip()
+        backend_name = request.GET.get("backend") or settings.REASON_BACKEND
         preview, error = None, ""
-        if customer:
+        if backend_name not in BACKENDS:
+            error = f"unknown backend {backend_name!r}"
+        elif customer:
             try:
-                preview = template_preview(version_id=version.pk, customer_id=customer, product_id=product)
-            except PreviewError as exc:
+                preview = template_preview(
+                    version_id=version.pk, customer_id=customer, product_id=product, backend=_backend(backend_name)
+                )
+            except (PreviewError, BackendError) as exc:
                 error = str(exc)
         context = {
             **self.admin_site.each_context(request),
@@ -205,6 +212,8 @@ class PromptTemplateAdmin(admin.ModelAdmin):
             "product": product,
             "preview": preview,
             "error": error,
+            "backends": BACKENDS,
+            "backend": backend_name,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/recommendations/prompttemplate/preview.html", context)

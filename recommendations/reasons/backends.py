@@ -75,6 +75,7 @@ def backend_build(*, name: str) -> Backend:
 
 @functools.cache
 def _backend(name: str) -> Backend:
+    """`backend_build`, once per process and name (a local model loads once)."""
     return backend_build(name=name)
 
 

@@ -116,3 +116,24 @@ def test_versions_are_listed_on_the_change_page(admin_client):
     page = admin_client.get(f"/admin/recommendations/prompttemplate/{template.pk}/change/").content.decode()
     assert "diff with active" in page and "activate" in page
     assert PromptTemplateVersion.objects.filter(template=template).count() == 2
+
+
+def test_admin_preview_with_the_openai_backend_shows_the_generated_output_and_verdict(admin_client, settings):
+    from recommendations.reasons.backends import _backend
+    from tests.recommendations.reasons_fixtures import ChatServer
+
+    template = default_templates()["reason"]
+    make_shop()
+    with ChatServer(lambda prompt: (200, "Now only £1.00 with your mug!")) as server:
+        settings.REASON_OPENAI_URL, settings.REASON_OPENAI_MODEL = server.url, "tiny-chat"
+        _backend.cache_clear()
+        try:
+            response = admin_client.get(
+                f"/admin/recommendations/prompttemplate/{template.pk}/preview/",
+                {"customer": "alice", "product": "teapot", "backend": "openai"},
+            )
+        finally:
+            _backend.cache_clear()
+    page = response.content.decode()
+    assert 'class="output">Now only £1.00 with your mug!<' in page
+    assert "rejected: wrong_price" in page
