@@ -26,9 +26,13 @@ def generate_reasons(*, specs: list[list]) -> dict[str, Any]:
 
 @shared_task(acks_late=True, ignore_result=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
 def pregenerate_reasons(*, top_n: int = 1000, seeds_per_item: int = 20) -> int:
-    """Enqueue generation for the most popular items' likely reasons; returns the specs sent."""
+    """Enqueue generation for the most popular items' likely reasons; returns the specs sent
+    (none with the grounded backend: it has nothing to generate)."""
+    from recommendations.reasons.backends import GROUNDED, backend_identity
     from recommendations.reasons.generation import popular_reason_specs
 
+    if backend_identity()[0] == GROUNDED:
+        return 0
     specs = [
         [s.version_id, s.product_pk, s.route, s.seed_pk]
         for s in popular_reason_specs(top_n=top_n, seeds_per_item=seeds_per_item)

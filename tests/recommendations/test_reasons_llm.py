@@ -149,3 +149,18 @@ def test_pregeneration_covers_popular_items_and_their_strongest_seeds(shop):
             (shop["teapot"].pk, "itemcf", shop["mug"].pk),
         ]
     )
+
+
+def test_the_periodic_task_enqueues_popular_items_in_chunks(shop, settings):
+    from recommendations.reasons.tasks import pregenerate_reasons
+
+    assert pregenerate_reasons.apply(kwargs={"top_n": 2}).get() == 0  # grounded: nothing to generate
+    with ChatServer(lambda prompt: (200, "A fine pick for your white mug.")) as server:
+        settings.REASON_BACKEND, settings.REASON_OPENAI_URL, settings.REASON_OPENAI_MODEL = "openai", server.url, "m"
+        celery_app.conf.task_always_eager = True
+        try:
+            sent = pregenerate_reasons.apply(kwargs={"top_n": 2, "seeds_per_item": 5}).get()
+        finally:
+            celery_app.conf.task_always_eager = False
+    assert sent == 3
+    assert Generation.objects.filter(accepted=True).count() == 3
