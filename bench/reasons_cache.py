@@ -4,10 +4,11 @@ Runs against the demo database. Pre-generation (`popular_reason_specs` + `reason
 body of the periodic task) goes to an OpenAI-compatible backend: by default a stand-in endpoint
 this script starts on 127.0.0.1 that answers at once with a fixed-form sentence (the figure is
 about the cache keys, not the model; pass --url for a real vLLM/Ollama endpoint). Then the home
-feeds of sampled customers are computed and, for every served item among the top N popular, the
-reason's cache key is looked up: a hit means the API would serve the generated reason.
+feeds of sampled customers are computed and, for every served item among the top N popular,
+the reason's cache key is looked up: a hit means the API would serve the generated reason.
 
-    .venv/bin/python bench/reasons_cache.py [--top 1000] [--seeds-per-item 20] [--customers 500]
+    .venv/bin/python bench/reasons_cache.py [--top 1000] [--seeds-per-item 50]
+        [--semantic-seeds-per-item 20] [--customers 500]
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ class _StandIn(BaseHTTPRequestHandler):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--top", type=int, default=1000)
-    parser.add_argument("--seeds-per-item", type=int, default=20)
+    parser.add_argument("--seeds-per-item", type=int, default=50)
+    parser.add_argument("--semantic-seeds-per-item", type=int, default=20)
     parser.add_argument("--customers", type=int, default=500)
     parser.add_argument("--url", default="", help="A real OpenAI-compatible endpoint instead of the stand-in.")
     parser.add_argument("--model", default="")
@@ -77,7 +79,9 @@ def main() -> None:
     from recommendations.reasons.stage import HOME_FEED, item_bases, reason_keys
 
     began = time.perf_counter()
-    specs = popular_reason_specs(top_n=args.top, seeds_per_item=args.seeds_per_item)
+    specs = popular_reason_specs(
+        top_n=args.top, seeds_per_item=args.seeds_per_item, semantic_seeds_per_item=args.semantic_seeds_per_item
+    )
     generated = 0
     for start in range(0, len(specs), 64):
         generated += reasons_generate(specs=specs[start : start + 64]).generated
@@ -124,6 +128,7 @@ def main() -> None:
     meta = {
         "top": args.top,
         "seeds_per_item": args.seeds_per_item,
+        "semantic_seeds_per_item": args.semantic_seeds_per_item,
         "customers_sampled": len(sample),
         "specs": len(specs),
         "generated": generated,

@@ -40,7 +40,7 @@ def main() -> None:
     from recommendations.reasons.models import PromptTemplateVersion
     from recommendations.reasons.templates import DEFAULT_GROUNDED, template_render
 
-    specs = popular_reason_specs(top_n=args.items, seeds_per_item=1)
+    specs = popular_reason_specs(top_n=args.items, seeds_per_item=1, semantic_seeds_per_item=0)
     # One spec per item: the item-CF one where the item has a seed, else the popularity one.
     by_item = {}
     for spec in specs:

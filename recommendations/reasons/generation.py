@@ -159,12 +159,12 @@ def _key(spec: ReasonSpec, backend: Backend) -> str:
 
 
 def popular_reason_specs(
-    *, top_n: int = 1000, seeds_per_item: int = 20, placement: str = "home_feed"
+    *, top_n: int = 1000, seeds_per_item: int = 50, semantic_seeds_per_item: int = 20, placement: str = "home_feed"
 ) -> list[ReasonSpec]:
     """What the home feed will most likely ask for the `top_n` most popular items, for each active
-    reason template of the placement: the popularity reason, and the item-CF reason from each of
-    the `seeds_per_item` history items that most strongly propose the item (its strongest reverse
-    neighbours)."""
+    reason template of the placement: the popularity reason; the item-CF reason from each of the
+    `seeds_per_item` history items that most strongly propose the item (its strongest reverse
+    neighbours); the semantic reason from each of its `semantic_seeds_per_item` nearest products."""
     from django.db import connection
 
     versions = list(
@@ -179,14 +179,18 @@ def popular_reason_specs(
         " seeds AS (SELECT n.neighbor_id AS item, n.product_id AS seed,"
         "  row_number() OVER (PARTITION BY n.neighbor_id ORDER BY n.score DESC, n.product_id) AS r"
         "  FROM catalog_itemneighbor n WHERE n.neighbor_id IN (SELECT product_id FROM top))"
-        " SELECT product_id, NULL FROM top"
-        " UNION ALL SELECT item, seed FROM seeds WHERE r <= %s"
+        " SELECT product_id, NULL, 'popularity' FROM top"
+        " UNION ALL SELECT item, seed, 'itemcf' FROM seeds WHERE r <= %s"
+        " UNION ALL SELECT e.product_id, near.product_id, 'semantic'"
+        "  FROM catalog_productembedding e JOIN top ON top.product_id = e.product_id CROSS JOIN LATERAL ("
+        "   SELECT o.product_id FROM catalog_productembedding o WHERE o.product_id <> e.product_id"
+        "   ORDER BY o.vector <=> e.vector LIMIT %s) near"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [top_n, seeds_per_item])
-        pairs = cursor.fetchall()
+        cursor.execute(sql, [top_n, seeds_per_item, semantic_seeds_per_item])
+        rows = cursor.fetchall()
     return [
-        ReasonSpec(version_id=v, product_pk=item, route="popularity" if seed is None else "itemcf", seed_pk=seed)
+        ReasonSpec(version_id=v, product_pk=item, route=route, seed_pk=seed)
         for v in versions
-        for item, seed in pairs
+        for item, seed, route in rows
     ]

@@ -25,7 +25,7 @@ def generate_reasons(*, specs: list[list]) -> dict[str, Any]:
 
 
 @shared_task(acks_late=True, ignore_result=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
-def pregenerate_reasons(*, top_n: int = 1000, seeds_per_item: int = 20) -> int:
+def pregenerate_reasons(*, top_n: int = 1000, seeds_per_item: int = 50, semantic_seeds_per_item: int = 20) -> int:
     """Enqueue generation for the most popular items' likely reasons; returns the specs sent
     (none with the grounded backend: it has nothing to generate)."""
     from recommendations.reasons.backends import GROUNDED, backend_identity
@@ -35,7 +35,9 @@ def pregenerate_reasons(*, top_n: int = 1000, seeds_per_item: int = 20) -> int:
         return 0
     specs = [
         [s.version_id, s.product_pk, s.route, s.seed_pk]
-        for s in popular_reason_specs(top_n=top_n, seeds_per_item=seeds_per_item)
+        for s in popular_reason_specs(
+            top_n=top_n, seeds_per_item=seeds_per_item, semantic_seeds_per_item=semantic_seeds_per_item
+        )
     ]
     for start in range(0, len(specs), PREGENERATE_CHUNK):
         generate_reasons.delay(specs=specs[start : start + PREGENERATE_CHUNK])

@@ -140,7 +140,7 @@ def test_a_broker_that_is_down_does_not_fail_the_request(shop, monkeypatch):
 
 def test_pregeneration_covers_popular_items_and_their_strongest_seeds(shop):
     version = default_templates()["reason"].active_version_id
-    specs = popular_reason_specs(top_n=2, seeds_per_item=5)
+    specs = popular_reason_specs(top_n=2, seeds_per_item=5, semantic_seeds_per_item=0)
     # lamp and teapot are the top 2; teapot is proposed by the mug (item-CF), lamp by nothing
     assert sorted((s.product_pk, s.route, s.seed_pk) for s in specs if s.version_id == version) == sorted(
         [
@@ -149,6 +149,9 @@ def test_pregeneration_covers_popular_items_and_their_strongest_seeds(shop):
             (shop["teapot"].pk, "itemcf", shop["mug"].pk),
         ]
     )
+    # the mug (third) has an embedding: its nearest products are its semantic seeds
+    with_semantic = popular_reason_specs(top_n=3, seeds_per_item=0, semantic_seeds_per_item=2)
+    assert {s.seed_pk for s in with_semantic if s.route == "semantic"} == {shop["kettle"].pk, shop["toaster"].pk}
 
 
 def test_the_periodic_task_enqueues_popular_items_in_chunks(shop, settings):
