@@ -84,3 +84,13 @@ def cache_hit_rate() -> float | None:
     hits = stats["memory_hits"] + stats["db_hits"]
     total = hits + stats["misses"]
     return hits / total if total else None
+
+
+def reasons_metrics_snapshot() -> dict[str, float | int | None]:
+    """This process's counters, hit rate and generation latency percentiles (for an exporter)."""
+    ordered = sorted(latencies_ms)
+
+    def pct(p: float) -> float | None:
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else None
+
+    return {**stats, "hit_rate": cache_hit_rate(), "generation_ms_p50": pct(50), "generation_ms_p99": pct(99)}

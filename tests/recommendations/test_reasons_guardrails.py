@@ -61,3 +61,14 @@ def test_reason_check(text, code):
 def test_clean_keeps_the_first_line_unquoted_and_its_complete_sentences():
     assert reason_clean('\n  "Great with your mug."\nSecond line') == "Great with your mug."
     assert reason_clean("Great with your mug. It is also a tea") == "Great with your mug."
+
+
+def test_metrics_snapshot_counts_hits_and_latencies(monkeypatch):
+    from collections import Counter, deque
+
+    from recommendations.reasons import cache
+
+    monkeypatch.setattr(cache, "stats", Counter({"memory_hits": 3, "db_hits": 1, "misses": 4}))
+    monkeypatch.setattr(cache, "latencies_ms", deque([10.0, 30.0, 20.0]))
+    snapshot = cache.reasons_metrics_snapshot()
+    assert (snapshot["hit_rate"], snapshot["generation_ms_p50"], snapshot["generation_ms_p99"]) == (0.5, 20.0, 30.0)
