@@ -7,8 +7,8 @@ about the cache keys, not the model; pass --url for a real vLLM/Ollama endpoint)
 feeds of sampled customers are computed and, for every served item among the top N popular,
 the reason's cache key is looked up: a hit means the API would serve the generated reason.
 
-    .venv/bin/python bench/reasons_cache.py [--top 1000] [--seeds-per-item 50]
-        [--semantic-seeds-per-item 20] [--customers 500]
+    .venv/bin/python bench/reasons_cache.py [--top 1000] [--seeds-per-item 1000]
+        [--semantic-seeds-per-item 100] [--customers 500]
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ class _StandIn(BaseHTTPRequestHandler):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--top", type=int, default=1000)
-    parser.add_argument("--seeds-per-item", type=int, default=50)
-    parser.add_argument("--semantic-seeds-per-item", type=int, default=20)
+    parser.add_argument("--seeds-per-item", type=int, default=1000)
+    parser.add_argument("--semantic-seeds-per-item", type=int, default=100)
     parser.add_argument("--customers", type=int, default=500)
     parser.add_argument("--url", default="", help="A real OpenAI-compatible endpoint instead of the stand-in.")
     parser.add_argument("--model", default="")

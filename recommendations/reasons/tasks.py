@@ -25,7 +25,7 @@ def generate_reasons(*, specs: list[list]) -> dict[str, Any]:
 
 
 @shared_task(acks_late=True, ignore_result=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
-def pregenerate_reasons(*, top_n: int = 1000, seeds_per_item: int = 50, semantic_seeds_per_item: int = 20) -> int:
+def pregenerate_reasons(*, top_n: int = 1000, seeds_per_item: int = 1000, semantic_seeds_per_item: int = 100) -> int:
     """Enqueue generation for the most popular items' likely reasons; returns the specs sent
     (none with the grounded backend: it has nothing to generate)."""
     from recommendations.reasons.backends import GROUNDED, backend_identity
