@@ -1,9 +1,9 @@
 """The serving pipeline: history → recall routes → fusion → rank → filters → top k.
 
-The home feed then goes through the reasons package: an optional LLM rerank of its top items and
-a reason per item. Three entry points, each one `Recommendation` with a fresh id: `recommend` (the home feed),
+Three entry points, each one `Recommendation` with a fresh id: `recommend` (the home feed),
 `similar_items` (neighbours of a product) and `search` (a text query). A handful of indexed
-queries per call, never one per item.
+queries per call, never one per item. The home feed then goes through `recommendations.reasons`:
+an optional LLM rerank of its top items (cached orders only) and a reason per item.
 """
 
 from __future__ import annotations

