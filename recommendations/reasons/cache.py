@@ -20,6 +20,8 @@ latencies_ms: deque[float] = deque(maxlen=10_000)
 
 _lock = threading.Lock()
 _memory: OrderedDict[str, str] = OrderedDict()
+# Semantic seeds: (hash of the customer's recent items, product pk) → nearest history item.
+_seeds: OrderedDict[tuple[int, int], int] = OrderedDict()
 
 
 def cache_key(
@@ -58,8 +60,23 @@ def memory_put_many(texts: Mapping[str, str]) -> None:
 
 
 def memory_clear() -> None:
+    """Forget this process's cached texts and semantic seeds."""
     with _lock:
         _memory.clear()
+        _seeds.clear()
+
+
+def seeds_get_many(keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """(history hash, product pk) → the nearest history item, for the keys remembered."""
+    with _lock:
+        return {key: _seeds[key] for key in keys if key in _seeds}
+
+
+def seeds_put_many(seeds: Mapping[tuple[int, int], int]) -> None:
+    with _lock:
+        _seeds.update(seeds)
+        while len(_seeds) > MEMORY_ENTRIES:
+            _seeds.popitem(last=False)
 
 
 def cache_get_many(*, keys: Iterable[str]) -> dict[str, str]:

@@ -21,6 +21,7 @@ from recommendations.reasons.basis import SEMANTIC, Basis, basis_of, product_fac
 from recommendations.reasons.models import Purpose
 from recommendations.reasons.pool import ActiveTemplate, reason_serving_log, template_choose
 from recommendations.reasons.templates import DEFAULT_GROUNDED, template_render
+from recommendations.recall.semantic import HISTORY_ITEMS
 
 logger = logging.getLogger(__name__)
 HOME_FEED = "home_feed"
@@ -32,16 +33,30 @@ _pending: dict[str, float] = {}
 
 
 def item_bases(*, items: Sequence[ScoredItem], strategy: Strategy, history_pks: Sequence[int]) -> list[Basis]:
-    """Each item's basis, semantic seeds looked up (one query) only where a semantic route decided."""
+    """Each item's basis. Semantic seeds (the nearest history item) are looked up only where a
+    semantic route decided, from memory for a history seen before, else in one query."""
     bases = [basis_of(item=item, weights=strategy.routes) for item in items]
     need = [item.product_pk for item, b in zip(items, bases, strict=True) if b.route == SEMANTIC and b.seed_pk is None]
-    if need and history_pks:
-        seeds = semantic_seeds(product_pks=need, history_pks=history_pks)
-        bases = [
-            Basis(route=b.route, seed_pk=seeds.get(item.product_pk)) if b.route == SEMANTIC and b.seed_pk is None else b
-            for item, b in zip(items, bases, strict=True)
-        ]
-    return bases
+    if not need or not history_pks:
+        return bases
+    # The semantic route builds the customer from these recent items; the nearest of them is the seed.
+    history = tuple(history_pks[:HISTORY_ITEMS])
+    # The history's hash stands for it in the keys: a customer's repeat request hits memory.
+    keys = {pk: (hash(history), pk) for pk in need}
+    remembered = cache.seeds_get_many(keys.values())
+    seeds = {pk: remembered[key] for pk, key in keys.items() if key in remembered}
+    missing = [pk for pk in need if pk not in seeds]
+    if missing:
+        found = semantic_seeds(product_pks=missing, history_pks=history)
+        seeds.update(found)
+        # 0 (no product has it) remembers "no seed" as well, so it is not looked up again.
+        cache.seeds_put_many({keys[pk]: found.get(pk, 0) for pk in missing})
+    return [
+        Basis(route=b.route, seed_pk=seeds.get(item.product_pk) or None)
+        if b.route == SEMANTIC and b.seed_pk is None
+        else b
+        for item, b in zip(items, bases, strict=True)
+    ]
 
 
 def reason_keys(*, template: ActiveTemplate, items: Sequence[ScoredItem], bases: Sequence[Basis]) -> list[str]:

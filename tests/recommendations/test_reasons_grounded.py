@@ -104,10 +104,10 @@ def test_api_returns_the_reasons_and_validates_the_flag(shop, storefront_client)
 
 
 def test_the_cache_path_adds_no_query(shop, django_assert_num_queries):
-    # given a feed served once (its grounded reasons now in memory)
-    strategy = Strategy(routes={"itemcf": 1.0, "popularity": 0.1})
+    # given a feed with every kind of basis served once (its reasons and semantic seeds now in memory)
+    strategy = Strategy()
     recommend(request=RecRequest(customer_id="alice", k=10), strategy=strategy)
-    off = Strategy(routes={"itemcf": 1.0, "popularity": 0.1}, reasons=False)
+    off = Strategy(reasons=False)
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -117,3 +117,4 @@ def test_the_cache_path_adds_no_query(shop, django_assert_num_queries):
     with django_assert_num_queries(len(without.captured_queries)):
         feed = recommend(request=RecRequest(customer_id="alice", k=10), strategy=strategy)
     assert reasons(feed)["teapot"] == "Because you bought White Mug"
+    assert reasons(feed)["toaster"] == "Similar to Red Kettle"
