@@ -2,13 +2,14 @@
 
     {"routes": {"itemcf": 1.0, "semantic": 0.5, "popularity": 0.1},
      "candidates_per_route": 200, "k": 10,
-     "ranker": "fused", "rules": null, "reasons": null}
+     "ranker": "fused", "rules": null, "reasons": null, "llm_rerank": null}
 
 `routes` is required; the rest is optional. `ranker` names a learned ranker (its active model
 reorders the fused candidates; null or "fused" keeps the fused order) — the name's shape is
 checked here, its existence by `experiments.services` against the trained rankers. `rules`
-turns the merchandising rules off with false (null or true: on). `reasons` is reserved: there
-are no reason templates yet, so only null is accepted until they land.
+turns the merchandising rules off with false (null or true: on). `reasons`: null (the
+placement's prompt pool), false (no reasons) or a reason template's name. `llm_rerank`: null
+(off) or how many top items a language model reorders (2 to 50).
 
 The route names come from recommendations.contracts — the cross-app contract module, pure
 data — so a variant can never name a route the serving pipeline does not have.
@@ -28,7 +29,9 @@ FUSED = "fused"
 RANKER_NAME = re.compile(r"[\w.-]{1,100}")
 MAX_CANDIDATES_PER_ROUTE = 2000
 MAX_K = 100
-KEYS = frozenset({"routes", "candidates_per_route", "k", "ranker", "rules", "reasons"})
+KEYS = frozenset({"routes", "candidates_per_route", "k", "ranker", "rules", "reasons", "llm_rerank"})
+TEMPLATE_NAME = re.compile(r"[-a-zA-Z0-9_]{1,100}")
+MAX_RERANK = 50
 
 
 class ConfigError(ValueError):
@@ -46,6 +49,10 @@ class VariantStrategy:
     ranker: str | None
     # Whether the merchandising rules apply (stock and hidden items are filtered either way).
     rules: bool = True
+    # Reasons: on with the pool (True, None), off (False, None) or on with a named template.
+    reasons: bool = True
+    reason_template: str | None = None
+    llm_rerank_top_n: int | None = None
 
 
 def variant_config_parse(config: Any) -> VariantStrategy:
@@ -71,15 +78,23 @@ def variant_config_parse(config: Any) -> VariantStrategy:
     rules = config.get("rules")
     if rules is not None and not isinstance(rules, bool):
         raise ConfigError(f"'rules' must be true (merchandising rules on, the default), false or null, got {rules!r}")
-    for reserved in ("reasons",):
-        if config.get(reserved) is not None:
-            raise ConfigError(f"{reserved!r} is reserved: no {reserved} options exist yet, leave it null")
+    reasons = config.get("reasons")
+    if reasons not in (None, False) and (not isinstance(reasons, str) or not TEMPLATE_NAME.fullmatch(reasons)):
+        raise ConfigError(f"'reasons' must be null, false or a reason template's name, got {reasons!r}")
+    rerank = config.get("llm_rerank")
+    if rerank is not None and (
+        isinstance(rerank, bool) or not isinstance(rerank, int) or not 2 <= rerank <= MAX_RERANK
+    ):
+        raise ConfigError(f"'llm_rerank' must be null or an integer from 2 to {MAX_RERANK}, got {rerank!r}")
     return VariantStrategy(
         routes={route: float(weight) for route, weight in routes.items()},
         candidates_per_route=_bounded_int(config, "candidates_per_route", MAX_CANDIDATES_PER_ROUTE),
         k=_bounded_int(config, "k", MAX_K),
         ranker=None if ranker in (None, FUSED) else ranker,
         rules=rules is not False,
+        reasons=reasons is not False,
+        reason_template=reasons if isinstance(reasons, str) else None,
+        llm_rerank_top_n=rerank,
     )
 
 

@@ -40,6 +40,15 @@ def variant_config_check(*, config: object) -> None:
             raise ExperimentError(
                 f"no active ranker named {strategy.ranker!r}; train one and activate it first (admin: Ranker models)"
             )
+    if strategy.reason_template is not None:
+        template_model = apps.get_model("recommendations", "PromptTemplate")
+        found = template_model.objects.filter(
+            name=strategy.reason_template, purpose="reason", is_active=True, active_version__isnull=False
+        )
+        if not found.exists():
+            raise ExperimentError(
+                f"no active reason template named {strategy.reason_template!r} (admin: Prompt templates)"
+            )
 
 
 def experiment_validate_for_launch(*, experiment: Experiment, variants: list[Variant]) -> None:

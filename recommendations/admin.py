@@ -109,4 +109,6 @@ class RankerModelAdmin(admin.ModelAdmin):
 
 
 # The back office: rules, preview, served lists, hidden items and the bad-case review queue.
+# Prompt templates and generations: registered by their own package's admin module.
+import recommendations.reasons.admin  # noqa: E402, F401
 from recommendations import admin_badcases, admin_rules  # noqa: E402, F401

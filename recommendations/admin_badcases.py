@@ -23,6 +23,7 @@ from recommendations.badcases.resolution import (
     badcase_resolve_hide,
     badcase_triage,
 )
+from recommendations.reasons.models import PromptTemplateVersion
 
 
 @admin.register(BadCase)
@@ -50,6 +51,7 @@ class BadCaseAdmin(admin.ModelAdmin):
         ("customer_external_id", "product_external_id"),
         "recommendation_id",
         ("resolution", "resolution_ref", "resolved_at"),
+        "prompt_template",
         "served_list",
         "snapshot_details",
         "created_at",
@@ -65,6 +67,7 @@ class BadCaseAdmin(admin.ModelAdmin):
         "resolution",
         "resolution_ref",
         "resolved_at",
+        "prompt_template",
         "served_list",
         "snapshot_details",
         "created_at",
@@ -98,6 +101,16 @@ class BadCaseAdmin(admin.ModelAdmin):
             "<th>rules</th><th>final score</th></tr></thead><tbody>{}</tbody></table>",
             rows,
         )
+
+    @admin.display(description="prompt template")
+    def prompt_template(self, case: BadCase) -> str:
+        """For a generated reason that failed a guardrail: open the template version that wrote it."""
+        version_id = (case.snapshot or {}).get("template_version")
+        version = PromptTemplateVersion.objects.filter(pk=version_id).select_related("template").first()
+        if version is None:
+            return "-"
+        url = reverse("admin:recommendations_prompttemplate_change", args=[version.template_id])
+        return format_html('<a href="{}" id="open-template">{} v{}</a>', url, version.template.name, version.version)
 
     @admin.display(description="snapshot (variant, versions, features, evidence)")
     def snapshot_details(self, case: BadCase) -> str:

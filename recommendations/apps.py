@@ -12,3 +12,8 @@ class RecommendationsConfig(AppConfig):
 
         request_started.connect(served_lists_collect, dispatch_uid="recommendations.served_lists_collect")
         request_finished.connect(served_lists_flush, dispatch_uid="recommendations.served_lists_flush")
+
+        from recommendations.reasons.pool import reason_servings_collect, reason_servings_flush
+
+        request_started.connect(reason_servings_collect, dispatch_uid="reasons.servings_collect")
+        request_finished.connect(reason_servings_flush, dispatch_uid="reasons.servings_flush")

@@ -22,6 +22,11 @@ class Strategy:
     ranker: str | None = None
     # Merchandising rules on (recommendations.rules); stock and hidden items are filtered either way.
     rules: bool = True
+    # Reasons (recommendations.reasons): the reason template's name (None: the placement's pool),
+    # whether reasons are written at all, and how many top items a language model reorders (None: off).
+    reason_template: str | None = None
+    reasons: bool = True
+    llm_rerank_top_n: int | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,8 @@ class RecRequest:
     # history gets semantic matches to it instead of popularity alone.
     context_product: str | None = None
     query: str | None = None
+    # False: no reasons on this list (a storefront that does not show them skips their cost).
+    reasons: bool = True
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,8 @@ class Candidate:
     product_pk: int
     route: str
     score: float
+    # The customer's history item that proposed it (item-CF: the one contributing most), if any.
+    seed_pk: int | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,10 @@ class ScoredItem:
     # The ranker's (or the fusion's) score before the rules; None where no rule stage ran.
     ranked_score: float | None = None
     rules: tuple[RuleTouch, ...] = ()
+    # route name -> the history item (pk) that route proposed it from, where it has one
+    seeds: dict[str, int] = field(default_factory=dict)
+    # Why it is recommended, for the shopper (the reasons stage fills it in).
+    reason: str | None = None
 
 
 @dataclass(frozen=True)

@@ -167,3 +167,12 @@ class ServedList(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recommendation_id} ({self.placement})"
+
+
+# Reasons keep their models in their own package; Django finds them through this module.
+from recommendations.reasons.models import (  # noqa: E402, F401
+    Generation,
+    PromptTemplate,
+    PromptTemplateVersion,
+    ReasonServing,
+)

@@ -2,7 +2,8 @@
 
 Three entry points, each one `Recommendation` with a fresh id: `recommend` (the home feed),
 `similar_items` (neighbours of a product) and `search` (a text query). A handful of indexed
-queries per call, never one per item.
+queries per call, never one per item. The home feed then goes through `recommendations.reasons`:
+an optional LLM rerank of its top items (cached orders only) and a reason per item.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from recommendations.contracts import Candidate, Recommendation, RecRequest, Sco
 from recommendations.errors import EmbeddingModelUnavailable, UnknownProduct
 from recommendations.history import customer_history
 from recommendations.ranking.serving import rank_stage
+from recommendations.reasons.rerank import rerank_stage
+from recommendations.reasons.stage import HOME_FEED, reasons_attach
 from recommendations.recall import itemcf, popularity, semantic
 from recommendations.recall.fused import FusedItem, fuse
 from recsite.metrics import candidates_observe, fallback_count, stage_timer
@@ -73,7 +76,7 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
         ranked = rank_stage(customer_id=request.customer_id, fused=fused, strategy=strategy)
     items = _top_available(
         fused=ranked.items,
-        k=request.k,
+        k=max(request.k, strategy.llm_rerank_top_n or 0),
         placement="home_feed",
         customer_id=request.customer_id,
         apply_rules=strategy.rules,
@@ -81,7 +84,20 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
         excluded_external_ids=request.exclude,
         category_path=request.category,
     )
-    return Recommendation(recommendation_id=uuid.uuid4(), strategy=strategy.name, items=items, ranker=ranked.ranker)
+    recommendation_id = uuid.uuid4()
+    items = rerank_stage(items=items, strategy=strategy, history_pks=history.product_pks, placement=HOME_FEED)
+    if request.reasons:
+        with stage_timer("reasons"):
+            items = reasons_attach(
+                items=items[: request.k],
+                strategy=strategy,
+                history_pks=history.product_pks,
+                recommendation_id=recommendation_id,
+                placement=HOME_FEED,
+            )
+    return Recommendation(
+        recommendation_id=recommendation_id, strategy=strategy.name, items=items[: request.k], ranker=ranked.ranker
+    )
 
 
 def _context_candidates(*, request: RecRequest, n: int, knn_filter: semantic.KnnFilter) -> list[Candidate]:

@@ -2,7 +2,7 @@
 under a strategy or experiment variant, with every stage's contribution, beside their history.
 
 Nothing here is served or logged: no served list, no exposure. Columns are data
-(`PREVIEW_COLUMNS`), so adding one (e.g. the generated reason) is one entry.
+(`PREVIEW_COLUMNS`), so adding one is one entry.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ PREVIEW_COLUMNS: list[tuple[str, Callable[[ScoredItem], str]]] = [
     ("ranker score", _ranked),
     ("rule adjustments", _rules),
     ("final score", lambda item: f"{item.score:.4f}"),
+    ("reason", lambda item: item.reason or ""),
 ]
 
 

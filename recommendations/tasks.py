@@ -74,3 +74,13 @@ def prune_served_lists() -> int:
     from recommendations.served import served_lists_prune
 
     return served_lists_prune()
+
+
+# The reasons' tasks live in their package; importing them here registers them with the worker.
+from recommendations.reasons.tasks import (  # noqa: E402, F401
+    generate_reasons,
+    generate_rerank,
+    lora_finetune,
+    pregenerate_reasons,
+    refresh_prompt_pool,
+)

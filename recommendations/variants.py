@@ -45,6 +45,9 @@ def variant_serving(*, placement: str, customer_id: str | None, k: int) -> Serve
         routes=dict(config.routes),
         ranker=config.ranker,
         rules=config.rules,
+        reasons=config.reasons,
+        reason_template=config.reason_template,
+        llm_rerank_top_n=config.llm_rerank_top_n,
         **fields,
     )
     return ServedVariant(placement=placement, assignment=assignment, strategy=strategy, k=config.k or k)

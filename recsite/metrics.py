@@ -170,9 +170,12 @@ def rules_actions_count(*, kinds: Iterable[str]) -> None:
             RULES_ACTIONS.labels(action=kind).inc()
 
 
-def reason_cache_count(*, hit: bool) -> None:
+def reason_cache_count(*, hits: int, misses: int) -> None:
     if ENABLED:
-        (REASON_CACHE_HITS if hit else REASON_CACHE_MISSES).inc()
+        if hits:
+            REASON_CACHE_HITS.inc(hits)
+        if misses:
+            REASON_CACHE_MISSES.inc(misses)
 
 
 def version_info_set(*, gauge: Gauge, previous: dict[str, str] | None, current: dict[str, str]) -> None:

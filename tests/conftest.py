@@ -33,3 +33,16 @@ def redis_url() -> str:
     except redis.exceptions.ConnectionError as error:
         pytest.skip(f"no Redis at {url} for a real Celery worker: {error}")
     return url
+
+
+@pytest.fixture(autouse=True)
+def fresh_reason_caches():
+    """The reasons' per-process template snapshot and text cache hold rows of earlier tests."""
+    from recommendations.reasons.cache import memory_clear
+    from recommendations.reasons.pool import active_templates_forget
+
+    active_templates_forget()
+    memory_clear()
+    yield
+    active_templates_forget()
+    memory_clear()

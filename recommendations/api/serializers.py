@@ -83,6 +83,9 @@ class RecommendationQuerySerializer(serializers.Serializer):
         help_text="What the shopper searched for: a customer without history (and no `context`) gets items "
         "matching it.",
     )
+    reasons = serializers.BooleanField(
+        default=True, help_text="Write a reason per item (`Because you bought …`); false leaves `reason` null."
+    )
 
 
 def _customer_field() -> serializers.CharField:
@@ -128,6 +131,11 @@ class RecommendedItemSerializer(serializers.Serializer):
         help_text="Recall route (`itemcf`, `semantic`, `popularity`) -> its normalised score for this item.",
     )
     rules = RuleTouchSerializer(many=True, help_text="The merchandising rules that touched this item.")
+    reason = serializers.CharField(
+        allow_null=True,
+        required=False,
+        help_text="Why it is recommended, for the shopper (home feed; null when reasons are off).",
+    )
 
 
 class _RecommendationOutputSerializer(serializers.Serializer):

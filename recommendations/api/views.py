@@ -53,6 +53,7 @@ class RecommendationsApi(APIView):
                 include_purchased=params["include_purchased"],
                 context_product=params.get("context"),
                 query=params.get("q"),
+                reasons=params["reasons"],
             ),
             strategy=served.strategy,
         )

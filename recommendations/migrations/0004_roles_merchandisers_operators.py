@@ -41,6 +41,11 @@ ROLES = {
 
 
 def roles_create(apps, schema_editor):
+    roles_grant(apps, ROLES)
+
+
+def roles_grant(apps, roles):
+    """Give each group (created when missing) the permissions `roles` lists for it."""
     from django.contrib.auth.management import create_permissions
 
     # Permissions are normally created after all migrations; this one needs them now.
@@ -50,7 +55,7 @@ def roles_create(apps, schema_editor):
         app_config.models_module = None
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    for group_name, by_app in ROLES.items():
+    for group_name, by_app in roles.items():
         group, _ = Group.objects.get_or_create(name=group_name)
         for app_label, models in by_app.items():
             for model, actions in models.items():

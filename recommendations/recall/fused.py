@@ -11,7 +11,7 @@ reciprocal-rank fusion and min-max normalisation at the same weights (`manage.py
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from recommendations.contracts import Candidate
 
@@ -22,6 +22,8 @@ class FusedItem:
     score: float
     # route -> the route's own score divided by its best score in this list (1.0 = its top item)
     routes: dict[str, float]
+    # route -> the history item (pk) that route proposed it from (item-CF's strongest seed)
+    seeds: dict[str, int] = field(default_factory=dict)
 
 
 def fuse(*, candidates: Mapping[str, Sequence[Candidate]], weights: Mapping[str, float]) -> list[FusedItem]:
@@ -32,6 +34,7 @@ def fuse(*, candidates: Mapping[str, Sequence[Candidate]], weights: Mapping[str,
     """
     scores: dict[int, float] = {}
     routes: dict[int, dict[str, float]] = {}
+    seeds: dict[int, dict[str, int]] = {}
     for route, route_candidates in candidates.items():
         weight = weights.get(route, 0.0)
         if weight <= 0 or not route_candidates:
@@ -42,5 +45,7 @@ def fuse(*, candidates: Mapping[str, Sequence[Candidate]], weights: Mapping[str,
             pk = candidate.product_pk
             scores[pk] = scores.get(pk, 0.0) + weight * normalised
             routes.setdefault(pk, {})[route] = normalised
+            if candidate.seed_pk is not None:
+                seeds.setdefault(pk, {})[route] = candidate.seed_pk
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-    return [FusedItem(product_pk=pk, score=score, routes=routes[pk]) for pk, score in ranked]
+    return [FusedItem(product_pk=pk, score=score, routes=routes[pk], seeds=seeds.get(pk, {})) for pk, score in ranked]

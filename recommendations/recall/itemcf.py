@@ -89,14 +89,16 @@ def itemcf_candidates(*, history: History, n: int) -> list[Candidate]:
 
     The serving form of `itemcf_score_matrix` for one customer: Postgres sums
     history weight × similarity per neighbour and returns only the top `n`, so a long history
-    never ships thousands of neighbour rows to Python.
+    never ships thousands of neighbour rows to Python. Each candidate's `seed_pk` is the history
+    item contributing most to its score (what its reason names).
     """
     from django.db import connection
 
     if history.is_empty or n <= 0:
         return []
     sql = (
-        "SELECT n.neighbor_id, SUM(n.score * h.weight) AS score"
+        "SELECT n.neighbor_id, SUM(n.score * h.weight) AS score,"
+        " (array_agg(h.product_id ORDER BY n.score * h.weight DESC, h.product_id))[1]"
         " FROM catalog_itemneighbor n"
         " JOIN unnest(%s::bigint[], %s::float8[]) AS h(product_id, weight) ON n.product_id = h.product_id"
         " GROUP BY n.neighbor_id HAVING SUM(n.score * h.weight) > 0"
@@ -105,7 +107,7 @@ def itemcf_candidates(*, history: History, n: int) -> list[Candidate]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [list(history.product_pks), list(history.weights), n])
         rows = cursor.fetchall()
-    return [Candidate(product_pk=pk, route=ROUTE, score=float(score)) for pk, score in rows]
+    return [Candidate(product_pk=pk, route=ROUTE, score=float(score), seed_pk=seed) for pk, score, seed in rows]
 
 
 def itemcf_neighbors_rebuild(*, n_neighbors: int = DEFAULT_NEIGHBORS, shrink: float = DEFAULT_SHRINK) -> int:

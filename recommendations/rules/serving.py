@@ -46,7 +46,7 @@ def rules_stage(
         category_path=category_path,
     )
     items = [
-        RuleItem(product_pk=f.product_pk, score=f.score, routes=f.routes, **rows[f.product_pk])
+        RuleItem(product_pk=f.product_pk, score=f.score, routes=f.routes, seeds=f.seeds, **rows[f.product_pk])
         for f in ordered
         if f.product_pk in rows
     ]

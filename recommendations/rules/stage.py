@@ -34,6 +34,8 @@ class RuleItem:
     attributes: dict
     score: float
     routes: dict[str, float]
+    # route -> the history item it was proposed from (what the reasons stage explains it by)
+    seeds: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -217,4 +219,5 @@ def _scored(w: _Working) -> ScoredItem:
         routes=w.item.routes,
         ranked_score=w.item.score if w.proposed else None,
         rules=tuple(w.touches),
+        seeds=w.item.seeds,
     )

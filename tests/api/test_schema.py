@@ -48,6 +48,7 @@ def test_schema_documents_every_operation_its_parameters_and_errors(api_client):
         "include_purchased": False,
         "context": False,
         "q": False,
+        "reasons": False,
     }
     assert set(recommendations["responses"]) == {"200", "400", "401", "403", "429"}
     assert set(schema["paths"]["/api/v1/events/"]["post"]["responses"]) == {

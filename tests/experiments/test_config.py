@@ -34,7 +34,10 @@ def test_a_named_ranker_is_kept_and_fused_means_none():
         ({"routes": {"itemcf": 1}, "ranker": 5}, "'ranker' must be a ranker's name"),
         ({"routes": {"itemcf": 1}, "ranker": "no spaces"}, "'ranker' must be a ranker's name"),
         ({"routes": {"itemcf": 1}, "rules": {"boost": True}}, "'rules' must be true"),
-        ({"routes": {"itemcf": 1}, "reasons": "template"}, "'reasons' is reserved"),
+        ({"routes": {"itemcf": 1}, "reasons": 3}, "'reasons' must be null, false or a reason template's name"),
+        ({"routes": {"itemcf": 1}, "reasons": True}, "'reasons' must be null, false or a reason template's name"),
+        ({"routes": {"itemcf": 1}, "llm_rerank": 1}, "'llm_rerank' must be null or an integer from 2 to 50"),
+        ({"routes": {"itemcf": 1}, "llm_rerank": True}, "'llm_rerank' must be null or an integer from 2 to 50"),
         ({"routes": {"itemcf": 1}, "colour": "red"}, "unknown keys colour"),
     ],
 )

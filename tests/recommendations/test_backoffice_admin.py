@@ -74,6 +74,7 @@ def test_preview_shows_stages_history_and_similar_and_search_errors(admin_client
     page = admin_client.get(reverse("admin:recommendations_preview"), {"customer": "dora", "k": 2, "run": 1})
     result = page.context["result"]
     assert result.headers[:4] == ("#", "item", "title", "proposed by (route: normalised score)")
+    assert result.headers[-1] == "reason"
     assert [h.product_id for h in result.history] == ["p5"]
     assert b"preview-table" in page.content
     missing = admin_client.get(
@@ -105,6 +106,23 @@ def test_review_queue_resolves_with_an_exclude_rule_in_one_click(admin_client, m
     assert LogEntry.objects.filter(object_id=str(case.pk), change_message__contains="exclude rule").exists()
 
 
+def test_a_guardrail_case_opens_the_template_version_that_wrote_it(admin_client, merch_shop):
+    from tests.recommendations.reasons_fixtures import default_templates
+
+    template = default_templates()["reason"]
+    case = BadCase.objects.create(
+        source="reason_guardrail",
+        reason_code="unknown_product",
+        product_external_id="p2",
+        snapshot={"template_version": template.active_version_id, "prompt": "…"},
+    )
+
+    page = admin_client.get(reverse("admin:experiments_badcase_change", args=[case.pk]))
+
+    link = reverse("admin:recommendations_prompttemplate_change", args=[template.pk])
+    assert f'<a href="{link}" id="open-template">'.encode() in page.content
+
+
 def test_export_action_downloads_the_resolved_cases(admin_client, merch_shop):
     done = BadCase.objects.create(source="feedback", product_external_id="p1", status=BadCaseStatus.RESOLVED)
     BadCase.objects.create(source="feedback", product_external_id="p2")
@@ -127,11 +145,17 @@ def test_export_action_downloads_the_resolved_cases(admin_client, merch_shop):
                 "recommendations_preview",
                 "experiments_badcase_changelist",
             ],
-            ["experiments_experiment_add"],
+            ["experiments_experiment_add", "recommendations_prompttemplate_add"],
         ),
         (
             "Operators",
-            ["experiments_experiment_add", "recommendations_rankermodel_changelist", "experiments_badcase_changelist"],
+            [
+                "experiments_experiment_add",
+                "recommendations_rankermodel_changelist",
+                "experiments_badcase_changelist",
+                "recommendations_prompttemplate_add",
+                "recommendations_prompttemplate_changelist",
+            ],
             ["recommendations_merchrule_add", "catalog_product_add"],
         ),
     ],

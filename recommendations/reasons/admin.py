@@ -1,0 +1,246 @@
+"""Admin for prompt templates: edit (every save is a new version), diff, activate or roll back,
+preview for a customer and item; the pool's impressions, clicks and posterior; cached generations."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from recommendations.reasons import templates
+from recommendations.reasons.backends import BACKENDS, BackendError, _backend
+from recommendations.reasons.models import Generation, PromptTemplate, PromptTemplateVersion
+from recommendations.reasons.pool import active_templates_forget, posterior_mean
+
+
+class PromptTemplateForm(forms.ModelForm):
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 12, "cols": 100}),
+        help_text="The prompt sent to a language model (Django template language; variables below).",
+    )
+    grounded = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 100}),
+        help_text="What the grounded backend (no model) writes; empty: the built-in grounded reason.",
+    )
+    note = forms.CharField(required=False, max_length=200, help_text="What changed (kept with the new version).")
+
+    class Meta:
+        model = PromptTemplate
+        fields = ["name", "purpose", "placement", "is_active"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        version = self.instance.active_version if self.instance.pk else None
+        if version is not None:
+            self.fields["body"].initial = version.body
+            self.fields["grounded"].initial = version.grounded
+
+    def clean_body(self) -> str:
+        return _compiled_or_error(self.cleaned_data["body"])
+
+    def clean_grounded(self) -> str:
+        return _compiled_or_error(self.cleaned_data["grounded"])
+
+
+def _compiled_or_error(source: str) -> str:
+    try:
+        templates.template_compile_check(source=source)
+    except templates.TemplateError as exc:
+        raise ValidationError(str(exc)) from exc
+    return source
+
+
+class VersionInline(admin.TabularInline):
+    model = PromptTemplateVersion
+    fk_name = "template"
+    extra = 0
+    can_delete = False
+    fields = ("version", "note", "created_at", "actions_")
+    readonly_fields = fields
+    ordering = ("-version",)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="")
+    def actions_(self, version: PromptTemplateVersion) -> str:
+        template = version.template
+        diff = reverse("admin:reasons_template_diff", args=[template.pk])
+        preview = reverse("admin:reasons_template_preview", args=[template.pk])
+        if template.active_version_id == version.pk:
+            state = format_html("<strong>active</strong>")
+        else:
+            activate = reverse("admin:reasons_template_activate", args=[template.pk, version.pk])
+            # Inside the change form (forms cannot nest): the button posts that form, with its
+            # CSRF token, to the activate URL instead.
+            state = format_html('<button type="submit" formaction="{}" formmethod="post">activate</button>', activate)
+        old = template.active_version_id or version.pk
+        return format_html(
+            '{} <a href="{}?old={}&new={}">diff with active</a> <a href="{}?version={}">preview</a>',
+            state,
+            diff,
+            old,
+            version.pk,
+            preview,
+            version.pk,
+        )
+
+
+@admin.register(PromptTemplate)
+class PromptTemplateAdmin(admin.ModelAdmin):
+    form = PromptTemplateForm
+    inlines = [VersionInline]
+    list_display = ("name", "purpose", "placement", "is_active", "version", "impressions", "clicks", "ctr", "posterior")
+    list_filter = ("purpose", "placement", "is_active")
+    readonly_fields = ("impressions", "clicks", "posterior", "variables")
+    fieldsets = (
+        (None, {"fields": ("name", "purpose", "placement", "is_active")}),
+        ("Text (saving stores a new version and serves it)", {"fields": ("body", "grounded", "note", "variables")}),
+        ("Prompt pool (Thompson sampling on clicks)", {"fields": ("impressions", "clicks", "posterior")}),
+    )
+
+    @admin.display(description="active version")
+    def version(self, template: PromptTemplate) -> str:
+        return f"v{template.active_version.version}" if template.active_version else "—"
+
+    @admin.display(description="CTR")
+    def ctr(self, template: PromptTemplate) -> str:
+        return f"{template.clicks / template.impressions:.2%}" if template.impressions else "—"
+
+    @admin.display(description="posterior mean CTR, Beta(1+clicks, 1+misses)")
+    def posterior(self, template: PromptTemplate) -> str:
+        return f"{posterior_mean(impressions=template.impressions, clicks=template.clicks):.4f}"
+
+    @admin.display(description="variables")
+    def variables(self, template: PromptTemplate) -> str:
+        doc = templates.__doc__ or ""
+        return format_html(
+            "<pre style='white-space:pre-wrap'>{}</pre>",
+            doc.split("(all strings are sanitised catalog text, see `guardrails`):", 1)[-1].strip(),
+        )
+
+    def save_model(self, request, obj: PromptTemplate, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        current = obj.active_version
+        body, grounded = form.cleaned_data["body"], form.cleaned_data["grounded"]
+        if current is None or (current.body, current.grounded) != (body, grounded):
+            templates.template_version_create(
+                template_id=obj.pk, body=body, grounded=grounded, note=form.cleaned_data["note"]
+            )
+            obj.refresh_from_db()
+        active_templates_forget()
+
+    def get_urls(self):
+        own = [
+            path("<int:pk>/diff/", self.admin_site.admin_view(self.diff_view), name="reasons_template_diff"),
+            path("<int:pk>/preview/", self.admin_site.admin_view(self.preview_view), name="reasons_template_preview"),
+            path(
+                "<int:pk>/versions/<int:version_pk>/activate/",
+                self.admin_site.admin_view(require_POST(self.activate_view)),
+                name="reasons_template_activate",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def _template(self, request: HttpRequest, pk: int) -> PromptTemplate:
+        template = get_object_or_404(PromptTemplate, pk=pk)
+        if not self.has_view_permission(request, template):
+            raise Http404
+        return template
+
+    def diff_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        template = self._template(request, pk)
+        versions = {v.pk: v for v in template.versions.all()}
+        try:
+            old, new = int(request.GET.get("old", "")), int(request.GET.get("new", ""))
+        except ValueError:
+            old = new = None
+        if old not in versions or new not in versions:
+            raise Http404("pick two versions of this template")
+        diff = templates.template_versions_diff(old_id=old, new_id=new)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{template.name}: v{versions[old].version} → v{versions[new].version}",
+            "template_obj": template,
+            "diff_lines": diff.splitlines() or ["(no difference)"],
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/recommendations/prompttemplate/diff.html", context)
+
+    def activate_view(self, request: HttpRequest, pk: int, version_pk: int) -> HttpResponse:
+        template = self._template(request, pk)
+        if not self.has_change_permission(request, template):
+            raise Http404
+        version = get_object_or_404(PromptTemplateVersion, pk=version_pk, template=template)
+        templates.template_version_activate(version_id=version.pk)
+        active_templates_forget()
+        self.message_user(request, f"{template.name}: v{version.version} is now served.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:recommendations_prompttemplate_change", args=[template.pk]))
+
+    def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from recommendations.reasons.preview import PreviewError, template_preview
+
+        template = self._template(request, pk)
+        version_id = request.GET.get("version") or template.active_version_id
+        version = get_object_or_404(PromptTemplateVersion, pk=version_id, template=template)
+        customer, product = request.GET.get("customer", "").strip(), request.GET.get("product", "").strip()
+        backend_name = request.GET.get("backend") or settings.REASON_BACKEND
+        preview, error = None, ""
+        if backend_name not in BACKENDS:
+            error = f"unknown backend {backend_name!r}"
+        elif customer:
+            try:
+                preview = template_preview(
+                    version_id=version.pk, customer_id=customer, product_id=product, backend=_backend(backend_name)
+                )
+            except (PreviewError, BackendError) as exc:
+                error = str(exc)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Preview {template.name} v{version.version}",
+            "template_obj": template,
+            "version": version,
+            "customer": customer,
+            "product": product,
+            "preview": preview,
+            "error": error,
+            "backends": BACKENDS,
+            "backend": backend_name,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/recommendations/prompttemplate/preview.html", context)
+
+
+@admin.register(Generation)
+class GenerationAdmin(admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "purpose",
+        "product",
+        "route",
+        "seed",
+        "backend",
+        "model",
+        "accepted",
+        "guardrail",
+        "text",
+        "latency_ms",
+    )
+    list_filter = ("purpose", "accepted", "guardrail", "backend")
+    search_fields = ("text", "output")
+    list_select_related = ("product", "seed")
+    readonly_fields = [f.name for f in Generation._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,91 @@
+"""How an item was chosen (its basis) and the catalog facts a reason may use.
+
+The basis is the route that contributed most to the item's fused score (weight × normalised
+score), with the history item that route proposed it from: item-CF's strongest seed (carried from
+recall), the nearest history item for semantic (looked up here, only for the items served).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from recommendations.contracts import ScoredItem
+from recommendations.reasons.guardrails import FIELD_MAX_CHARS, ProductFacts, prompt_text_sanitize
+
+RULE = "rule"
+PROMOTING_RULES = frozenset({"pin", "boost"})
+SEMANTIC = "semantic"
+
+
+@dataclass(frozen=True)
+class Basis:
+    route: str
+    seed_pk: int | None = None
+
+
+def basis_of(*, item: ScoredItem, weights: Mapping[str, float]) -> Basis:
+    """The item's basis: a merchandising rule when one promoted it (pin, boost), else its
+    strongest route (a bury or a diversity move is no reason to show an item)."""
+    if any(touch.kind in PROMOTING_RULES for touch in item.rules):
+        return Basis(route=RULE)
+    if not item.routes:
+        return Basis(route="popularity")
+    route = max(item.routes, key=lambda r: (weights.get(r, 0.0) * item.routes[r], r))
+    return Basis(route=route, seed_pk=item.seeds.get(route))
+
+
+def semantic_seeds(*, product_pks: Sequence[int], history_pks: Sequence[int]) -> dict[int, int]:
+    """product pk → the history item whose embedding is nearest to it (one query)."""
+    from django.db import connection
+
+    if not product_pks or not history_pks:
+        return {}
+    sql = (
+        "SELECT DISTINCT ON (c.product_id) c.product_id, h.product_id"
+        " FROM catalog_productembedding c JOIN catalog_productembedding h ON h.product_id = ANY(%s)"
+        " WHERE c.product_id = ANY(%s) AND h.product_id <> c.product_id"
+        " ORDER BY c.product_id, c.vector <=> h.vector, h.product_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(history_pks), list(product_pks)])
+        return dict(cursor.fetchall())
+
+
+def product_facts(*, pks: Sequence[int]) -> dict[int, ProductFacts]:
+    """pk → sanitised, length-limited catalog facts of each product (one query)."""
+    from catalog.models import Product
+
+    rows = Product.objects.filter(pk__in=set(pks)).values_list(
+        "pk", "external_id", "title", "description", "brand", "price", "currency", "category__path"
+    )
+    return {
+        pk: ProductFacts(
+            id=external_id,
+            title=prompt_text_sanitize(title, max_chars=FIELD_MAX_CHARS["title"]),
+            description=prompt_text_sanitize(description, max_chars=FIELD_MAX_CHARS["description"]),
+            brand=prompt_text_sanitize(brand, max_chars=FIELD_MAX_CHARS["brand"]),
+            price="" if price is None else f"{price:.2f}",
+            currency=currency or "",
+            category=prompt_text_sanitize(category or "", max_chars=FIELD_MAX_CHARS["category"]),
+        )
+        for pk, external_id, title, description, brand, price, currency, category in rows
+    }
+
+
+def reason_variables(
+    *,
+    item: ProductFacts,
+    basis: Basis,
+    seed: ProductFacts | None,
+    recent: Sequence[ProductFacts] = (),
+    rules: Sequence[str] = (),
+) -> dict:
+    """The documented template variables for one item (see `templates`)."""
+    return {
+        "item": item.as_variables(),
+        "route": basis.route,
+        "seed": seed.as_variables() if seed else None,
+        "recent_items": [r.as_variables() for r in recent],
+        "rules": list(rules),
+    }

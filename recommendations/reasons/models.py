@@ -1,0 +1,99 @@
+"""Prompt templates, their versions, the generation cache and the prompt pool's serving log."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Purpose(models.TextChoices):
+    REASON = "reason", "reason (why this item)"
+    RERANK = "rerank", "rerank (order the top candidates)"
+
+
+class PromptTemplate(models.Model):
+    """An operator-editable prompt. Its text lives in versions; `active_version` is the one served.
+
+    Several active reason templates on one placement form a prompt pool: each request picks one by
+    Thompson sampling on the clicks it earned (`impressions`, `clicks`, refreshed by a task).
+    """
+
+    name = models.SlugField(max_length=100, unique=True)
+    purpose = models.CharField(max_length=10, choices=Purpose.choices, default=Purpose.REASON)
+    placement = models.CharField(max_length=20, default="home_feed", help_text="Where its reasons are served.")
+    is_active = models.BooleanField(default=True, help_text="Served (in its placement's pool).")
+    active_version = models.ForeignKey(
+        "PromptTemplateVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    impressions = models.PositiveBigIntegerField(default=0, editable=False)
+    clicks = models.PositiveBigIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["purpose", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PromptTemplateVersion(models.Model):
+    """One saved text of a template (never edited: a change is a new version)."""
+
+    template = models.ForeignKey(PromptTemplate, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    # The prompt sent to a language model (Django template language).
+    body = models.TextField()
+    # What the grounded backend writes (Django template language); true by construction.
+    grounded = models.TextField(blank=True, default="")
+    note = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["template", "-version"]
+        constraints = [models.UniqueConstraint(fields=["template", "version"], name="prompt_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.template.name} v{self.version}"
+
+
+class Generation(models.Model):
+    """A cached model output for one cache key (template version, item, basis route and seed,
+    backend and model), with what the guardrails said about it."""
+
+    key = models.CharField(max_length=64, unique=True)
+    purpose = models.CharField(max_length=10, choices=Purpose.choices)
+    template_version = models.ForeignKey(PromptTemplateVersion, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey("catalog.Product", null=True, on_delete=models.CASCADE, related_name="+")
+    route = models.CharField(max_length=20, blank=True, default="")
+    seed = models.ForeignKey("catalog.Product", null=True, on_delete=models.CASCADE, related_name="+")
+    backend = models.CharField(max_length=20)
+    model = models.CharField(max_length=200, blank=True, default="")
+    prompt = models.TextField()
+    output = models.TextField(help_text="What the model wrote.")
+    # The text served: the output when accepted, the grounded reason when not (rerank: the order).
+    text = models.TextField()
+    accepted = models.BooleanField()
+    guardrail = models.CharField(max_length=40, blank=True, default="", help_text="Failed check, if any.")
+    latency_ms = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["accepted", "created_at"], name="generation_accepted_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.backend}:{self.key[:12]}"
+
+
+class ReasonServing(models.Model):
+    """Which pool template wrote the reasons of one served list (the pool's impressions; clicks
+    are events carrying the same recommendation_id)."""
+
+    recommendation_id = models.UUIDField(unique=True)
+    template = models.ForeignKey(PromptTemplate, on_delete=models.CASCADE, related_name="servings", db_index=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["template", "created_at"], name="reasonserving_template_idx")]
+
+    def __str__(self) -> str:
+        return str(self.recommendation_id)

@@ -1,0 +1,174 @@
+"""The reasons stage of the serving path: every item of a list gets its reason, never waiting for
+a model.
+
+The grounded backend renders the template's grounded text (memory-cached per key). A language-model
+backend serves the cached generation when there is one; otherwise the grounded reason, and the
+missing keys are enqueued for generation (`tasks.generate_reasons`, queue `gpu`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+
+from recommendations.contracts import ScoredItem, Strategy
+from recommendations.reasons import cache
+from recommendations.reasons.backends import GROUNDED, backend_identity
+from recommendations.reasons.basis import SEMANTIC, Basis, basis_of, product_facts, reason_variables, semantic_seeds
+from recommendations.reasons.models import Purpose
+from recommendations.reasons.pool import ActiveTemplate, reason_serving_log, template_choose
+from recommendations.reasons.templates import DEFAULT_GROUNDED, template_render
+from recommendations.recall.semantic import HISTORY_ITEMS
+from recsite.metrics import reason_cache_count
+
+logger = logging.getLogger(__name__)
+HOME_FEED = "home_feed"
+# A key enqueued for generation is not enqueued again by this process for this long.
+PENDING_SECONDS = 300.0
+
+_pending_lock = threading.Lock()
+_pending: dict[str, float] = {}
+
+
+def item_bases(*, items: Sequence[ScoredItem], strategy: Strategy, history_pks: Sequence[int]) -> list[Basis]:
+    """Each item's basis. Semantic seeds (the nearest history item) are looked up only where a
+    semantic route decided, from memory for a history seen before, else in one query."""
+    bases = [basis_of(item=item, weights=strategy.routes) for item in items]
+    need = [item.product_pk for item, b in zip(items, bases, strict=True) if b.route == SEMANTIC and b.seed_pk is None]
+    if not need or not history_pks:
+        return bases
+    # The semantic route builds the customer from these recent items; the nearest of them is the seed.
+    history = tuple(history_pks[:HISTORY_ITEMS])
+    # The history's hash stands for it in the keys: a customer's repeat request hits memory.
+    keys = {pk: (hash(history), pk) for pk in need}
+    remembered = cache.seeds_get_many(keys.values())
+    seeds = {pk: remembered[key] for pk, key in keys.items() if key in remembered}
+    missing = [pk for pk in need if pk not in seeds]
+    if missing:
+        found = semantic_seeds(product_pks=missing, history_pks=history)
+        seeds.update(found)
+        # 0 (no product has it) remembers "no seed" as well, so it is not looked up again.
+        cache.seeds_put_many({keys[pk]: found.get(pk, 0) for pk in missing})
+    return [
+        Basis(route=b.route, seed_pk=seeds.get(item.product_pk) or None)
+        if b.route == SEMANTIC and b.seed_pk is None
+        else b
+        for item, b in zip(items, bases, strict=True)
+    ]
+
+
+def reason_keys(*, template: ActiveTemplate, items: Sequence[ScoredItem], bases: Sequence[Basis]) -> list[str]:
+    backend, model = backend_identity()
+    return [
+        cache.cache_key(
+            purpose=Purpose.REASON,
+            version_id=template.version_id,
+            product_pk=item.product_pk,
+            route=b.route,
+            seed_pk=b.seed_pk,
+            backend=backend,
+            model=model,
+        )
+        for item, b in zip(items, bases, strict=True)
+    ]
+
+
+def grounded_reasons(*, template: ActiveTemplate, items: Sequence[ScoredItem], bases: Sequence[Basis]) -> list[str]:
+    """The grounded reason of each item through the template (one query for the catalog facts)."""
+    facts = product_facts(pks=[i.product_pk for i in items] + [b.seed_pk for b in bases if b.seed_pk is not None])
+    source = template.grounded or DEFAULT_GROUNDED
+    texts = []
+    for item, b in zip(items, bases, strict=True):
+        item_facts = facts.get(item.product_pk)
+        seed = facts.get(b.seed_pk) if b.seed_pk is not None else None
+        if item_facts is None:
+            texts.append("")
+            continue
+        variables = reason_variables(
+            item=item_facts, basis=b, seed=seed, recent=[seed] if seed else [], rules=[t.effect for t in item.rules]
+        )
+        texts.append(template_render(source=source, variables=variables))
+    return texts
+
+
+def reasons_attach(
+    *,
+    items: Sequence[ScoredItem],
+    strategy: Strategy,
+    history_pks: Sequence[int],
+    recommendation_id: uuid.UUID,
+    placement: str,
+) -> tuple[ScoredItem, ...]:
+    """`items` with their `reason` set (unchanged when the strategy turns reasons off)."""
+    if not strategy.reasons or not items:
+        return tuple(items)
+    template, pooled = template_choose(placement=placement, name=strategy.reason_template)
+    if template is None:
+        return tuple(items)
+    bases = item_bases(items=items, strategy=strategy, history_pks=history_pks)
+    keys = reason_keys(template=template, items=items, bases=bases)
+    backend, _ = backend_identity()
+    if backend == GROUNDED:
+        texts = cache.memory_get_many(keys)
+        cache.stats["memory_hits"] += len(texts)
+    else:
+        texts = cache.cache_get_many(keys=keys)
+    missing = [i for i, key in enumerate(keys) if key not in texts]
+    reason_cache_count(hits=len(keys) - len(missing), misses=len(missing))
+    if missing:
+        written = grounded_reasons(
+            template=template, items=[items[i] for i in missing], bases=[bases[i] for i in missing]
+        )
+        fallback = {keys[i]: text for i, text in zip(missing, written, strict=True)}
+        if backend == GROUNDED:
+            cache.stats["misses"] += len(missing)
+            cache.memory_put_many(fallback)
+        else:
+            _enqueue(template=template, items=[items[i] for i in missing], bases=[bases[i] for i in missing])
+        texts = {**fallback, **texts}
+    if pooled:
+        reason_serving_log(recommendation_id=recommendation_id, template_id=template.id)
+    # Built directly: dataclasses.replace costs microseconds an item.
+    return tuple(
+        ScoredItem(
+            product_pk=item.product_pk,
+            product_id=item.product_id,
+            title=item.title,
+            score=item.score,
+            routes=item.routes,
+            ranked_score=item.ranked_score,
+            rules=item.rules,
+            seeds=item.seeds,
+            reason=texts.get(key) or None,
+        )
+        for item, key in zip(items, keys, strict=True)
+    )
+
+
+def _enqueue(*, template: ActiveTemplate, items: Sequence[ScoredItem], bases: Sequence[Basis]) -> None:
+    """One task for this list's missing keys (keys enqueued recently by this process are skipped)."""
+    from recommendations.reasons.tasks import generate_reasons
+
+    now = time.monotonic()
+    keys = reason_keys(template=template, items=items, bases=bases)
+    with _pending_lock:
+        fresh = [i for i, key in enumerate(keys) if _pending.get(key, 0.0) < now]
+        for i in fresh:
+            _pending[keys[i]] = now + PENDING_SECONDS
+        if len(_pending) > cache.MEMORY_ENTRIES:
+            _pending.clear()
+    if not fresh:
+        return
+    specs = [[template.version_id, items[i].product_pk, bases[i].route, bases[i].seed_pk] for i in fresh]
+    try:
+        # No publish retries: with the broker down the shopper still gets the grounded reason now.
+        generate_reasons.apply_async(kwargs={"specs": specs}, retry=False)
+        cache.stats["enqueued"] += len(specs)
+    except Exception:
+        logger.warning("could not enqueue %d reason generations (broker down?)", len(specs), exc_info=True)
+        with _pending_lock:
+            for i in fresh:
+                _pending.pop(keys[i], None)

@@ -1,0 +1,132 @@
+"""Prompt templates: versions (every save is a new one), activation and rollback, diffs, and
+rendering in the Django template language.
+
+Variables a template can use (all strings are sanitised catalog text, see `guardrails`):
+
+- `item`: the recommended product — `id`, `title`, `description`, `brand`, `category`, `price`, `currency`
+- `route`: how it was chosen — `itemcf`, `semantic`, `popularity` or `rule`
+- `seed`: the history item that route proposed it from (same fields as `item`), or None
+- `recent_items`: the customer's recent items (same fields), most recent first; in cached
+  generation (shared by every customer with the same seed) this is the seed alone
+- `rules`: what the merchandising rules did to the item (`pinned at 1`, `score ×1.5`; empty when none)
+- rerank templates: `candidates` (`id`, `title`, `price` each, in the ranker's order) and `n`
+
+`grounded` is what the grounded backend writes (no model: always true); `body` is the prompt
+sent to a language model.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+from django.template import Context, Engine, TemplateSyntaxError
+
+from recommendations.reasons.models import PromptTemplate, PromptTemplateVersion, Purpose
+
+DEFAULT_GROUNDED = (
+    '{% if route == "itemcf" and seed %}Because you bought {{ seed.title|title }}'
+    '{% elif route == "semantic" and seed %}Similar to {{ seed.title|title }}'
+    '{% elif route == "rule" %}Featured{% else %}Popular this week{% endif %}'
+)
+DEFAULT_REASON_BODY = (
+    "Write one short sentence (at most 20 words) telling a shopper why they may like this product. "
+    "Use only these facts; do not mention prices or other products.\n"
+    "Product: {{ item.title|title }}\n"
+    '{% if route == "itemcf" and seed %}Fact: people who bought {{ seed.title|title }} also bought it.\n'
+    '{% elif route == "semantic" and seed %}Fact: it is like {{ seed.title|title }}, which the shopper liked.\n'
+    '{% elif route == "rule" %}Fact: the shop features it.\n{% else %}Fact: it is popular this week.\n{% endif %}'
+    "Sentence:"
+)
+DEFAULT_RERANK_BODY = (
+    "Order these {{ n }} products from most to least likely to interest a shopper whose recent items are: "
+    "{% for r in recent_items %}{{ r.title }}{% if not forloop.last %}; {% endif %}{% endfor %}.\n"
+    "{% for c in candidates %}{{ c.id }}: {{ c.title }}\n{% endfor %}"
+    'Answer with a JSON array of the ids only, for example ["{{ candidates.0.id }}"].'
+)
+
+# autoescape off: the output is plain text (a prompt, a sentence), never HTML.
+_engine = Engine(autoescape=False)
+
+
+class TemplateError(ValueError):
+    """A template body that does not compile; the message says where."""
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(source: str):
+    return _engine.from_string(source)
+
+
+def template_compile_check(*, source: str) -> None:
+    """Raise TemplateError when `source` is not a valid Django template."""
+    try:
+        _compiled(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error: {exc}") from exc
+
+
+def template_render(*, source: str, variables: Mapping[str, Any]) -> str:
+    """`source` rendered with `variables`, surrounding whitespace stripped."""
+    return _compiled(source).render(Context(dict(variables), autoescape=False)).strip()
+
+
+def template_version_create(
+    *, template_id: int, body: str, grounded: str = "", note: str = "", activate: bool = True
+) -> PromptTemplateVersion:
+    """Store a new version of the template (numbered after its latest) and, by default, serve it.
+
+    Raises TemplateError (and stores nothing) when either text does not compile.
+    """
+    template_compile_check(source=body)
+    template_compile_check(source=grounded)
+    with transaction.atomic():
+        template = PromptTemplate.objects.select_for_update().get(pk=template_id)
+        latest = template.versions.order_by("-version").values_list("version", flat=True).first() or 0
+        version = PromptTemplateVersion.objects.create(
+            template=template, version=latest + 1, body=body, grounded=grounded, note=note
+        )
+        if activate:
+            template.active_version = version
+            template.save(update_fields=["active_version"])
+    return version
+
+
+def template_create(
+    *, name: str, purpose: str = Purpose.REASON, placement: str = "home_feed", body: str, grounded: str = ""
+) -> PromptTemplate:
+    """A new template with its first version active."""
+    template_compile_check(source=body)
+    template_compile_check(source=grounded)
+    with transaction.atomic():
+        template = PromptTemplate.objects.create(name=name, purpose=purpose, placement=placement)
+        template_version_create(template_id=template.pk, body=body, grounded=grounded, note="created")
+    template.refresh_from_db()
+    return template
+
+
+def template_version_activate(*, version_id: int) -> PromptTemplate:
+    """Serve this version of its template (a rollback when it is older than the active one)."""
+    version = PromptTemplateVersion.objects.select_related("template").get(pk=version_id)
+    template = version.template
+    template.active_version = version
+    template.save(update_fields=["active_version"])
+    return template
+
+
+def template_versions_diff(*, old_id: int, new_id: int) -> str:
+    """A unified diff of two versions' texts (body, then grounded), as text."""
+    old, new = (PromptTemplateVersion.objects.select_related("template").get(pk=pk) for pk in (old_id, new_id))
+    lines = []
+    for field in ("body", "grounded"):
+        lines += difflib.unified_diff(
+            getattr(old, field).splitlines(),
+            getattr(new, field).splitlines(),
+            fromfile=f"{old} {field}",
+            tofile=f"{new} {field}",
+            lineterm="",
+        )
+    return "\n".join(lines)
