@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import percentile, print_table, write_results  # noqa: E402
+from bench.common import RESULTS, percentile, print_table, write_results  # noqa: E402
 
 ADJECTIVES = ["RED", "BLUE", "PINK", "VINTAGE", "RETRO", "SMALL", "LARGE", "GLASS", "WOODEN", "ENAMEL", "FELT", "ZINC"]
 
@@ -91,16 +91,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(database_url: str, port: int, workers: int) -> subprocess.Popen:
+def start_gunicorn(database_url: str, port: int, workers: int, log: Path | None = None) -> subprocess.Popen:
+    """gunicorn on `port`; its output goes to `log` (a file: a pipe nobody reads would fill up
+    and block the server's logging threads mid-run)."""
     env = {**os.environ, "DATABASE_URL": database_url, "GUNICORN_BIND": f"127.0.0.1:{port}"}
     env["GUNICORN_WORKERS"] = str(workers)
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "recsite.wsgi", "-c", str(ROOT / "deploy/gunicorn.conf.py")],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log = log or RESULTS / f"gunicorn-{port}.log"
+    log.parent.mkdir(exist_ok=True)
+    with log.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [str(ROOT / ".venv/bin/gunicorn"), "recsite.wsgi", "-c", str(ROOT / "deploy/gunicorn.conf.py")],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -109,7 +114,7 @@ def start_gunicorn(database_url: str, port: int, workers: int) -> subprocess.Pop
         except OSError:
             time.sleep(0.3)
     proc.kill()
-    raise RuntimeError("gunicorn did not start: " + proc.stderr.read().decode()[-2000:])
+    raise RuntimeError("gunicorn did not start: " + log.read_text(errors="replace")[-2000:])
 
 
 def drive(

@@ -259,6 +259,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies get components of their own, so they carry what only requests need
+    # (minLength 1 on required text, write-only fields) and fuzzers generate valid ones.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "catalog.api.schema.batch_limits",
+        "recsite.schema_hooks.optional_query_text",
+    ],
 }
 
 LOGGING = {

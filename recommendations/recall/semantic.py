@@ -21,6 +21,8 @@ HISTORY_ITEMS = 20
 # Candidates the HNSW search keeps in its queue; at least the LIMIT, at most pgvector's 1000.
 MIN_EF_SEARCH = 100
 MAX_EF_SEARCH = 1000
+# History weights below this share of the largest are left out of the customer vector.
+MIN_RELATIVE_WEIGHT = 1e-9
 
 
 def user_vectors(*, history: sp.csr_matrix, embeddings: np.ndarray) -> np.ndarray:
@@ -64,7 +66,7 @@ def customer_semantic_candidates(*, history: History, n: int, knn_filter: KnnFil
     so it equals `customer_vector`'s direction) and searches the HNSW index with it: no vector
     travels to Python and back. Empty when none of the recent items has an embedding.
     """
-    recent = history.product_pks[:HISTORY_ITEMS]
+    recent, weights = _vector_weights(history=history)
     if not recent:
         return []
     vector_sql = (
@@ -74,10 +76,25 @@ def customer_semantic_candidates(*, history: History, n: int, knn_filter: KnnFil
     )
     return _knn(
         vector_sql=vector_sql,
-        vector_params=[list(recent), list(history.weights[: len(recent)])],
+        vector_params=[recent, weights],
         n=n,
         knn_filter=knn_filter,
     )
+
+
+def _vector_weights(*, history: History) -> tuple[list[int], list[float]]:
+    """The recent items and their weights relative to the largest, without the negligible ones.
+
+    Decay can leave a years-old item a weight far below what a float4 (pgvector's element type)
+    holds; casting it would fail the query, and it adds nothing to the direction anyway.
+    """
+    recent = history.product_pks[:HISTORY_ITEMS]
+    weights = np.asarray(history.weights[: len(recent)], dtype=np.float64)
+    if not recent or not weights.max() > 0:
+        return [], []
+    relative = weights / weights.max()
+    keep = relative >= MIN_RELATIVE_WEIGHT
+    return [pk for pk, kept in zip(recent, keep, strict=True) if kept], relative[keep].tolist()
 
 
 def semantic_candidates(*, vector: np.ndarray, n: int, knn_filter: KnnFilter) -> list[Candidate]:

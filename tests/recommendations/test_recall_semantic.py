@@ -126,3 +126,17 @@ def test_customer_candidates_are_empty_without_embedded_items(db):
     )
 
     assert found == []
+
+
+def test_a_years_old_item_beside_a_fresh_one_does_not_break_the_query(fan):
+    # given a decayed weight far below what a float4 holds (a 2011 purchase beside a click today)
+    history = History(product_pks=(fan[0].pk, fan[5].pk), weights=(1.0, 6e-55))
+
+    # when
+    found = customer_semantic_candidates(history=history, n=3, knn_filter=KnnFilter())
+
+    # then the old item is left out of the vector: the fresh one's neighbours come first
+    only_fresh = customer_semantic_candidates(
+        history=History(product_pks=(fan[0].pk,), weights=(1.0,)), n=3, knn_filter=KnnFilter()
+    )
+    assert [c.product_pk for c in found] == [c.product_pk for c in only_fresh]
