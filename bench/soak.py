@@ -2,7 +2,8 @@
 running, for minutes; reports the rate held, p50/p99 per window, errors, and the memory of the
 web and worker processes at the start and the end.
 
-Requests are sent on a fixed schedule (open loop: a slow answer does not slow the sender, so
+After a minute of warm-up at the same rate (every worker loads its models), requests are
+sent on a fixed schedule (open loop: a slow answer does not slow the sender, so
 queueing shows up as latency): home feed 45%, similar items 20%, search 15%, event batches 18%,
 product upserts 2% (each asks the worker to embed). Runs against `recsite_soak`, a copy of the
 demo database made on first use (`make demo` or `load_demo`/`embed`/`build_neighbors` first), on
@@ -37,6 +38,7 @@ SOAK_DB = "recsite_soak"
 SOAK_REDIS = "redis://127.0.0.1:6379/12"
 MIX = [("recommendations", 0.45), ("similar", 0.20), ("search", 0.15), ("events", 0.18), ("products", 0.02)]
 SENDERS = 16
+WARM_UP_S = 60.0
 
 
 def soak_database() -> str:
@@ -134,15 +136,25 @@ def run(*, minutes: float, rate: float, window_s: float) -> dict:
     jobs: queue.Queue = queue.Queue(maxsize=10_000)
     headers = {"Authorization": f"Api-Key {api_key}", "Content-Type": "application/json"}
 
+    def send(conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None) -> int:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+
     def sender() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         while (job := jobs.get()) is not None:
             scheduled, kind, method, path, body = job
             try:
-                conn.request(method, path, body=body, headers=headers)
-                response = conn.getresponse()
-                response.read()
-                status = response.status
+                try:
+                    status = send(conn, method, path, body)
+                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                    # The server closed an idle keep-alive connection; as any HTTP client does,
+                    # send again on a new one (safe: every write here is idempotent by its id).
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                    status = send(conn, method, path, body)
             except (OSError, http.client.HTTPException):
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -151,32 +163,33 @@ def run(*, minutes: float, rate: float, window_s: float) -> dict:
             results.put((scheduled, kind, status, (time.perf_counter() - scheduled) * 1000))
         conn.close()
 
+    memory: list[dict] = []
     try:
-        for _ in range(40):  # warm-up: model loads, caches
-            kind, method, path, body = traffic.next()
-            jobs.put((time.perf_counter(), kind, method, path, body))
         senders = [threading.Thread(target=sender, daemon=True) for _ in range(SENDERS)]
         for thread in senders:
             thread.start()
-        time.sleep(15)
+        # Warm-up at the same rate (every worker process loads its models), not measured.
+        schedule(traffic=traffic, jobs=jobs, rate=rate, seconds=WARM_UP_S)
+        time.sleep(2)
         while not results.empty():
             results.get()
-        memory_start = {"web_mb": rss_mb(server.pid), "worker_mb": rss_mb(worker.pid)}
+        memory.append({"minute": 0.0, "web_mb": rss_mb(server.pid), "worker_mb": rss_mb(worker.pid)})
         started = time.perf_counter()
         duration = minutes * 60
         n = 0
-        while (now := time.perf_counter()) < started + duration:
-            due = started + n / rate
-            if due > now:
-                time.sleep(due - now)
-            kind, method, path, body = traffic.next()
-            jobs.put((due, kind, method, path, body))
-            n += 1
+        for w in range(int(duration // window_s)):
+            n += schedule(traffic=traffic, jobs=jobs, rate=rate, seconds=window_s, start=started + w * window_s)
+            memory.append(
+                {
+                    "minute": round((w + 1) * window_s / 60, 1),
+                    "web_mb": rss_mb(server.pid),
+                    "worker_mb": rss_mb(worker.pid),
+                }
+            )
         for _ in senders:
             jobs.put(None)
         for thread in senders:
             thread.join(timeout=60)
-        memory_end = {"web_mb": rss_mb(server.pid), "worker_mb": rss_mb(worker.pid)}
     finally:
         server.terminate()
         worker.terminate()
@@ -191,11 +204,25 @@ def run(*, minutes: float, rate: float, window_s: float) -> dict:
         window_s=window_s,
         duration=duration,
         sent=n,
-        memory=(memory_start, memory_end),
+        memory=memory,
     )
 
 
-def summarise(*, samples: list, started: float, window_s: float, duration: float, sent: int, memory: tuple) -> dict:
+def schedule(*, traffic: Traffic, jobs: queue.Queue, rate: float, seconds: float, start: float | None = None) -> int:
+    """Queue requests at `rate` per second for `seconds` from `start` (open loop); returns how many."""
+    start = start if start is not None else time.perf_counter()
+    n = 0
+    while (due := start + n / rate) < start + seconds:
+        now = time.perf_counter()
+        if due > now:
+            time.sleep(due - now)
+        kind, method, path, body = traffic.next()
+        jobs.put((due, kind, method, path, body))
+        n += 1
+    return n
+
+
+def summarise(*, samples: list, started: float, window_s: float, duration: float, sent: int, memory: list) -> dict:
     windows = []
     for w in range(int(duration // window_s)):
         lo, hi = started + w * window_s, started + (w + 1) * window_s
@@ -209,6 +236,8 @@ def summarise(*, samples: list, started: float, window_s: float, duration: float
                 "errors": sum(1 for s in inside if s[2] == 0 or s[2] >= 400),
                 "p50_ms": round(percentile(latencies, 50), 1),
                 "p99_ms": round(percentile(latencies, 99), 1),
+                "web_mb": round(memory[w + 1]["web_mb"]),
+                "worker_mb": round(memory[w + 1]["worker_mb"]),
             }
         )
     latencies = sorted(s[3] for s in samples)
@@ -236,7 +265,7 @@ def summarise(*, samples: list, started: float, window_s: float, duration: float
             "p50_ms": round(percentile(latencies, 50), 1),
             "p99_ms": round(percentile(latencies, 99), 1),
             "memory_start": memory[0],
-            "memory_end": memory[1],
+            "memory_end": memory[-1],
         },
     }
 

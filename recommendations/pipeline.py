@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
 
 from recommendations.contracts import Candidate, Recommendation, RecRequest, ScoredItem, Strategy
 from recommendations.errors import EmbeddingModelUnavailable, UnknownProduct
@@ -20,6 +19,7 @@ from recommendations.reasons.rerank import rerank_stage
 from recommendations.reasons.stage import HOME_FEED, reasons_attach
 from recommendations.recall import itemcf, popularity, semantic
 from recommendations.recall.fused import FusedItem, fuse
+from recommendations.rules.serving import rules_stage
 from recsite.metrics import candidates_observe, fallback_count, stage_timer
 
 logger = logging.getLogger(__name__)
@@ -74,8 +74,8 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
         fused = fuse(candidates=candidates, weights=weights)
     with stage_timer("rank"):
         ranked = rank_stage(customer_id=request.customer_id, fused=fused, strategy=strategy)
-    items = _top_available(
-        fused=ranked.items,
+    items = rules_stage(
+        ranked=ranked.items,
         k=max(request.k, strategy.llm_rerank_top_n or 0),
         placement="home_feed",
         customer_id=request.customer_id,
@@ -138,8 +138,8 @@ def similar_items(*, product_id: str, k: int = 10, customer_id: str | None = Non
         semantic.ROUTE: semantic.semantic_neighbors(product_pk=product_pk, n=n, knn_filter=semantic.KnnFilter()),
     }
     weights = {route: strategy.routes.get(route, 0.0) for route in candidates}
-    items = _top_available(
-        fused=fuse(candidates=candidates, weights=weights),
+    items = rules_stage(
+        ranked=fuse(candidates=candidates, weights=weights),
         k=k,
         placement="similar_items",
         customer_id=customer_id,
@@ -173,38 +173,10 @@ def search(*, query: str, k: int = 10, category: str | None = None, customer_id:
             logger.exception("search fell back to keyword matching")
             fallback_count(stage="search", reason="embedding_model_unavailable")
             found, fallback = keyword_candidates(query=query, n=n, knn_filter=knn_filter), KEYWORD_FALLBACK
-        items = _top_available(
-            fused=[FusedItem(product_pk=c.product_pk, score=c.score, routes={c.route: c.score}) for c in found],
+        items = rules_stage(
+            ranked=[FusedItem(product_pk=c.product_pk, score=c.score, routes={c.route: c.score}) for c in found],
             k=k,
             placement="search",
             customer_id=customer_id,
         )
     return Recommendation(recommendation_id=uuid.uuid4(), strategy="search", items=items, fallback=fallback)
-
-
-def _top_available(
-    *,
-    fused: Sequence[FusedItem],
-    k: int,
-    placement: str,
-    customer_id: str | None = None,
-    apply_rules: bool = True,
-    excluded_pks: Iterable[int] = (),
-    excluded_external_ids: Sequence[str] = (),
-    category_path: str | None = None,
-) -> tuple[ScoredItem, ...]:
-    """The first `k` fused items that pass the filters, after the merchandising rules (one query
-    for the candidates' data; see recommendations.rules)."""
-    from recommendations.rules.serving import rules_stage
-
-    with stage_timer("rules"):
-        return rules_stage(
-            ranked=fused,
-            k=k,
-            placement=placement,
-            customer_id=customer_id,
-            apply_rules=apply_rules,
-            excluded_pks=excluded_pks,
-            excluded_external_ids=excluded_external_ids,
-            category_path=category_path,
-        )

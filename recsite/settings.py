@@ -265,7 +265,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "catalog.api.schema.batch_limits",
-        "recsite.schema_hooks.optional_query_text",
+        "recsite.schema_hooks.optional_query_empty",
     ],
 }
 

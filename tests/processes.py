@@ -75,3 +75,41 @@ def celery_worker(
                 except subprocess.TimeoutExpired:
                     worker.kill()
                     worker.wait()
+
+
+@contextmanager
+def gunicorn_server(*, env: dict[str, str], port: int, log: Path, timeout_s: float = 90) -> Iterator:
+    """The project's gunicorn (deploy/gunicorn.conf.py) on `port` with `env`, answering /healthz
+    before the block runs; stopped on exit."""
+    import http.client
+    import time
+
+    import pytest
+    from django.conf import settings
+
+    with log.open("wb") as log_file:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).with_name("gunicorn")), "recsite.wsgi", "-c", "deploy/gunicorn.conf.py"],
+            cwd=settings.BASE_DIR,
+            env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}"},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.time() + timeout_s
+            while True:
+                if server.poll() is not None:
+                    pytest.fail(f"gunicorn exited: {log.read_text(errors='replace')}")
+                if time.time() > deadline:
+                    pytest.fail(f"gunicorn did not answer: {log.read_text(errors='replace')}")
+                try:
+                    probe = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                    probe.request("GET", "/healthz")
+                    if probe.getresponse().status == 200:
+                        break
+                except OSError:
+                    time.sleep(0.3)
+            yield server
+        finally:
+            server.terminate()
+            server.wait(timeout=30)

@@ -82,6 +82,20 @@ def customer_semantic_candidates(*, history: History, n: int, knn_filter: KnnFil
     )
 
 
+def knn_filter_sql(*, knn_filter: KnnFilter, pk_column: str) -> tuple[list[str], list]:
+    """The filter as SQL conditions on `catalog_product p` and `pk_column`, with their parameters."""
+    from recommendations.recall.filters import category_subtree_like
+
+    where = [f"NOT ({pk_column} = ANY(%s))", "NOT (p.external_id = ANY(%s))"]
+    params: list = [list(knn_filter.excluded_pks), list(knn_filter.excluded_external_ids)]
+    if knn_filter.in_stock_only:
+        where.append("p.in_stock")
+    if knn_filter.category_path is not None:
+        where.append("p.category_id IN (SELECT id FROM catalog_category WHERE path = %s OR path LIKE %s)")
+        params += [knn_filter.category_path, category_subtree_like(knn_filter.category_path)]
+    return where, params
+
+
 def _vector_weights(*, history: History) -> tuple[list[int], list[float]]:
     """The recent items and their weights relative to the largest, without the negligible ones.
 
@@ -125,17 +139,9 @@ def _knn(*, vector_sql: str, vector_params: list, n: int, knn_filter: KnnFilter)
     """One filtered nearest-neighbour query through the HNSW index (plus one to set its knobs)."""
     from django.db import connection, transaction
 
-    from recommendations.recall.filters import category_subtree_like
-
     if n <= 0:
         return []
-    where = ["NOT (e.product_id = ANY(%s))", "NOT (p.external_id = ANY(%s))"]
-    params: list = [list(knn_filter.excluded_pks), list(knn_filter.excluded_external_ids)]
-    if knn_filter.in_stock_only:
-        where.append("p.in_stock")
-    if knn_filter.category_path is not None:
-        where.append("p.category_id IN (SELECT id FROM catalog_category WHERE path = %s OR path LIKE %s)")
-        params += [knn_filter.category_path, category_subtree_like(knn_filter.category_path)]
+    where, params = knn_filter_sql(knn_filter=knn_filter, pk_column="e.product_id")
     sql = (
         f"SELECT e.product_id, e.vector <=> {vector_sql} AS distance"
         " FROM catalog_productembedding e JOIN catalog_product p ON p.id = e.product_id"

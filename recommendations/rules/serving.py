@@ -15,9 +15,10 @@ from recommendations.recall.filters import category_subtree_like
 from recommendations.recall.fused import FusedItem
 from recommendations.rules.active import RuleSet, rules_active
 from recommendations.rules.stage import RuleItem, RuleRequest, rules_apply, rules_in_scope
-from recsite.metrics import rules_actions_count
+from recsite.metrics import rules_actions_count, stage_timer
 
 
+@stage_timer("rules")
 def rules_stage(
     *,
     ranked: Sequence[FusedItem],

@@ -7,9 +7,7 @@ import http.client
 import json
 import os
 import socket
-import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from catalog.models import ItemPopularity
 from tests.factories import ProductFactory, make_api_key
-from tests.processes import database_url_for
+from tests.processes import database_url_for, gunicorn_server
 
 PROJECT_ROOT = Path(settings.BASE_DIR)
 GUNICORN = Path(sys.executable).with_name("gunicorn")
@@ -35,21 +33,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(port: int, server: subprocess.Popen, log: Path, timeout: float = 90) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"gunicorn exited: {log.read_text(errors='replace')}")
-        try:
-            connection_ = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            connection_.request("GET", "/healthz")
-            if connection_.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.3)
-    pytest.fail(f"gunicorn did not answer: {log.read_text(errors='replace')}")
 
 
 def get(port: int, path: str, headers: dict | None = None) -> tuple[int, bytes]:
@@ -105,35 +88,22 @@ def test_two_gunicorn_workers_add_up_in_one_scrape(tmp_path):
         **os.environ,
         "DATABASE_URL": database_url_for(connection.settings_dict),
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
         "GUNICORN_WORKERS": "2",
         # One request at a time per worker: concurrent clients must be spread over both.
         "GUNICORN_THREADS": "1",
     }
     log = tmp_path / "gunicorn.log"
-    with log.open("wb") as log_file:
-        server = subprocess.Popen(
-            [str(GUNICORN), "recsite.wsgi", "-c", "deploy/gunicorn.conf.py"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_for(port, server, log)
-            # when 40 feed requests arrive from 8 clients at once
-            headers = {"Authorization": f"Api-Key {api_key}"}
-            with ThreadPoolExecutor(8) as pool:
-                statuses = list(
-                    pool.map(
-                        lambda i: get(port, f"/api/v1/recommendations/?customer=G{i}&k=2", headers)[0], range(REQUESTS)
-                    )
+    with gunicorn_server(env=env, port=port, log=log):
+        # when 40 feed requests arrive from 8 clients at once
+        headers = {"Authorization": f"Api-Key {api_key}"}
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(
+                pool.map(
+                    lambda i: get(port, f"/api/v1/recommendations/?customer=G{i}&k=2", headers)[0], range(REQUESTS)
                 )
-            status, body = get(port, "/metrics")
-            per_process = per_process_feed_requests(metrics_dir)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+            )
+        status, body = get(port, "/metrics")
+        per_process = per_process_feed_requests(metrics_dir)
 
     # then the scrape counts exactly this run's 40 (the stale file was cleared at start) ...
     assert statuses == [200] * REQUESTS

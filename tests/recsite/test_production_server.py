@@ -11,8 +11,8 @@ import sys
 import pytest
 from django.db import connection
 
-from tests.processes import database_url_for
-from tests.recsite.test_gunicorn_metrics import GUNICORN, PROJECT_ROOT, free_port, get, wait_for
+from tests.processes import database_url_for, gunicorn_server
+from tests.recsite.test_gunicorn_metrics import PROJECT_ROOT, free_port, get
 from tests.recsite.test_production import STRONG_KEY
 
 
@@ -29,7 +29,6 @@ def test_production_server_serves_static_files_and_probes_and_redirects_the_rest
         "DATABASE_URL": database_url_for(connection.settings_dict),
         "RECSITE_VAR_DIR": str(tmp_path / "var"),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
         "GUNICORN_WORKERS": "1",
     }
     collected = subprocess.run(
@@ -42,26 +41,14 @@ def test_production_server_serves_static_files_and_probes_and_redirects_the_rest
     )
     assert collected.returncode == 0, collected.stderr[-2000:]
     log = tmp_path / "gunicorn.log"
-    with log.open("wb") as log_file:
-        server = subprocess.Popen(
-            [str(GUNICORN), "recsite.wsgi", "-c", "deploy/gunicorn.conf.py"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_for(port, server, log)
-            # when a browser comes through the TLS proxy, and plain HTTP arrives directly
-            behind_tls = {"X-Forwarded-Proto": "https"}
-            login = raw_get(port, "/admin/login/", behind_tls)
-            stylesheet = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', login.body).group(1)
-            css = raw_get(port, stylesheet, behind_tls)
-            plain = raw_get(port, "/admin/login/")
-            probes = [get(port, path)[0] for path in ("/healthz", "/metrics")]
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with gunicorn_server(env=env, port=port, log=log):
+        # when a browser comes through the TLS proxy, and plain HTTP arrives directly
+        behind_tls = {"X-Forwarded-Proto": "https"}
+        login = raw_get(port, "/admin/login/", behind_tls)
+        stylesheet = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', login.body).group(1)
+        css = raw_get(port, stylesheet, behind_tls)
+        plain = raw_get(port, "/admin/login/")
+        probes = [get(port, path)[0] for path in ("/healthz", "/metrics")]
 
     # then pages carry HSTS and secure cookies, static files are hashed and cached for good
     assert login.status == 200
