@@ -46,3 +46,12 @@ def fresh_reason_caches():
     yield
     active_templates_forget()
     memory_clear()
+
+
+@pytest.fixture
+def page(live_server):
+    """A page in headless Chromium (tests.browser); page-test modules set `pytestmark = BROWSER_TEST`."""
+    from tests.browser import chromium_page
+
+    with chromium_page() as browser_page:
+        yield browser_page

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 
-import pytest
 from django.utils import timezone
 
 from monitoring.models import DriftReference, DriftReport, PlacementDailyQuality
-from tests.pages.test_browser import CHROMIUM, SCREENSHOTS, admin_login, page  # noqa: F401
+from tests.browser import BROWSER_TEST, admin_login, screenshot
 
-pytestmark = [
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed"),
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = BROWSER_TEST
 
 
 def report(reference: DriftReference, *, signal: str, psi: float) -> DriftReport:
@@ -35,7 +30,7 @@ def report(reference: DriftReference, *, signal: str, psi: float) -> DriftReport
     )
 
 
-def test_drift_reports_warn_above_threshold_and_quality_shows_rates(page, live_server, django_user_model):  # noqa: F811
+def test_drift_reports_warn_above_threshold_and_quality_shows_rates(page, live_server, django_user_model):
     # given one signal drifting and one stable, and a day of home-feed quality
     reference = DriftReference.objects.create(window_end=timezone.now(), model_name="all-MiniLM-L6-v2")
     report(reference, signal="customer_item_similarity", psi=7.87)
@@ -46,8 +41,7 @@ def test_drift_reports_warn_above_threshold_and_quality_shows_rates(page, live_s
     # when an operator opens the drift reports
     admin_login(page, live_server, django_user_model)
     page.goto(f"{live_server.url}/admin/monitoring/driftreport/")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "admin_drift_reports.png"), full_page=True)
+    screenshot(page, "admin_drift_reports.png")
     # then one warning names the drifting signal, and both reports are listed
     warnings = page.locator(".messagelist .warning")
     assert warnings.count() == 1
@@ -56,6 +50,6 @@ def test_drift_reports_warn_above_threshold_and_quality_shows_rates(page, live_s
     assert page.inner_text("#result_list").count("above threshold") == 1
     # and the quality list shows the day's rates
     page.goto(f"{live_server.url}/admin/monitoring/placementdailyquality/")
-    page.screenshot(path=str(SCREENSHOTS / "admin_placement_quality.png"), full_page=True)
+    screenshot(page, "admin_placement_quality.png")
     row = page.inner_text("#result_list tbody tr")
     assert "7.50%" in row and "0.50%" in row

@@ -2,55 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
+from tests.browser import BROWSER_TEST, admin_login, screenshot
 from tests.factories import ProductFactory
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
-
-pytestmark = [
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed"),
-    pytest.mark.django_db(transaction=True),
-]
-
-
-@pytest.fixture
-def page(live_server) -> Iterator:
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-    # between page actions are still synchronous.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        yield page
-        browser.close()
-
-
-def admin_login(page, live_server, django_user_model) -> None:
-    django_user_model.objects.create_superuser("ops", "ops@example.com", "s3cret-pass")
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "ops")
-    page.fill("#id_password", "s3cret-pass")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
+pytestmark = BROWSER_TEST
 
 
 def test_admin_product_list_shows_catalog(page, live_server, django_user_model):
@@ -60,8 +15,7 @@ def test_admin_product_list_shows_catalog(page, live_server, django_user_model):
     # when an operator opens the product list
     admin_login(page, live_server, django_user_model)
     page.goto(f"{live_server.url}/admin/catalog/product/")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "admin_products.png"), full_page=True)
+    screenshot(page, "admin_products.png")
     # then both products are listed, and the search box finds one of them
     rows = page.locator("#result_list tbody tr")
     assert rows.count() == 2
@@ -80,7 +34,7 @@ def test_api_docs_render_offline(page, live_server, django_user_model):
     # when the Swagger UI page loads
     page.goto(f"{live_server.url}/api/docs/")
     page.wait_for_selector(".opblock", timeout=15000)
-    page.screenshot(path=str(SCREENSHOTS / "api_docs.png"), full_page=False)
+    screenshot(page, "api_docs.png", full_page=False)
     # then it lists the recommendation endpoints, and loaded nothing from another host
     text = page.inner_text("body")
     assert "/api/v1/recommendations/" in text

@@ -4,56 +4,20 @@ var/screenshots/ for people to look at."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from experiments.models import BadCase
 from recommendations.models import MerchRule
+from tests.browser import BROWSER_TEST, admin_login, screenshot
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
-
-pytestmark = [
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed"),
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = BROWSER_TEST
 
 
 @pytest.fixture
-def page(live_server, django_user_model) -> Iterator:
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    django_user_model.objects.create_superuser("merch", "merch@example.com", "s3cret-pass")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"{live_server.url}/admin/login/")
-        page.fill("#id_username", "merch")
-        page.fill("#id_password", "s3cret-pass")
-        page.click("input[type=submit]")
-        page.wait_for_selector("#site-name")
-        yield page
-        browser.close()
-
-
-def shot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+def page(page, live_server, django_user_model):
+    """The shared page, signed in to the admin as a merchandiser."""
+    admin_login(page, live_server, django_user_model, username="merch")
+    return page
 
 
 def test_pin_rule_created_in_the_admin_shows_in_the_preview(page, live_server, merch_shop):
@@ -66,7 +30,7 @@ def test_pin_rule_created_in_the_admin_shows_in_the_preview(page, live_server, m
     page.fill(".select2-search__field", "p6")
     page.click(".select2-results__option:has-text('p6')")
     page.fill("#id_position", "1")
-    shot(page, "rule_pin_form.png")
+    screenshot(page, "rule_pin_form.png")
     page.click("input[name=_save]")
     page.wait_for_selector(".messagelist .success")
     rule = MerchRule.objects.get(name="Summer pin")
@@ -78,7 +42,7 @@ def test_pin_rule_created_in_the_admin_shows_in_the_preview(page, live_server, m
     page.fill("#k", "4")
     page.click("#preview-submit")
     page.wait_for_selector("#preview-table")
-    shot(page, "preview_with_pin.png")
+    screenshot(page, "preview_with_pin.png")
     # then p6 leads the list and says which rule put it there
     first = page.locator("#preview-table tbody tr").first.locator("td")
     assert first.nth(1).inner_text() == "p6"
@@ -101,13 +65,13 @@ def test_triage_a_bad_case_and_resolve_it_with_an_exclude_rule(page, live_server
     page.select_option("select[name=action]", "triage_to_me")
     page.click("button[name=index]")
     page.wait_for_selector(".messagelist .success")
-    shot(page, "badcase_queue.png")
+    screenshot(page, "badcase_queue.png")
     page.goto(f"{live_server.url}/admin/experiments/badcase/{case.pk}/change/")
     page.fill("#id_notes", "Garden item in a kitchen feed")
-    shot(page, "badcase_review.png")
+    screenshot(page, "badcase_review.png")
     page.click("#resolve-exclude")
     page.wait_for_selector(".messagelist .success")
-    shot(page, "badcase_resolved.png")
+    screenshot(page, "badcase_resolved.png")
     # then the case is resolved with a new exclude rule, and p2 leaves alice's feed
     case.refresh_from_db()
     rule = MerchRule.objects.get(kind="exclude")

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import os
-
-import pytest
-
-from tests.pages.test_browser import CHROMIUM, SCREENSHOTS, admin_login, page  # noqa: F401 (page is a fixture)
+from tests.browser import BROWSER_TEST, admin_login, screenshot
 from tests.recommendations.reasons_fixtures import default_templates, make_shop
 
-pytestmark = [
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed"),
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = BROWSER_TEST
 
 
-def test_operator_edits_a_template_and_previews_it(page, live_server, django_user_model):  # noqa: F811
+def test_operator_edits_a_template_and_previews_it(page, live_server, django_user_model):
     # given the default templates and a shop
     template = default_templates()["reason"]
     make_shop()
@@ -26,8 +19,7 @@ def test_operator_edits_a_template_and_previews_it(page, live_server, django_use
     page.fill("#id_note", "friendlier")
     page.click("input[name=_continue]")
     page.wait_for_selector(".messagelist")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "admin_prompt_template.png"), full_page=True)
+    screenshot(page, "admin_prompt_template.png")
     # then a second version is listed as active
     assert "friendlier" in page.inner_text("body")
     # and rolling back to v1 from the versions list serves it again
@@ -45,8 +37,7 @@ def test_operator_edits_a_template_and_previews_it(page, live_server, django_use
     page.fill("input[name=product]", "teapot")
     page.click("form.preview-form button[type=submit]")
     page.wait_for_load_state()
-    page.screenshot(path=str(SCREENSHOTS / "admin_prompt_preview.png"), full_page=True)
     page.wait_for_selector("table.preview", timeout=5000)
-    page.screenshot(path=str(SCREENSHOTS / "admin_prompt_preview.png"), full_page=True)
+    screenshot(page, "admin_prompt_preview.png")
     assert page.inner_text("td.output") == "Goes with your white mug"
     assert "Product: Blue Teapot" in page.inner_text("table.preview")

@@ -1,0 +1,63 @@
+"""What the headless-Chromium page tests share: the browser, the marks, logging in, screenshots.
+
+The `page` fixture (tests/conftest.py) opens a page in Debian's Chromium through Playwright; the
+screenshots land in var/screenshots/ for people to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
+# The flags this machine needs: no sandbox as root, and no calls to Google's hosts.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+# `pytestmark = BROWSER_TEST` in a module of page tests.
+BROWSER_TEST = [
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed"),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+@contextmanager
+def chromium_page() -> Iterator:
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # between page actions are still synchronous.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1400, "height": 1000})
+        finally:
+            browser.close()
+
+
+def admin_login(page, live_server, django_user_model, *, username: str = "ops") -> None:
+    """Create a superuser and sign the page in to the admin as them."""
+    django_user_model.objects.create_superuser(username, f"{username}@example.com", "s3cret-pass")
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "s3cret-pass")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+
+
+def screenshot(page, name: str, *, full_page: bool = True) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
