@@ -91,10 +91,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(database_url: str, port: int, workers: int, log: Path | None = None) -> subprocess.Popen:
-    """gunicorn on `port`; its output goes to `log` (a file: a pipe nobody reads would fill up
-    and block the server's logging threads mid-run)."""
-    env = {**os.environ, "DATABASE_URL": database_url, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+def start_gunicorn(
+    database_url: str, port: int, workers: int, log: Path | None = None, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """gunicorn on `port`, returned once /healthz answers; its output goes to `log` (a file: a
+    pipe nobody reads would fill up and block the server's logging threads mid-run)."""
+    env = {**os.environ, "DATABASE_URL": database_url, "GUNICORN_BIND": f"127.0.0.1:{port}", **(extra_env or {})}
     env["GUNICORN_WORKERS"] = str(workers)
     log = log or RESULTS / f"gunicorn-{port}.log"
     log.parent.mkdir(exist_ok=True)
@@ -106,11 +108,13 @@ def start_gunicorn(database_url: str, port: int, workers: int, log: Path | None 
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    deadline = time.time() + 60
+    deadline = time.time() + 90
     while time.time() < deadline:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return proc
         except OSError:
             time.sleep(0.3)
     proc.kill()

@@ -22,41 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.api_latency import drive, free_port, request_plan, setup_django  # noqa: E402
-from bench.common import percentile, print_table, write_results  # noqa: E402
-
-
-def start(*, database_url: str, port: int, workers: int, metrics: bool, metrics_dir: str) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": str(workers),
-        "RECSITE_METRICS": "1" if metrics else "0",
-        "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
-    }
-    return subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "recsite.wsgi", "-c", str(ROOT / "deploy/gunicorn.conf.py")],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def wait_ready(port: int) -> None:
-    import http.client
-
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"gunicorn on :{port} did not start")
+from bench.api_latency import drive, free_port, request_plan, setup_django, start_gunicorn  # noqa: E402
+from bench.common import RESULTS, percentile, print_table, write_results  # noqa: E402
 
 
 def calls_cost(*, multiprocess: bool, n: int = 20_000) -> float:
@@ -102,13 +69,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as on_dir, tempfile.TemporaryDirectory() as off_dir:
         dirs = {"on": on_dir, "off": off_dir}
         servers = {
-            side: start(database_url=url, port=port, workers=args.workers, metrics=side == "on", metrics_dir=dirs[side])
+            side: start_gunicorn(
+                url,
+                port,
+                args.workers,
+                log=RESULTS / f"metrics-overhead-{side}.log",
+                extra_env={"RECSITE_METRICS": "1" if side == "on" else "0", "PROMETHEUS_MULTIPROC_DIR": dirs[side]},
+            )
             for side, port in ports.items()
         }
         rows = []
         try:
             for port in ports.values():
-                wait_ready(port)
                 drive(port, api_key, paths[:300], 5.0, max(args.concurrency))  # warm-up: snapshots, caches
             for level in args.concurrency:
                 latencies: dict[str, list[float]] = {"on": [], "off": []}
