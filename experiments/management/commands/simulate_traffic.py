@@ -185,5 +185,5 @@ class Command(BaseCommand):
                 "srm": dashboard.srm_text,
                 "warnings": list(dashboard.warnings),
             }
-            path.write_text(json.dumps(payload, indent=2, default=list))
+            path.write_text(json.dumps(payload, indent=2))
             self.stdout.write(f"wrote {path}")
