@@ -7,7 +7,8 @@ sent on a fixed schedule (open loop: a slow answer does not slow the sender, so
 queueing shows up as latency): home feed 45%, similar items 20%, search 15%, event batches 18%,
 product upserts 2% (each asks the worker to embed). Runs against `recsite_soak`, a copy of the
 demo database made on first use (`make demo` or `load_demo`/`embed`/`build_neighbors` first), on
-its own Redis database. Usage:
+its own Redis database. Queries over 100 ms (web and worker) are counted from the slow-query
+log (bench/results/soak-slow-queries.log). Usage:
 
     .venv/bin/python bench/soak.py [--minutes 10] [--rate 20] [--window 60]
 """
@@ -33,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.api_latency import free_port, request_plan, setup_django, start_gunicorn  # noqa: E402
 from bench.common import RESULTS, percentile, print_table, write_results  # noqa: E402
+from bench.slow_queries import print_slow_queries, slow_query_env, slow_query_summary  # noqa: E402
 
 SOAK_DB = "recsite_soak"
 SOAK_REDIS = "redis://127.0.0.1:6379/12"
@@ -41,18 +43,18 @@ SENDERS = 16
 WARM_UP_S = 60.0
 
 
-def soak_database() -> str:
-    """The URL of the soak database, copied from the demo database the first time."""
+def demo_copy(name: str) -> str:
+    """The URL of database `name`, copied from the demo database the first time."""
     import psycopg
 
     from recsite.database import EMBEDDED_DB_NAME, embedded_database_url
 
     admin_url = embedded_database_url(database="postgres")
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [SOAK_DB]).fetchone():
-            print(f"copying {EMBEDDED_DB_NAME} to {SOAK_DB}", flush=True)
-            conn.execute(f'CREATE DATABASE "{SOAK_DB}" TEMPLATE "{EMBEDDED_DB_NAME}"')
-    return embedded_database_url(database=SOAK_DB)
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            print(f"copying {EMBEDDED_DB_NAME} to {name}", flush=True)
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{EMBEDDED_DB_NAME}"')
+    return embedded_database_url(database=name)
 
 
 def rss_mb(pid: int) -> float:
@@ -70,8 +72,9 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def start_worker(database_url: str) -> subprocess.Popen:
+def start_worker(database_url: str, extra_env: dict[str, str]) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": SOAK_REDIS, "CELERY_RESULT_BACKEND": SOAK_REDIS}
+    env.update(extra_env)
     return subprocess.Popen(
         [str(ROOT / ".venv/bin/celery"), "-A", "recsite", "worker", "-Q", "default,gpu", "--concurrency", "1"]
         + ["--without-gossip", "--without-mingle", "-l", "WARNING"],
@@ -85,11 +88,18 @@ def start_worker(database_url: str) -> subprocess.Popen:
 class Traffic:
     """The requests of the mix, drawn at random (seeded) from real ids."""
 
-    def __init__(self, plan: dict[str, list[str]], customers: list[str], products: list[str], seed: int = 11):
+    def __init__(
+        self,
+        plan: dict[str, list[str]],
+        customers: list[str],
+        products: list[str],
+        seed: int = 11,
+        mix: list[tuple[str, float]] = MIX,
+    ):
         self.plan, self.customers, self.products = plan, customers, products
         self.rng = random.Random(seed)
-        self.kinds = [kind for kind, _ in MIX]
-        self.weights = [weight for _, weight in MIX]
+        self.kinds = [kind for kind, _ in mix]
+        self.weights = [weight for _, weight in mix]
 
     def next(self) -> tuple[str, str, str, bytes | None]:
         kind = self.rng.choices(self.kinds, self.weights)[0]
@@ -114,7 +124,7 @@ class Traffic:
 
 
 def run(*, minutes: float, rate: float, window_s: float) -> dict:
-    database_url = soak_database()
+    database_url = demo_copy(SOAK_DB)
     setup_django(database_url)
     from django.core.management import call_command
 
@@ -130,8 +140,10 @@ def run(*, minutes: float, rate: float, window_s: float) -> dict:
     port = free_port()
     os.environ["REDIS_URL"] = SOAK_REDIS
     server_log = RESULTS / "soak-gunicorn.log"
-    server = start_gunicorn(database_url, port, os.cpu_count() or 2, log=server_log)
-    worker = start_worker(database_url)
+    slow_log = RESULTS / "soak-slow-queries.log"
+    slow_env = slow_query_env(slow_log)
+    server = start_gunicorn(database_url, port, os.cpu_count() or 2, log=server_log, extra_env=slow_env)
+    worker = start_worker(database_url, slow_env)
     results: queue.Queue = queue.Queue()
     jobs: queue.Queue = queue.Queue(maxsize=10_000)
     headers = {"Authorization": f"Api-Key {api_key}", "Content-Type": "application/json"}
@@ -173,6 +185,7 @@ def run(*, minutes: float, rate: float, window_s: float) -> dict:
         time.sleep(2)
         while not results.empty():
             results.get()
+        slow_log.write_text("")  # the measured minutes only (the processes append)
         memory.append({"minute": 0.0, "web_mb": rss_mb(server.pid), "worker_mb": rss_mb(worker.pid)})
         started = time.perf_counter()
         duration = minutes * 60
@@ -198,7 +211,7 @@ def run(*, minutes: float, rate: float, window_s: float) -> dict:
     samples = []
     while not results.empty():
         samples.append(results.get())
-    return summarise(
+    report = summarise(
         samples=samples,
         started=started,
         window_s=window_s,
@@ -206,6 +219,7 @@ def run(*, minutes: float, rate: float, window_s: float) -> dict:
         sent=n,
         memory=memory,
     )
+    return {**report, "slow_queries": slow_query_summary(slow_log)}
 
 
 def schedule(*, traffic: Traffic, jobs: queue.Queue, rate: float, seconds: float, start: float | None = None) -> int:
@@ -282,7 +296,15 @@ def main() -> None:
     print_table([{"kind": kind, **row} for kind, row in report["by_kind"].items()])
     print()
     print(json.dumps(report["summary"], indent=1))
-    meta = {"minutes": args.minutes, "rate": args.rate, "summary": report["summary"], "by_kind": report["by_kind"]}
+    print()
+    print_slow_queries(report["slow_queries"])
+    meta = {
+        "minutes": args.minutes,
+        "rate": args.rate,
+        "summary": report["summary"],
+        "by_kind": report["by_kind"],
+        "slow_queries": report["slow_queries"],
+    }
     print("wrote", write_results("soak", report["windows"], meta))
 
 
