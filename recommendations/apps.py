@@ -7,6 +7,11 @@ class RecommendationsConfig(AppConfig):
 
     def ready(self) -> None:
         from django.core.signals import request_finished, request_started
+        from django.db.backends.signals import connection_created
+
+        from recommendations.recall.semantic import knn_session_defaults
+
+        connection_created.connect(knn_session_defaults, dispatch_uid="recommendations.knn_session_defaults")
 
         from recommendations.served import served_lists_collect, served_lists_flush
 

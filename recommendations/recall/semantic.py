@@ -135,8 +135,22 @@ def _vector_literal(vector: np.ndarray) -> str:
     return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
 
 
+def knn_session_defaults(sender, connection, **kwargs) -> None:
+    """On every new PostgreSQL connection: the HNSW knobs most queries want, set for the session,
+    so that a usual query needs no transaction and no extra round trip to set them."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # relaxed_order: with filters, keep walking the graph instead of returning fewer rows.
+            cursor.execute(
+                "SELECT set_config('hnsw.ef_search', %s, false),"
+                " set_config('hnsw.iterative_scan', 'relaxed_order', false)",
+                [str(MIN_EF_SEARCH)],
+            )
+
+
 def _knn(*, vector_sql: str, vector_params: list, n: int, knn_filter: KnnFilter) -> list[Candidate]:
-    """One filtered nearest-neighbour query through the HNSW index (plus one to set its knobs)."""
+    """One filtered nearest-neighbour query through the HNSW index (a wider search than the
+    session's default takes a transaction and one more statement)."""
     from django.db import connection, transaction
 
     if n <= 0:
@@ -148,15 +162,17 @@ def _knn(*, vector_sql: str, vector_params: list, n: int, knn_filter: KnnFilter)
         f" WHERE {vector_sql} IS NOT NULL AND {' AND '.join(where)}"
         f" ORDER BY e.vector <=> {vector_sql} LIMIT %s"
     )
+    params = [*vector_params, *vector_params, *params, *vector_params, n]
     ef_search = min(max(n, MIN_EF_SEARCH), MAX_EF_SEARCH)
-    with transaction.atomic(), connection.cursor() as cursor:
-        # relaxed_order: with filters, keep walking the graph instead of returning fewer rows.
-        cursor.execute(
-            "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)",
-            [str(ef_search)],
-        )
-        cursor.execute(sql, [*vector_params, *vector_params, *params, *vector_params, n])
-        rows = cursor.fetchall()
+    if ef_search == MIN_EF_SEARCH:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+    else:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(ef_search)])
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
     # Relaxed order may return near-ties slightly out of order; the exact distances decide.
     rows.sort(key=lambda row: (row[1], row[0]))
     return [Candidate(product_pk=pk, route=ROUTE, score=1.0 - float(distance)) for pk, distance in rows]

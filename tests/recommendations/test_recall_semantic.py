@@ -6,6 +6,7 @@ import pytest
 from catalog.models import ProductEmbedding
 from recommendations.history import History
 from recommendations.recall.semantic import (
+    MIN_EF_SEARCH,
     KnnFilter,
     customer_semantic_candidates,
     customer_vector,
@@ -140,3 +141,36 @@ def test_a_years_old_item_beside_a_fresh_one_does_not_break_the_query(fan):
         history=History(product_pks=(fan[0].pk,), weights=(1.0,)), n=3, knn_filter=KnnFilter()
     )
     assert [c.product_pk for c in found] == [c.product_pk for c in only_fresh]
+
+
+def test_new_connections_carry_the_hnsw_settings_most_queries_want(db):
+    from django.db import connections
+
+    fresh = connections.create_connection("default")
+    try:
+        with fresh.cursor() as cursor:
+            cursor.execute("SELECT current_setting('hnsw.ef_search'), current_setting('hnsw.iterative_scan')")
+            assert cursor.fetchone() == (str(MIN_EF_SEARCH), "relaxed_order")
+    finally:
+        fresh.close()
+
+
+def test_through_the_index_a_filter_that_removes_the_nearest_half_still_fills_the_list(db):
+    from django.db import connection
+
+    # given: 300 products on a fan; the 150 nearest to the query are out of stock
+    products = ProductFactory.create_batch(300)
+    for i, product in enumerate(products):
+        angle = i * (np.pi / 2) / 300
+        embed(product, unit((0, np.cos(angle)), (1, np.sin(angle)), (2 + i % 50, 0.05)))
+    ProductFactory._meta.model.objects.filter(pk__in=[p.pk for p in products[:150]]).update(in_stock=False)
+
+    # when: the planner must order by the HNSW index (sorting every row would fill any list)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_sort = off")
+    found = semantic_candidates(vector=unit((0, 1.0)), n=10, knn_filter=KnnFilter())
+    wide = semantic_candidates(vector=unit((0, 1.0)), n=120, knn_filter=KnnFilter())
+
+    # then
+    assert [c.product_pk for c in found] == [p.pk for p in products[150:160]]
+    assert len(wide) == 120
