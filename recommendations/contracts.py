@@ -6,6 +6,11 @@ import uuid
 from dataclasses import dataclass, field
 
 ROUTES = ("itemcf", "semantic", "popularity")
+# Where an item's reason came from: a language model's output that passed the guardrails, or the
+# template's grounded text (the grounded backend; or the fallback while a generation is not cached
+# yet, after it failed, e.g. the endpoint timed out, or when the guardrails rejected it).
+REASON_GENERATED = "generated"
+REASON_GROUNDED = "grounded"
 
 
 @dataclass(frozen=True)
@@ -79,8 +84,10 @@ class ScoredItem:
     rules: tuple[RuleTouch, ...] = ()
     # route name -> the history item (pk) that route proposed it from, where it has one
     seeds: dict[str, int] = field(default_factory=dict)
-    # Why it is recommended, for the shopper (the reasons stage fills it in).
+    # Why it is recommended, for the shopper (the reasons stage fills it in), and where that text
+    # came from (REASON_GENERATED or REASON_GROUNDED; None with no reason).
     reason: str | None = None
+    reason_source: str | None = None
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,9 @@ RECALL_CANDIDATES = Histogram(
 )
 FALLBACKS = Counter(
     "recsite_fallbacks",
-    "Requests served by a fallback: stage rank (reason missing|broken model), recall (cold_start).",
+    "Requests served by a fallback: stage rank (reason missing|broken model), recall (cold_start); "
+    "reasons and rerank (llm_timeout|llm_unreachable|llm_error: the model did not answer, the grounded "
+    "reason or the ranker's order is served; template_error).",
     ["stage", "reason"],
 )
 RULES_ACTIONS = Counter(

@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from catalog.importing.fields import FieldError
 from catalog.importing.products import category_path_normalize
+from recommendations.contracts import REASON_GENERATED, REASON_GROUNDED
 
 MAX_K = 100
 MAX_EXCLUDE = 500
@@ -135,6 +136,15 @@ class RecommendedItemSerializer(serializers.Serializer):
         allow_null=True,
         required=False,
         help_text="Why it is recommended, for the shopper (home feed; null when reasons are off).",
+    )
+    reason_source = serializers.ChoiceField(
+        choices=[REASON_GENERATED, REASON_GROUNDED],
+        allow_null=True,
+        required=False,
+        help_text="Where `reason` came from: `generated` (a language model's sentence that passed the "
+        "guardrails) or `grounded` (the template's fact-based sentence: the configured backend has no "
+        "model, or this is the documented fallback while the model's sentence is not ready, the model "
+        "endpoint timed out or failed, or the guardrails rejected it); null when `reason` is null.",
     )
 
 

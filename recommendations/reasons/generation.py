@@ -3,11 +3,17 @@ checked by the guardrails, cached; and the periodic pre-generation for the most 
 
 Idempotent: keys already cached are skipped and rows are inserted with ON CONFLICT DO NOTHING, so
 a task delivered twice generates nothing twice (beyond a race) and never overwrites.
+
+A prompt the backend could not answer (the endpoint timed out, after its retries) is not cached:
+counted in `recsite_fallbacks_total{stage="reasons", reason="llm_timeout"}` (or `llm_unreachable`,
+`llm_error`), its key stays missing, and the API serves the grounded reason until a later task
+generates it. A body that fails to render is skipped the same way (`template_error`).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,8 +23,10 @@ from recommendations.reasons.backends import GROUNDED, Backend, backend_current
 from recommendations.reasons.basis import Basis, product_facts, reason_variables
 from recommendations.reasons.guardrails import reason_check, reason_clean
 from recommendations.reasons.models import Generation, PromptTemplate, PromptTemplateVersion, Purpose
-from recommendations.reasons.templates import DEFAULT_GROUNDED, template_render
+from recommendations.reasons.templates import TemplateError, grounded_render, template_render
+from recsite.metrics import fallback_count
 
+logger = logging.getLogger(__name__)
 # 48: the small model cut off at 32 tokens in a quarter of its reasons (bench/reasons_guardrails.py).
 MAX_NEW_TOKENS = 48
 
@@ -41,6 +49,8 @@ class GenerationReport:
     accepted: int
     rejected: int
     seconds: float
+    # Not generated: the backend failed (timeout, unreachable, error) or the body did not render.
+    failed: int = 0
 
 
 @functools.lru_cache(maxsize=1)
@@ -65,7 +75,8 @@ def reasons_generate(
     """Generate, check and cache the reasons of `specs` that are not cached yet.
 
     Output failing a guardrail is stored with the grounded reason as its text and reported as a
-    bad case (source reason_guardrail) naming the failed check.
+    bad case (source reason_guardrail) naming the failed check; a prompt the backend did not
+    answer is not stored (see the module doc).
     """
     from experiments.badcases import badcase_create
     from experiments.models import BadCaseSource
@@ -80,19 +91,31 @@ def reasons_generate(
     versions = PromptTemplateVersion.objects.in_bulk({spec.version_id for _, spec in todo})
     facts = product_facts(pks=[s.product_pk for _, s in todo] + [s.seed_pk for _, s in todo if s.seed_pk])
     todo = [(key, spec) for key, spec in todo if spec.version_id in versions and spec.product_pk in facts]
-    prompts, grounded = [], []
-    for _, spec in todo:
+    rendered, prompts, grounded, failed = [], [], [], 0
+    for key, spec in todo:
         version = versions[spec.version_id]
         seed = facts.get(spec.seed_pk) if spec.seed_pk else None
         variables = reason_variables(
             item=facts[spec.product_pk], basis=Basis(spec.route, spec.seed_pk), seed=seed, recent=[seed] if seed else []
         )
-        prompts.append(template_render(source=version.body, variables=variables))
-        grounded.append(template_render(source=version.grounded or DEFAULT_GROUNDED, variables=variables))
+        try:
+            prompts.append(template_render(source=version.body, variables=variables))
+        except TemplateError as exc:
+            logger.warning("reason prompt of template version %s failed to render: %s", spec.version_id, exc)
+            fallback_count(stage="reasons", reason="template_error")
+            failed += 1
+            continue
+        rendered.append((key, spec))
+        grounded.append(grounded_render(source=version.grounded, variables=variables))
     outputs = backend.generate(prompts=prompts, max_new_tokens=max_new_tokens) if prompts else []
     rows, rejected = [], 0
     brands = catalog_brands()
-    for (key, spec), prompt, fallback, output in zip(todo, prompts, grounded, outputs, strict=True):
+    for (key, spec), prompt, fallback, output in zip(rendered, prompts, grounded, outputs, strict=True):
+        if output.failure:
+            # Nothing cached: a later request asks again, rather than the fallback being kept for good.
+            fallback_count(stage="reasons", reason=f"llm_{output.failure}")
+            failed += 1
+            continue
         text = reason_clean(output.text)
         seed = facts.get(spec.seed_pk) if spec.seed_pk else None
         verdict = reason_check(text=text, item=facts[spec.product_pk], history=[seed] if seed else [], brands=brands)
@@ -137,6 +160,8 @@ def reasons_generate(
     Generation.objects.bulk_create(rows, ignore_conflicts=True)
     cache.stats["generated"] += len(rows)
     cache.stats["rejected"] += rejected
+    if failed:
+        logger.warning("%d of %d reasons not generated: the grounded ones are served", failed, len(todo))
     return GenerationReport(
         requested=len(specs),
         cached_already=len(cached),
@@ -144,6 +169,7 @@ def reasons_generate(
         accepted=len(rows) - rejected,
         rejected=rejected,
         seconds=time.perf_counter() - began,
+        failed=failed,
     )
 
 

@@ -23,7 +23,15 @@ REASON_MAX_CHARS = 160
 _MARKUP = re.compile(
     r"\{\{|\}\}|\{%|%\}|\{#|#\}|<\|[^|>]*\|>|\[/?INST\]|<</?SYS>>|```|<\s*/?\s*(system|user|assistant)\s*>", re.I
 )
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+# Invisible characters, removed rather than spaced so they cannot split a word the injection check
+# looks for ("Ig<zero-width space>nore"): Unicode's format characters (zero-width, bidi controls,
+# soft hyphen, and the tag characters that can spell out a hidden instruction) and variation selectors.
+_INVISIBLE = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\ufe00-\ufe0f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e01ef]"
+)
 # A sentence that speaks to the model rather than describing a product.
 _INJECTION = re.compile(
     r"(ignore|disregard|forget|override)\b[^.!?\n]{0,40}\b(instruction|prompt|rule|above|previous|system)"
@@ -50,11 +58,12 @@ _PROMPT_ECHO = re.compile(r"^(product|fact|sentence|facts)\s*:|\bsentence\s*:", 
 
 
 def prompt_text_sanitize(text: str | None, *, max_chars: int = 200) -> str:
-    """Catalog text made safe to put in a prompt: normalised, markup and instruction-like sentences
-    removed, whitespace collapsed, cut at a word boundary to at most `max_chars` characters."""
+    """Catalog text made safe to put in a prompt: invisible characters removed, normalised (NFKC:
+    full-width letters and braces become plain ones), markup and instruction-like sentences removed,
+    whitespace collapsed, cut at a word boundary to at most `max_chars` characters."""
     if not text:
         return ""
-    text = unicodedata.normalize("NFKC", str(text))
+    text = unicodedata.normalize("NFKC", _INVISIBLE.sub("", str(text)))
     text = _CONTROL.sub(" ", text)
     text = _MARKUP.sub(" ", text)
     kept = [s for s in _SENTENCES.findall(text) if not _INJECTION.search(s)]

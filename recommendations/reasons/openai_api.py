@@ -2,12 +2,18 @@
 
 Standard library HTTP only. Each prompt is one request; up to `concurrency` run at once; a
 timeout or a 429/5xx answer is retried `retries` times with exponential backoff; other errors
-fail at once. A prompt that still fails yields empty text (the guardrails then fall back to the
-grounded reason), so one bad request never loses a batch.
+fail at once. A prompt that still fails yields empty text and says why (`Generated.failure`:
+nothing is cached for it and the grounded reason is served), so one bad request never loses a batch.
+
+`timeout_s` bounds each blocking step of a request (connecting, then each read). When a prompt
+timed out or found the endpoint unreachable on every try, the circuit opens: for `CIRCUIT_OPEN_S`
+every prompt of this process fails at once, so a dead endpoint holds a worker for one prompt's
+tries (about `(retries + 1) * timeout_s`), not for every prompt of its queue.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import time
@@ -21,6 +27,10 @@ from recommendations.reasons.backends import OPENAI, BackendError, Generated
 logger = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 BACKOFF_S = 0.2
+CIRCUIT_OPEN_S = 30.0
+TIMEOUT = "timeout"
+UNREACHABLE = "unreachable"
+ERROR = "error"
 
 
 class OpenAIBackend:
@@ -44,6 +54,9 @@ class OpenAIBackend:
         self.timeout_s = timeout_s
         self.retries = retries
         self.concurrency = max(1, concurrency)
+        # Until when (time.monotonic) prompts fail at once, and with which failure.
+        self._open_until = 0.0
+        self._open_failure = ""
 
     def generate(self, *, prompts: Sequence[str], max_new_tokens: int) -> list[Generated]:
         with ThreadPoolExecutor(max_workers=min(self.concurrency, max(1, len(prompts)))) as pool:
@@ -62,7 +75,11 @@ class OpenAIBackend:
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
+        failure = ERROR
         for attempt in range(self.retries + 1):
+            if time.monotonic() < self._open_until:
+                failure = self._open_failure
+                break
             try:
                 request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
                 with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
@@ -70,15 +87,21 @@ class OpenAIBackend:
                 text = answer["choices"][0]["message"]["content"] or ""
                 return Generated(text=text.strip(), latency_ms=(time.perf_counter() - began) * 1000)
             except urllib.error.HTTPError as exc:
+                failure = ERROR
                 if exc.code not in RETRY_STATUSES or attempt == self.retries:
                     logger.warning("reason endpoint answered %s: giving up on this prompt", exc.code)
                     break
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+                # A read times out as TimeoutError, a connection attempt as URLError(TimeoutError).
+                timed_out = isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError)
+                failure = TIMEOUT if timed_out else UNREACHABLE
                 if attempt == self.retries:
-                    logger.warning("reason endpoint unreachable (%s): giving up on this prompt", exc)
+                    logger.warning("reason endpoint %s (%s): giving up on this prompt", failure, exc)
+                    self._open_until, self._open_failure = time.monotonic() + CIRCUIT_OPEN_S, failure
                     break
-            except (ValueError, KeyError, IndexError, TypeError):
+            except (ValueError, KeyError, IndexError, TypeError, http.client.HTTPException):
                 logger.warning("reason endpoint sent an answer that is not a chat completion")
+                failure = ERROR
                 break
             time.sleep(BACKOFF_S * 2**attempt)
-        return Generated(text="", latency_ms=(time.perf_counter() - began) * 1000)
+        return Generated(text="", latency_ms=(time.perf_counter() - began) * 1000, failure=failure)

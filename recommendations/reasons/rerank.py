@@ -23,6 +23,7 @@ from recommendations.reasons.basis import product_facts
 from recommendations.reasons.models import Generation, PromptTemplateVersion, Purpose
 from recommendations.reasons.pool import template_choose
 from recommendations.reasons.templates import template_render
+from recsite.metrics import fallback_count
 
 logger = logging.getLogger(__name__)
 _ARRAY = re.compile(r"\[[^\[\]]*\]", re.S)
@@ -85,7 +86,7 @@ def rerank_stage(
     if cached is None:
         _enqueue(version_id=template.version_id, candidate_ids=ids, history_pks=history_pks)
         return tuple(items)
-    order = rerank_parse(output=cached, candidate_ids=ids).order
+    order = rerank_parse(output=cached.text, candidate_ids=ids).order
     by_id = {item.product_id: item for item in head}
     # Pinned items keep their slots (a merchandiser's pin outranks any model); the others take
     # the model's order around them.
@@ -131,6 +132,10 @@ def rerank_generate(
     )
     began = time.perf_counter()
     output = backend.generate(prompts=[prompt], max_new_tokens=MAX_NEW_TOKENS_PER_ITEM * len(candidates) + 8)[0]
+    if output.failure:
+        # Not cached (as for reasons): the ranker's order is served until a later task gets an answer.
+        fallback_count(stage="rerank", reason=f"llm_{output.failure}")
+        return RerankResult(order=list(candidate_ids), valid=False)
     result = rerank_parse(output=output.text, candidate_ids=candidate_ids)
     Generation.objects.bulk_create(
         [

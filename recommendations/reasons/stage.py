@@ -3,7 +3,10 @@ a model.
 
 The grounded backend renders the template's grounded text (memory-cached per key). A language-model
 backend serves the cached generation when there is one; otherwise the grounded reason, and the
-missing keys are enqueued for generation (`tasks.generate_reasons`, queue `gpu`).
+missing keys are enqueued for generation (`tasks.generate_reasons`, queue `gpu`). A generation that
+failed (the endpoint timed out) is not cached, so its key stays missing: the grounded reason is
+served and generation asked for again after `PENDING_SECONDS`. Each item says which it got
+(`reason_source`).
 """
 
 from __future__ import annotations
@@ -14,13 +17,13 @@ import time
 import uuid
 from collections.abc import Sequence
 
-from recommendations.contracts import ScoredItem, Strategy
+from recommendations.contracts import REASON_GENERATED, REASON_GROUNDED, ScoredItem, Strategy
 from recommendations.reasons import cache
 from recommendations.reasons.backends import GROUNDED, backend_identity
 from recommendations.reasons.basis import SEMANTIC, Basis, basis_of, product_facts, reason_variables, semantic_seeds
 from recommendations.reasons.models import Purpose
 from recommendations.reasons.pool import ActiveTemplate, reason_serving_log, template_choose
-from recommendations.reasons.templates import DEFAULT_GROUNDED, template_render
+from recommendations.reasons.templates import grounded_render
 from recommendations.recall.semantic import HISTORY_ITEMS
 from recsite.metrics import reason_cache_count
 
@@ -79,7 +82,6 @@ def reason_keys(*, template: ActiveTemplate, items: Sequence[ScoredItem], bases:
 def grounded_reasons(*, template: ActiveTemplate, items: Sequence[ScoredItem], bases: Sequence[Basis]) -> list[str]:
     """The grounded reason of each item through the template (one query for the catalog facts)."""
     facts = product_facts(pks=[i.product_pk for i in items] + [b.seed_pk for b in bases if b.seed_pk is not None])
-    source = template.grounded or DEFAULT_GROUNDED
     texts = []
     for item, b in zip(items, bases, strict=True):
         item_facts = facts.get(item.product_pk)
@@ -90,7 +92,7 @@ def grounded_reasons(*, template: ActiveTemplate, items: Sequence[ScoredItem], b
         variables = reason_variables(
             item=item_facts, basis=b, seed=seed, recent=[seed] if seed else [], rules=[t.effect for t in item.rules]
         )
-        texts.append(template_render(source=source, variables=variables))
+        texts.append(grounded_render(source=template.grounded, variables=variables))
     return texts
 
 
@@ -112,25 +114,27 @@ def reasons_attach(
     keys = reason_keys(template=template, items=items, bases=bases)
     backend, _ = backend_identity()
     if backend == GROUNDED:
-        texts = cache.memory_get_many(keys)
-        cache.stats["memory_hits"] += len(texts)
+        found = cache.memory_get_many(keys)
+        cache.stats["memory_hits"] += len(found)
     else:
-        texts = cache.cache_get_many(keys=keys)
-    missing = [i for i, key in enumerate(keys) if key not in texts]
+        found = cache.cache_get_many(keys=keys)
+    missing = [i for i, key in enumerate(keys) if key not in found]
     reason_cache_count(hits=len(keys) - len(missing), misses=len(missing))
     if missing:
         written = grounded_reasons(
             template=template, items=[items[i] for i in missing], bases=[bases[i] for i in missing]
         )
-        fallback = {keys[i]: text for i, text in zip(missing, written, strict=True)}
+        fallback = {keys[i]: cache.Cached(text, generated=False) for i, text in zip(missing, written, strict=True)}
         if backend == GROUNDED:
             cache.stats["misses"] += len(missing)
             cache.memory_put_many(fallback)
         else:
             _enqueue(template=template, items=[items[i] for i in missing], bases=[bases[i] for i in missing])
-        texts = {**fallback, **texts}
+        found = {**fallback, **found}
     if pooled:
         reason_serving_log(recommendation_id=recommendation_id, template_id=template.id)
+    # Every key has an entry by now: the missing ones got their grounded reason above.
+    entries = [found[key] for key in keys]
     # Built directly: dataclasses.replace costs microseconds an item.
     return tuple(
         ScoredItem(
@@ -142,9 +146,10 @@ def reasons_attach(
             ranked_score=item.ranked_score,
             rules=item.rules,
             seeds=item.seeds,
-            reason=texts.get(key) or None,
+            reason=entry.text or None,
+            reason_source=(REASON_GENERATED if entry.generated else REASON_GROUNDED) if entry.text else None,
         )
-        for item, key in zip(items, keys, strict=True)
+        for item, entry in zip(items, entries, strict=True)
     )
 
 

@@ -12,20 +12,26 @@ Variables a template can use (all strings are sanitised catalog text, see `guard
 - rerank templates: `candidates` (`id`, `title`, `price` each, in the ranker's order) and `n`
 
 `grounded` is what the grounded backend writes (no model: always true); `body` is the prompt
-sent to a language model.
+sent to a language model. Templates run in a sandbox (`sandbox`): plain data only, and no tag that
+reaches outside the template (`load`, `include`, `extends`, `debug`, `url`, …).
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
-from django.template import Context, Engine, TemplateSyntaxError
+from django.template import Context, TemplateSyntaxError
 
 from recommendations.reasons.models import PromptTemplate, PromptTemplateVersion, Purpose
+from recommendations.reasons.sandbox import SandboxEngine, plain_data
+from recsite.metrics import fallback_count
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_GROUNDED = (
     '{% if route == "itemcf" and seed %}Because you bought {{ seed.title|title }}'
@@ -49,11 +55,11 @@ DEFAULT_RERANK_BODY = (
 )
 
 # autoescape off: the output is plain text (a prompt, a sentence), never HTML.
-_engine = Engine(autoescape=False)
+_engine = SandboxEngine(autoescape=False)
 
 
 class TemplateError(ValueError):
-    """A template body that does not compile; the message says where."""
+    """A template body that does not compile or fails to render; the message says where."""
 
 
 @functools.lru_cache(maxsize=512)
@@ -61,17 +67,43 @@ def _compiled(source: str):
     return _engine.from_string(source)
 
 
-def template_compile_check(*, source: str) -> None:
-    """Raise TemplateError when `source` is not a valid Django template."""
+def _template_or_error(source: str):
     try:
-        _compiled(source)
+        return _compiled(source)
     except TemplateSyntaxError as exc:
         raise TemplateError(f"template syntax error: {exc}") from exc
 
 
+def template_compile_check(*, source: str) -> None:
+    """Raise TemplateError when `source` is not a valid template or uses a refused tag."""
+    _template_or_error(source)
+
+
 def template_render(*, source: str, variables: Mapping[str, Any]) -> str:
-    """`source` rendered with `variables`, surrounding whitespace stripped."""
-    return _compiled(source).render(Context(dict(variables), autoescape=False)).strip()
+    """`source` rendered with a plain-data copy of `variables`, surrounding whitespace stripped.
+
+    Raises TemplateError when the template does not compile or fails while rendering (a filter
+    given what it cannot take, `{{ route|divisibleby:2 }}`), TypeError when a variable is not
+    plain data (a caller's bug, see `sandbox.plain_data`).
+    """
+    template = _template_or_error(source)
+    context = Context(plain_data(dict(variables)), autoescape=False)
+    try:
+        return template.render(context).strip()
+    # The operator's template is code we did not write: whatever it raises is its error.
+    except Exception as exc:
+        raise TemplateError(f"template failed to render: {type(exc).__name__}: {exc}") from exc
+
+
+def grounded_render(*, source: str, variables: Mapping[str, Any]) -> str:
+    """The grounded reason through `source` (empty: the built-in one). A template that fails to
+    render falls back to the built-in one, logged and counted: a request never fails on it."""
+    try:
+        return template_render(source=source or DEFAULT_GROUNDED, variables=variables)
+    except TemplateError as exc:
+        logger.warning("grounded template failed, the built-in reason is served: %s", exc)
+        fallback_count(stage="reasons", reason="template_error")
+        return template_render(source=DEFAULT_GROUNDED, variables=variables)
 
 
 def template_version_create(
