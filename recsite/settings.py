@@ -229,6 +229,9 @@ REASON_DEVICE = os.environ.get("REASON_DEVICE", "auto")
 REASON_OPENAI_URL = os.environ.get("REASON_OPENAI_URL", "")
 REASON_OPENAI_MODEL = os.environ.get("REASON_OPENAI_MODEL", "")
 REASON_OPENAI_API_KEY = os.environ.get("REASON_OPENAI_API_KEY", "")
+# Seconds each step (connect, each read) of one request to the endpoint may wait; a timed-out
+# request is retried REASON_OPENAI_RETRIES times, then the grounded reason is served and counted
+# (recsite_fallbacks_total{stage="reasons",reason="llm_timeout"}). Requests never wait for it.
 REASON_OPENAI_TIMEOUT = float(os.environ.get("REASON_OPENAI_TIMEOUT", "10"))
 REASON_OPENAI_RETRIES = int(os.environ.get("REASON_OPENAI_RETRIES", "2"))
 REASON_OPENAI_CONCURRENCY = int(os.environ.get("REASON_OPENAI_CONCURRENCY", "4"))
@@ -271,6 +274,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "catalog.api.schema.batch_limits",
         "recsite.schema_hooks.optional_query_empty",
+        "recsite.schema_hooks.server_responses",
     ],
 }
 
