@@ -2,7 +2,9 @@
 semantic search, at 10k and 100k products (the real Online Retail catalog plus generated products).
 
 Each size runs in its own process against its own scratch database (`recsite_bench_<size>` on the
-embedded server), never the demo's; a second run reuses the prepared data. Usage:
+embedded server), never the demo's; a second run reuses the prepared data. Every search embeds
+its query (nothing caches query vectors). Queries over 100 ms in the server are counted from the
+slow-query log (bench/results/api_latency-<size>-slow-queries.log). Usage:
 
     .venv/bin/python bench/api_latency.py [--sizes 10000 100000] [--seconds 20] [--concurrency 4]
 """
@@ -25,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import RESULTS, percentile, print_table, write_results  # noqa: E402
+from bench.slow_queries import print_slow_queries, slow_query_env, slow_query_summary  # noqa: E402
 
 ADJECTIVES = ["RED", "BLUE", "PINK", "VINTAGE", "RETRO", "SMALL", "LARGE", "GLASS", "WOODEN", "ENAMEL", "FELT", "ZINC"]
 
@@ -183,7 +186,8 @@ def run_size(*, size: int, seconds: float, concurrency: int, workers: int) -> li
     _, api_key = api_key_create(name="bench")
     plan = request_plan(5000)
     port = free_port()
-    server = start_gunicorn(database_url, port, workers)
+    slow_log = RESULTS / f"api_latency-{size}-slow-queries.log"
+    server = start_gunicorn(database_url, port, workers, extra_env=slow_query_env(slow_log))
     rows = []
     try:
         for endpoint, paths in plan.items():
@@ -195,6 +199,10 @@ def run_size(*, size: int, seconds: float, concurrency: int, workers: int) -> li
     finally:
         server.terminate()
         server.wait(timeout=30)
+    slow = slow_query_summary(slow_log)
+    print_slow_queries(slow)
+    for row in rows:
+        row["slow_queries_in_run"] = slow["count"]
     return rows
 
 
