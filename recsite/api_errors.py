@@ -11,6 +11,8 @@ from typing import Any
 
 from django.core.exceptions import SuspiciousOperation
 from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
@@ -64,6 +66,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, DatabaseUnavailable):
         response["Retry-After"] = str(RETRY_AFTER_S)
     return response
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
+    """Any /api/ URL that no route matches (e.g. a product id holding an encoded "/"): the API's
+    JSON 404, not Django's HTML page."""
+    message = f"No API endpoint at {request.path!r}."
+    return JsonResponse({"error": {"code": "not_found", "message": message, "fields": {}}}, status=404)
 
 
 def _invalid_message(fields: dict[str, Any]) -> str:

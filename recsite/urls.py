@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import (
     SpectacularAPIView,
@@ -8,6 +8,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerView,
 )
 
+from recsite.api_errors import api_not_found
 from recsite.health import HealthzApi, ReadyzApi
 
 admin.site.site_header = "recsite"
@@ -24,6 +25,8 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("healthz", HealthzApi.as_view(), name="healthz"),
     path("readyz", ReadyzApi.as_view(), name="readyz"),
+    # Last: an API URL no route above matches gets the API's JSON 404.
+    re_path(r"^api/v1/", api_not_found),
 ]
 if settings.METRICS_ENABLED:
     from recsite.metrics_export import metrics_view

@@ -6,6 +6,7 @@ the serializer class and two nested `InputSerializer`s would collide.
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.api.validators import json_storable
@@ -30,7 +31,7 @@ class ProductIdSerializer(serializers.Serializer):
 class ProductRowSerializer(serializers.Serializer):
     """One product in the interchange format (`../shared/DESIGN.md`); unknown keys are ignored."""
 
-    id = serializers.CharField(max_length=ID_MAX_LENGTH)
+    id = serializers.CharField(max_length=ID_MAX_LENGTH, help_text="Any characters but `/` (one URL path segment).")
     title = serializers.CharField(max_length=500)
     description = serializers.CharField(max_length=TEXT_MAX_LENGTH, required=False, allow_blank=True)
     category = serializers.CharField(
@@ -95,9 +96,15 @@ class ProductFilterSerializer(serializers.Serializer):
     offset = serializers.IntegerField(min_value=0, max_value=MAX_OFFSET, required=False)
 
 
+@extend_schema_field({"type": "string", "anyOf": [{"format": "uri"}, {"maxLength": 0}]})
+class ImageUrlField(serializers.CharField):
+    """A product's image URL, or "" when it has none (a URLField's schema would refuse the "")."""
+
+
 class ProductOutputSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="external_id")
     category = serializers.CharField(source="category.path", allow_null=True, default=None)
+    image_url = ImageUrlField(read_only=True)
 
     class Meta:
         model = Product

@@ -80,8 +80,13 @@ def product_input_parse(row: Mapping[str, Any]) -> ProductInput:
             _url_validator(image_url)
         except ValidationError:
             raise FieldError("image_url", f"is not a valid URL: {image_url!r}") from None
+    external_id = fields.text(row, "id", max_length=128, required=True)
+    if "/" in external_id:
+        # The id is one segment of the API's URLs (/api/v1/products/{id}/): with a "/" the
+        # product could be stored but never read.
+        raise FieldError("id", f"must not contain '/', got {external_id!r}")
     return ProductInput(
-        external_id=fields.text(row, "id", max_length=128, required=True),
+        external_id=external_id,
         title=fields.text(row, "title", max_length=500, required=True),
         description=fields.text(row, "description", max_length=100_000),
         category_path=category_path_normalize(fields.text(row, "category", max_length=1000)),

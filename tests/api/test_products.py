@@ -98,6 +98,22 @@ def test_detail_of_unknown_product_is_a_json_404(storefront_client):
     assert response.json() == {"error": {"code": "not_found", "message": "No product with id 'nope'.", "fields": {}}}
 
 
+def test_a_url_no_route_matches_is_a_json_404_for_any_method(storefront_client):
+    # e.g. an id holding an encoded "/" makes the path one segment too long
+    for response in [storefront_client.get(URL + "a%2Fb/"), storefront_client.post("/api/v1/nothing/", {})]:
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/json"
+        assert response.json()["error"]["code"] == "not_found"
+
+
+def test_upsert_refuses_an_id_holding_a_slash_which_no_url_could_read(storefront_client):
+    response = storefront_client.post(URL, [{"id": "a/b", "title": "Mug"}, {"id": "ab", "title": "Mug"}], format="json")
+
+    assert response.status_code == 207
+    assert response.json()["errors"] == [{"index": 0, "field": "id", "message": "must not contain '/', got 'a/b'"}]
+    assert list(Product.objects.values_list("external_id", flat=True)) == ["ab"]
+
+
 def test_detail_rejects_an_id_no_product_can_have(storefront_client):
     response = storefront_client.get(URL + "x" * 129 + "/")
 

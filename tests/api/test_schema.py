@@ -50,15 +50,17 @@ def test_schema_documents_every_operation_its_parameters_and_errors(api_client):
         "q": False,
         "reasons": False,
     }
-    assert set(recommendations["responses"]) == {"200", "400", "401", "403", "429"}
+    assert set(recommendations["responses"]) == {"200", "400", "401", "403", "414", "429", "503"}
     assert set(schema["paths"]["/api/v1/events/"]["post"]["responses"]) == {
         "201",
         "207",
         "400",
         "401",
         "403",
+        "414",
         "415",
         "429",
+        "503",
     }
     assert schema["components"]["securitySchemes"]["ApiKey"] == {
         "type": "apiKey",
@@ -80,3 +82,18 @@ def test_docs_page_serves_swagger_ui_from_the_sidecar(api_client):
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css" in html
     # Every script and stylesheet is served by this site: no CDN.
     assert re.findall(r'(?:src|href)="(https?://[^"]+)"', html) == []
+
+
+def test_schema_documents_the_answers_from_outside_the_views(api_client):
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+
+    for path, item in schema["paths"].items():
+        for operation in item.values():
+            # gunicorn refuses an over-long request line before the API sees it
+            assert "414" in operation["responses"], path
+            if path.startswith("/api/"):
+                # the database down: a JSON error and Retry-After (recsite.api_errors)
+                unavailable = operation["responses"]["503"]
+                assert unavailable["headers"] == {"Retry-After": {"schema": {"type": "integer"}}}
+                assert unavailable["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    assert "503" not in schema["paths"]["/healthz"]["get"]["responses"]

@@ -17,7 +17,7 @@ from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
-from tests.factories import make_api_key
+from tests.factories import ProductFactory, make_api_key
 
 EXAMPLES_PER_OPERATION = 25
 # Batch writes answer 207 with a per-row report and keep the valid rows, by design (DESIGN.md: a
@@ -62,3 +62,16 @@ def test_no_input_breaks_the_api_or_its_schema(case):
     operation = (case.method.upper(), case.path)
     excluded = ALWAYS_EXCLUDED + ([negative_data_rejection] if operation in BATCH_WRITES else [])
     case.call_and_validate(headers={"Authorization": f"Api-Key {key}"}, excluded_checks=excluded)
+
+
+@pytest.mark.django_db
+def test_a_product_without_an_image_is_served_as_documented():
+    # given a product without an image (image_url "", as every product of the demo catalog)
+    ProductFactory(external_id="p1")
+    headers = {"Authorization": f"Api-Key {make_api_key()}"}
+
+    # when it is read alone and in the list, then both responses conform to the schema
+    schema["/api/v1/products/{product_id}/"]["GET"].Case(path_parameters={"product_id": "p1"}).call_and_validate(
+        headers=headers
+    )
+    schema["/api/v1/products/"]["GET"].Case().call_and_validate(headers=headers)
