@@ -238,6 +238,8 @@ def run(*, examples: int, seed: int, workers: int) -> dict:
             command += ["--url", f"http://127.0.0.1:{port}", "--header", f"Authorization: Api-Key {api_key}"]
             command += ["--max-examples", str(examples), "--seed", str(seed), "--workers", "1"]
             command += ["--generation-database", "none", "--suppress-health-check", "all", "--no-color"]
+            # A failure found early must not cut the rest of that operation's run short.
+            command += ["--continue-on-failure"]
             command += ["--report", "ndjson", "--report-ndjson-path", str(ndjson)]
             started = time.perf_counter()
             cli = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
