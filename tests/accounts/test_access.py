@@ -119,7 +119,7 @@ def test_a_non_staff_session_is_403(api_client):
 @pytest.fixture
 def throttle_cache():
     """A cache namespace of this test's own: the Redis database is shared with other test runs,
-    so the limit is counted (and cleared) under a unique prefix rather than flushing it."""
+    so the limit is counted under a unique prefix (its counters expire after two windows)."""
     prefix = f"test-throttle-{uuid.uuid4().hex}"
     caches = {
         "default": {
@@ -130,7 +130,6 @@ def throttle_cache():
     }
     with override_settings(CACHES=caches):
         yield cache
-        cache.delete_many([f"throttle_api_key_{pk}" for pk in ApiKey.objects.values_list("pk", flat=True)])
 
 
 def test_a_key_over_its_rate_gets_429_with_retry_after(throttle_cache, monkeypatch):
@@ -146,7 +145,8 @@ def test_a_key_over_its_rate_gets_429_with_retry_after(throttle_cache, monkeypat
     # then: the third and later requests are refused; another key has its own budget
     assert statuses == [200, 200, 429]
     assert refused.json()["error"]["code"] == "throttled"
-    assert 0 < int(refused["Retry-After"]) <= 60
+    # the next window's estimate counts the two let through as spread over their minute
+    assert 0 < int(refused["Retry-After"]) <= 2 * 60
     assert other_client.get(PRODUCTS).status_code == 200
 
 
