@@ -6,7 +6,10 @@ embedded server), never the demo's; a second run reuses the prepared data. Every
 its query (nothing caches query vectors). Queries over 100 ms in the server are counted from the
 slow-query log (bench/results/api_latency-<size>-slow-queries.log). Usage:
 
-    .venv/bin/python bench/api_latency.py [--sizes 10000 100000] [--seconds 20] [--concurrency 4]
+    .venv/bin/python bench/api_latency.py [--sizes 10000 100000] [--seconds 20] [--concurrency 4] [--search-torch]
+
+`--search-torch` also runs search on a second server that encodes queries with torch instead of
+ONNX Runtime, in the same run, for the ratio.
 """
 
 from __future__ import annotations
@@ -174,8 +177,10 @@ def drive(
     }
 
 
-def run_size(*, size: int, seconds: float, concurrency: int, workers: int) -> list[dict]:
-    """Prepare the `size`-product database, serve it with gunicorn, drive each endpoint."""
+def run_size(*, size: int, seconds: float, concurrency: int, workers: int, search_torch: bool = False) -> list[dict]:
+    """Prepare the `size`-product database, serve it with gunicorn, drive each endpoint; with
+    `search_torch`, search again on a second server that encodes queries with torch."""
+    from recommendations.embeddings.model import pick_device, pick_runtime
     from recsite.database import embedded_database_url
 
     database_url = embedded_database_url(database=f"recsite_bench_{size}")
@@ -185,20 +190,25 @@ def run_size(*, size: int, seconds: float, concurrency: int, workers: int) -> li
     prepare_data(size)
     _, api_key = api_key_create(name="bench")
     plan = request_plan(5000)
-    port = free_port()
     slow_log = RESULTS / f"api_latency-{size}-slow-queries.log"
-    server = start_gunicorn(database_url, port, workers, extra_env=slow_query_env(slow_log))
+    servers = [(pick_runtime(pick_device()), plan, slow_query_env(slow_log))]
+    if search_torch:
+        servers.append(("torch", {"search": plan["search"]}, {"EMBEDDING_RUNTIME": "torch"}))
     rows = []
-    try:
-        for endpoint, paths in plan.items():
-            drive(port, api_key, paths[:200], 5.0, concurrency)  # warm-up: model load, caches
-            for level in sorted({1, concurrency}):
-                result = drive(port, api_key, paths, seconds, level)
-                rows.append({"products": size, "endpoint": endpoint, "concurrency": level, **result})
-                print_table(rows[-1:])
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    for runtime, endpoints, env in servers:
+        port = free_port()
+        server = start_gunicorn(database_url, port, workers, extra_env=env)
+        try:
+            for endpoint, paths in endpoints.items():
+                drive(port, api_key, paths[:200], 5.0, concurrency)  # warm-up: model load, caches
+                for level in sorted({1, concurrency}):
+                    result = drive(port, api_key, paths, seconds, level)
+                    row = {"products": size, "endpoint": endpoint, "runtime": runtime, "concurrency": level}
+                    rows.append({**row, **result})
+                    print_table(rows[-1:])
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
     slow = slow_query_summary(slow_log)
     print_slow_queries(slow)
     for row in rows:
@@ -212,11 +222,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument(
+        "--search-torch", action="store_true", help="also search with query encoding in torch, for the ratio"
+    )
     parser.add_argument("--one-size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.one_size:
-        rows = run_size(size=args.one_size, seconds=args.seconds, concurrency=args.concurrency, workers=args.workers)
+        rows = run_size(
+            size=args.one_size,
+            seconds=args.seconds,
+            concurrency=args.concurrency,
+            workers=args.workers,
+            search_torch=args.search_torch,
+        )
         print("ROWS " + json.dumps(rows))
         return
     rows = []
@@ -224,6 +243,7 @@ def main() -> None:
         # One process per size: Django binds its database once per process.
         command = [sys.executable, __file__, "--one-size", str(size), "--seconds", str(args.seconds)]
         command += ["--concurrency", str(args.concurrency), "--workers", str(args.workers)]
+        command += ["--search-torch"] if args.search_torch else []
         output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
         print(output.rsplit("ROWS ", 1)[0], end="")
         rows += json.loads(output.rsplit("ROWS ", 1)[1])

@@ -57,19 +57,31 @@ def demo_copy(name: str) -> str:
     return embedded_database_url(database=name)
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants, in MB."""
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory of a process and all its descendants, in MB: all of it (VmRSS), or the
+    anonymous part (RssAnon: heaps, not pages of mapped files such as model weights)."""
     total, stack = 0, [pid]
     while stack:
         current = stack.pop()
         try:
             status = Path(f"/proc/{current}/status").read_text()
-            total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+            total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith(f"{field}:"))
             for task in Path(f"/proc/{current}/task").iterdir():
                 stack += [int(child) for child in (task / "children").read_text().split()]
         except (OSError, StopIteration):
             continue
     return total / 1024
+
+
+def memory_sample(minute: float, *, web: int, worker: int) -> dict:
+    """Resident and anonymous memory (MB) of the web server's and the worker's process trees."""
+    return {
+        "minute": minute,
+        "web_mb": rss_mb(web),
+        "web_anon_mb": rss_mb(web, "RssAnon"),
+        "worker_mb": rss_mb(worker),
+        "worker_anon_mb": rss_mb(worker, "RssAnon"),
+    }
 
 
 def start_worker(database_url: str, extra_env: dict[str, str]) -> subprocess.Popen:
@@ -175,6 +187,8 @@ def run(*, minutes: float, rate: float, window_s: float) -> dict:
             results.put((scheduled, kind, status, (time.perf_counter() - scheduled) * 1000))
         conn.close()
 
+    # Before any request, then after the warm-up: how much of the memory is the models loading.
+    before_warm_up = memory_sample(-WARM_UP_S / 60, web=server.pid, worker=worker.pid)
     memory: list[dict] = []
     try:
         senders = [threading.Thread(target=sender, daemon=True) for _ in range(SENDERS)]
@@ -186,19 +200,13 @@ def run(*, minutes: float, rate: float, window_s: float) -> dict:
         while not results.empty():
             results.get()
         slow_log.write_text("")  # the measured minutes only (the processes append)
-        memory.append({"minute": 0.0, "web_mb": rss_mb(server.pid), "worker_mb": rss_mb(worker.pid)})
+        memory.append(memory_sample(0.0, web=server.pid, worker=worker.pid))
         started = time.perf_counter()
         duration = minutes * 60
         n = 0
         for w in range(int(duration // window_s)):
             n += schedule(traffic=traffic, jobs=jobs, rate=rate, seconds=window_s, start=started + w * window_s)
-            memory.append(
-                {
-                    "minute": round((w + 1) * window_s / 60, 1),
-                    "web_mb": rss_mb(server.pid),
-                    "worker_mb": rss_mb(worker.pid),
-                }
-            )
+            memory.append(memory_sample(round((w + 1) * window_s / 60, 1), web=server.pid, worker=worker.pid))
         for _ in senders:
             jobs.put(None)
         for thread in senders:
@@ -218,6 +226,7 @@ def run(*, minutes: float, rate: float, window_s: float) -> dict:
         duration=duration,
         sent=n,
         memory=memory,
+        before_warm_up=before_warm_up,
     )
     return {**report, "slow_queries": slow_query_summary(slow_log)}
 
@@ -236,7 +245,9 @@ def schedule(*, traffic: Traffic, jobs: queue.Queue, rate: float, seconds: float
     return n
 
 
-def summarise(*, samples: list, started: float, window_s: float, duration: float, sent: int, memory: list) -> dict:
+def summarise(
+    *, samples: list, started: float, window_s: float, duration: float, sent: int, memory: list, before_warm_up: dict
+) -> dict:
     windows = []
     for w in range(int(duration // window_s)):
         lo, hi = started + w * window_s, started + (w + 1) * window_s
@@ -250,8 +261,7 @@ def summarise(*, samples: list, started: float, window_s: float, duration: float
                 "errors": sum(1 for s in inside if s[2] == 0 or s[2] >= 400),
                 "p50_ms": round(percentile(latencies, 50), 1),
                 "p99_ms": round(percentile(latencies, 99), 1),
-                "web_mb": round(memory[w + 1]["web_mb"]),
-                "worker_mb": round(memory[w + 1]["worker_mb"]),
+                **{key: round(value) for key, value in memory[w + 1].items() if key != "minute"},
             }
         )
     latencies = sorted(s[3] for s in samples)
@@ -278,6 +288,7 @@ def summarise(*, samples: list, started: float, window_s: float, duration: float
             "statuses": statuses,
             "p50_ms": round(percentile(latencies, 50), 1),
             "p99_ms": round(percentile(latencies, 99), 1),
+            "memory_before_warm_up": before_warm_up,
             "memory_start": memory[0],
             "memory_end": memory[-1],
         },
