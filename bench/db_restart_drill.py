@@ -35,10 +35,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.api_latency import free_port, request_plan, setup_django, start_gunicorn  # noqa: E402
+from bench.api_latency import free_port, start_gunicorn  # noqa: E402
 from bench.common import RESULTS, percentile, print_table, write_results  # noqa: E402
 from bench.slow_queries import print_slow_queries, slow_query_env, slow_query_summary  # noqa: E402
-from bench.soak import Traffic, demo_copy, schedule  # noqa: E402
+from bench.soak import demo_copy, schedule, traffic_setup  # noqa: E402
 
 DRILL_DB = "recsite_drill"
 DRILL_REDIS = "redis://127.0.0.1:6379/11"
@@ -151,22 +151,12 @@ def database_back_at(url: str, stop: threading.Event) -> list[float]:
 
 def run(*, rate: float, before_s: float, outage_s: float, after_s: float, workers: int) -> dict:
     database_url = demo_copy(DRILL_DB)
-    setup_django(database_url)
+    api_key, traffic = traffic_setup(database_url, key_name="db-restart-drill", mix=MIX)
     import redis
-    from django.core.management import call_command
     from django.db import connections
 
-    from accounts.services import api_key_create
-    from catalog.models import Customer, Product
-
-    call_command("migrate", verbosity=0)
-    _, api_key = api_key_create(name="db-restart-drill")
-    plan = request_plan(5000)
-    customers = list(Customer.objects.values_list("external_id", flat=True)[:2000])
-    products = list(Product.objects.values_list("external_id", flat=True)[:5000])
     # The drill's own connection must not be what holds the server up.
     connections.close_all()
-    traffic = Traffic(plan, customers, products, mix=MIX)
     redis.Redis.from_url(DRILL_REDIS).flushdb()
 
     port = free_port()

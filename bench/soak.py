@@ -135,8 +135,9 @@ class Traffic:
         return kind, "POST", "/api/v1/products/", json.dumps(body).encode()
 
 
-def run(*, minutes: float, rate: float, window_s: float) -> dict:
-    database_url = demo_copy(SOAK_DB)
+def traffic_setup(database_url: str, *, key_name: str, mix: list[tuple[str, float]] = MIX) -> tuple[str, Traffic]:
+    """Point Django at the bench database, migrate it, make an API key, and draw the traffic from
+    its real customers and products (not those earlier soaks created)."""
     setup_django(database_url)
     from django.core.management import call_command
 
@@ -144,11 +145,15 @@ def run(*, minutes: float, rate: float, window_s: float) -> dict:
     from catalog.models import Customer, Product
 
     call_command("migrate", verbosity=0)
-    _, api_key = api_key_create(name="soak")
-    plan = request_plan(5000)
+    _, api_key = api_key_create(name=key_name)
     customers = list(Customer.objects.values_list("external_id", flat=True)[:2000])
     products = list(Product.objects.exclude(external_id__startswith="SOAK-").values_list("external_id", flat=True))
-    traffic = Traffic(plan, customers, products)
+    return api_key, Traffic(request_plan(5000), customers, products, mix=mix)
+
+
+def run(*, minutes: float, rate: float, window_s: float) -> dict:
+    database_url = demo_copy(SOAK_DB)
+    api_key, traffic = traffic_setup(database_url, key_name="soak")
     port = free_port()
     os.environ["REDIS_URL"] = SOAK_REDIS
     server_log = RESULTS / "soak-gunicorn.log"

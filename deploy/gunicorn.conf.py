@@ -33,6 +33,13 @@ def on_starting(server) -> None:
     directory.mkdir(parents=True, exist_ok=True)
 
 
+def post_worker_init(worker) -> None:
+    """Models load before the worker accepts its first connection, not during a request."""
+    from recommendations.warm_up import serving_warm_up
+
+    serving_warm_up()
+
+
 def child_exit(server, worker) -> None:
     """A worker that exits keeps its counters (they were served) but its live gauges drop out."""
     from prometheus_client import multiprocess

@@ -29,3 +29,15 @@ def merch_shop(db):
     yield products
     popularity._cache.clear()
     rules_forget()
+
+
+@pytest.fixture
+def llm_caches_cleared():
+    """Popularity and the configured reasons backend are cached per process: each test starts afresh."""
+    from recommendations.reasons.backends import _backend
+
+    popularity._cache.clear()
+    _backend.cache_clear()
+    yield
+    popularity._cache.clear()
+    _backend.cache_clear()

@@ -9,25 +9,14 @@ from experiments.models import BadCase, BadCaseSource
 from recommendations.contracts import RecRequest, Strategy
 from recommendations.pipeline import recommend
 from recommendations.reasons import cache
-from recommendations.reasons.backends import _backend
 from recommendations.reasons.generation import ReasonSpec, popular_reason_specs, reasons_generate
 from recommendations.reasons.models import Generation
 from recommendations.reasons.openai_api import OpenAIBackend
-from recommendations.recall import popularity
 from recsite.celery import app as celery_app
 from tests.recommendations.reasons_fixtures import ChatServer, default_templates, make_shop
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("llm_caches_cleared")]
 ITEMCF = Strategy(routes={"itemcf": 1.0})
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    popularity._cache.clear()
-    _backend.cache_clear()
-    yield
-    popularity._cache.clear()
-    _backend.cache_clear()
 
 
 @pytest.fixture

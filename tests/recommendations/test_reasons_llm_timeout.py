@@ -17,11 +17,10 @@ from recommendations.reasons.generation import ReasonSpec, reasons_generate
 from recommendations.reasons.models import Generation
 from recommendations.reasons.openai_api import OpenAIBackend
 from recommendations.reasons.rerank import rerank_generate
-from recommendations.recall import popularity
 from recsite.celery import app as celery_app
 from tests.recommendations.reasons_fixtures import ChatServer, default_templates, make_shop
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("llm_caches_cleared")]
 
 RECOMMENDATIONS = "/api/v1/recommendations/"
 TIMEOUT_S = 0.2
@@ -31,23 +30,14 @@ SLOW_S = 2.0
 GENERATED = "Made for tea time with your white mug."
 
 
-def fallbacks(stage_name: str, reason: str) -> float:
-    return REGISTRY.get_sample_value("recsite_fallbacks_total", {"stage": stage_name, "reason": reason}) or 0.0
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    popularity._cache.clear()
-    _backend.cache_clear()
-    yield
-    popularity._cache.clear()
-    _backend.cache_clear()
-
-
 @pytest.fixture
 def shop():
     default_templates()
     return make_shop()
+
+
+def fallbacks(stage_name: str, reason: str) -> float:
+    return REGISTRY.get_sample_value("recsite_fallbacks_total", {"stage": stage_name, "reason": reason}) or 0.0
 
 
 @pytest.fixture

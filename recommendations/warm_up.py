@@ -1,0 +1,48 @@
+"""Loading what requests need before a web worker takes its first one.
+
+Models load lazily, once per process: without this the first search in each gunicorn worker
+waits for the embedding model (seconds) and the first ranked feed for the ranker and its item
+snapshot. gunicorn calls `serving_warm_up` in every worker before it accepts connections
+(`post_worker_init` in deploy/gunicorn.conf.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+logger = logging.getLogger(__name__)
+
+
+def serving_warm_up() -> dict[str, float]:
+    """Load the embedding model (its ONNX session on CPU) and every active ranker with the item
+    snapshot; returns the seconds each took. A part that fails is logged and skipped: requests
+    have a fallback for each (keyword search, the fused order), and the database may be down."""
+    from django.db import connections
+
+    from recommendations.embeddings.model import encode_texts
+    from recommendations.models import RankerModel
+    from recommendations.ranking.serving import active_ranker, snapshot_current
+
+    seconds: dict[str, float] = {}
+    try:
+        started = time.perf_counter()
+        encode_texts(["warm up"])
+        seconds["embedding_model"] = time.perf_counter() - started
+    except Exception:
+        logger.warning("warm-up: the embedding model did not load; it is tried again on use", exc_info=True)
+    try:
+        started = time.perf_counter()
+        names = sorted(set(RankerModel.objects.filter(is_active=True).values_list("name", flat=True)))
+        for name in names:
+            active_ranker(name=name)
+        if names:
+            snapshot_current()
+            seconds["rankers"] = time.perf_counter() - started
+    except Exception:
+        logger.warning("warm-up: the rankers did not load; they are tried again on use", exc_info=True)
+    finally:
+        # This thread serves no requests: its connection would only sit idle.
+        connections.close_all()
+    logger.info("warm-up: %s", ", ".join(f"{part} {s:.1f} s" for part, s in seconds.items()) or "nothing loaded")
+    return seconds

@@ -1,0 +1,56 @@
+"""Warm-up of a web worker before its first request: models loaded, failures tolerated."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.test import override_settings
+
+from recommendations.models import RankerModel
+from recommendations.ranking import serving
+from recommendations.ranking.training import ranker_activate
+from recommendations.warm_up import serving_warm_up
+from tests.recommendations.ranking_shop import ranking_shop
+from tests.recommendations.test_ranking_serving import price_model
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def nothing_loaded():
+    serving.reset()
+    yield
+    serving.reset()
+
+
+def test_the_embedding_model_and_every_active_ranker_are_loaded_before_the_first_request():
+    # given an active ranker and one that is not
+    ranking_shop()
+    active = RankerModel.objects.create(
+        name="shop", version=1, feature_set="statistical", artifact=price_model(sign=1.0), feature_names=[]
+    )
+    ranker_activate(ranker_id=active.pk)
+    RankerModel.objects.create(
+        name="other", version=1, feature_set="statistical", artifact=price_model(sign=-1.0), feature_names=[]
+    )
+
+    # when
+    seconds = serving_warm_up()
+
+    # then
+    assert set(seconds) == {"embedding_model", "rankers"}
+    assert set(serving._models) == {"shop"}
+    assert serving._models["shop"].booster is not None
+    assert serving._snapshot  # the item statistics the ranker's features read
+
+
+def test_a_model_that_cannot_load_is_logged_and_the_worker_still_starts(caplog):
+    caplog.set_level(logging.WARNING)
+
+    with override_settings(EMBEDDING_MODEL="/nonexistent/model"):
+        seconds = serving_warm_up()
+
+    assert "embedding_model" not in seconds
+    assert "the embedding model did not load" in caplog.text
+    assert serving._models == {}  # no active ranker: nothing else to load
