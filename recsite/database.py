@@ -14,8 +14,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("RECSITE_VAR_DIR", BASE_DIR / "var"))
 EMBEDDED_DB_NAME = "recsite"
 # The embedded server's shared buffers. PostgreSQL's default (128 MB) holds the HNSW index of about
-# 60,000 products only (2 KB a vector, docs/scale.md); past that, every kNN search copies pages
-# from the OS cache (measured at 100k products: 6.6 ms a home-feed kNN at 128 MB, 4.7 ms at 1 GB).
+# 60,000 products only (2 KB a vector, docs/scale.md); past that, kNN searches copy pages from the
+# OS cache (measured at 100k products, p50: a search's kNN 5.3 ms at 128 MB, 4.7 ms at 1 GB; the
+# home feed's, inside its request, 10.6 ms and 6.6 ms).
 EMBEDDED_SHARED_BUFFERS = os.environ.get("RECSITE_EMBEDDED_SHARED_BUFFERS", "1GB")
 
 
