@@ -1,5 +1,6 @@
 """The rules stage on the serving path: one query loads what the filters and the rules need for
-every candidate (and the pinned items), then `stage.rules_apply` runs in memory.
+every candidate (and the pinned items), then `stage.rules_apply` runs in memory. When no rule
+applies to the request, only the candidates it takes to fill the list are read.
 
 Added cost per request, beyond the query the pipeline made before the rules existed: the
 category, brand and attributes columns in that query, a customer-attributes query only while a
@@ -39,13 +40,21 @@ def rules_stage(
     ruleset = rules_active() if apply_rules else RuleSet()
     segment = customer_attributes(customer_id=customer_id) if ruleset.has_segments and customer_id else None
     request = RuleRequest(placement=placement, category=category_path, segment=segment)
-    pinned_pks = [pk for pk in ruleset.pinned_pks if pk not in excluded]
-    rows = available_items(
-        pks=[item.product_pk for item in ordered] + pinned_pks,
-        customer_id=customer_id,
-        excluded_external_ids=excluded_external_ids,
-        category_path=category_path,
-    )
+    in_scope = rules_in_scope(ruleset=ruleset, request=request)
+    filters = {
+        "customer_id": customer_id,
+        "excluded_external_ids": excluded_external_ids,
+        "category_path": category_path,
+    }
+    pks = [item.product_pk for item in ordered]
+    if in_scope:
+        pinned_pks = [pk for pk in ruleset.pinned_pks if pk not in excluded]
+        rows = available_items(pks=pks + pinned_pks, **filters)
+    else:
+        # No rule applies: the served list is the first k available items, so only as many
+        # candidates are read as it takes to find them.
+        pinned_pks = []
+        rows = available_prefix(pks=pks, k=k, **filters)
     items = [
         RuleItem(product_pk=f.product_pk, score=f.score, routes=f.routes, seeds=f.seeds, **rows[f.product_pk])
         for f in ordered
@@ -53,7 +62,6 @@ def rules_stage(
     ]
     pinned = {pk: RuleItem(product_pk=pk, score=0.0, routes={}, **rows[pk]) for pk in pinned_pks if pk in rows}
     similarity = None
-    in_scope = rules_in_scope(ruleset=ruleset, request=request)
     mmr_window = max(
         ((r.top_k or k + len(pinned)) for r in ruleset.rules if r.kind == "mmr" and r.id in in_scope), default=0
     )
@@ -62,6 +70,31 @@ def rules_stage(
     served = rules_apply(items=items, ruleset=ruleset, request=request, k=k, pinned=pinned, similarity=similarity)
     rules_actions_count(kinds=[touch.kind for item in served for touch in item.rules])
     return served
+
+
+def available_prefix(
+    *,
+    pks: Sequence[int],
+    k: int,
+    customer_id: str | None,
+    excluded_external_ids: Sequence[str],
+    category_path: str | None,
+) -> dict[int, dict]:
+    """`available_items` of the shortest prefix of `pks` that holds `k` available ones (or all of
+    `pks`), read in windows that double from 2k + 10."""
+    rows: dict[int, dict] = {}
+    start, size = 0, 2 * k + 10
+    while start < len(pks) and len(rows) < k:
+        rows.update(
+            available_items(
+                pks=pks[start : start + size],
+                customer_id=customer_id,
+                excluded_external_ids=excluded_external_ids,
+                category_path=category_path,
+            )
+        )
+        start, size = start + size, size * 2
+    return rows
 
 
 def available_items(

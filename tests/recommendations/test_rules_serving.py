@@ -134,3 +134,56 @@ def test_mmr_in_the_feed_uses_the_stored_embeddings(merch_shop):
     result = feed(k=3)
     assert ids(result) == ["p1", "p3", "p2"]
     assert [(t.rule_id, t.effect) for t in result.items[1].rules] == [(rule.pk, "moved 3→2")]
+
+
+@pytest.fixture
+def long_list(db):
+    """60 candidates in score order c00 > c01 > …; the first 25 are out of stock."""
+    from recommendations.recall.fused import FusedItem
+    from tests.factories import ProductFactory
+
+    rules_forget()
+    products = [ProductFactory(external_id=f"c{i:02d}", in_stock=i >= 25) for i in range(60)]
+    return [FusedItem(product_pk=p.pk, score=100.0 - i, routes={"popularity": 1.0}) for i, p in enumerate(products)]
+
+
+def read_candidates(monkeypatch):
+    """The pks each catalog read of the rules stage asked for (the real reads still run)."""
+    from recommendations.rules import serving
+
+    asked: list[list[int]] = []
+    real = serving.available_items
+
+    def spy(**kwargs):
+        asked.append(list(kwargs["pks"]))
+        return real(**kwargs)
+
+    monkeypatch.setattr(serving, "available_items", spy)
+    return asked
+
+
+def test_without_rules_in_scope_only_the_candidates_needed_are_read(long_list, monkeypatch):
+    from recommendations.rules.serving import rules_stage
+
+    # given a rule for another placement only
+    MerchRuleFactory(kind="boost", placement="search", target_brand="Acme", multiplier=2.0)
+    asked = read_candidates(monkeypatch)
+
+    # when
+    served = rules_stage(ranked=long_list, k=5, placement="home_feed")
+
+    # then: the first window (2k + 10 = 20) held no available item, the second (40 more) did
+    assert [i.product_id for i in served] == ["c25", "c26", "c27", "c28", "c29"]
+    assert [len(pks) for pks in asked] == [20, 40]
+
+
+def test_with_a_rule_in_scope_every_candidate_is_read(long_list, monkeypatch):
+    from recommendations.rules.serving import rules_stage
+
+    MerchRuleFactory(kind="boost", placement="home_feed", item_ids="c40", multiplier=100.0)
+    asked = read_candidates(monkeypatch)
+
+    served = rules_stage(ranked=long_list, k=5, placement="home_feed")
+
+    assert [i.product_id for i in served][0] == "c40"
+    assert [len(pks) for pks in asked] == [60]
