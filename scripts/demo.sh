@@ -15,6 +15,12 @@ $PY manage.py migrate --no-input
 step "Loading the UCI Online Retail data (CC BY 4.0; see data/online-retail/ATTRIBUTION.md)"
 $PY manage.py load_demo
 
+step "Embedding the catalog with all-MiniLM-L6-v2 (only products whose text changed)"
+$PY manage.py embed
+
+step "Building item-CF neighbours and time-decayed popularity"
+$PY manage.py build_neighbors
+
 broker_up=0
 if $PY - <<'PYEOF'
 import os, sys
@@ -33,16 +39,9 @@ if [ "$broker_up" = 1 ]; then
   WORKER_PID=$!
   trap 'kill $WORKER_PID 2>/dev/null || true' EXIT
 else
-  step "No broker at $REDIS_URL: no Celery worker is started. Embedding and the neighbour build run"
-  echo "    right here, in this process; products added later through the API stay marked for"
-  echo "    embedding (by their text hash) until 'manage.py embed' runs or a worker is started."
+  step "No broker at $REDIS_URL: no Celery worker is started. Products added later through the API"
+  echo "    stay marked for embedding (by their text hash) until 'manage.py embed' runs or a worker is started."
 fi
-
-step "Embedding the catalog with all-MiniLM-L6-v2 (only products whose text changed)"
-$PY manage.py embed
-
-step "Building item-CF neighbours and time-decayed popularity"
-$PY manage.py build_neighbors
 
 step "Demo accounts"
 $PY manage.py shell --no-imports -v 0 -c "
