@@ -100,8 +100,9 @@ def free_port() -> int:
 def start_gunicorn(
     database_url: str, port: int, workers: int, log: Path | None = None, extra_env: dict[str, str] | None = None
 ) -> subprocess.Popen:
-    """gunicorn on `port`, returned once /healthz answers; its output goes to `log` (a file: a
-    pipe nobody reads would fill up and block the server's logging threads mid-run)."""
+    """gunicorn on `port`, returned once /healthz answers and every worker is warm; its output
+    goes to `log` (a file: a pipe nobody reads would fill up and block the server's logging
+    threads mid-run)."""
     env = {**os.environ, "DATABASE_URL": database_url, "GUNICORN_BIND": f"127.0.0.1:{port}", **(extra_env or {})}
     env["GUNICORN_WORKERS"] = str(workers)
     log = log or RESULTS / f"gunicorn-{port}.log"
@@ -114,15 +115,19 @@ def start_gunicorn(
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
+    from recommendations.warm_up import warm_workers
+
     deadline = time.time() + 90
     while time.time() < deadline:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
+            # Measure only once every worker has loaded its models.
+            if conn.getresponse().status == 200 and warm_workers(log.read_text(errors="replace")) >= workers:
                 return proc
         except OSError:
-            time.sleep(0.3)
+            pass
+        time.sleep(0.3)
     proc.kill()
     raise RuntimeError("gunicorn did not start: " + log.read_text(errors="replace")[-2000:])
 

@@ -35,9 +35,9 @@ def on_starting(server) -> None:
 
 def post_worker_init(worker) -> None:
     """Models load before the worker accepts its first connection, not during a request."""
-    from recommendations.warm_up import serving_warm_up
+    from recommendations.warm_up import serving_warm_up, warm_up_line
 
-    serving_warm_up()
+    worker.log.info(warm_up_line(serving_warm_up()))
 
 
 def child_exit(server, worker) -> None:

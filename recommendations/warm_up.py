@@ -12,6 +12,14 @@ import logging
 import time
 
 logger = logging.getLogger(__name__)
+# Each worker logs one line holding this when it is warm (through gunicorn's own logger, whatever
+# LOG_LEVEL says): whoever started gunicorn can wait for all of them.
+LOG_PREFIX = "warm-up:"
+
+
+def warm_workers(log_text: str) -> int:
+    """How many workers have logged their warm-up in a gunicorn log."""
+    return sum(1 for line in log_text.splitlines() if LOG_PREFIX in line)
 
 
 def serving_warm_up() -> dict[str, float]:
@@ -44,5 +52,9 @@ def serving_warm_up() -> dict[str, float]:
     finally:
         # This thread serves no requests: its connection would only sit idle.
         connections.close_all()
-    logger.info("warm-up: %s", ", ".join(f"{part} {s:.1f} s" for part, s in seconds.items()) or "nothing loaded")
     return seconds
+
+
+def warm_up_line(seconds: dict[str, float]) -> str:
+    """The line a worker logs once warm (see `warm_workers`)."""
+    return f"{LOG_PREFIX} " + (", ".join(f"{part} {s:.1f} s" for part, s in seconds.items()) or "nothing loaded")

@@ -80,13 +80,16 @@ def celery_worker(
 @contextmanager
 def gunicorn_server(*, env: dict[str, str], port: int, log: Path, timeout_s: float = 90) -> Iterator:
     """The project's gunicorn (deploy/gunicorn.conf.py) on `port` with `env`, answering /healthz
-    before the block runs; stopped on exit."""
+    with every worker warm before the block runs; stopped on exit."""
     import http.client
     import time
 
     import pytest
     from django.conf import settings
 
+    from recommendations.warm_up import warm_workers
+
+    workers = int(env.get("GUNICORN_WORKERS", "1"))
     with log.open("wb") as log_file:
         server = subprocess.Popen(
             [str(Path(sys.executable).with_name("gunicorn")), "recsite.wsgi", "-c", "deploy/gunicorn.conf.py"],
@@ -105,10 +108,12 @@ def gunicorn_server(*, env: dict[str, str], port: int, log: Path, timeout_s: flo
                 try:
                     probe = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
                     probe.request("GET", "/healthz")
-                    if probe.getresponse().status == 200:
+                    # Every worker, not just the first: a test may need requests spread over them.
+                    if probe.getresponse().status == 200 and warm_workers(log.read_text(errors="replace")) >= workers:
                         break
                 except OSError:
-                    time.sleep(0.3)
+                    pass
+                time.sleep(0.3)
             yield server
         finally:
             server.terminate()

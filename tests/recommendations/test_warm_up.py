@@ -10,7 +10,7 @@ from django.test import override_settings
 from recommendations.models import RankerModel
 from recommendations.ranking import serving
 from recommendations.ranking.training import ranker_activate
-from recommendations.warm_up import serving_warm_up
+from recommendations.warm_up import serving_warm_up, warm_up_line, warm_workers
 from tests.recommendations.ranking_shop import ranking_shop
 from tests.recommendations.test_ranking_serving import price_model
 
@@ -54,3 +54,16 @@ def test_a_model_that_cannot_load_is_logged_and_the_worker_still_starts(caplog):
     assert "embedding_model" not in seconds
     assert "the embedding model did not load" in caplog.text
     assert serving._models == {}  # no active ranker: nothing else to load
+
+
+def test_a_log_tells_how_many_workers_are_warm():
+    log = "\n".join(
+        [
+            "[1] [INFO] Booting worker with pid: 1",
+            f"[1] [INFO] {warm_up_line({'embedding_model': 5.94})}",
+            f"[2] [INFO] {warm_up_line({})}",
+        ]
+    )
+
+    assert warm_workers(log) == 2
+    assert warm_up_line({"embedding_model": 5.94}) == "warm-up: embedding_model 5.9 s"
