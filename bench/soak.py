@@ -192,7 +192,7 @@ def run(*, minutes: float, rate: float, window_s: float) -> dict:
             results.put((scheduled, kind, status, (time.perf_counter() - scheduled) * 1000))
         conn.close()
 
-    # Before any request, then after the warm-up: how much of the memory is the models loading.
+    # Before any request (each worker has loaded its models at start), then after the warm-up traffic.
     before_warm_up = memory_sample(-WARM_UP_S / 60, web=server.pid, worker=worker.pid)
     memory: list[dict] = []
     try:
