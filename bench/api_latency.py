@@ -115,18 +115,13 @@ def start_gunicorn(
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
-    from recommendations.warm_up import warm_workers
+    from recommendations.warm_up import gunicorn_ready
 
     deadline = time.time() + 90
     while time.time() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            # Measure only once every worker has loaded its models.
-            if conn.getresponse().status == 200 and warm_workers(log.read_text(errors="replace")) >= workers:
-                return proc
-        except OSError:
-            pass
+        # Measure only once every worker has loaded its models.
+        if gunicorn_ready(port=port, log=log, workers=workers):
+            return proc
         time.sleep(0.3)
     proc.kill()
     raise RuntimeError("gunicorn did not start: " + log.read_text(errors="replace")[-2000:])

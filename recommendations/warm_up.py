@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 logger = logging.getLogger(__name__)
 # Each worker logs one line holding this when it is warm (through gunicorn's own logger, whatever
@@ -20,6 +21,20 @@ LOG_PREFIX = "warm-up:"
 def warm_workers(log_text: str) -> int:
     """How many workers have logged their warm-up in a gunicorn log."""
     return sum(1 for line in log_text.splitlines() if LOG_PREFIX in line)
+
+
+def gunicorn_ready(*, port: int, log: Path, workers: int) -> bool:
+    """Whether the gunicorn on `port` answers /healthz and all its `workers` are warm (per the
+    `log` it writes): what anyone who starts one waits for before sending traffic."""
+    import http.client
+
+    try:
+        probe = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        probe.request("GET", "/healthz")
+        healthy = probe.getresponse().status == 200
+    except OSError:
+        return False
+    return healthy and warm_workers(log.read_text(errors="replace")) >= workers
 
 
 def serving_warm_up() -> dict[str, float]:
@@ -38,7 +53,8 @@ def serving_warm_up() -> dict[str, float]:
         encode_texts(["warm up"])
         seconds["embedding_model"] = time.perf_counter() - started
     except Exception:
-        logger.warning("warm-up: the embedding model did not load; it is tried again on use", exc_info=True)
+        # Not worded like the warm line (`LOG_PREFIX`): a failure must not count as a warm worker.
+        logger.warning("the embedding model did not load during warm-up; it is tried again on use", exc_info=True)
     try:
         started = time.perf_counter()
         names = sorted(set(RankerModel.objects.filter(is_active=True).values_list("name", flat=True)))
@@ -48,7 +64,7 @@ def serving_warm_up() -> dict[str, float]:
             snapshot_current()
             seconds["rankers"] = time.perf_counter() - started
     except Exception:
-        logger.warning("warm-up: the rankers did not load; they are tried again on use", exc_info=True)
+        logger.warning("the rankers did not load during warm-up; they are tried again on use", exc_info=True)
     finally:
         # This thread serves no requests: its connection would only sit idle.
         connections.close_all()

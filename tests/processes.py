@@ -81,13 +81,12 @@ def celery_worker(
 def gunicorn_server(*, env: dict[str, str], port: int, log: Path, timeout_s: float = 90) -> Iterator:
     """The project's gunicorn (deploy/gunicorn.conf.py) on `port` with `env`, answering /healthz
     with every worker warm before the block runs; stopped on exit."""
-    import http.client
     import time
 
     import pytest
     from django.conf import settings
 
-    from recommendations.warm_up import warm_workers
+    from recommendations.warm_up import gunicorn_ready
 
     workers = int(env.get("GUNICORN_WORKERS", "1"))
     with log.open("wb") as log_file:
@@ -105,14 +104,9 @@ def gunicorn_server(*, env: dict[str, str], port: int, log: Path, timeout_s: flo
                     pytest.fail(f"gunicorn exited: {log.read_text(errors='replace')}")
                 if time.time() > deadline:
                     pytest.fail(f"gunicorn did not answer: {log.read_text(errors='replace')}")
-                try:
-                    probe = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                    probe.request("GET", "/healthz")
-                    # Every worker, not just the first: a test may need requests spread over them.
-                    if probe.getresponse().status == 200 and warm_workers(log.read_text(errors="replace")) >= workers:
-                        break
-                except OSError:
-                    pass
+                # Every worker, not just the first: a test may need requests spread over them.
+                if gunicorn_ready(port=port, log=log, workers=workers):
+                    break
                 time.sleep(0.3)
             yield server
         finally:

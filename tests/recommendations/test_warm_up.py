@@ -60,6 +60,7 @@ def test_a_log_tells_how_many_workers_are_warm():
     log = "\n".join(
         [
             "[1] [INFO] Booting worker with pid: 1",
+            "the embedding model did not load during warm-up; it is tried again on use",
             f"[1] [INFO] {warm_up_line({'embedding_model': 5.94})}",
             f"[2] [INFO] {warm_up_line({})}",
         ]
