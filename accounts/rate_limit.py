@@ -17,6 +17,8 @@ from typing import Protocol
 class RedisLike(Protocol):
     def pipeline(self, transaction: bool = ...): ...
 
+    def decr(self, name: str): ...
+
 
 @dataclass(frozen=True)
 class RateDecision:
