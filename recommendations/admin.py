@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from recommendations.models import EvaluationRun, RankerModel
+from recommendations.models import CollaborativeModel, EvaluationRun, RankerModel
 
 
 @admin.register(EvaluationRun)
@@ -56,6 +56,7 @@ class RankerModelAdmin(admin.ModelAdmin):
         "feature_set",
         "is_active",
         "validation_ndcg",
+        "fused_ndcg",
         "top_features",
         "training_seconds",
         "device",
@@ -77,7 +78,7 @@ class RankerModelAdmin(admin.ModelAdmin):
         "is_active",
         "created_at",
     )
-    actions = ["activate"]
+    actions = ["activate", "activate_forced"]
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -87,25 +88,92 @@ class RankerModelAdmin(admin.ModelAdmin):
         value = ranker.validation_metrics.get("ndcg@10")
         return "" if value is None else f"{value:.4f}"
 
+    @admin.display(description="fused order, same lists")
+    def fused_ndcg(self, ranker: RankerModel) -> str:
+        value = ranker.validation_metrics.get("fused_ndcg@10")
+        return "" if value is None else f"{value:.4f}"
+
     @admin.display(description="top features (gain)")
     def top_features(self, ranker: RankerModel) -> str:
         from recommendations.ranking.training import importance_top
 
         return ", ".join(name for name, _ in importance_top(importance=ranker.feature_importance, n=3))
 
-    @admin.action(description="Activate (the active version of its name stops)")
+    @admin.action(description="Activate if it beats the fused order (the active version of its name stops)")
     def activate(self, request, queryset) -> None:
+        self._activate(request, queryset, force=False)
+
+    @admin.action(description="Activate even below the fused order (forced)")
+    def activate_forced(self, request, queryset) -> None:
+        self._activate(request, queryset, force=True)
+
+    def _activate(self, request, queryset, *, force: bool) -> None:
         from django.contrib import messages
 
-        from recommendations.ranking.training import ranker_activate
+        from recommendations.ranking.training import RankerGateError, ranker_activate, ranker_gate
 
         names = list(queryset.values_list("name", flat=True))
         if len(set(names)) != len(names):
             self.message_user(request, "Pick at most one version per ranker name.", messages.ERROR)
             return
+        activated = 0
         for ranker in queryset:
-            ranker_activate(ranker_id=ranker.pk)
-        self.message_user(request, f"Activated {queryset.count()} ranker version(s).", messages.SUCCESS)
+            try:
+                ranker_activate(ranker_id=ranker.pk, force=force)
+            except RankerGateError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                continue
+            activated += 1
+            _, words = ranker_gate(validation_metrics=ranker.validation_metrics)
+            self.message_user(request, f"Activated {ranker.name} v{ranker.version}: {words}.", messages.SUCCESS)
+        if not activated:
+            self.message_user(request, "No ranker version was activated.", messages.WARNING)
+
+
+@admin.register(CollaborativeModel)
+class CollaborativeModelAdmin(admin.ModelAdmin):
+    """Versions of the collaborative route; the active one serves (`Strategy.routes["cf"]`)."""
+
+    list_display = (
+        "version",
+        "algorithm",
+        "is_active",
+        "items",
+        "neighbor_rows",
+        "training_seconds",
+        "device",
+        "created_at",
+    )
+    list_filter = ("algorithm", "is_active")
+    readonly_fields = (
+        "version",
+        "algorithm",
+        "params",
+        "events",
+        "customers",
+        "items",
+        "neighbor_rows",
+        "training_seconds",
+        "device",
+        "is_active",
+        "created_at",
+    )
+    actions = ["activate"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Serve this version (the active one stops)")
+    def activate(self, request, queryset) -> None:
+        from django.contrib import messages
+
+        from recommendations.recall.collaborative import collaborative_activate
+
+        if queryset.count() != 1:
+            self.message_user(request, "Pick exactly one version.", messages.ERROR)
+            return
+        model = collaborative_activate(model_id=queryset.get().pk)
+        self.message_user(request, f"Serving {model}.", messages.SUCCESS)
 
 
 # The back office: rules, preview, served lists, hidden items and the bad-case review queue.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-ROUTES = ("itemcf", "semantic", "popularity")
+ROUTES = ("itemcf", "semantic", "popularity", "cf")
 # Where an item's reason came from: a language model's output that passed the guardrails, or the
 # template's grounded text (the grounded backend; or the fallback while a generation is not cached
 # yet, after it failed, e.g. the endpoint timed out, or when the guardrails rejected it).

@@ -55,6 +55,51 @@ class RankerModel(models.Model):
         return f"{self.name} v{self.version}{' (active)' if self.is_active else ''}"
 
 
+class CollaborativeModel(models.Model):
+    """One fitted version of the collaborative route (EASE or ALS item-to-item weights).
+
+    Versions count up; at most one is active, and serving reads the active version's neighbours
+    (`recommendations.recall.collaborative`).
+    """
+
+    version = models.PositiveIntegerField(unique=True)
+    algorithm = models.CharField(max_length=16)
+    params = models.JSONField(default=dict)
+    events = models.PositiveIntegerField(default=0)
+    customers = models.PositiveIntegerField(default=0)
+    items = models.PositiveIntegerField(default=0)
+    neighbor_rows = models.PositiveIntegerField(default=0)
+    training_seconds = models.FloatField(default=0.0)
+    device = models.CharField(max_length=16, default="cpu")
+    is_active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=models.Q(is_active=True), name="cf_one_active"),
+        ]
+
+    def __str__(self) -> str:
+        return f"collaborative v{self.version} ({self.algorithm}){' (active)' if self.is_active else ''}"
+
+
+class CollaborativeNeighbor(models.Model):
+    """One neighbour of one product in one collaborative model version (written once by COPY)."""
+
+    model = models.ForeignKey(CollaborativeModel, on_delete=models.CASCADE, related_name="neighbors")
+    product = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+")
+    neighbor = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField()
+    rank = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["model", "product", "rank"])]
+
+    def __str__(self) -> str:
+        return f"v{self.model_id}: {self.product_id} → {self.neighbor_id} ({self.score:.4f})"
+
+
 class RuleKind(models.TextChoices):
     PIN = "pin", "pin an item at a position"
     BOOST = "boost", "boost (score × multiplier > 1)"

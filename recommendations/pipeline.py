@@ -17,7 +17,7 @@ from recommendations.history import customer_history
 from recommendations.ranking.serving import rank_stage
 from recommendations.reasons.rerank import rerank_stage
 from recommendations.reasons.stage import HOME_FEED, reasons_attach
-from recommendations.recall import itemcf, popularity, semantic
+from recommendations.recall import collaborative, itemcf, popularity, semantic
 from recommendations.recall.fused import FusedItem, fuse
 from recommendations.rules.serving import rules_stage
 from recsite.metrics import candidates_observe, fallback_count, stage_timer
@@ -52,6 +52,9 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
         if weights.get(itemcf.ROUTE, 0.0) > 0:
             with stage_timer("recall.itemcf"):
                 candidates[itemcf.ROUTE] = itemcf.itemcf_candidates(history=history, n=n)
+        if weights.get(collaborative.ROUTE, 0.0) > 0:
+            with stage_timer("recall.cf"):
+                candidates[collaborative.ROUTE] = collaborative.cf_candidates(history=history, n=n)
         if weights.get(semantic.ROUTE, 0.0) > 0:
             with stage_timer("recall.semantic"):
                 candidates[semantic.ROUTE] = semantic.customer_semantic_candidates(

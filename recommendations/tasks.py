@@ -41,6 +41,16 @@ def build_neighbors() -> int:
     return itemcf_neighbors_rebuild()
 
 
+@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
+def build_collaborative(*, algorithm: str | None = None, activate: bool = True) -> int:
+    """Fit the collaborative route on all events and store (and serve) a new version (routed to
+    the `gpu` queue: ALS runs on cuda there); returns its id. Delivered twice, it stores two
+    versions, the later one served."""
+    from recommendations.recall.collaborative import collaborative_rebuild
+
+    return collaborative_rebuild(algorithm=algorithm, activate=activate).pk
+
+
 @shared_task(acks_late=True, ignore_result=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
 def build_popularity() -> int:
     """Rebuild time-decayed item popularity from all events (idempotent: the table is replaced whole)."""

@@ -138,6 +138,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "recommendations.tasks.embed_products": {"queue": "gpu"},
     "recommendations.tasks.train_ranker": {"queue": "gpu"},
+    "recommendations.tasks.build_collaborative": {"queue": "gpu"},
     "recommendations.reasons.tasks.generate_reasons": {"queue": "gpu"},
     "recommendations.reasons.tasks.generate_rerank": {"queue": "gpu"},
     "recommendations.reasons.tasks.lora_finetune": {"queue": "gpu"},
@@ -164,6 +165,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "build-neighbors": {
         "task": "recommendations.tasks.build_neighbors",
+        "schedule": 3600.0,
+    },
+    # The collaborative route is refreshed on the neighbours' schedule.
+    "build-collaborative": {
+        "task": "recommendations.tasks.build_collaborative",
         "schedule": 3600.0,
     },
     "build-popularity": {

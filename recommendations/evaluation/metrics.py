@@ -57,3 +57,20 @@ def aggregate_metrics(*, rankings: Sequence[Sequence[int]], truths: Sequence[set
         "coverage": len(recommended) / n_items if n_items else 0.0,
         "users": len(per_user),
     }
+
+
+def ndcg_of_lists(*, scores: np.ndarray, labels: np.ndarray, group_sizes: np.ndarray, k: int = 10) -> float:
+    """Mean NDCG@k of candidate lists ordered by `scores` (ties: list order), binary gains, the
+    ideal over each list's own positives; lists without a positive count 0."""
+    if not len(group_sizes):
+        return 0.0
+    total, start = 0.0, 0
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    for size in group_sizes.tolist():
+        block_scores, block_labels = scores[start : start + size], labels[start : start + size]
+        order = np.lexsort((np.arange(size), -block_scores))[:k]
+        gains = block_labels[order] > 0
+        ideal = discounts[: min(k, int((block_labels > 0).sum()))].sum()
+        total += float(discounts[: len(order)][gains].sum() / ideal) if ideal > 0 else 0.0
+        start += size
+    return total / len(group_sizes)

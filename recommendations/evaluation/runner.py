@@ -31,10 +31,13 @@ from recommendations.evaluation.strategies import (
 )
 from recommendations.ranking import evaluation as ranker_evaluation
 from recommendations.ranking.features import Catalog
-from recommendations.recall.events import Interactions, interaction_matrix
+from recommendations.ranking.training import TrainingCut
+from recommendations.recall.events import SECONDS_PER_DAY, Interactions, interaction_matrix
 
-# Users scored together: bounds the dense block of scores to USER_BLOCK × catalog size.
+# Users scored together: bounds the dense block of scores to USER_BLOCK × catalog size, and to
+# BLOCK_BYTES over all routes (a 1M-item catalog scores a few users at a time).
 USER_BLOCK = 256
+BLOCK_BYTES = 512 * 2**20
 
 
 class EvaluationError(ValueError):
@@ -51,6 +54,8 @@ class EvaluationConfig:
     strategies: tuple[str, ...] = STRATEGIES
     route_weights: dict[str, float] = field(default_factory=lambda: dict(Strategy().routes))
     candidates_per_route: int = Strategy().candidates_per_route
+    # The rankers' training seed (LightGBM, the customers sampled and held out for validation).
+    seed: int = 42
 
 
 @dataclass(frozen=True)
@@ -84,9 +89,13 @@ def evaluation_run(
         raise EvaluationError("no user has both a training event and a new positive test event")
 
     started = time.perf_counter()
-    trained = routes_train(train=split.train, embeddings=embeddings, with_als="als" in config.strategies)
-    rankings = _rank(split=split, trained=trained, config=config)
     rankers = [name for name in config.strategies if name.startswith(ranker_evaluation.PREFIX)]
+    with_cf = "cf" in config.strategies or (
+        config.route_weights.get("cf", 0) > 0 and ("fused" in config.strategies or bool(rankers))
+    )
+    trained = routes_train(train=split.train, embeddings=embeddings, with_cf=with_cf, clock=split.clock)
+    routes_seconds = time.perf_counter() - started
+    rankings, seconds = _rank(split=split, trained=trained, config=config)
     if rankers:
         ranked, protocol["rankers"] = ranker_evaluation.ranker_rankings(
             split=split,
@@ -98,10 +107,16 @@ def evaluation_run(
             per_route=config.candidates_per_route,
             k=config.k,
             include_seen=config.include_seen,
+            cut=_training_cut(config=config, interactions=interactions, protocol=protocol),
+            seed=config.seed,
         )
         rankings |= ranked
+        for name in rankers:
+            if name in protocol["rankers"]:
+                seconds[name] = protocol["rankers"][name]["seconds"]
     results = {
         name: aggregate_metrics(rankings=rankings[name], truths=split.truths, k=config.k, n_items=interactions.n_items)
+        | {"seconds": round(seconds.get(name, 0.0), 2)}
         for name in config.strategies
         # A ranker the training events could not train has no row (protocol["rankers"] says why).
         if name in rankings
@@ -120,7 +135,12 @@ def evaluation_run(
         "mrr": "reciprocal rank of the first relevant item within the top K, 0 if none",
         "ndcg": "binary gains; ideal DCG over min(K, |truth|)",
         "ranked": "whole catalog minus the user's training items" if not config.include_seen else "whole catalog",
+        "routes_seconds": round(routes_seconds, 2),
+        "collaborative": None
+        if trained.cf is None
+        else {"algorithm": trained.cf.algorithm, "params": trained.cf.params, "seconds": round(trained.cf.seconds, 2)},
         "seconds": round(time.perf_counter() - started, 2),
+        "peak_rss_mb": ranker_evaluation.peak_rss_mb(),
     }
     return EvaluationResult(protocol=protocol, strategies=results)
 
@@ -141,27 +161,45 @@ def _split(*, interactions: Interactions, config: EvaluationConfig) -> tuple[Spl
     return split, {"split": "cutoff", "cutoff": iso, "cutoff_source": source}
 
 
-def _rank(*, split: Split, trained, config: EvaluationConfig) -> dict[str, list[list[int]]]:
-    """Each strategy's top-K list per evaluated user (same order as `split.users`)."""
+def _training_cut(*, config: EvaluationConfig, interactions: Interactions, protocol: dict) -> TrainingCut:
+    """The rankers' training lists cut each customer's history the way the split cuts the test:
+    the last N positive events, or visits with labels over as many days as the test period spans."""
+    if config.holdout_last is not None:
+        return TrainingCut(rule="last", n=config.holdout_last)
+    cutoff = dt.datetime.fromisoformat(protocol["cutoff"]).timestamp()
+    span_days = (float(interactions.timestamps.max()) - cutoff) / SECONDS_PER_DAY
+    return TrainingCut(rule="visit", horizon_days=max(1.0, round(span_days)))
+
+
+def _rank(*, split: Split, trained, config: EvaluationConfig) -> tuple[dict[str, list[list[int]]], dict[str, float]]:
+    """Each strategy's top-K list per evaluated user (same order as `split.users`), and the
+    seconds each strategy's scoring took (its routes included)."""
     seen = interaction_matrix(interactions=split.train)
     needed = [
         r
         for r in ROUTES
         if r in config.strategies or ("fused" in config.strategies and config.route_weights.get(r, 0) > 0)
     ]
-    if "als" in config.strategies:
-        needed.append("als")
     names = [name for name in config.strategies if not name.startswith(ranker_evaluation.PREFIX)]
     rankings: dict[str, list[list[int]]] = {name: [] for name in names}
-    for start in range(0, len(split.users), USER_BLOCK):
-        users = split.users[start : start + USER_BLOCK]
-        scores = {route: route_scores(trained=trained, route=route, users=users) for route in needed}
-        if not config.include_seen:
-            rows, cols = seen[users].nonzero()
-            for block in scores.values():
-                block[rows, cols] = -np.inf
-        for row in range(len(users)):
+    seconds = dict.fromkeys(names, 0.0)
+    block_size = user_block(n_items=split.train.n_items, routes=len(needed))
+    for start in range(0, len(split.users), block_size):
+        users = split.users[start : start + block_size]
+        scores = {}
+        for route in needed:
+            began = time.perf_counter()
+            scores[route] = route_scores(trained=trained, route=route, users=users)
+            if not config.include_seen:
+                rows, cols = seen[users].nonzero()
+                scores[route][rows, cols] = -np.inf
+            elapsed = time.perf_counter() - began
             for name in names:
+                if name == route or (name == "fused" and config.route_weights.get(route, 0) > 0):
+                    seconds[name] += elapsed
+        for name in names:
+            began = time.perf_counter()
+            for row in range(len(users)):
                 if name == "fused":
                     ranked = fused_ranking(
                         scores={route: scores[route][row] for route in ROUTES if route in scores},
@@ -171,4 +209,10 @@ def _rank(*, split: Split, trained, config: EvaluationConfig) -> dict[str, list[
                 else:
                     ranked = top_items(scores=scores[name][row], k=config.k).tolist()
                 rankings[name].append(ranked)
-    return rankings
+            seconds[name] += time.perf_counter() - began
+    return rankings, seconds
+
+
+def user_block(*, n_items: int, routes: int) -> int:
+    """Users scored together so that the dense float64 score blocks stay within BLOCK_BYTES."""
+    return int(max(1, min(USER_BLOCK, BLOCK_BYTES // max(8 * n_items * max(routes, 1), 1))))

@@ -2,7 +2,8 @@
 
 Every route is trained on training events only and scores with the same functions serving uses:
 `history_aggregate` for the customers' histories, `itemcf_similarity` + `itemcf_score_matrix`,
-`user_vectors` over the stored product embeddings, `popularity_scores`, and `fuse` over the
+`user_vectors` over the stored product embeddings, popularity as of each request's time
+(`popularity_as_of`), the collaborative route's `cf_fit` + `cf_score_matrix`, and `fuse` over the
 routes' top candidates. A score of -inf marks an item the strategy cannot rank.
 """
 
@@ -16,13 +17,13 @@ import scipy.sparse as sp
 
 from recommendations.contracts import Candidate
 from recommendations.history import history_aggregate
-from recommendations.recall import itemcf, popularity, semantic
+from recommendations.recall import collaborative, itemcf, popularity, semantic
 from recommendations.recall.events import Interactions, interaction_matrix, rank_in_runs
 from recommendations.recall.fused import fuse
 
 # The rankers (`ranker_<feature set>`) are trained and scored by `recommendations.ranking.evaluation`.
-STRATEGIES = ("popularity", "itemcf", "semantic", "fused", "als", "ranker_statistical", "ranker_semantic")
-ROUTES = ("popularity", "itemcf", "semantic")
+STRATEGIES = ("popularity", "itemcf", "semantic", "cf", "fused", "ranker_statistical", "ranker_semantic")
+ROUTES = ("popularity", "itemcf", "semantic", "cf")
 
 
 @dataclass(frozen=True)
@@ -30,18 +31,23 @@ class TrainedRoutes:
     """Everything the strategies learned from the training events."""
 
     n_items: int
-    popularity: np.ndarray
+    popularity: popularity.PopularityAsOf
+    # n_users: each user's request time (NaN: the latest), which popularity is computed as of.
+    clock: np.ndarray
     itemcf_history: sp.csr_matrix
     similarity: sp.csr_matrix
     user_vectors: np.ndarray | None
     item_embeddings: np.ndarray | None
     has_embedding: np.ndarray
-    als_users: np.ndarray | None
-    als_items: np.ndarray | None
+    # The collaborative route's item × item weights (None when not fitted), and how it was fitted.
+    cf: collaborative.CollaborativeFit | None
 
 
-def routes_train(*, train: Interactions, embeddings: np.ndarray | None, with_als: bool) -> TrainedRoutes:
-    """Fit every route on `train`. `embeddings` is items × dims (zero rows for items without one)."""
+def routes_train(
+    *, train: Interactions, embeddings: np.ndarray | None, with_cf: bool, clock: np.ndarray | None = None
+) -> TrainedRoutes:
+    """Fit every route on `train`. `embeddings` is items × dims (zero rows for items without one);
+    `clock` gives each user's request time (default: just after the latest training event)."""
     history = history_aggregate(
         users=train.users, items=train.items, weights=train.weights, timestamps=train.timestamps
     )
@@ -57,35 +63,31 @@ def routes_train(*, train: Interactions, embeddings: np.ndarray | None, with_als
             (history.weights[recent], (history.users[recent], history.items[recent])), shape=shape
         )
         vectors = semantic.user_vectors(history=semantic_history, embeddings=embeddings)
-    als_users = als_items = None
-    if with_als:
-        from recommendations.evaluation.als import als_fit
-
-        factors = als_fit(matrix=matrix)
-        als_users, als_items = factors.users, factors.items
+    if clock is None:
+        clock = np.full(train.n_users, float(train.timestamps.max(initial=0.0)) + 1.0)
     return TrainedRoutes(
         n_items=train.n_items,
-        popularity=popularity.popularity_scores(
+        popularity=popularity.popularity_as_of(
             items=train.items,
             weights=train.weights,
             timestamps=train.timestamps,
             n_items=train.n_items,
-            reference_time=float(train.timestamps.max()),
+            clocks=clock,
         ),
+        clock=clock,
         itemcf_history=itemcf_history,
         similarity=itemcf.itemcf_similarity(matrix=matrix),
         user_vectors=vectors,
         item_embeddings=embeddings if vectors is not None else None,
         has_embedding=has_embedding,
-        als_users=als_users,
-        als_items=als_items,
+        cf=collaborative.cf_fit(matrix=matrix) if with_cf else None,
     )
 
 
 def route_scores(*, trained: TrainedRoutes, route: str, users: np.ndarray) -> np.ndarray:
-    """Scores (len(users) × items) of one route or of ALS; -inf where the route cannot rank."""
+    """Scores (len(users) × items) of one route; -inf where the route cannot rank."""
     if route == "popularity":
-        return np.tile(trained.popularity, (len(users), 1))
+        return trained.popularity.at(trained.clock[users])
     if route == "itemcf":
         return itemcf.itemcf_score_matrix(
             history=trained.itemcf_history[users], similarity=trained.similarity
@@ -98,19 +100,23 @@ def route_scores(*, trained: TrainedRoutes, route: str, users: np.ndarray) -> np
         scores[~has_vector] = -np.inf
         scores[:, ~trained.has_embedding] = -np.inf
         return scores
-    if route == "als":
-        return trained.als_users[users] @ trained.als_items.T
+    if route == "cf":
+        if trained.cf is None:
+            return np.full((len(users), trained.n_items), -np.inf)
+        return collaborative.cf_score_matrix(
+            history=trained.itemcf_history[users], neighbors=trained.cf.neighbors
+        ).toarray()
     raise ValueError(f"unknown route {route!r}")
 
 
 def route_candidates(*, route: str, scores: np.ndarray, n: int) -> list[Candidate]:
     """A route's top `n` for one user, as serving's route returns them.
 
-    Serving's item-CF and popularity only propose items with a positive score; semantic proposes
-    any embedded item.
+    Serving's item-CF, collaborative and popularity routes only propose items with a positive
+    score; semantic proposes any embedded item.
     """
     valid = np.isfinite(scores)
-    if route in ("itemcf", "popularity"):
+    if route in ("itemcf", "popularity", "cf"):
         valid &= scores > 0
     items = top_items(scores=np.where(valid, scores, -np.inf), k=n)
     return [Candidate(product_pk=int(i), route=route, score=float(scores[i])) for i in items]

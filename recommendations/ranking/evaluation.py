@@ -1,13 +1,16 @@
 """The rankers' rows of the offline evaluation, trained in memory on the training events only.
 
-The ranker is trained as `train_ranker` would train it at the cutoff: labels from the last
-`LABEL_WINDOW_DAYS` of the training events, features from the events before them (all before
-the cutoff). It then reorders each evaluated customer's top fused candidates, built from routes
-trained on everything before the cutoff, with features as of the cutoff.
+The ranker is trained as `train_ranker` would train it on the training events: lists cut from each
+customer's own history the way the split cuts the test (`TrainingCut`: the last visit for a cutoff
+split, the last N positive events for `--holdout-last N`). It then reorders each evaluated
+customer's top fused candidates, built from routes trained on all the training events, with
+features as of each customer's request time.
 """
 
 from __future__ import annotations
 
+import resource
+import time
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -15,18 +18,19 @@ import numpy as np
 from recommendations.evaluation.split import Split
 from recommendations.evaluation.strategies import TrainedRoutes
 from recommendations.ranking.features import (
+    FEATURE_SETS,
     Catalog,
     candidate_lists_build,
     customer_state_build,
     features_compute,
     item_state_build,
-    reference_time_of,
 )
 from recommendations.ranking.training import (
+    SEED,
     RankerTrainingError,
+    TrainingCut,
     fused_candidates,
     importance_top,
-    label_time_before,
     ranked_lists,
     ranker_fit,
     ranker_scores,
@@ -47,6 +51,8 @@ def ranker_rankings(
     per_route: int,
     k: int,
     include_seen: bool,
+    cut: TrainingCut,
+    seed: int = SEED,
 ) -> tuple[dict[str, list[list[int]]], dict]:
     """Top-`k` lists of `ranker_<feature set>` for every evaluated user, and what was trained.
 
@@ -54,38 +60,46 @@ def ranker_rankings(
     """
     import lightgbm as lgb
 
-    clock = reference_time_of(events=split.train)
+    started = time.perf_counter()
     try:
-        data = training_data_build(
-            interactions=split.train,
-            catalog=catalog,
-            label_time=label_time_before(clock=clock),
-            weights=weights,
-        )
-        fitted = {feature_set: ranker_fit(data=data, feature_set=feature_set) for feature_set in feature_sets}
+        data = training_data_build(interactions=split.train, catalog=catalog, cut=cut, weights=weights, seed=seed)
+        built = time.perf_counter() - started
+        fitted = {}
+        for feature_set in feature_sets:
+            fitted[feature_set] = ranker_fit(data=data, feature_set=feature_set, seed=seed)
     except RankerTrainingError as exc:
         return {}, {"skipped": str(exc)}
     seen = interaction_matrix(interactions=split.train)
     if include_seen:
         seen = seen.multiply(0).tocsr()
+    began = time.perf_counter()
     fused = fused_candidates(trained=trained, users=split.users, seen=seen, weights=weights, per_route=per_route)
     lists = candidate_lists_build(users=split.users.tolist(), fused_lists=fused)
-    items = item_state_build(events=split.train, reference_time=clock)
-    customers = customer_state_build(events=split.train, catalog=catalog, reference_time=clock)
+    items = item_state_build(events=split.train)
+    customers = customer_state_build(events=split.train, catalog=catalog, clock=split.clock)
+    shared = built + time.perf_counter() - began
     rankings: dict[str, list[list[int]]] = {}
-    info: dict = {"training": data.windows | {"label_time": _iso(data.windows["label_time"])}}
+    info: dict = {"training": data.windows | {"seed": seed}}
     for feature_set in feature_sets:
+        began = time.perf_counter()
         features = features_compute(
-            lists=lists, items=items, customers=customers, catalog=catalog, feature_set=feature_set
+            lists=lists, items=items, customers=customers, catalog=catalog, names=FEATURE_SETS[feature_set]
         )
         scores = ranker_scores(model=lgb.Booster(model_str=fitted[feature_set].model), features=features)
         rankings[PREFIX + feature_set] = [ranked[:k] for ranked in ranked_lists(lists=lists, scores=scores)]
         info[PREFIX + feature_set] = {
             "validation": fitted[feature_set].validation_metrics,
             "training_seconds": round(fitted[feature_set].training_seconds, 2),
+            "seconds": round(shared + fitted[feature_set].training_seconds + time.perf_counter() - began, 2),
             "top_features": dict(importance_top(importance=fitted[feature_set].feature_importance, n=8)),
         }
+    info["peak_rss_mb"] = peak_rss_mb()
     return rankings, info
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB (Linux reports kB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def catalog_from_embeddings(*, n_items: int, embeddings: np.ndarray | None) -> Catalog:
@@ -98,9 +112,3 @@ def catalog_from_embeddings(*, n_items: int, embeddings: np.ndarray | None) -> C
         category_ids=np.full(n_items, -1, dtype=np.int64),
         embeddings=embeddings,
     )
-
-
-def _iso(seconds: float) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).isoformat()

@@ -6,12 +6,16 @@ events before it (`Interactions`, the same arrays the recall routes learn from) 
 `item_state_build`, `customer_state_build` and `features_compute` are pure numpy, so a feature
 vector is the same whether a training run or a web request asks for it.
 
-Times are measured from the *data clock* — the latest event before `as_of` — not the wall clock,
-as popularity does, so an old data set still has meaningful windows and recencies.
-
 Two feature sets: `statistical` (nothing derived from embeddings: the control arm) and `semantic`
 (statistical plus the semantic route's score and rank, the fused score and the embedding
 similarities between the customer's history and the item).
+
+Times are per customer: each row is computed as of its customer's request time (`clock`), from
+the events strictly before it, so a data set whose customers live in different years gets
+windows and recencies that mean the same for all of them (serving: one clock, the snapshot's).
+
+Memory: rows are float32; the embedding similarities are computed in blocks of
+`SIMILARITY_BLOCK_ROWS` rows, never as a rows × dims copy of the embeddings.
 """
 
 from __future__ import annotations
@@ -35,12 +39,14 @@ MISSING_DAYS = -1.0
 # Similarity to the customer's most recent items looks at this many of them.
 LAST_ITEMS = 5
 POPULARITY_WINDOWS_DAYS = (7, 30, 90)
-# Rows per block of the last-items similarity (block × LAST_ITEMS × dims floats in memory).
+# Rows per block of the embedding similarities (block × LAST_ITEMS × dims float32 in memory).
 SIMILARITY_BLOCK_ROWS = 8192
 
 STATISTICAL = (
     "itemcf_score",
     "itemcf_rank",
+    "cf_score",
+    "cf_rank",
     "popularity_score",
     "popularity_rank",
     "item_popularity_7d",
@@ -57,6 +63,7 @@ STATISTICAL = (
     "customer_tenure_days",
     "customer_mean_price",
     "category_affinity",
+    "brand_affinity",
     "repeat_events",
     "repeat_recency_days",
 )
@@ -66,12 +73,24 @@ SEMANTIC = (
     "semantic_rank",
     "fused_score",
     "history_cosine",
+    "history_cosine_rank",
+    "last_item_cosine",
     "last_items_max_cosine",
     "last_items_mean_cosine",
     "has_embedding",
 )
 FEATURE_SETS: dict[str, tuple[str, ...]] = {"statistical": STATISTICAL, "semantic": SEMANTIC}
-ROUTES = ("itemcf", "semantic", "popularity")
+ROUTES = ("itemcf", "semantic", "popularity", "cf")
+EMBEDDING_FEATURES = frozenset(
+    {
+        "history_cosine",
+        "history_cosine_rank",
+        "last_item_cosine",
+        "last_items_max_cosine",
+        "last_items_mean_cosine",
+        "has_embedding",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -86,24 +105,43 @@ class Catalog:
     # items × dims (float32), L2-normalised, zero rows for items without one; None when nothing is embedded.
     embeddings: np.ndarray | None
     has_embedding: np.ndarray
+    # Dense brand index, -1 where none.
+    brands: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
 class ItemState:
-    """What the events before `as_of` say about each item."""
+    """What the events say about each item, queryable as of any time.
+
+    Events are kept sorted by (item, time) as one float key each (item × span + offset) with the
+    running sum of their weights, so the weight of an item's events in any window before any time
+    is two binary searches.
+    """
 
     reference_time: float
-    # items × len(POPULARITY_WINDOWS_DAYS): summed event weight inside each window.
-    popularity: np.ndarray
+    keys: np.ndarray
+    cumulative: np.ndarray
+    origin: float
+    span: float
     customers: np.ndarray
     first_seen: np.ndarray
+
+    def window_weight(self, *, items: np.ndarray, times: np.ndarray, days: float) -> np.ndarray:
+        """Summed event weight of each item in [time − days, time)."""
+        upper = np.clip(times - self.origin, 0.0, self.span)
+        lower = np.clip(times - days * SECONDS_PER_DAY - self.origin, 0.0, self.span)
+        base = items.astype(np.float64) * (self.span + 1.0)
+        hi = np.searchsorted(self.keys, base + upper, side="left")
+        lo = np.searchsorted(self.keys, base + lower, side="left")
+        return self.cumulative[hi] - self.cumulative[lo]
 
 
 @dataclass(frozen=True)
 class CustomerState:
-    """What the events before `as_of` say about each customer (rows = the events' dense users)."""
+    """What the events before each customer's clock say about them (rows = the events' dense users)."""
 
-    reference_time: float
+    # n_users: each customer's request time.
+    clock: np.ndarray
     events: np.ndarray
     first_time: np.ndarray
     last_time: np.ndarray
@@ -111,11 +149,12 @@ class CustomerState:
     # users × items: event count and latest event time per (customer, item).
     pair_events: sp.csr_matrix
     pair_last: sp.csr_matrix
-    # users × categories: event count per category.
+    # users × categories / brands: event count per category / brand.
     category_events: sp.csr_matrix
+    brand_events: sp.csr_matrix
     # users × LAST_ITEMS item indices of the most recent distinct items, -1 padded.
     last_items: np.ndarray
-    # users × dims history vectors (the semantic route's), None without embeddings.
+    # users × dims history vectors (the semantic route's, float32), None without embeddings.
     vectors: np.ndarray | None
 
 
@@ -133,42 +172,44 @@ class CandidateLists:
 
 
 def reference_time_of(*, events: Interactions) -> float:
-    """The data clock: the latest event time in `events` (0 when there are none)."""
-    return float(events.timestamps.max()) if len(events.timestamps) else 0.0
+    """The data clock: just after the latest event in `events` (0 when there are none)."""
+    return float(events.timestamps.max()) + 1.0 if len(events.timestamps) else 0.0
 
 
-def item_state_build(*, events: Interactions, reference_time: float) -> ItemState:
-    """Popularity per window, distinct customers and first-seen time of every item."""
-    age = reference_time - events.timestamps
-    windows = [
-        np.bincount(
-            events.items[age <= days * SECONDS_PER_DAY],
-            weights=events.weights[age <= days * SECONDS_PER_DAY],
-            minlength=events.n_items,
-        )
-        for days in POPULARITY_WINDOWS_DAYS
-    ]
+def item_state_build(*, events: Interactions) -> ItemState:
+    """Windowed popularity (as of any time), distinct customers and first-seen time of every item."""
+    origin = float(events.timestamps.min()) if len(events.timestamps) else 0.0
+    span = float(events.timestamps.max()) - origin + 1.0 if len(events.timestamps) else 1.0
+    keys = events.items.astype(np.float64) * (span + 1.0) + (events.timestamps - origin)
+    order = np.argsort(keys, kind="stable")
     # Distinct (item, customer) pairs as one integer key each: a 1-d unique is far faster.
     pair_items = np.unique(events.items * max(events.n_users, 1) + events.users) // max(events.n_users, 1)
     first_seen = np.full(events.n_items, np.inf)
     np.minimum.at(first_seen, events.items, events.timestamps)
     return ItemState(
-        reference_time=reference_time,
-        popularity=np.stack(windows, axis=1),
+        reference_time=reference_time_of(events=events),
+        keys=keys[order],
+        cumulative=np.r_[0.0, np.cumsum(events.weights[order])],
+        origin=origin,
+        span=span,
         customers=np.bincount(pair_items, minlength=events.n_items).astype(np.float64),
         first_seen=first_seen,
     )
 
 
-def customer_state_build(*, events: Interactions, catalog: Catalog, reference_time: float) -> CustomerState:
-    """Activity, recency, breadth, usual price, categories, per-item repeats, recent items and
-    history vector of every customer in `events`."""
+def customer_state_build(*, events: Interactions, catalog: Catalog, clock: float | np.ndarray) -> CustomerState:
+    """Activity, recency, breadth, usual price, categories, brands, per-item repeats, recent items and
+    history vector of every customer in `events`, each as of its `clock` (one time for all, or one
+    per user; `events` must be before it)."""
     n_users, n_items = events.n_users, events.n_items
+    clock = np.broadcast_to(np.asarray(clock, dtype=np.float64), (n_users,)).copy()
     counts = np.bincount(events.users, minlength=n_users).astype(np.float64)
     first_time = np.full(n_users, np.inf)
     last_time = np.full(n_users, -np.inf)
     np.minimum.at(first_time, events.users, events.timestamps)
     np.maximum.at(last_time, events.users, events.timestamps)
+    # A user without a request time is asked about just after their own last event.
+    clock = np.where(np.isnan(clock), np.where(np.isfinite(last_time), last_time + 1.0, 0.0), clock)
 
     prices = catalog.prices[events.items]
     priced = ~np.isnan(prices)
@@ -180,17 +221,6 @@ def customer_state_build(*, events: Interactions, catalog: Catalog, reference_ti
     pair_events = sp.csr_matrix((np.ones(len(events.users)), (events.users, events.items)), shape=shape)
     pair_events.sum_duplicates()
     pair_last = _pair_max(users=events.users, items=events.items, values=events.timestamps, shape=shape)
-
-    has_category = catalog.categories[events.items] >= 0
-    n_categories = int(catalog.categories.max()) + 1 if len(catalog.categories) else 0
-    category_events = sp.csr_matrix(
-        (
-            np.ones(int(has_category.sum())),
-            (events.users[has_category], catalog.categories[events.items[has_category]]),
-        ),
-        shape=(n_users, max(n_categories, 1)),
-    )
-    category_events.sum_duplicates()
 
     history = history_aggregate(
         users=events.users, items=events.items, weights=events.weights, timestamps=events.timestamps
@@ -208,19 +238,34 @@ def customer_state_build(*, events: Interactions, catalog: Catalog, reference_ti
         semantic_history = sp.csr_matrix(
             (history.weights[keep].astype(np.float32), (history.users[keep], history.items[keep])), shape=shape
         )
-        vectors = semantic.user_vectors(history=semantic_history, embeddings=catalog.embeddings)
+        vectors = semantic.user_vectors(history=semantic_history, embeddings=catalog.embeddings).astype(np.float32)
     return CustomerState(
-        reference_time=reference_time,
+        clock=clock,
         events=counts,
         first_time=first_time,
         last_time=last_time,
         mean_price=mean_price,
         pair_events=pair_events,
         pair_last=pair_last,
-        category_events=category_events,
+        category_events=_group_counts(events=events, groups=catalog.categories),
+        brand_events=_group_counts(
+            events=events, groups=catalog.brands if catalog.brands is not None else np.full(n_items, -1)
+        ),
         last_items=last_items,
         vectors=vectors,
     )
+
+
+def _group_counts(*, events: Interactions, groups: np.ndarray) -> sp.csr_matrix:
+    """users × groups event counts (items in group -1 are not counted)."""
+    known = groups[events.items] >= 0
+    n_groups = int(groups.max()) + 1 if len(groups) else 0
+    matrix = sp.csr_matrix(
+        (np.ones(int(known.sum())), (events.users[known], groups[events.items[known]])),
+        shape=(events.n_users, max(n_groups, 1)),
+    )
+    matrix.sum_duplicates()
+    return matrix
 
 
 def candidate_lists_build(
@@ -267,37 +312,38 @@ def features_compute(
     items: ItemState,
     customers: CustomerState,
     catalog: Catalog,
-    feature_set: str,
+    names: Sequence[str],
 ) -> np.ndarray:
-    """rows × features (float32) in the order of `FEATURE_SETS[feature_set]`; NaN = unknown."""
-    names = FEATURE_SETS[feature_set]
+    """rows × features (float32) in the order of `names` (a feature set, or a stored model's
+    feature names); NaN = unknown."""
+    out = np.empty((len(lists.items), len(names)), dtype=np.float32)
+    if not len(lists.items):
+        return out
     columns = _columns(lists=lists, items=items, customers=customers, catalog=catalog, names=frozenset(names))
-    return (
-        np.stack([columns[name] for name in names], axis=1).astype(np.float32)
-        if len(lists.items)
-        else np.zeros((0, len(names)), dtype=np.float32)
-    )
+    for position, name in enumerate(names):
+        out[:, position] = columns[name]
+    return out
 
 
 def _columns(
     *, lists: CandidateLists, items: ItemState, customers: CustomerState, catalog: Catalog, names: frozenset[str]
 ) -> Mapping[str, np.ndarray]:
     u, i = lists.users, lists.items
-    ref = customers.reference_time
+    ref = customers.clock[u]
     columns: dict[str, np.ndarray] = {}
     for column, route in enumerate(ROUTES):
         columns[f"{route}_score"] = lists.route_scores[:, column]
         columns[f"{route}_rank"] = lists.route_ranks[:, column]
     columns["fused_score"] = lists.fused_scores
 
-    popularity = items.popularity[i]
-    for column, days in enumerate(POPULARITY_WINDOWS_DAYS):
-        columns[f"item_popularity_{days}d"] = np.log1p(popularity[:, column])
+    popularity = [items.window_weight(items=i, times=ref, days=days) for days in POPULARITY_WINDOWS_DAYS]
+    for days, weight in zip(POPULARITY_WINDOWS_DAYS, popularity, strict=True):
+        columns[f"item_popularity_{days}d"] = np.log1p(weight)
     # Last week against the 30-day weekly average: > 0 rising, < 0 fading.
-    columns["item_trend"] = np.log1p(popularity[:, 0]) - np.log1p(popularity[:, 1] * 7.0 / 30.0)
+    columns["item_trend"] = np.log1p(popularity[0]) - np.log1p(popularity[1] * 7.0 / 30.0)
     columns["item_customers"] = np.log1p(items.customers[i])
     first_seen = items.first_seen[i]
-    columns["item_age_days"] = np.where(np.isfinite(first_seen), (ref - first_seen) / SECONDS_PER_DAY, MISSING_DAYS)
+    columns["item_age_days"] = np.where(first_seen < ref, (ref - first_seen) / SECONDS_PER_DAY, MISSING_DAYS)
     price = catalog.prices[i]
     columns["price"] = price
     columns["customer_mean_price"] = customers.mean_price[u]
@@ -309,56 +355,63 @@ def _columns(
     last, first = customers.last_time[u], customers.first_time[u]
     columns["customer_recency_days"] = np.where(events > 0, (ref - last) / SECONDS_PER_DAY, MISSING_DAYS)
     columns["customer_tenure_days"] = np.where(events > 0, (ref - first) / SECONDS_PER_DAY, MISSING_DAYS)
-
-    category = catalog.categories[i]
-    in_category = np.zeros(len(i))
-    known = category >= 0
-    if known.any():
-        in_category[known] = np.asarray(customers.category_events[u[known], category[known]]).ravel()
-    columns["category_affinity"] = np.divide(in_category, events, out=np.zeros(len(i)), where=events > 0)
+    columns["category_affinity"] = _affinity(
+        u=u, groups=catalog.categories[i], counts=customers.category_events, events=events
+    )
+    brands = catalog.brands[i] if catalog.brands is not None else np.full(len(i), -1)
+    columns["brand_affinity"] = _affinity(u=u, groups=brands, counts=customers.brand_events, events=events)
 
     repeats = np.asarray(customers.pair_events[u, i]).ravel() if len(i) else np.zeros(0)
     pair_last = np.asarray(customers.pair_last[u, i]).ravel() if len(i) else np.zeros(0)
     columns["repeat_events"] = np.log1p(repeats)
     columns["repeat_recency_days"] = np.where(repeats > 0, (ref - pair_last) / SECONDS_PER_DAY, MISSING_DAYS)
 
-    if names & {"history_cosine", "last_items_max_cosine", "last_items_mean_cosine", "has_embedding"}:
-        columns |= _semantic_columns(u=u, i=i, customers=customers, catalog=catalog)
+    if names & EMBEDDING_FEATURES:
+        columns |= _semantic_columns(lists=lists, customers=customers, catalog=catalog)
     return columns
 
 
-def _semantic_columns(
-    *, u: np.ndarray, i: np.ndarray, customers: CustomerState, catalog: Catalog
-) -> dict[str, np.ndarray]:
+def _affinity(*, u: np.ndarray, groups: np.ndarray, counts: sp.csr_matrix, events: np.ndarray) -> np.ndarray:
+    """The share of the customer's events in the candidate's group (category, brand); 0 for none."""
+    inside = np.zeros(len(u))
+    known = groups >= 0
+    if known.any():
+        inside[known] = np.asarray(counts[u[known], groups[known]]).ravel()
+    return np.divide(inside, events, out=np.zeros(len(u)), where=events > 0)
+
+
+def _semantic_columns(*, lists: CandidateLists, customers: CustomerState, catalog: Catalog) -> dict[str, np.ndarray]:
+    u, i = lists.users, lists.items
     n = len(i)
+    names = ("history_cosine", "last_item_cosine", "last_items_max_cosine", "last_items_mean_cosine")
     if catalog.embeddings is None or customers.vectors is None:
-        zeros = np.zeros(n)
-        return {
-            "history_cosine": zeros,
-            "last_items_max_cosine": zeros,
-            "last_items_mean_cosine": zeros,
-            "has_embedding": zeros,
-        }
+        zeros = np.zeros(n, dtype=np.float32)
+        return dict.fromkeys((*names, "history_cosine_rank", "has_embedding"), zeros)
     embeddings = catalog.embeddings
     has_embedding = catalog.has_embedding
-    history_cosine = np.einsum("rd,rd->r", customers.vectors[u], embeddings[i])
-    last_max, last_mean = np.zeros(n), np.zeros(n)
+    out = {name: np.zeros(n, dtype=np.float32) for name in names}
     for start in range(0, n, SIMILARITY_BLOCK_ROWS):
         block = slice(start, start + SIMILARITY_BLOCK_ROWS)
+        candidates = embeddings[i[block]]
+        out["history_cosine"][block] = np.einsum("rd,rd->r", customers.vectors[u[block]], candidates)
         last = customers.last_items[u[block]]
         valid = (last >= 0) & has_embedding[np.maximum(last, 0)]
-        sims = np.einsum("rkd,rd->rk", embeddings[np.maximum(last, 0)], embeddings[i[block]])
+        sims = np.einsum("rkd,rd->rk", embeddings[np.maximum(last, 0)], candidates)
         counted = valid.sum(axis=1)
-        last_max[block] = np.where(counted > 0, np.where(valid, sims, -np.inf).max(axis=1), 0.0)
-        last_mean[block] = np.divide(
-            np.where(valid, sims, 0.0).sum(axis=1), counted, out=np.zeros(len(last)), where=counted > 0
+        out["last_item_cosine"][block] = np.where(valid[:, 0], sims[:, 0], 0.0)
+        out["last_items_max_cosine"][block] = np.where(counted > 0, np.where(valid, sims, -np.inf).max(axis=1), 0.0)
+        out["last_items_mean_cosine"][block] = np.divide(
+            np.where(valid, sims, 0.0).sum(axis=1),
+            counted,
+            out=np.zeros(len(last), dtype=np.float32),
+            where=counted > 0,
         )
-    return {
-        "history_cosine": history_cosine,
-        "last_items_max_cosine": last_max,
-        "last_items_mean_cosine": last_mean,
-        "has_embedding": has_embedding[i].astype(np.float64),
-    }
+    # Within its own list: how the candidate's similarity to the history compares with the others'.
+    groups = np.repeat(np.arange(len(lists.group_sizes)), lists.group_sizes)
+    order = np.lexsort((np.arange(n), -out["history_cosine"], groups))
+    rank = np.empty(n, dtype=np.float32)
+    rank[order] = rank_in_runs(groups[order]) + 1
+    return out | {"history_cosine_rank": rank, "has_embedding": has_embedding[i].astype(np.float32)}
 
 
 def _pair_max(*, users: np.ndarray, items: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
@@ -379,20 +432,27 @@ def catalog_load() -> Catalog:
     from catalog.models import Product
     from recommendations.evaluation.service import embeddings_load
 
-    rows = list(Product.objects.order_by("pk").values_list("pk", "price", "category_id"))
-    product_pks = np.array([pk for pk, _, _ in rows], dtype=np.int64)
+    rows = list(Product.objects.order_by("pk").values_list("pk", "price", "category_id", "brand"))
+    product_pks = np.array([row[0] for row in rows], dtype=np.int64)
     return catalog_build(
         product_pks=product_pks,
-        prices=np.array([np.nan if price is None else float(price) for _, price, _ in rows], dtype=np.float64),
-        category_ids=np.array([-1 if c is None else c for _, _, c in rows], dtype=np.int64),
+        prices=np.array([np.nan if row[1] is None else float(row[1]) for row in rows], dtype=np.float64),
+        category_ids=np.array([-1 if row[2] is None else row[2] for row in rows], dtype=np.int64),
         embeddings=embeddings_load(product_pks=product_pks),
+        brand_names=[row[3] for row in rows],
     )
 
 
 def catalog_build(
-    *, product_pks: np.ndarray, prices: np.ndarray, category_ids: np.ndarray, embeddings: np.ndarray | None
+    *,
+    product_pks: np.ndarray,
+    prices: np.ndarray,
+    category_ids: np.ndarray,
+    embeddings: np.ndarray | None,
+    brand_names: Sequence[str] | None = None,
 ) -> Catalog:
-    """A `Catalog` from raw arrays: categories re-indexed densely, embeddings L2-normalised."""
+    """A `Catalog` from raw arrays: categories and brands (case-folded, blank = none) re-indexed
+    densely, embeddings L2-normalised."""
     known = category_ids >= 0
     categories = np.full(len(category_ids), -1, dtype=np.int64)
     if known.any():
@@ -410,7 +470,18 @@ def catalog_build(
         has_embedding=np.zeros(len(product_pks), dtype=bool)
         if embeddings is None
         else np.abs(embeddings).sum(axis=1) > 0,
+        brands=None if brand_names is None else _dense_labels(brand_names),
     )
+
+
+def _dense_labels(names: Sequence[str]) -> np.ndarray:
+    """Dense indices of case-folded, stripped names; -1 for blank ones."""
+    folded = np.array([(name or "").strip().casefold() for name in names], dtype=object)
+    labels = np.full(len(folded), -1, dtype=np.int64)
+    known = folded != ""
+    if known.any():
+        labels[known] = np.unique(folded[known].astype(str), return_inverse=True)[1].ravel()
+    return labels
 
 
 def events_load(

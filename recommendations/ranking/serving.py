@@ -24,6 +24,7 @@ import numpy as np
 
 from recommendations.contracts import Strategy
 from recommendations.ranking.features import (
+    FEATURE_SETS,
     Catalog,
     ItemState,
     candidate_lists_build,
@@ -32,7 +33,6 @@ from recommendations.ranking.features import (
     events_load,
     features_compute,
     item_state_build,
-    reference_time_of,
 )
 from recommendations.ranking.training import RANK_CANDIDATES, ranker_scores
 from recommendations.recall.events import Interactions
@@ -42,6 +42,7 @@ from recsite.metrics import RANKER_ACTIVE, fallback_count, version_info_set
 logger = logging.getLogger(__name__)
 
 FUSED = "fused"
+KNOWN_FEATURES = frozenset(name for names in FEATURE_SETS.values() for name in names)
 VERSION_CHECK_SECONDS = 5.0
 SNAPSHOT_TTL_SECONDS = 600.0
 
@@ -70,6 +71,8 @@ class LoadedRanker:
     ranker_id: int
     label: str
     feature_set: str
+    # The columns the model was trained on, in order (stored with it).
+    feature_names: tuple[str, ...]
     # A lightgbm Booster, or None when the stored artifact could not be loaded.
     booster: object | None
 
@@ -102,7 +105,7 @@ def rank_with(
     """`fused` with its top `RANK_CANDIDATES` reordered by `model` (score = the model's score)."""
     head, tail = list(fused[:RANK_CANDIDATES]), list(fused[RANK_CANDIDATES:])
     pks, features = serving_features(
-        customer_id=customer_id, fused=head, feature_set=model.feature_set, snapshot=snapshot
+        customer_id=customer_id, fused=head, feature_names=model.feature_names, snapshot=snapshot
     )
     scores = ranker_scores(model=model.booster, features=features)
     by_pk = {item.product_pk: item for item in head}
@@ -118,11 +121,18 @@ def rank_with(
 
 
 def serving_features(
-    *, customer_id: str | None, fused: Sequence[FusedItem], feature_set: str, snapshot: Snapshot
+    *,
+    customer_id: str | None,
+    fused: Sequence[FusedItem],
+    feature_names: Sequence[str],
+    snapshot: Snapshot,
+    clock: float | None = None,
 ) -> tuple[list[int], np.ndarray]:
     """Feature rows of the customer's candidates known to `snapshot`: (their product pks, features).
 
-    One query: the customer's events before the snapshot time (none for an anonymous customer).
+    The request is taken to happen at `clock` (default: the snapshot's data clock, just after its
+    latest event, so a historical data set is served as it was trained). One query: the
+    customer's events before the snapshot time (none for an anonymous customer).
     """
     catalog = snapshot.catalog
     known_mask = np.isin([item.product_pk for item in fused], catalog.product_pks).tolist()
@@ -135,9 +145,11 @@ def serving_features(
     if events is None or events.n_users == 0:
         events = _no_events(n_items=len(catalog.product_pks))
     lists = candidate_lists_build(users=[0], fused_lists=[known], product_pks=catalog.product_pks)
-    customers = customer_state_build(events=events, catalog=catalog, reference_time=snapshot.items.reference_time)
+    customers = customer_state_build(
+        events=events, catalog=catalog, clock=snapshot.items.reference_time if clock is None else clock
+    )
     features = features_compute(
-        lists=lists, items=snapshot.items, customers=customers, catalog=catalog, feature_set=feature_set
+        lists=lists, items=snapshot.items, customers=customers, catalog=catalog, names=feature_names
     )
     return [item.product_pk for item in known], features
 
@@ -149,7 +161,7 @@ def snapshot_load(*, as_of: float) -> Snapshot:
     return Snapshot(
         as_of=as_of,
         catalog=catalog,
-        items=item_state_build(events=events, reference_time=reference_time_of(events=events)),
+        items=item_state_build(events=events),
     )
 
 
@@ -200,22 +212,22 @@ def _model_load(*, ranker_id: int) -> LoadedRanker:
 
     from recommendations.models import RankerModel
 
-    ranker = RankerModel.objects.only("name", "version", "feature_set", "artifact").get(pk=ranker_id)
+    ranker = RankerModel.objects.only("name", "version", "feature_set", "feature_names", "artifact").get(pk=ranker_id)
     label = f"{ranker.name}@v{ranker.version}"
+    names = tuple(ranker.feature_names or FEATURE_SETS.get(ranker.feature_set, ()))
     try:
         booster = lgb.Booster(model_str=ranker.artifact)
-        if booster.num_feature() != len(_feature_names(ranker.feature_set)):
-            raise ValueError(f"model expects {booster.num_feature()} features")
+        if booster.num_feature() != len(names):
+            raise ValueError(f"model expects {booster.num_feature()} features, {len(names)} are named")
+        unknown = set(names) - KNOWN_FEATURES
+        if unknown:
+            raise ValueError(f"model uses features this code does not compute: {', '.join(sorted(unknown))}")
     except Exception:
         logger.exception("ranker %s cannot be loaded; serving the fused order", label)
         booster = None
-    return LoadedRanker(ranker_id=ranker.pk, label=label, feature_set=ranker.feature_set, booster=booster)
-
-
-def _feature_names(feature_set: str) -> tuple[str, ...]:
-    from recommendations.ranking.features import FEATURE_SETS
-
-    return FEATURE_SETS.get(feature_set, ())
+    return LoadedRanker(
+        ranker_id=ranker.pk, label=label, feature_set=ranker.feature_set, feature_names=names, booster=booster
+    )
 
 
 def _fallback(*, fused: Sequence[FusedItem], reason: str, name: str, log: bool = True) -> RankedCandidates:

@@ -1,10 +1,17 @@
-"""Training a LambdaMART ranker on temporal lists.
+"""Training a LambdaMART ranker on lists cut from each customer's own history.
 
-A label time T splits the events: features come from events before T (the `features` module, as
-of T), labels are the positive events in [T, T + window) on items the customer had not touched
-before T — what the feed would have had to find. Candidates come from the same recall routes and
-fusion as serving, trained on events before T (`evaluation.strategies`), cut to the
-`RANK_CANDIDATES` the rank stage sees. Lists without a positive teach nothing and are dropped.
+No calendar window: each customer's history is cut where their own last visit begins (rule
+`session`: the day of their last positive event; rule `last`: their last N positive events, the
+offline `--holdout-last N` split). The items after the cut are the labels (new items only, what the
+feed would have had to find), everything before it is the history. Candidates come from the same
+recall routes and fusion as serving, trained on the events before the cuts
+(`evaluation.strategies`), cut to the `RANK_CANDIDATES` the rank stage sees; features are computed
+as of each customer's request time. The cut is applied again to what remains (`rounds` times), so
+every customer with a few visits gives a list per round, whenever they arrived. Lists without a
+positive teach nothing and are dropped.
+
+Memory: feature rows are float32 and built round by round; when rows × features would exceed
+`memory_budget`, lists are sampled (customers drawn at random, seeded) and the summary says so.
 
 `training_data_build` and `ranker_fit` are pure (the offline evaluation trains in memory with
 them); `ranker_train` loads the database, fits and stores a new `RankerModel` version.
@@ -21,6 +28,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommendations.contracts import Strategy
+from recommendations.evaluation.metrics import ndcg_of_lists
+from recommendations.evaluation.split import Split, split_holdout_last, split_visit_cut
 from recommendations.evaluation.strategies import TrainedRoutes, route_candidates, route_scores, routes_train
 from recommendations.ranking.features import (
     FEATURE_SETS,
@@ -32,20 +41,22 @@ from recommendations.ranking.features import (
     customer_state_build,
     features_compute,
     item_state_build,
-    reference_time_of,
 )
-from recommendations.recall.events import SECONDS_PER_DAY, Interactions, interaction_matrix
+from recommendations.recall.events import Interactions, interaction_matrix
 from recommendations.recall.fused import FusedItem, fuse
 
 logger = logging.getLogger(__name__)
 
 # The rank stage reorders this many of the fused candidates.
 RANK_CANDIDATES = 200
-LABEL_WINDOW_DAYS = 28.0
-# Label windows stacked back to back (each its own snapshot): more lists from the same history.
-LABEL_WINDOWS = 3
-# Lists sampled for training, to bound the time a run takes (customers chosen at random, seeded).
-MAX_TRAINING_CUSTOMERS = 2500
+# Cuts per customer: the last visit, then the one before it, ...
+ROUNDS = 2
+# A visit cut's labels: the customer's new positive items within this many days of the cut.
+LABEL_HORIZON_DAYS = 28.0
+# Lists sampled per round, to bound the time a run takes (customers chosen at random, seeded).
+MAX_TRAINING_CUSTOMERS = 5000
+# Feature rows (float32) may take at most this much memory; lists are sampled beyond it.
+MEMORY_BUDGET_BYTES = 2 * 2**30
 VALIDATION_FRACTION = 0.2
 SEED = 42
 # Users scored together when building candidates (a dense block of USER_BLOCK × catalog scores).
@@ -72,19 +83,46 @@ PARAMS: dict = {
 }
 
 
-def label_time_before(*, clock: float, label_window_days: float = LABEL_WINDOW_DAYS) -> float:
-    """The label time whose window ends just after `clock`, the latest event: labels are the
-    last `label_window_days` of the data, that latest event included."""
-    return clock + 1.0 - label_window_days * SECONDS_PER_DAY
-
-
 class RankerTrainingError(ValueError):
-    """The data cannot train a ranker (no history before the label time, too few labelled lists)."""
+    """The data cannot train a ranker (no history before the cuts, too few labelled lists)."""
+
+
+@dataclass(frozen=True)
+class TrainingCut:
+    """Where each customer's history is cut.
+
+    `visit`: at the start of one of their visits (the last in round 0, the one before it in round
+    1, ...), labels = their positive items within `horizon_days` from the cut; what a request at
+    the start of a visit should find. `last`: their last `n` positive events (ties in time at
+    random), the offline `--holdout-last N` split.
+    """
+
+    rule: str = "visit"
+    n: int = 1
+    horizon_days: float = LABEL_HORIZON_DAYS
+
+    def apply(self, interactions: Interactions, *, round_index: int, seed: int) -> Split:
+        """Round 0 cuts `interactions`; later rounds are handed the history the previous round left."""
+        if self.rule == "last":
+            return split_holdout_last(interactions=interactions, n=self.n, tie_seed=seed)
+        if self.rule == "visit":
+            return split_visit_cut(interactions=interactions, back=round_index, horizon_days=self.horizon_days)
+        raise ValueError(f"unknown training cut {self.rule!r}")
+
+    @property
+    def recursive(self) -> bool:
+        """Whether round r + 1 cuts what round r left (`last`) or the whole history again (`visit`)."""
+        return self.rule == "last"
+
+    def describe(self) -> str:
+        if self.rule == "last":
+            return f"cut before each customer's last {self.n} positive event(s)"
+        return f"cut at the start of each customer's visits, labels within {self.horizon_days:g} days"
 
 
 @dataclass(frozen=True)
 class TrainingWindow:
-    """One label window's candidate lists with labels, and the states their features come from."""
+    """One round's candidate lists with labels, and the states their features come from."""
 
     lists: CandidateLists
     labels: np.ndarray
@@ -94,25 +132,22 @@ class TrainingWindow:
 
 @dataclass(frozen=True)
 class TrainingData:
-    """The lists of every label window, most recent window first."""
+    """The lists of every round, the latest cut first."""
 
     parts: tuple[TrainingWindow, ...]
     catalog: Catalog
     windows: dict
 
     def features(self, *, feature_set: str) -> np.ndarray:
-        return np.vstack(
-            [
-                features_compute(
-                    lists=part.lists,
-                    items=part.items,
-                    customers=part.customers,
-                    catalog=self.catalog,
-                    feature_set=feature_set,
-                )
-                for part in self.parts
-            ]
-        )
+        names = FEATURE_SETS[feature_set]
+        out = np.empty((int(sum(len(part.labels) for part in self.parts)), len(names)), dtype=np.float32)
+        start = 0
+        for part in self.parts:
+            out[start : start + len(part.labels)] = features_compute(
+                lists=part.lists, items=part.items, customers=part.customers, catalog=self.catalog, names=names
+            )
+            start += len(part.labels)
+        return out
 
     @property
     def labels(self) -> np.ndarray:
@@ -121,6 +156,10 @@ class TrainingData:
     @property
     def group_sizes(self) -> np.ndarray:
         return np.concatenate([part.lists.group_sizes for part in self.parts])
+
+    @property
+    def fused_scores(self) -> np.ndarray:
+        return np.concatenate([part.lists.fused_scores for part in self.parts])
 
     @property
     def list_users(self) -> np.ndarray:
@@ -152,7 +191,7 @@ def fused_candidates(
     per_route: int = Strategy().candidates_per_route,
 ) -> list[list[FusedItem]]:
     """Each user's fused candidate list (item indices as `product_pk`), top `n`, seen items left out."""
-    routes = [route for route in ("itemcf", "semantic", "popularity") if weights.get(route, 0.0) > 0]
+    routes = [route for route in ("itemcf", "semantic", "popularity", "cf") if weights.get(route, 0.0) > 0]
     lists: list[list[FusedItem]] = []
     for start in range(0, len(users), USER_BLOCK):
         block = users[start : start + USER_BLOCK]
@@ -172,95 +211,88 @@ def training_data_build(
     *,
     interactions: Interactions,
     catalog: Catalog,
-    label_time: float,
-    label_window_days: float = LABEL_WINDOW_DAYS,
-    label_windows: int = LABEL_WINDOWS,
+    cut: TrainingCut = TrainingCut(),
+    rounds: int = ROUNDS,
     weights: Mapping[str, float] | None = None,
     max_customers: int = MAX_TRAINING_CUSTOMERS,
+    memory_budget: int = MEMORY_BUDGET_BYTES,
     seed: int = SEED,
 ) -> TrainingData:
-    """Lists for customers with a new positive item in [label_time, label_time + window), and in
-    each of the `label_windows - 1` windows of the same length before it.
+    """Lists from cutting each customer's history `rounds` times by `cut` (see the module doc).
 
-    Each window is its own snapshot: only events before its label time reach its routes and its
-    features. `interactions` may hold later events (they are labels, or ignored).
+    Each round is its own snapshot: only the events before its cuts reach its routes and its
+    features.
     """
     weights = dict(Strategy().routes if weights is None else weights)
+    n_features = max(len(names) for names in FEATURE_SETS.values())
+    # Rows each round may add: the budget shared by the rounds, RANK_CANDIDATES rows a list.
+    max_lists = max(1, memory_budget // (rounds * RANK_CANDIDATES * 4 * (n_features + 4)))
+    limit = min(max_customers, max_lists)
     parts, summaries = [], []
-    for back in range(label_windows):
-        window_start = label_time - back * label_window_days * SECONDS_PER_DAY
-        built = _window_build(
-            interactions=interactions,
-            catalog=catalog,
-            label_time=window_start,
-            label_end=window_start + label_window_days * SECONDS_PER_DAY,
-            weights=weights,
-            max_customers=max_customers,
-            seed=seed + back,
-        )
-        if built is None:
-            if back == 0:
-                raise RankerTrainingError("no events before the label time")
+    remaining = interactions
+    for round_index in range(rounds):
+        split = cut.apply(remaining, round_index=round_index, seed=seed + round_index)
+        if not len(split.train.users) or not len(split.users):
             break
+        built = _round_build(
+            split=split, catalog=catalog, weights=weights, max_customers=limit, seed=seed + round_index
+        )
+        if cut.recursive:
+            remaining = split.train
+        if built is None:
+            continue
         part, summary = built
-        if len(part.lists.group_sizes):
-            parts.append(part)
-            summaries.append(summary)
+        parts.append(part)
+        summaries.append(summary)
     if not parts:
-        raise RankerTrainingError("no customer has a new positive event in the label windows")
+        raise RankerTrainingError(
+            f"no customer has both history before their cut and a new positive item after it ({cut.describe()})"
+        )
     return TrainingData(
         parts=tuple(parts),
         catalog=catalog,
         windows={
-            "label_time": label_time,
-            "label_window_days": label_window_days,
-            "label_windows": len(parts),
+            "cut": cut.describe(),
+            "rounds": len(parts),
+            "sampled_to": limit,
+            "sample_rule": f"at most {limit} customers a round, drawn at random (seed {seed})"
+            + (" to stay within the memory budget" if limit < max_customers else ""),
             **{key: sum(summary[key] for summary in summaries) for key in summaries[0]},
         },
     )
 
 
-def _window_build(
-    *,
-    interactions: Interactions,
-    catalog: Catalog,
-    label_time: float,
-    label_end: float,
-    weights: Mapping[str, float],
-    max_customers: int,
-    seed: int,
+def _round_build(
+    *, split: Split, catalog: Catalog, weights: Mapping[str, float], max_customers: int, seed: int
 ) -> tuple[TrainingWindow, dict] | None:
-    """One label window's lists (only those holding a positive), or None with no events before it."""
-    before = interactions.subset(interactions.timestamps < label_time)
-    if not len(before.users):
-        return None
-    in_window = (interactions.timestamps >= label_time) & (interactions.timestamps < label_end) & interactions.positive
-    seen = interaction_matrix(interactions=before)
-    has_history = np.diff(seen.indptr) > 0
-    label_users, label_items = interactions.users[in_window], interactions.items[in_window]
-    new = has_history[label_users] & (np.asarray(seen[label_users, label_items]).ravel() == 0)
-    label_users, label_items = label_users[new], label_items[new]
-    users = np.unique(label_users)
+    """One round's lists (only those holding a positive), or None when none holds one."""
+    users = split.users
     if len(users) > max_customers:
         users = np.sort(np.random.default_rng(seed).choice(users, size=max_customers, replace=False))
-
-    trained = routes_train(train=before, embeddings=catalog.embeddings, with_als=False)
+    before = split.train
+    seen = interaction_matrix(interactions=before)
+    trained = routes_train(
+        train=before, embeddings=catalog.embeddings, with_cf=weights.get("cf", 0.0) > 0, clock=split.clock
+    )
     fused = fused_candidates(trained=trained, users=users, seen=seen, weights=weights)
     lists = candidate_lists_build(users=users.tolist(), fused_lists=fused)
-    positives = sp.csr_matrix(
-        (np.ones(len(label_users)), (label_users, label_items)), shape=(interactions.n_users, interactions.n_items)
+    truth_of = dict(zip(split.users.tolist(), split.truths, strict=True))
+    labels = np.fromiter(
+        (item in truth_of[user] for user, item in zip(lists.users.tolist(), lists.items.tolist(), strict=True)),
+        dtype=np.float64,
+        count=len(lists.items),
     )
-    labels = (np.asarray(positives[lists.users, lists.items]).ravel() > 0).astype(np.float64)
     lists, labels = _with_positives(lists=lists, labels=labels)
-    reference_time = reference_time_of(events=before)
+    if not len(labels):
+        return None
     part = TrainingWindow(
         lists=lists,
         labels=labels,
-        items=item_state_build(events=before, reference_time=reference_time),
-        customers=customer_state_build(events=before, catalog=catalog, reference_time=reference_time),
+        items=item_state_build(events=before),
+        customers=customer_state_build(events=before, catalog=catalog, clock=split.clock),
     )
     return part, {
-        "customers_with_labels": int(len(np.unique(label_users))),
+        "customers_with_labels": int(len(split.users)),
         "customers_sampled": int(len(users)),
         "lists": int(len(lists.group_sizes)),
         "rows": int(len(labels)),
@@ -338,13 +370,23 @@ def ranker_fit(*, data: TrainingData, feature_set: str, device: str = "cpu", see
     gains = booster.feature_importance(importance_type="gain")
     importance = {name: round(float(g), 3) for name, g in sorted(zip(names, gains, strict=True), key=lambda kv: -kv[1])}
     best = booster.best_score.get("validation", {})
+    valid_features, valid_labels, valid_sizes = sets["valid"]
+    ranker_ndcg = ndcg_of_lists(
+        scores=ranker_scores(model=booster, features=valid_features), labels=valid_labels, group_sizes=valid_sizes
+    )
+    # The gate's baseline: the same validation lists in their fused order.
+    fused_ndcg = ndcg_of_lists(
+        scores=data.fused_scores[row_is_validation], labels=valid_labels, group_sizes=valid_sizes
+    )
     return FittedRanker(
         model=booster.model_to_string(num_iteration=booster.best_iteration),
         feature_set=feature_set,
         feature_names=names,
         params=params | {"num_boost_round": NUM_BOOST_ROUND, "early_stopping_rounds": EARLY_STOPPING_ROUNDS},
         validation_metrics={
-            "ndcg@10": float(best.get("ndcg@10", 0.0)),
+            "ndcg@10": ranker_ndcg,
+            "fused_ndcg@10": fused_ndcg,
+            "lightgbm_ndcg@10": float(best.get("ndcg@10", 0.0)),
             "best_iteration": int(booster.best_iteration),
             "validation_lists": int(validation.sum()),
             "training_lists": int((~validation).sum()),
@@ -409,9 +451,8 @@ def ranker_train(*, feature_set: str, as_of: float | None = None, name: str | No
     interactions, _ = interactions_load(until=until)
     if not len(interactions.users):
         raise RankerTrainingError("there are no events to train on")
-    reference_time = reference_time_of(events=interactions)
-    label_time = label_time_before(clock=reference_time)
-    data = training_data_build(interactions=interactions, catalog=catalog_load(), label_time=label_time)
+    reference_time = float(interactions.timestamps.max())
+    data = training_data_build(interactions=interactions, catalog=catalog_load())
     fitted = ranker_fit(data=data, feature_set=feature_set, device=ranker_device())
     name = name or feature_set
     with transaction.atomic():
@@ -427,7 +468,6 @@ def ranker_train(*, feature_set: str, as_of: float | None = None, name: str | No
             | {
                 "as_of": until.isoformat() if until else None,
                 "data_clock": _iso(reference_time),
-                "label_from": _iso(label_time),
             },
             validation_metrics=fitted.validation_metrics,
             feature_importance=fitted.feature_importance,
@@ -442,14 +482,34 @@ def importance_top(*, importance: Mapping[str, float], n: int = 5) -> list[tuple
     return sorted(importance.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
 
-def ranker_activate(*, ranker_id: int):
-    """Make ranker version `ranker_id` the active one of its name (the previous one stops)."""
+class RankerGateError(ValueError):
+    """A ranker scored below the fused order it reorders, on its own held-out lists."""
+
+
+def ranker_gate(*, validation_metrics: Mapping) -> tuple[bool, str]:
+    """Whether a ranker may be activated: its held-out NDCG@10 is at least the fused order's on the
+    same lists (same window, same customers). Returns the verdict and both numbers in words."""
+    ranker, fused = validation_metrics.get("ndcg@10"), validation_metrics.get("fused_ndcg@10")
+    if ranker is None or fused is None:
+        return False, "no held-out comparison with the fused order is stored for this version (retrain it)"
+    words = f"held-out NDCG@10 {ranker:.4f} against the fused order's {fused:.4f} on the same lists"
+    return ranker >= fused, words
+
+
+def ranker_activate(*, ranker_id: int, force: bool = False):
+    """Make ranker version `ranker_id` the active one of its name (the previous one stops).
+
+    Refused (`RankerGateError`) when the version does not pass `ranker_gate`, unless `force`.
+    """
     from django.db import transaction
 
     from recommendations.models import RankerModel
 
     with transaction.atomic():
         ranker = RankerModel.objects.select_for_update().get(pk=ranker_id)
+        passed, words = ranker_gate(validation_metrics=ranker.validation_metrics)
+        if not passed and not force:
+            raise RankerGateError(f"{ranker} is not activated: {words}")
         RankerModel.objects.filter(name=ranker.name, is_active=True).exclude(pk=ranker.pk).update(is_active=False)
         if not ranker.is_active:
             ranker.is_active = True

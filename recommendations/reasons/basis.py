@@ -18,6 +18,9 @@ PROMOTING_RULES = frozenset({"pin", "boost"})
 SEMANTIC = "semantic"
 
 
+COLLABORATIVE = "cf"
+
+
 @dataclass(frozen=True)
 class Basis:
     route: str
@@ -32,6 +35,10 @@ def basis_of(*, item: ScoredItem, weights: Mapping[str, float]) -> Basis:
     if not item.routes:
         return Basis(route="popularity")
     route = max(item.routes, key=lambda r: (weights.get(r, 0.0) * item.routes[r], r))
+    if route == COLLABORATIVE:
+        # The collaborative route also learns "bought with": its seed is explained as item-CF's is,
+        # so templates written for the three original routes stay truthful.
+        return Basis(route="itemcf", seed_pk=item.seeds.get(route))
     return Basis(route=route, seed_pk=item.seeds.get(route))
 
 

@@ -11,7 +11,7 @@ def ranker(version, **fields):
         version=version,
         feature_set="semantic",
         artifact="model",
-        validation_metrics={"ndcg@10": 0.2105},
+        validation_metrics={"ndcg@10": 0.2105, "fused_ndcg@10": 0.2},
         feature_importance={"price": 10.0, "item_popularity_7d": 80.0, "itemcf_score": 30.0, "item_age_days": 5.0},
         **fields,
     )

@@ -34,11 +34,12 @@ def test_ranker_rows_are_trained_before_the_cutoff(shop, tmp_path):
     for name in ("ranker_statistical", "ranker_semantic"):
         assert result["strategies"][name]["users"] == 12
         assert result["strategies"][name]["recall@10"] == 1.0
-    # and they learned from labels before the cutoff: the 28 days up to the training data's clock
-    # (T - 3 days), features before that
+    # and they learned from lists cut before the cutoff only: each customer's last visit before it
+    # (T - 3 - c days) is the label, the purchase before it the history (the second cut has no
+    # history); labels reach as far after a cut as the test period does after the cutoff (2 days)
     training = result["protocol"]["rankers"]["training"]
-    assert training["label_time"] == "2024-01-30T00:00:01+00:00"
-    assert (training["lists"], training["positives"]) == (12, 12)
+    assert training["cut"] == "cut at the start of each customer's visits, labels within 2 days"
+    assert (training["rounds"], training["lists"], training["positives"]) == (1, 12, 12)
 
 
 def test_too_little_history_leaves_the_ranker_rows_out(shop, tmp_path):
@@ -51,4 +52,7 @@ def test_too_little_history_leaves_the_ranker_rows_out(shop, tmp_path):
 
     # then fused has its row, the ranker none, and the protocol says why
     assert set(result["strategies"]) == {"fused"}
-    assert result["protocol"]["rankers"] == {"skipped": "no events before the label time"}
+    assert result["protocol"]["rankers"] == {
+        "skipped": "no customer has both history before their cut and a new positive item after it "
+        "(cut at the start of each customer's visits, labels within 31 days)"
+    }

@@ -17,7 +17,6 @@ from recommendations.ranking.features import (
     events_load,
     features_compute,
     item_state_build,
-    reference_time_of,
 )
 from recommendations.recall.fused import FusedItem
 from tests.factories import CustomerFactory, EventFactory, ProductFactory
@@ -53,10 +52,10 @@ def shop(db):
 
 
 def features_as_of(*, as_of, customer_pk, candidates, feature_set="semantic"):
-    """Alice's features for candidates [(product pk, fused score, routes)], loaded as of `as_of`."""
+    """Alice's features for candidates [(product pk, fused score, routes)], loaded as of `as_of`, for
+    a request at `as_of`."""
     catalog = catalog_load()
     events, customers = events_load(as_of=as_of.timestamp(), product_pks=catalog.product_pks)
-    reference = reference_time_of(events=events)
     index = {pk: i for i, pk in enumerate(catalog.product_pks.tolist())}
     lists = candidate_lists_build(
         users=[int(np.searchsorted(customers, customer_pk))],
@@ -64,10 +63,10 @@ def features_as_of(*, as_of, customer_pk, candidates, feature_set="semantic"):
     )
     matrix = features_compute(
         lists=lists,
-        items=item_state_build(events=events, reference_time=reference),
-        customers=customer_state_build(events=events, catalog=catalog, reference_time=reference),
+        items=item_state_build(events=events),
+        customers=customer_state_build(events=events, catalog=catalog, clock=as_of.timestamp()),
         catalog=catalog,
-        feature_set=feature_set,
+        names=FEATURE_SETS[feature_set],
     )
     return {name: matrix[:, c].tolist() for c, name in enumerate(FEATURE_SETS[feature_set])}
 
@@ -81,7 +80,7 @@ def candidates_of(p):
 
 
 def test_features_of_a_fixed_case(shop):
-    # given alice's history as of T (the data clock is A's purchase 1 day before T)
+    # given alice's history as of T, asked for at T (her last purchase, A, was 1 day before)
     p, alice = shop
 
     # when her features are computed for C, A and D
@@ -94,25 +93,28 @@ def test_features_of_a_fixed_case(shop):
     # the semantic tie (0.5, 0.5) breaks by the lower item index: C was created after A
     assert f["semantic_rank"] == [2.0, 1.0, MISSING_RANK]
     assert f["fused_score"] == pytest.approx([1.5, 0.7, 0.1])
-    # C: bob's purchase 4 days before the clock; A: 4 at 0 days in the 7-day window, 8 within 30 days
+    # C: bob's purchase 5 days before T; A: 4 a day before T in the 7-day window, 8 within 30 days
     assert f["item_popularity_7d"] == pytest.approx([np.log1p(4.0), np.log1p(4.0), 0.0])
     assert f["item_popularity_30d"] == pytest.approx([np.log1p(4.0), np.log1p(8.0), 0.0])
     assert f["item_customers"] == pytest.approx([np.log1p(1), np.log1p(1), 0.0])
-    assert f["item_age_days"] == pytest.approx([4.0, 9.0, MISSING_DAYS])
+    assert f["item_age_days"] == pytest.approx([5.0, 10.0, MISSING_DAYS])
     assert f["price"][:2] == pytest.approx([6.0, 2.0]) and np.isnan(f["price"][2])
     # alice's usual price: (2 + 4 + 2) / 3
     assert f["customer_mean_price"] == pytest.approx([8 / 3] * 3)
     assert f["price_ratio"][:2] == pytest.approx([6.0 / (8 / 3), 2.0 / (8 / 3)])
     assert f["customer_events"] == pytest.approx([np.log1p(3)] * 3)
     assert f["customer_items"] == pytest.approx([np.log1p(2)] * 3)
-    assert f["customer_recency_days"] == pytest.approx([0.0] * 3)
-    assert f["customer_tenure_days"] == pytest.approx([9.0] * 3)
+    assert f["customer_recency_days"] == pytest.approx([1.0] * 3)
+    assert f["customer_tenure_days"] == pytest.approx([10.0] * 3)
     assert f["category_affinity"] == [0.0, 0.0, 0.0]
+    assert f["brand_affinity"] == [0.0, 0.0, 0.0]
     assert f["repeat_events"] == pytest.approx([0.0, np.log1p(2), 0.0])
-    assert f["repeat_recency_days"] == pytest.approx([MISSING_DAYS, 0.0, MISSING_DAYS])
+    assert f["repeat_recency_days"] == pytest.approx([MISSING_DAYS, 1.0, MISSING_DAYS])
     # last items: A (dim 0), B (dim 1); C shares A's direction, D has no embedding
     assert f["last_items_max_cosine"] == pytest.approx([1.0, 1.0, 0.0])
     assert f["last_items_mean_cosine"] == pytest.approx([0.5, 0.5, 0.0])
+    # the very last item is A (dim 0)
+    assert f["last_item_cosine"] == pytest.approx([1.0, 1.0, 0.0])
     assert f["has_embedding"] == [1.0, 1.0, 0.0]
 
 
@@ -120,7 +122,7 @@ def test_statistical_set_holds_no_embedding_feature(shop):
     p, alice = shop
     f = features_as_of(as_of=T, customer_pk=alice.pk, candidates=candidates_of(p), feature_set="statistical")
     assert not {"semantic_score", "semantic_rank", "fused_score", "history_cosine", "has_embedding"} & set(f)
-    assert len(f) == 20
+    assert len(f) == len(FEATURE_SETS["statistical"]) and not {"last_item_cosine", "history_cosine_rank"} & set(f)
 
 
 def test_no_event_at_or_after_as_of_influences_any_feature(shop):

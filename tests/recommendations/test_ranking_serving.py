@@ -1,5 +1,7 @@
 """The rank stage: training and serving see the same features, fallbacks, activation switching."""
 
+import datetime as dt
+
 import numpy as np
 import pytest
 
@@ -52,7 +54,8 @@ def store(*, version, artifact, active=False):
     ranker = RankerModel.objects.create(
         name="shop", version=version, feature_set="statistical", artifact=artifact, feature_names=[]
     )
-    return ranker_activate(ranker_id=ranker.pk) if active else ranker
+    # Hand-made models carry no held-out comparison: activated past the gate.
+    return ranker_activate(ranker_id=ranker.pk, force=True) if active else ranker
 
 
 def feed(customer="C0"):
@@ -67,9 +70,10 @@ FUSED_ORDER = ["P0", "P1", "P2", "P3", "P4", "P5"]
 
 
 def test_training_and_serving_compute_the_same_feature_vectors(shop):
-    # given the training lists with label time T, and one customer's list from them
+    # given the training lists (each customer's last visit, T + 2 days, is cut off first), and one
+    # customer's list from them
     interactions, _ = interactions_load()
-    data = training_data_build(interactions=interactions, catalog=catalog_load(), label_time=T.timestamp())
+    data = training_data_build(interactions=interactions, catalog=catalog_load())
     expected = data.features(feature_set="semantic")
     size = int(data.parts[0].lists.group_sizes[0])
     user = int(data.parts[0].lists.users[0])
@@ -89,17 +93,20 @@ def test_training_and_serving_compute_the_same_feature_vectors(shop):
         for row in range(size)
     ]
 
-    # when serving computes that customer's features for the same candidates as of T
+    # when serving computes that customer's features for the same candidates, for a request at the
+    # time of that visit, from a snapshot of the events before it
+    visit = (T + dt.timedelta(days=2)).timestamp()
     pks, served = serving.serving_features(
         customer_id=external_id,
         fused=fused,
-        feature_set="semantic",
-        snapshot=serving.snapshot_load(as_of=T.timestamp()),
+        feature_names=FEATURE_SETS["semantic"],
+        snapshot=serving.snapshot_load(as_of=visit),
+        clock=visit,
     )
 
     # then every row is the same vector, in the same order (6 products, 2 already bought); the
-    # window before T - 28 days adds twelve lists of its own
-    assert size == 4 and (data.windows["label_windows"], data.windows["lists"]) == (2, 24)
+    # second cut (each customer's visit at T - 3 - c days) adds twelve lists of its own
+    assert size == 4 and (data.windows["rounds"], data.windows["lists"]) == (2, 24)
     assert pks == [item.product_pk for item in fused]
     np.testing.assert_array_equal(served, expected[:size])
 
@@ -137,11 +144,11 @@ def test_serving_follows_the_active_version(shop):
     v2 = store(version=2, artifact=price_model(sign=-1.0))
 
     # when v1 is activated, then v2, then v1 again
-    ranker_activate(ranker_id=v1.pk)
+    ranker_activate(ranker_id=v1.pk, force=True)
     first = feed()
-    ranker_activate(ranker_id=v2.pk)
+    ranker_activate(ranker_id=v2.pk, force=True)
     second = feed()
-    ranker_activate(ranker_id=v1.pk)
+    ranker_activate(ranker_id=v1.pk, force=True)
     third = feed()
 
     # then each feed is ordered by the model active at that moment, and names it

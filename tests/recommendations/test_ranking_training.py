@@ -17,7 +17,7 @@ def shop(db):
 
 
 def test_each_run_stores_a_new_inactive_version(shop):
-    # given the shop (data clock T + 2 days: the label window is the 28 days up to it)
+    # given the shop (each customer's last visit at T + 2 days, the one before at T - 3 - c days)
     # when the statistical ranker is trained twice
     first = ranker_train(feature_set="statistical")
     second = ranker_train(feature_set="statistical")
@@ -28,19 +28,58 @@ def test_each_run_stores_a_new_inactive_version(shop):
         ("statistical", 2, False),
     ]
     assert first.feature_names == list(FEATURE_SETS["statistical"])
-    assert lgb.Booster(model_str=first.artifact).num_feature() == 20
-    # every customer bought a new item in the window, after a purchase before it
-    assert first.data_windows["lists"] == 12
-    assert first.data_windows["label_from"] == "2024-02-04T00:00:01+00:00"
+    assert lgb.Booster(model_str=first.artifact).num_feature() == len(FEATURE_SETS["statistical"])
+    # two cuts of every customer's history, twelve lists each: at the last visit (T + 2 days) one new
+    # item; at the one before (T - 3 - c days) the two items bought within the 28 days from it
+    windows = first.data_windows
+    assert (windows["rounds"], windows["lists"], windows["positives"]) == (2, 24, 36)
     assert first.data_windows["data_clock"] == "2024-03-03T00:00:00+00:00"
+    # the gate's two numbers are stored with it
+    assert {"ndcg@10", "fused_ndcg@10"} <= set(first.validation_metrics)
     assert set(first.feature_importance) == set(FEATURE_SETS["statistical"])
     assert first.device == "cpu"
 
 
-def test_the_command_trains_and_activates(shop):
-    call_command("train_ranker", "--feature-set", "semantic", "--activate", "--name", "home")
+def test_the_command_trains_and_activates_past_the_gate_when_forced(shop):
+    call_command("train_ranker", "--feature-set", "semantic", "--activate", "--force", "--name", "home")
     ranker = RankerModel.objects.get()
     assert (ranker.name, ranker.version, ranker.feature_set, ranker.is_active) == ("home", 1, "semantic", True)
+
+
+def gated(*, ranker_ndcg, fused_ndcg):
+    return RankerModel.objects.create(
+        name="home",
+        version=RankerModel.objects.count() + 1,
+        feature_set="statistical",
+        artifact="",
+        validation_metrics={"ndcg@10": ranker_ndcg, "fused_ndcg@10": fused_ndcg},
+    )
+
+
+def test_activation_refuses_a_ranker_below_the_fused_order_and_names_both_numbers(db):
+    from recommendations.ranking.training import RankerGateError, ranker_activate
+
+    # given a version that scored below the fused order on its own held-out lists, and one above
+    below, above = gated(ranker_ndcg=0.10, fused_ndcg=0.12), gated(ranker_ndcg=0.13, fused_ndcg=0.12)
+
+    # when each is activated
+    with pytest.raises(RankerGateError, match=r"NDCG@10 0\.1000 against the fused order's 0\.1200"):
+        ranker_activate(ranker_id=below.pk)
+    ranker_activate(ranker_id=above.pk)
+
+    # then only the better one serves; forcing activates the other
+    assert list(RankerModel.objects.filter(is_active=True).values_list("pk", flat=True)) == [above.pk]
+    ranker_activate(ranker_id=below.pk, force=True)
+    assert list(RankerModel.objects.filter(is_active=True).values_list("pk", flat=True)) == [below.pk]
+
+
+def test_a_version_without_the_comparison_is_refused_unforced(db):
+    from recommendations.ranking.training import RankerGateError, ranker_activate
+
+    old = RankerModel.objects.create(name="home", version=1, feature_set="statistical", artifact="")
+    with pytest.raises(RankerGateError, match="no held-out comparison"):
+        ranker_activate(ranker_id=old.pk)
+    assert not RankerModel.objects.filter(is_active=True).exists()
 
 
 def test_the_command_refuses_a_bad_time_and_too_early_a_cut(shop):
@@ -57,23 +96,19 @@ def test_training_is_routed_to_the_gpu_queue():
 
 def test_an_unusable_device_falls_back_to_cpu(shop):
     # given a device this LightGBM build cannot use (the PyPI wheel has no CUDA learner)
-    from recommendations.ranking.features import catalog_load, reference_time_of
-    from recommendations.ranking.training import label_time_before, ranker_fit, training_data_build
+    from recommendations.ranking.features import catalog_load
+    from recommendations.ranking.training import ranker_fit, training_data_build
     from recommendations.recall.events import interactions_load
 
     interactions, _ = interactions_load()
-    data = training_data_build(
-        interactions=interactions,
-        catalog=catalog_load(),
-        label_time=label_time_before(clock=reference_time_of(events=interactions)),
-    )
+    data = training_data_build(interactions=interactions, catalog=catalog_load())
 
     # when the ranker is fitted on it
     fitted = ranker_fit(data=data, feature_set="statistical", device="cuda")
 
     # then it trained on cpu and says so
     assert fitted.device == "cpu"
-    assert lgb.Booster(model_str=fitted.model).num_feature() == 20
+    assert lgb.Booster(model_str=fitted.model).num_feature() == len(FEATURE_SETS["statistical"])
 
 
 def test_the_task_stores_an_inactive_version_and_returns_its_id(shop):

@@ -71,3 +71,46 @@ def test_candidates_within_a_category_subtree_reach_past_the_global_top(clear_ca
 
     # then
     assert [(c.product_pk, c.score) for c in found] == [(mug.pk, 3.0), (lamp.pk, 2.0)]
+
+
+def test_popularity_as_of_counts_only_events_before_each_clock():
+    from recommendations.recall.popularity import popularity_as_of
+
+    # given item 0 bought on day 1 and item 1 bought twice on day 10
+    day = 86_400.0
+    as_of = popularity_as_of(
+        items=np.array([0, 1, 1]),
+        weights=np.array([4.0, 4.0, 4.0]),
+        timestamps=np.array([1.0, 10.0, 10.0]) * day,
+        n_items=2,
+        clocks=np.array([5.0 * day, 10.0 * day, 24.0 * day, np.nan]),
+        half_life_days=14.0,
+    )
+
+    # then on day 5 only item 0 counts (decayed 4 days); on day 10 item 1's events are not yet
+    # "before"; on day 24 item 1 has decayed one half-life; a NaN clock reads the latest time
+    scores = as_of.at(np.array([5.0, 10.0, 24.0, np.nan]) * day)
+    assert scores[0] == pytest.approx([4.0 * 0.5 ** (4 / 14), 0.0])
+    assert scores[1] == pytest.approx([4.0 * 0.5 ** (9 / 14), 0.0])
+    assert scores[2] == pytest.approx([4.0 * 0.5 ** (23 / 14), 8.0 * 0.5])
+    assert scores[3] == pytest.approx(scores[2])
+
+
+def test_popularity_as_of_merges_clocks_beyond_its_memory_bound_never_reading_later_events():
+    from recommendations.recall.popularity import popularity_as_of
+
+    day = 86_400.0
+    clocks = np.arange(1.0, 101.0) * day
+    as_of = popularity_as_of(
+        items=np.arange(100) % 2,
+        weights=np.ones(100),
+        timestamps=np.arange(100) * day,
+        n_items=2,
+        clocks=clocks,
+        max_bytes=8 * 10,
+    )
+
+    # then at most 10 times are kept, and each clock reads a time at or before it
+    assert len(as_of.times) <= 10
+    rows = np.searchsorted(as_of.times, clocks, side="right") - 1
+    assert (as_of.times[rows] <= clocks).all()

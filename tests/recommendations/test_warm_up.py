@@ -30,7 +30,7 @@ def test_the_embedding_model_and_every_active_ranker_are_loaded_before_the_first
     active = RankerModel.objects.create(
         name="shop", version=1, feature_set="statistical", artifact=price_model(sign=1.0), feature_names=[]
     )
-    ranker_activate(ranker_id=active.pk)
+    ranker_activate(ranker_id=active.pk, force=True)
     RankerModel.objects.create(
         name="other", version=1, feature_set="statistical", artifact=price_model(sign=-1.0), feature_names=[]
     )

@@ -39,6 +39,7 @@ class Command(BaseCommand):
             default=",".join(STRATEGIES),
             help=f"comma-separated subset of {','.join(STRATEGIES)} (default: all)",
         )
+        parser.add_argument("--seed", type=int, default=42, help="the rankers' training seed (default 42)")
 
     def handle(self, *args, **options) -> None:
         config = EvaluationConfig(
@@ -47,6 +48,7 @@ class Command(BaseCommand):
             holdout_last=options["holdout_last"],
             include_seen=options["include_seen"],
             strategies=tuple(s.strip() for s in options["strategies"].split(",") if s.strip()),
+            seed=options["seed"],
         )
         try:
             result, run = evaluation_execute(config=config)
@@ -68,8 +70,24 @@ class Command(BaseCommand):
         lines = [
             f"{split}; {protocol['users_evaluated']} users, {protocol['train_events']} training events, "
             f"{protocol['catalog_items']} items",
-            f"{'strategy':<20}" + "".join(f"{c:>12}" for c in columns),
+            f"{'strategy':<20}" + "".join(f"{c:>12}" for c in columns) + f"{'seconds':>10}",
         ]
         for name, metrics in strategies.items():
-            lines.append(f"{name:<20}" + "".join(f"{metrics[c]:>12.4f}" for c in columns))
+            lines.append(
+                f"{name:<20}" + "".join(f"{metrics[c]:>12.4f}" for c in columns) + f"{metrics['seconds']:>10.1f}"
+            )
+        rankers = protocol.get("rankers", {})
+        if "skipped" in rankers:
+            lines.append(f"rankers not trained: {rankers['skipped']}")
+        elif "training" in rankers:
+            training = rankers["training"]
+            lines.append(
+                f"ranker training lists ({training['cut']}, {training['rounds']} round(s), seed {training['seed']}): "
+                f"{training['lists']} lists, {training['rows']} rows, {training['positives']} positives "
+                f"from {training['customers_sampled']} sampled of {training['customers_with_labels']} customers"
+            )
+        cf = protocol.get("collaborative")
+        if cf:
+            lines.append(f"collaborative route: {cf['algorithm']} {cf['params']} in {cf['seconds']:.1f} s")
+        lines.append(f"wall time {protocol['seconds']:.1f} s, peak memory {protocol['peak_rss_mb']:.0f} MB")
         return "\n".join(lines)

@@ -5,12 +5,15 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recommendations.ranking.features import FEATURE_SETS
-from recommendations.ranking.training import importance_top, ranker_activate, ranker_train
+from recommendations.ranking.training import RankerGateError, importance_top, ranker_activate, ranker_gate, ranker_train
 from recsite.cli import iso_time
 
 
 class Command(BaseCommand):
-    help = "Train a ranker (features before a label time, labels after it) and store it as a new, inactive version."
+    help = (
+        "Train a ranker on lists cut from each customer's own history and store it as a new, inactive version; "
+        "--activate serves it if it beats the fused order on its held-out lists (--force: regardless)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--feature-set", choices=sorted(FEATURE_SETS), default="semantic")
@@ -19,6 +22,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--name", help="ranker name (default: the feature set's name)")
         parser.add_argument("--activate", action="store_true", help="make the new version the active one")
+        parser.add_argument(
+            "--force", action="store_true", help="with --activate: activate even below the fused baseline"
+        )
 
     def handle(self, *args, **options) -> None:
         as_of = options["as_of"].timestamp() if options["as_of"] else None
@@ -26,11 +32,18 @@ class Command(BaseCommand):
             ranker = ranker_train(feature_set=options["feature_set"], as_of=as_of, name=options["name"])
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        if options["activate"]:
-            ranker = ranker_activate(ranker_id=ranker.pk)
         top = ", ".join(f"{name} {gain:.0f}" for name, gain in importance_top(importance=ranker.feature_importance))
+        windows = ranker.data_windows
+        _, gate = ranker_gate(validation_metrics=ranker.validation_metrics)
         self.stdout.write(
-            f"{ranker}: validation NDCG@10 {ranker.validation_metrics['ndcg@10']:.4f} "
-            f"({ranker.validation_metrics['best_iteration']} trees), {ranker.data_windows['lists']} lists, "
-            f"{ranker.training_seconds:.1f} s on {ranker.device}\ntop features by gain: {top}"
+            f"{ranker}: {gate} ({ranker.validation_metrics['best_iteration']} trees)\n"
+            f"training lists ({windows['cut']}, {windows['rounds']} round(s)): {windows['lists']} lists, "
+            f"{windows['rows']} rows, {windows['positives']} positives; {ranker.training_seconds:.1f} s on "
+            f"{ranker.device}\ntop features by gain: {top}"
         )
+        if options["activate"]:
+            try:
+                ranker = ranker_activate(ranker_id=ranker.pk, force=options["force"])
+            except RankerGateError as exc:
+                raise CommandError(f"{exc}; it is stored inactive (--force activates it anyway)") from exc
+            self.stdout.write(f"activated {ranker}")
