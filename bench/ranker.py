@@ -34,19 +34,15 @@ def setup() -> None:
 
 def train() -> tuple[list[dict], dict]:
     """Train both feature sets as `train_ranker` would; rows of timings and the fitted rankers."""
-    from recommendations.ranking.features import catalog_load, reference_time_of
-    from recommendations.ranking.training import label_time_before, ranker_fit, training_data_build
+    from recommendations.ranking.features import catalog_load
+    from recommendations.ranking.training import ranker_fit, training_data_build
     from recommendations.recall.events import interactions_load
 
     started = time.perf_counter()
     interactions, _ = interactions_load()
     catalog = catalog_load()
     loaded = time.perf_counter()
-    data = training_data_build(
-        interactions=interactions,
-        catalog=catalog,
-        label_time=label_time_before(clock=reference_time_of(events=interactions)),
-    )
+    data = training_data_build(interactions=interactions, catalog=catalog)
     built = time.perf_counter()
     rows, fitted = [], {}
     for feature_set in ("statistical", "semantic"):
@@ -83,7 +79,11 @@ def rank_latency(*, fitted, customers: int) -> dict:
 
     strategy = Strategy()
     model = LoadedRanker(
-        ranker_id=0, label="bench", feature_set="semantic", booster=lgb.Booster(model_str=fitted.model)
+        ranker_id=0,
+        label="bench",
+        feature_set="semantic",
+        feature_names=fitted.feature_names,
+        booster=lgb.Booster(model_str=fitted.model),
     )
     snapshot = snapshot_current()
     ids = list(Customer.objects.order_by("pk").values_list("external_id", flat=True)[:customers])

@@ -21,7 +21,9 @@ class Strategy:
     """
 
     name: str = "fused"
-    routes: dict[str, float] = field(default_factory=lambda: {"itemcf": 1.0, "semantic": 0.5, "popularity": 0.1})
+    routes: dict[str, float] = field(
+        default_factory=lambda: {"itemcf": 1.0, "cf": 1.0, "semantic": 0.5, "popularity": 0.1}
+    )
     candidates_per_route: int = 100
     # Name of the learned ranker whose active model reorders the fused candidates; None: fused order.
     ranker: str | None = None

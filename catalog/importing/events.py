@@ -21,6 +21,8 @@ from django.db import connection, transaction
 from catalog.importing import fields
 from catalog.importing.customers import customers_ensure
 from catalog.importing.fields import FieldError
+from catalog.importing.ratings import AUTO, SCALES, RatingScale, rating_scale_infer
+from catalog.importing.ratings import DEFAULT as DEFAULT_SCALE
 from catalog.importing.readers import Row
 from catalog.importing.report import ImportReport, RowError
 from catalog.models import Event, EventType, Product
@@ -44,8 +46,11 @@ class EventInput(NamedTuple):
     recommendation_id: uuid.UUID | None
 
 
-def event_input_parse(row: Mapping[str, Any]) -> EventInput:
-    """One interchange row -> EventInput; raises FieldError naming the first bad field."""
+def event_input_parse(row: Mapping[str, Any], *, rating_scale: RatingScale = DEFAULT_SCALE) -> EventInput:
+    """One interchange row -> EventInput; raises FieldError naming the first bad field.
+
+    A rating is stored on 1–5 (`rating_scale` maps it); its id derives from the value as sent.
+    """
     customer = fields.text(row, "customer", max_length=128, required=True)
     product = fields.text(row, "product", max_length=128, required=True)
     event_type = fields.text(row, "type", max_length=16, required=True)
@@ -53,16 +58,16 @@ def event_input_parse(row: Mapping[str, Any]) -> EventInput:
         raise FieldError("type", f"must be one of {', '.join(EventType.values)}, got {event_type!r}")
     timestamp = fields.timestamp(row, "timestamp")
     value = fields.number(row, "value")
+    stored = value
     if event_type == EventType.RATING:
         if value is None:
             raise FieldError("value", "is required for a rating")
-        if not 1 <= value <= 5:
-            raise FieldError("value", f"a rating must be between 1 and 5, got {value:g}")
+        stored = rating_scale.normalize(value)
     recommendation_id = fields.uuid_value(row, "recommendation_id")
     event_id = fields.text(row, "event_id", max_length=200) or event_id_derive(
         customer=customer, product=product, event_type=event_type, timestamp=timestamp, value=value
     )
-    return EventInput(event_id, customer, product, event_type, value, timestamp, recommendation_id)
+    return EventInput(event_id, customer, product, event_type, stored, timestamp, recommendation_id)
 
 
 def event_id_derive(
@@ -75,8 +80,13 @@ def event_id_derive(
     return "sha256:" + hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
-def events_ingest(*, rows: Iterable[Row] | Iterable[tuple[int, Row]], chunk_size: int = CHUNK_SIZE) -> ImportReport:
+def events_ingest(
+    *, rows: Iterable[Row] | Iterable[tuple[int, Row]], chunk_size: int = CHUNK_SIZE, rating_scale: str = "1-5"
+) -> ImportReport:
     """Validate and insert events; `rows` are dicts (numbered from 1) or `(line, row)` pairs.
+
+    `rating_scale` names the scale of the ratings (`ratings.SCALES`), or `auto` to infer it from
+    the first chunk; the report's notes say which was used when the file holds ratings.
 
     A row naming a product the catalog does not have is an error; an unknown customer is
     created. `created` counts inserted events, `unchanged` the valid ones already stored (same
@@ -88,8 +98,12 @@ def events_ingest(*, rows: Iterable[Row] | Iterable[tuple[int, Row]], chunk_size
     product_pks: dict[str, int] = {}
     customer_pks: dict[str, int] = {}
     numbered = fields.numbered(rows)
+    scale = None if rating_scale == AUTO else SCALES[rating_scale]
+    rated = False
     while chunk := list(islice(numbered, chunk_size)):
         received += len(chunk)
+        if scale is None:
+            scale = rating_scale_infer(_rating_values(chunk))
         valid: list[tuple[int, EventInput]] = []
         for line, row in chunk:
             problem = fields.row_problem(row)
@@ -97,7 +111,9 @@ def events_ingest(*, rows: Iterable[Row] | Iterable[tuple[int, Row]], chunk_size
                 errors.append(RowError(line, None, problem))
                 continue
             try:
-                valid.append((line, event_input_parse(row)))
+                event = event_input_parse(row, rating_scale=scale)
+                rated = rated or event.type == EventType.RATING
+                valid.append((line, event))
             except FieldError as exc:
                 errors.append(RowError(line, exc.field, exc.message))
         _products_resolve(product_pks, {event.product for _, event in valid})
@@ -134,7 +150,22 @@ def events_ingest(*, rows: Iterable[Row] | Iterable[tuple[int, Row]], chunk_size
         unchanged=unchanged,
         errors=errors,
         duration_s=time.perf_counter() - started,
+        notes=[f"ratings read on the {scale.name} scale, stored on 1-5"] if rated and scale is not None else [],
     )
+
+
+def _rating_values(chunk: list[tuple[int, Row]]) -> list[float]:
+    """The parseable values of the chunk's ratings (bad ones are reported by the row parser)."""
+    values = []
+    for _, row in chunk:
+        if isinstance(row, Mapping) and row.get("type") == EventType.RATING:
+            try:
+                value = fields.number(row, "value")
+            except FieldError:
+                continue
+            if value is not None:
+                values.append(value)
+    return values
 
 
 def _products_resolve(cache: dict[str, int], external_ids: set[str]) -> None:

@@ -17,11 +17,15 @@ from django.db import transaction
 from catalog.importing import fields
 from catalog.importing.fields import FieldError
 from catalog.importing.readers import Row
-from catalog.importing.report import ImportReport
+from catalog.importing.report import ImportReport, RowError
 from catalog.models import Category, Product
 from catalog.text import product_text, text_hash
 
 CHUNK_SIZE = 1000
+# The stored (displayed) title; a longer one is cut for display and kept in the description.
+MAX_TITLE = 500
+MAX_TITLE_INPUT = 50_000
+MAX_DESCRIPTION = 100_000
 CATEGORY_SEPARATOR = " > "
 # The columns an import owns; comparing them decides created / updated / unchanged.
 _COMPARED = (
@@ -51,6 +55,8 @@ class ProductInput:
     in_stock: bool = True
     attributes: dict[str, Any] = field(default_factory=dict)
     image_url: str = ""
+    # Stored, but changed on the way: said per row in the import report.
+    warning: str | None = None
 
     @property
     def text_hash(self) -> str:
@@ -85,10 +91,15 @@ def product_input_parse(row: Mapping[str, Any]) -> ProductInput:
         # The id is one segment of the API's URLs (/api/v1/products/{id}/): with a "/" the
         # product could be stored but never read.
         raise FieldError("id", f"must not contain '/', got {external_id!r}")
+    title, description, warning = title_fit(
+        title=fields.text(row, "title", max_length=MAX_TITLE_INPUT, required=True),
+        description=fields.text(row, "description", max_length=100_000),
+    )
     return ProductInput(
         external_id=external_id,
-        title=fields.text(row, "title", max_length=500, required=True),
-        description=fields.text(row, "description", max_length=100_000),
+        title=title,
+        description=description,
+        warning=warning,
         category_path=category_path_normalize(fields.text(row, "category", max_length=1000)),
         brand=fields.text(row, "brand", max_length=200),
         price=fields.price(row, "price"),
@@ -97,6 +108,20 @@ def product_input_parse(row: Mapping[str, Any]) -> ProductInput:
         attributes=fields.json_object(row, "attributes"),
         image_url=image_url,
     )
+
+
+def title_fit(*, title: str, description: str) -> tuple[str, str, str | None]:
+    """A title longer than the stored `MAX_TITLE` is cut for display at a word boundary (with
+    "…"); the full title then opens the description, so it is kept and embedded (the model reads
+    the start of the text). Returns the title, the description and the warning, if any."""
+    if len(title) <= MAX_TITLE:
+        return title, description, None
+    cut = title[: MAX_TITLE - 1]
+    if " " in cut[MAX_TITLE // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    full = title if not description else f"{title}\n{description}"
+    warning = f"is {len(title)} characters: shown cut to {len(cut) + 1}, kept whole at the start of the description"
+    return cut.rstrip() + "…", full[:MAX_DESCRIPTION], warning
 
 
 def category_path_normalize(raw: str) -> str:
@@ -146,6 +171,10 @@ def products_upsert(*, rows: Iterable[Row] | Iterable[tuple[int, Row]], chunk_si
         c, u, n = _upsert_chunk(chunk, category_pks)
         created, updated, unchanged = created + c, updated + u, unchanged + n
     errors.sort(key=lambda e: e.line)
+    warnings = sorted(
+        (RowError(line, "title", item.warning) for line, item in latest.values() if item.warning),
+        key=lambda w: w.line,
+    )
     return ImportReport(
         received=parsed.received,
         created=created,
@@ -153,6 +182,7 @@ def products_upsert(*, rows: Iterable[Row] | Iterable[tuple[int, Row]], chunk_si
         unchanged=unchanged,
         errors=errors,
         duration_s=time.perf_counter() - started,
+        warnings=warnings,
     )
 
 

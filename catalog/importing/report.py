@@ -30,6 +30,10 @@ class ImportReport:
     unchanged: int
     errors: list[RowError] = field(default_factory=list)
     duration_s: float = 0.0
+    # Rows stored with a change a person should know about (a title cut for display, ...).
+    warnings: list[RowError] = field(default_factory=list)
+    # How the file was read (the rating scale used, ...).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def rows_per_s(self) -> float:
@@ -48,7 +52,11 @@ def report_summary(report: ImportReport, *, label: str, max_errors: int = 50) ->
         f"unchanged {report.unchanged}, errors {len(report.errors)} "
         f"({report.duration_s:.2f} s, {report.rows_per_s:,.0f} rows/s)"
     ]
+    lines.extend(f"  {note}" for note in report.notes)
     lines.extend(f"  {error}" for error in report.errors[:max_errors])
     if len(report.errors) > max_errors:
         lines.append(f"  ... and {len(report.errors) - max_errors} more errors")
+    if report.warnings:
+        lines.append(f"  {len(report.warnings)} row(s) stored with a warning:")
+        lines.extend(f"  {warning}" for warning in report.warnings[:max_errors])
     return lines

@@ -87,7 +87,7 @@ def test_bad_rows_are_reported_by_index_and_the_rest_is_stored(storefront_client
         (6, None),
     ]
     assert body["errors"][0]["message"] == "unknown product 'unknown'"
-    assert body["errors"][3]["message"] == "a rating must be between 1 and 5, got 9"
+    assert body["errors"][3]["message"] == "a rating on the 1-5 scale must be between 1 and 5, got 9"
     assert list(Event.objects.values_list("event_id", flat=True)) == ["ok"]
 
 

@@ -52,7 +52,7 @@ def test_bad_rows_are_reported_and_good_rows_stored(tmp_path, catalog):
         RowError(3, "type", "must be one of view, click, add_to_cart, purchase, rating, got 'like'"),
         RowError(4, "timestamp", "is not an ISO 8601 time: 'yesterday'"),
         RowError(5, "value", "is required for a rating"),
-        RowError(6, "value", "a rating must be between 1 and 5, got 6"),
+        RowError(6, "value", "a rating on the 1-5 scale must be between 1 and 5, got 6"),
         RowError(7, "recommendation_id", "is not a UUID: 'x1'"),
         RowError(8, "customer", "is required"),
         RowError(10, None, "invalid JSON: Expecting value (column 1)"),

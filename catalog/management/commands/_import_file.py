@@ -26,13 +26,17 @@ class ImportFileCommand(BaseCommand):
     def handle(self, *args, **options) -> None:
         rows: Iterable = read_rows(options["file"], fmt=options["format"])
         try:
-            report = type(self).service(rows=rows)
+            report = type(self).service(rows=rows, **self.service_options(options))
         except (OSError, EOFError, ValueError, csv.Error) as exc:
             raise CommandError(f"cannot read {options['file']}: {exc}") from exc
         self.stdout.write("\n".join(report_summary(report, label=self.label)))
         if options["errors_json"]:
             options["errors_json"].write_text(json.dumps(report.as_dict()["errors"], indent=1))
         self.after_import(report=report, options=options)
+
+    def service_options(self, options: dict) -> dict:
+        """Keyword arguments of the import service taken from the command's own options."""
+        return {}
 
     def after_import(self, *, report: ImportReport, options: dict) -> None:
         """Hook for follow-up work once the rows are stored."""
