@@ -83,6 +83,7 @@ def rank_latency(*, fitted, customers: int) -> dict:
         label="bench",
         feature_set="semantic",
         feature_names=fitted.feature_names,
+        basis=fitted.basis,
         booster=lgb.Booster(model_str=fitted.model),
     )
     snapshot = snapshot_current()

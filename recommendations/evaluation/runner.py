@@ -28,16 +28,12 @@ from recommendations.evaluation.strategies import (
     route_scores,
     routes_train,
     top_items,
+    user_block,
 )
 from recommendations.ranking import evaluation as ranker_evaluation
 from recommendations.ranking.features import Catalog
-from recommendations.ranking.training import TrainingCut
+from recommendations.ranking.training import RANK_CANDIDATES, TrainingCut
 from recommendations.recall.events import SECONDS_PER_DAY, Interactions, interaction_matrix
-
-# Users scored together: bounds the dense block of scores to USER_BLOCK × catalog size, and to
-# BLOCK_BYTES over all routes (a 1M-item catalog scores a few users at a time).
-USER_BLOCK = 256
-BLOCK_BYTES = 512 * 2**20
 
 
 class EvaluationError(ValueError):
@@ -56,6 +52,8 @@ class EvaluationConfig:
     candidates_per_route: int = Strategy().candidates_per_route
     # The rankers' training seed (LightGBM, the customers sampled and held out for validation).
     seed: int = 42
+    # Fused candidates the rankers reorder (the rank stage's RANK_CANDIDATES).
+    rank_candidates: int = RANK_CANDIDATES
 
 
 @dataclass(frozen=True)
@@ -109,6 +107,7 @@ def evaluation_run(
             include_seen=config.include_seen,
             cut=_training_cut(config=config, interactions=interactions, protocol=protocol),
             seed=config.seed,
+            candidates=config.rank_candidates,
         )
         rankings |= ranked
         for name in rankers:
@@ -211,8 +210,3 @@ def _rank(*, split: Split, trained, config: EvaluationConfig) -> tuple[dict[str,
                 rankings[name].append(ranked)
             seconds[name] += time.perf_counter() - began
     return rankings, seconds
-
-
-def user_block(*, n_items: int, routes: int) -> int:
-    """Users scored together so that the dense float64 score blocks stay within BLOCK_BYTES."""
-    return int(max(1, min(USER_BLOCK, BLOCK_BYTES // max(8 * n_items * max(routes, 1), 1))))

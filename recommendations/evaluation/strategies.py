@@ -22,6 +22,11 @@ from recommendations.recall.events import Interactions, interaction_matrix, rank
 from recommendations.recall.fused import fuse
 
 # The rankers (`ranker_<feature set>`) are trained and scored by `recommendations.ranking.evaluation`.
+# Users scored together: a dense block of USER_BLOCK × catalog scores per route, and at most
+# BLOCK_BYTES over all routes (a 1M-item catalog scores a few users at a time).
+USER_BLOCK = 256
+BLOCK_BYTES = 512 * 2**20
+
 STRATEGIES = ("popularity", "itemcf", "semantic", "cf", "fused", "ranker_statistical", "ranker_semantic")
 ROUTES = ("popularity", "itemcf", "semantic", "cf")
 
@@ -130,6 +135,11 @@ def fused_ranking(*, scores: Mapping[str, np.ndarray], weights: Mapping[str, flo
         if weights.get(route, 0.0) > 0
     }
     return [item.product_pk for item in fuse(candidates=candidates, weights=weights)]
+
+
+def user_block(*, n_items: int, routes: int) -> int:
+    """Users scored together so that the dense float64 score blocks stay within BLOCK_BYTES."""
+    return int(max(1, min(USER_BLOCK, BLOCK_BYTES // max(8 * n_items * max(routes, 1), 1))))
 
 
 def top_items(*, scores: np.ndarray, k: int) -> np.ndarray:

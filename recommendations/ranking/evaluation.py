@@ -26,6 +26,7 @@ from recommendations.ranking.features import (
     item_state_build,
 )
 from recommendations.ranking.training import (
+    RANK_CANDIDATES,
     SEED,
     RankerTrainingError,
     TrainingCut,
@@ -53,6 +54,7 @@ def ranker_rankings(
     include_seen: bool,
     cut: TrainingCut,
     seed: int = SEED,
+    candidates: int = RANK_CANDIDATES,
 ) -> tuple[dict[str, list[list[int]]], dict]:
     """Top-`k` lists of `ranker_<feature set>` for every evaluated user, and what was trained.
 
@@ -62,7 +64,9 @@ def ranker_rankings(
 
     started = time.perf_counter()
     try:
-        data = training_data_build(interactions=split.train, catalog=catalog, cut=cut, weights=weights, seed=seed)
+        data = training_data_build(
+            interactions=split.train, catalog=catalog, cut=cut, weights=weights, seed=seed, candidates=candidates
+        )
         built = time.perf_counter() - started
         fitted = {}
         for feature_set in feature_sets:
@@ -73,7 +77,9 @@ def ranker_rankings(
     if include_seen:
         seen = seen.multiply(0).tocsr()
     began = time.perf_counter()
-    fused = fused_candidates(trained=trained, users=split.users, seen=seen, weights=weights, per_route=per_route)
+    fused = fused_candidates(
+        trained=trained, users=split.users, seen=seen, weights=weights, per_route=per_route, n=candidates
+    )
     lists = candidate_lists_build(users=split.users.tolist(), fused_lists=fused)
     items = item_state_build(events=split.train)
     customers = customer_state_build(events=split.train, catalog=catalog, clock=split.clock)
@@ -83,7 +89,12 @@ def ranker_rankings(
     for feature_set in feature_sets:
         began = time.perf_counter()
         features = features_compute(
-            lists=lists, items=items, customers=customers, catalog=catalog, names=FEATURE_SETS[feature_set]
+            lists=lists,
+            items=items,
+            customers=customers,
+            catalog=catalog,
+            names=FEATURE_SETS[feature_set],
+            basis=fitted[feature_set].basis,
         )
         scores = ranker_scores(model=lgb.Booster(model_str=fitted[feature_set].model), features=features)
         rankings[PREFIX + feature_set] = [ranked[:k] for ranked in ranked_lists(lists=lists, scores=scores)]

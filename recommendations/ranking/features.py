@@ -67,8 +67,14 @@ STATISTICAL = (
     "repeat_events",
     "repeat_recency_days",
 )
+# What kind of product the candidate is: its embedding's coordinates on the catalog's main
+# directions (PCA), so the trees can learn which kinds of product a shop's customers turn to next
+# (a season's goods, a category's refills) without a category tree.
+TOPICS = 8
+TOPIC_FEATURES = tuple(f"item_topic_{k}" for k in range(TOPICS))
 SEMANTIC = (
     *STATISTICAL,
+    *TOPIC_FEATURES,
     "semantic_score",
     "semantic_rank",
     "fused_score",
@@ -83,6 +89,7 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {"statistical": STATISTICAL, "semanti
 ROUTES = ("itemcf", "semantic", "popularity", "cf")
 EMBEDDING_FEATURES = frozenset(
     {
+        *TOPIC_FEATURES,
         "history_cosine",
         "history_cosine_rank",
         "last_item_cosine",
@@ -107,6 +114,45 @@ class Catalog:
     has_embedding: np.ndarray
     # Dense brand index, -1 where none.
     brands: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class EmbeddingBasis:
+    """The catalog's main embedding directions, fitted once per ranker and stored with it, so
+    serving projects items exactly as training did whatever the catalog became since."""
+
+    mean: np.ndarray
+    components: np.ndarray
+
+    def project(self, vectors: np.ndarray) -> np.ndarray:
+        return (vectors - self.mean) @ self.components.T
+
+    def to_json(self) -> dict:
+        return {"mean": self.mean.round(6).tolist(), "components": self.components.round(6).tolist()}
+
+    @classmethod
+    def from_json(cls, data: Mapping | None) -> EmbeddingBasis | None:
+        if not data:
+            return None
+        return cls(
+            mean=np.asarray(data["mean"], dtype=np.float32),
+            components=np.asarray(data["components"], dtype=np.float32),
+        )
+
+
+def embedding_basis_fit(*, catalog: Catalog, n_components: int = TOPICS) -> EmbeddingBasis | None:
+    """PCA of the embedded items (at most 20,000 of them, evenly spaced, to bound the time);
+    each direction's sign fixed so that its largest coordinate is positive (deterministic)."""
+    if catalog.embeddings is None or catalog.has_embedding.sum() <= n_components:
+        return None
+    rows = np.flatnonzero(catalog.has_embedding)
+    rows = rows[:: max(1, len(rows) // 20_000)]
+    vectors = catalog.embeddings[rows].astype(np.float64)
+    mean = vectors.mean(axis=0)
+    _, _, vt = np.linalg.svd(vectors - mean, full_matrices=False)
+    components = vt[:n_components]
+    signs = np.sign(components[np.arange(len(components)), np.abs(components).argmax(axis=1)])
+    return EmbeddingBasis(mean=mean.astype(np.float32), components=(components * signs[:, None]).astype(np.float32))
 
 
 @dataclass(frozen=True)
@@ -313,20 +359,29 @@ def features_compute(
     customers: CustomerState,
     catalog: Catalog,
     names: Sequence[str],
+    basis: EmbeddingBasis | None = None,
 ) -> np.ndarray:
     """rows × features (float32) in the order of `names` (a feature set, or a stored model's
-    feature names); NaN = unknown."""
+    feature names); NaN = unknown. `basis` projects items onto the model's topic directions."""
     out = np.empty((len(lists.items), len(names)), dtype=np.float32)
     if not len(lists.items):
         return out
-    columns = _columns(lists=lists, items=items, customers=customers, catalog=catalog, names=frozenset(names))
+    columns = _columns(
+        lists=lists, items=items, customers=customers, catalog=catalog, names=frozenset(names), basis=basis
+    )
     for position, name in enumerate(names):
         out[:, position] = columns[name]
     return out
 
 
 def _columns(
-    *, lists: CandidateLists, items: ItemState, customers: CustomerState, catalog: Catalog, names: frozenset[str]
+    *,
+    lists: CandidateLists,
+    items: ItemState,
+    customers: CustomerState,
+    catalog: Catalog,
+    names: frozenset[str],
+    basis: EmbeddingBasis | None,
 ) -> Mapping[str, np.ndarray]:
     u, i = lists.users, lists.items
     ref = customers.clock[u]
@@ -368,7 +423,22 @@ def _columns(
 
     if names & EMBEDDING_FEATURES:
         columns |= _semantic_columns(lists=lists, customers=customers, catalog=catalog)
+    if names & set(TOPIC_FEATURES):
+        columns |= _topic_columns(items=i, catalog=catalog, basis=basis)
     return columns
+
+
+def _topic_columns(*, items: np.ndarray, catalog: Catalog, basis: EmbeddingBasis | None) -> dict[str, np.ndarray]:
+    """The candidates' coordinates on the basis (NaN without a basis or an embedding), in blocks."""
+    topics = np.full((len(items), TOPICS), np.nan, dtype=np.float32)
+    if basis is not None and catalog.embeddings is not None:
+        for start in range(0, len(items), SIMILARITY_BLOCK_ROWS):
+            block = items[start : start + SIMILARITY_BLOCK_ROWS]
+            embedded = catalog.has_embedding[block]
+            topics[start : start + len(block)][embedded, : len(basis.components)] = basis.project(
+                catalog.embeddings[block[embedded]]
+            )
+    return {name: topics[:, k] for k, name in enumerate(TOPIC_FEATURES)}
 
 
 def _affinity(*, u: np.ndarray, groups: np.ndarray, counts: sp.csr_matrix, events: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ from recommendations.contracts import Strategy
 from recommendations.ranking.features import (
     FEATURE_SETS,
     Catalog,
+    EmbeddingBasis,
     ItemState,
     candidate_lists_build,
     catalog_load,
@@ -71,8 +72,9 @@ class LoadedRanker:
     ranker_id: int
     label: str
     feature_set: str
-    # The columns the model was trained on, in order (stored with it).
+    # The columns the model was trained on, in order, and its topic directions (stored with it).
     feature_names: tuple[str, ...]
+    basis: EmbeddingBasis | None
     # A lightgbm Booster, or None when the stored artifact could not be loaded.
     booster: object | None
 
@@ -105,7 +107,7 @@ def rank_with(
     """`fused` with its top `RANK_CANDIDATES` reordered by `model` (score = the model's score)."""
     head, tail = list(fused[:RANK_CANDIDATES]), list(fused[RANK_CANDIDATES:])
     pks, features = serving_features(
-        customer_id=customer_id, fused=head, feature_names=model.feature_names, snapshot=snapshot
+        customer_id=customer_id, fused=head, feature_names=model.feature_names, snapshot=snapshot, basis=model.basis
     )
     scores = ranker_scores(model=model.booster, features=features)
     by_pk = {item.product_pk: item for item in head}
@@ -127,6 +129,7 @@ def serving_features(
     feature_names: Sequence[str],
     snapshot: Snapshot,
     clock: float | None = None,
+    basis: EmbeddingBasis | None = None,
 ) -> tuple[list[int], np.ndarray]:
     """Feature rows of the customer's candidates known to `snapshot`: (their product pks, features).
 
@@ -149,7 +152,7 @@ def serving_features(
         events=events, catalog=catalog, clock=snapshot.items.reference_time if clock is None else clock
     )
     features = features_compute(
-        lists=lists, items=snapshot.items, customers=customers, catalog=catalog, names=feature_names
+        lists=lists, items=snapshot.items, customers=customers, catalog=catalog, names=feature_names, basis=basis
     )
     return [item.product_pk for item in known], features
 
@@ -212,7 +215,9 @@ def _model_load(*, ranker_id: int) -> LoadedRanker:
 
     from recommendations.models import RankerModel
 
-    ranker = RankerModel.objects.only("name", "version", "feature_set", "feature_names", "artifact").get(pk=ranker_id)
+    ranker = RankerModel.objects.only("name", "version", "feature_set", "feature_names", "artifact", "params").get(
+        pk=ranker_id
+    )
     label = f"{ranker.name}@v{ranker.version}"
     names = tuple(ranker.feature_names or FEATURE_SETS.get(ranker.feature_set, ()))
     try:
@@ -226,7 +231,12 @@ def _model_load(*, ranker_id: int) -> LoadedRanker:
         logger.exception("ranker %s cannot be loaded; serving the fused order", label)
         booster = None
     return LoadedRanker(
-        ranker_id=ranker.pk, label=label, feature_set=ranker.feature_set, feature_names=names, booster=booster
+        ranker_id=ranker.pk,
+        label=label,
+        feature_set=ranker.feature_set,
+        feature_names=names,
+        basis=EmbeddingBasis.from_json(ranker.params.get("embedding_basis")),
+        booster=booster,
     )
 
 

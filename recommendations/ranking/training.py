@@ -30,15 +30,24 @@ import scipy.sparse as sp
 from recommendations.contracts import Strategy
 from recommendations.evaluation.metrics import ndcg_of_lists
 from recommendations.evaluation.split import Split, split_holdout_last, split_visit_cut
-from recommendations.evaluation.strategies import TrainedRoutes, route_candidates, route_scores, routes_train
+from recommendations.evaluation.strategies import (
+    TrainedRoutes,
+    route_candidates,
+    route_scores,
+    routes_train,
+    user_block,
+)
 from recommendations.ranking.features import (
     FEATURE_SETS,
+    TOPIC_FEATURES,
     CandidateLists,
     Catalog,
     CustomerState,
+    EmbeddingBasis,
     ItemState,
     candidate_lists_build,
     customer_state_build,
+    embedding_basis_fit,
     features_compute,
     item_state_build,
 )
@@ -59,8 +68,6 @@ MAX_TRAINING_CUSTOMERS = 5000
 MEMORY_BUDGET_BYTES = 2 * 2**30
 VALIDATION_FRACTION = 0.2
 SEED = 42
-# Users scored together when building candidates (a dense block of USER_BLOCK × catalog scores).
-USER_BLOCK = 256
 NUM_BOOST_ROUND = 400
 EARLY_STOPPING_ROUNDS = 30
 PARAMS: dict = {
@@ -137,6 +144,7 @@ class TrainingData:
     parts: tuple[TrainingWindow, ...]
     catalog: Catalog
     windows: dict
+    basis: EmbeddingBasis | None = None
 
     def features(self, *, feature_set: str) -> np.ndarray:
         names = FEATURE_SETS[feature_set]
@@ -144,7 +152,12 @@ class TrainingData:
         start = 0
         for part in self.parts:
             out[start : start + len(part.labels)] = features_compute(
-                lists=part.lists, items=part.items, customers=part.customers, catalog=self.catalog, names=names
+                lists=part.lists,
+                items=part.items,
+                customers=part.customers,
+                catalog=self.catalog,
+                names=names,
+                basis=self.basis,
             )
             start += len(part.labels)
         return out
@@ -179,6 +192,8 @@ class FittedRanker:
     feature_importance: dict[str, float]
     training_seconds: float
     device: str
+    # The topic directions its features were computed on (None when it uses none).
+    basis: EmbeddingBasis | None = None
 
 
 def fused_candidates(
@@ -193,8 +208,9 @@ def fused_candidates(
     """Each user's fused candidate list (item indices as `product_pk`), top `n`, seen items left out."""
     routes = [route for route in ("itemcf", "semantic", "popularity", "cf") if weights.get(route, 0.0) > 0]
     lists: list[list[FusedItem]] = []
-    for start in range(0, len(users), USER_BLOCK):
-        block = users[start : start + USER_BLOCK]
+    size = user_block(n_items=trained.n_items, routes=len(routes))
+    for start in range(0, len(users), size):
+        block = users[start : start + size]
         scores = {route: route_scores(trained=trained, route=route, users=block) for route in routes}
         rows, cols = seen[block].nonzero()
         for matrix in scores.values():
@@ -216,6 +232,7 @@ def training_data_build(
     weights: Mapping[str, float] | None = None,
     max_customers: int = MAX_TRAINING_CUSTOMERS,
     memory_budget: int = MEMORY_BUDGET_BYTES,
+    candidates: int = RANK_CANDIDATES,
     seed: int = SEED,
 ) -> TrainingData:
     """Lists from cutting each customer's history `rounds` times by `cut` (see the module doc).
@@ -225,8 +242,8 @@ def training_data_build(
     """
     weights = dict(Strategy().routes if weights is None else weights)
     n_features = max(len(names) for names in FEATURE_SETS.values())
-    # Rows each round may add: the budget shared by the rounds, RANK_CANDIDATES rows a list.
-    max_lists = max(1, memory_budget // (rounds * RANK_CANDIDATES * 4 * (n_features + 4)))
+    # Rows each round may add: the budget shared by the rounds, `candidates` float32 rows a list.
+    max_lists = max(1, memory_budget // (rounds * candidates * 4 * (n_features + 4)))
     limit = min(max_customers, max_lists)
     parts, summaries = [], []
     remaining = interactions
@@ -235,7 +252,12 @@ def training_data_build(
         if not len(split.train.users) or not len(split.users):
             break
         built = _round_build(
-            split=split, catalog=catalog, weights=weights, max_customers=limit, seed=seed + round_index
+            split=split,
+            catalog=catalog,
+            weights=weights,
+            max_customers=limit,
+            candidates=candidates,
+            seed=seed + round_index,
         )
         if cut.recursive:
             remaining = split.train
@@ -251,6 +273,7 @@ def training_data_build(
     return TrainingData(
         parts=tuple(parts),
         catalog=catalog,
+        basis=embedding_basis_fit(catalog=catalog),
         windows={
             "cut": cut.describe(),
             "rounds": len(parts),
@@ -263,7 +286,7 @@ def training_data_build(
 
 
 def _round_build(
-    *, split: Split, catalog: Catalog, weights: Mapping[str, float], max_customers: int, seed: int
+    *, split: Split, catalog: Catalog, weights: Mapping[str, float], max_customers: int, candidates: int, seed: int
 ) -> tuple[TrainingWindow, dict] | None:
     """One round's lists (only those holding a positive), or None when none holds one."""
     users = split.users
@@ -274,7 +297,7 @@ def _round_build(
     trained = routes_train(
         train=before, embeddings=catalog.embeddings, with_cf=weights.get("cf", 0.0) > 0, clock=split.clock
     )
-    fused = fused_candidates(trained=trained, users=users, seen=seen, weights=weights)
+    fused = fused_candidates(trained=trained, users=users, seen=seen, weights=weights, n=candidates)
     lists = candidate_lists_build(users=users.tolist(), fused_lists=fused)
     truth_of = dict(zip(split.users.tolist(), split.truths, strict=True))
     labels = np.fromiter(
@@ -394,6 +417,7 @@ def ranker_fit(*, data: TrainingData, feature_set: str, device: str = "cpu", see
         feature_importance=importance,
         training_seconds=time.perf_counter() - started,
         device=attempt,
+        basis=data.basis if set(names) & set(TOPIC_FEATURES) else None,
     )
 
 
@@ -463,7 +487,7 @@ def ranker_train(*, feature_set: str, as_of: float | None = None, name: str | No
             feature_set=feature_set,
             feature_names=list(fitted.feature_names),
             artifact=fitted.model,
-            params=fitted.params,
+            params=fitted.params | ({"embedding_basis": fitted.basis.to_json()} if fitted.basis is not None else {}),
             data_windows=data.windows
             | {
                 "as_of": until.isoformat() if until else None,
