@@ -6,8 +6,9 @@ parallel processes: the run-to-run noise of the rankers, measured.
     # then anywhere numpy, scipy and lightgbm are installed (no database, no Django)
     .venv/bin/python bench/evaluate_seeds.py run var/online-retail.npz --holdout-last 1 --seeds 1,2,3 --jobs 2
 
-`--weights itemcf=1,cf=1,...`, `--rank-candidates N` and `--ablate feature,...` (the rankers
-without those features) evaluate another configuration; every
+`--weights itemcf=1,cf=1,...`, `--rank-candidates N`, `--ablate feature,...` (the rankers
+without those features), `--params` and `--early-stopping` (LightGBM) evaluate another
+configuration; every
 configuration and seed is one process (one core: LightGBM and BLAS are held to one thread). The
 table shows each strategy's NDCG@10 and Recall@10 as mean ± standard deviation over the seeds
 (the routes do not depend on the seed), and the results go to bench/results/<name>.json.
@@ -89,11 +90,15 @@ def load(path: str):
 
 def one_run(task: dict) -> dict:
     from recommendations.evaluation.runner import EvaluationConfig, evaluation_run
+    from recommendations.ranking import training
     from recommendations.ranking.features import FEATURE_SETS
 
-    # An ablation: the rankers without these features (this process only).
+    # An ablation: the rankers without these features; other LightGBM parameters (this process only).
     for name, names in list(FEATURE_SETS.items()):
         FEATURE_SETS[name] = tuple(f for f in names if f not in task["ablate"])
+    training.PARAMS.update(task["params"])
+    if task["early_stopping"]:
+        training.EARLY_STOPPING_ROUNDS = task["early_stopping"]
 
     events, catalog = load(task["path"])
     config = EvaluationConfig(
@@ -127,6 +132,10 @@ def run(args) -> None:
             "weights": weights,
             "rank_candidates": args.rank_candidates or RANK_CANDIDATES,
             "ablate": args.ablate.split(",") if args.ablate else [],
+            "params": {key: _number(value) for key, value in (p.split("=") for p in args.params.split(","))}
+            if args.params
+            else {},
+            "early_stopping": args.early_stopping,
         }
         for seed in (int(s) for s in args.seeds.split(","))
     ]
@@ -150,7 +159,7 @@ def run(args) -> None:
     candidates = tasks[0]["rank_candidates"]
     print(
         f"{Path(args.path).name}, {split}, seeds {args.seeds}, weights {weights}, candidates {candidates}, "
-        f"ablated {args.ablate or 'nothing'}"
+        f"ablated {args.ablate or 'nothing'}, params {args.params or 'default'}, early stopping {args.early_stopping}"
     )
     print_table(rows)
     training = results[0]["protocol"].get("rankers", {}).get("training", {})
@@ -169,6 +178,10 @@ def run(args) -> None:
     print(f"written to {path}")
 
 
+def _number(text: str) -> float | int:
+    return float(text) if "." in text or "e" in text else int(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
@@ -184,6 +197,8 @@ def main() -> None:
     run_parser.add_argument("--weights")
     run_parser.add_argument("--rank-candidates", type=int)
     run_parser.add_argument("--ablate", help="comma-separated features the rankers go without")
+    run_parser.add_argument("--params", help="LightGBM parameters to override, e.g. num_leaves=31,feature_fraction=0.8")
+    run_parser.add_argument("--early-stopping", type=int, help="rounds without improvement before stopping")
     run_parser.add_argument("--jobs", type=int, default=os.cpu_count())
     run_parser.add_argument("--name", default="evaluate_seeds")
     args = parser.parse_args()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from recommendations.models import CollaborativeModel, EvaluationRun, RankerModel
+from recommendations.models import CollaborativeModel, EmbeddingAdaptation, EvaluationRun, RankerModel
 
 
 @admin.register(EvaluationRun)
@@ -174,6 +174,17 @@ class CollaborativeModelAdmin(admin.ModelAdmin):
             return
         model = collaborative_activate(model_id=queryset.get().pk)
         self.message_user(request, f"Serving {model}.", messages.SUCCESS)
+
+
+@admin.register(EmbeddingAdaptation)
+class EmbeddingAdaptationAdmin(admin.ModelAdmin):
+    """Fine-tuned sentence model versions (read-only: `manage.py adapt_embeddings` makes them)."""
+
+    list_display = ("version", "base_model", "pairs", "steps", "first_loss", "last_loss", "training_seconds", "device")
+    readonly_fields = list_display + ("path", "created_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
 
 # The back office: rules, preview, served lists, hidden items and the bad-case review queue.

@@ -100,6 +100,28 @@ class CollaborativeNeighbor(models.Model):
         return f"v{self.model_id}: {self.product_id} → {self.neighbor_id} ({self.score:.4f})"
 
 
+class EmbeddingAdaptation(models.Model):
+    """One version of the sentence model fine-tuned on the shop's co-occurrence pairs
+    (`recommendations.embeddings.adaptation`). Served by pointing `EMBEDDING_MODEL` at `path`."""
+
+    version = models.PositiveIntegerField(unique=True)
+    base_model = models.CharField(max_length=500)
+    path = models.CharField(max_length=1000)
+    pairs = models.PositiveIntegerField(default=0)
+    steps = models.PositiveIntegerField(default=0)
+    first_loss = models.FloatField(default=0.0)
+    last_loss = models.FloatField(default=0.0)
+    training_seconds = models.FloatField(default=0.0)
+    device = models.CharField(max_length=16, default="cpu")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"adapted sentence model v{self.version} ({self.pairs} pairs)"
+
+
 class RuleKind(models.TextChoices):
     PIN = "pin", "pin an item at a position"
     BOOST = "boost", "boost (score × multiplier > 1)"

@@ -51,6 +51,18 @@ def build_collaborative(*, algorithm: str | None = None, activate: bool = True) 
     return collaborative_rebuild(algorithm=algorithm, activate=activate).pk
 
 
+@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
+def adapt_embeddings(*, max_pairs: int | None = None, epochs: int | None = None) -> int:
+    """Fine-tune the sentence model on the shop's pairs and store a new version (routed to the
+    `gpu` queue); returns its id. Delivered twice, it stores two versions; neither is served
+    until an operator points EMBEDDING_MODEL at one."""
+    from recommendations.embeddings import adaptation
+
+    return adaptation.embedding_adapt(
+        max_pairs=max_pairs or adaptation.MAX_PAIRS, epochs=epochs or adaptation.EPOCHS
+    ).pk
+
+
 @shared_task(acks_late=True, ignore_result=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
 def build_popularity() -> int:
     """Rebuild time-decayed item popularity from all events (idempotent: the table is replaced whole)."""

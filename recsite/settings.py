@@ -139,6 +139,7 @@ CELERY_TASK_ROUTES = {
     "recommendations.tasks.embed_products": {"queue": "gpu"},
     "recommendations.tasks.train_ranker": {"queue": "gpu"},
     "recommendations.tasks.build_collaborative": {"queue": "gpu"},
+    "recommendations.tasks.adapt_embeddings": {"queue": "gpu"},
     "recommendations.reasons.tasks.generate_reasons": {"queue": "gpu"},
     "recommendations.reasons.tasks.generate_rerank": {"queue": "gpu"},
     "recommendations.reasons.tasks.lora_finetune": {"queue": "gpu"},

@@ -20,7 +20,6 @@ from recommendations.evaluation.strategies import TrainedRoutes
 from recommendations.ranking.features import (
     FEATURE_SETS,
     Catalog,
-    candidate_lists_build,
     customer_state_build,
     features_compute,
     item_state_build,
@@ -30,7 +29,7 @@ from recommendations.ranking.training import (
     SEED,
     RankerTrainingError,
     TrainingCut,
-    fused_candidates,
+    candidate_lists,
     importance_top,
     ranked_lists,
     ranker_fit,
@@ -40,6 +39,8 @@ from recommendations.ranking.training import (
 from recommendations.recall.events import interaction_matrix
 
 PREFIX = "ranker_"
+# Evaluated customers ranked together (their candidate rows and features are in memory at once).
+SCORING_BLOCK = 2000
 
 
 def ranker_rankings(
@@ -77,31 +78,43 @@ def ranker_rankings(
     if include_seen:
         seen = seen.multiply(0).tocsr()
     began = time.perf_counter()
-    fused = fused_candidates(
-        trained=trained, users=split.users, seen=seen, weights=weights, per_route=per_route, n=candidates
-    )
-    lists = candidate_lists_build(users=split.users.tolist(), fused_lists=fused)
     items = item_state_build(events=split.train)
     customers = customer_state_build(events=split.train, catalog=catalog, clock=split.clock)
+    boosters = {feature_set: lgb.Booster(model_str=fitted[feature_set].model) for feature_set in feature_sets}
+    rankings: dict[str, list[list[int]]] = {PREFIX + feature_set: [] for feature_set in feature_sets}
+    scoring = dict.fromkeys(feature_sets, 0.0)
     shared = built + time.perf_counter() - began
-    rankings: dict[str, list[list[int]]] = {}
+    # Customers are ranked a block at a time: candidate rows and features of one block in memory.
+    for start in range(0, len(split.users), SCORING_BLOCK):
+        began = time.perf_counter()
+        lists = candidate_lists(
+            trained=trained,
+            users=split.users[start : start + SCORING_BLOCK],
+            seen=seen,
+            weights=weights,
+            per_route=per_route,
+            n=candidates,
+        )
+        shared += time.perf_counter() - began
+        for feature_set in feature_sets:
+            began = time.perf_counter()
+            features = features_compute(
+                lists=lists,
+                items=items,
+                customers=customers,
+                catalog=catalog,
+                names=FEATURE_SETS[feature_set],
+                basis=fitted[feature_set].basis,
+            )
+            scores = ranker_scores(model=boosters[feature_set], features=features)
+            rankings[PREFIX + feature_set] += [ranked[:k] for ranked in ranked_lists(lists=lists, scores=scores)]
+            scoring[feature_set] += time.perf_counter() - began
     info: dict = {"training": data.windows | {"seed": seed}}
     for feature_set in feature_sets:
-        began = time.perf_counter()
-        features = features_compute(
-            lists=lists,
-            items=items,
-            customers=customers,
-            catalog=catalog,
-            names=FEATURE_SETS[feature_set],
-            basis=fitted[feature_set].basis,
-        )
-        scores = ranker_scores(model=lgb.Booster(model_str=fitted[feature_set].model), features=features)
-        rankings[PREFIX + feature_set] = [ranked[:k] for ranked in ranked_lists(lists=lists, scores=scores)]
         info[PREFIX + feature_set] = {
             "validation": fitted[feature_set].validation_metrics,
             "training_seconds": round(fitted[feature_set].training_seconds, 2),
-            "seconds": round(shared + fitted[feature_set].training_seconds + time.perf_counter() - began, 2),
+            "seconds": round(shared + fitted[feature_set].training_seconds + scoring[feature_set], 2),
             "top_features": dict(importance_top(importance=fitted[feature_set].feature_importance, n=8)),
         }
     info["peak_rss_mb"] = peak_rss_mb()

@@ -352,6 +352,20 @@ def candidate_lists_build(
     )
 
 
+def candidate_lists_concat(parts: Sequence[CandidateLists]) -> CandidateLists:
+    """Lists built block by block, as one (rows and lists in order)."""
+    if not parts:
+        return candidate_lists_build(users=[], fused_lists=[])
+    return CandidateLists(
+        users=np.concatenate([part.users for part in parts]),
+        items=np.concatenate([part.items for part in parts]),
+        route_scores=np.concatenate([part.route_scores for part in parts]),
+        route_ranks=np.concatenate([part.route_ranks for part in parts]),
+        fused_scores=np.concatenate([part.fused_scores for part in parts]),
+        group_sizes=np.concatenate([part.group_sizes for part in parts]),
+    )
+
+
 def features_compute(
     *,
     lists: CandidateLists,

@@ -116,3 +116,13 @@ def test_the_task_stores_an_inactive_version_and_returns_its_id(shop):
 
     ranker_id = train_ranker.apply(kwargs={"feature_set": "statistical"}).get()
     assert RankerModel.objects.filter(pk=ranker_id, name="statistical", version=1, is_active=False).exists()
+
+
+def test_the_tree_count_follows_the_smoothed_validation_peak_not_a_lucky_iteration():
+    from recommendations.ranking.training import smoothed_peak
+
+    # a spike at iteration 3, then a broad rise peaking around iteration 40
+    curve = [0.2, 0.2, 0.5, 0.2] + [0.2 + 0.004 * i for i in range(36)] + [0.34 - 0.002 * i for i in range(40)]
+    assert smoothed_peak(values=curve, window=1) == 3
+    assert 35 <= smoothed_peak(values=curve, window=25) <= 45
+    assert smoothed_peak(values=[], window=25) == 1

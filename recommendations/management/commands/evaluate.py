@@ -84,7 +84,8 @@ class Command(BaseCommand):
             lines.append(
                 f"ranker training lists ({training['cut']}, {training['rounds']} round(s), seed {training['seed']}): "
                 f"{training['lists']} lists, {training['rows']} rows, {training['positives']} positives "
-                f"from {training['customers_sampled']} sampled of {training['customers_with_labels']} customers"
+                f"from {training['customers_sampled']} sampled of {training['customers_with_labels']} customers "
+                f"({training['sample_rule']})"
             )
         cf = protocol.get("collaborative")
         if cf:

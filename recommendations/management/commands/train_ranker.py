@@ -38,7 +38,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{ranker}: {gate} ({ranker.validation_metrics['best_iteration']} trees)\n"
             f"training lists ({windows['cut']}, {windows['rounds']} round(s)): {windows['lists']} lists, "
-            f"{windows['rows']} rows, {windows['positives']} positives; {ranker.training_seconds:.1f} s on "
+            f"{windows['rows']} rows, {windows['positives']} positives ({windows['sample_rule']}); "
+            f"{ranker.training_seconds:.1f} s on "
             f"{ranker.device}\ntop features by gain: {top}"
         )
         if options["activate"]:
