@@ -92,7 +92,9 @@ def main() -> None:
                     "recall@10": round(metrics.get("recall@10", float("nan")), 4),
                 }
             )
-    print_table(rows)
+    print_table(
+        [{key: f"{value:.4f}" if isinstance(value, float) else value for key, value in row.items()} for row in rows]
+    )
     split_label = f"holdout-last {args.holdout_last}" if args.holdout_last else f"cutoff {args.cutoff}"
     path = write_results(
         args.name,

@@ -108,6 +108,7 @@ def one_run(task: dict) -> dict:
         strategies=tuple(task["strategies"]),
         route_weights=task["weights"],
         rank_candidates=task["rank_candidates"],
+        rounds=task["rounds"],
     )
     result = evaluation_run(interactions=events, embeddings=catalog.embeddings, config=config, catalog=catalog)
     return {"task": task, "strategies": result.strategies, "protocol": result.protocol}
@@ -116,7 +117,7 @@ def one_run(task: dict) -> dict:
 def run(args) -> None:
     from recommendations.contracts import Strategy
     from recommendations.evaluation.strategies import STRATEGIES
-    from recommendations.ranking.training import RANK_CANDIDATES
+    from recommendations.ranking.training import RANK_CANDIDATES, ROUNDS
 
     weights = dict(Strategy().routes)
     if args.weights:
@@ -136,6 +137,7 @@ def run(args) -> None:
             if args.params
             else {},
             "early_stopping": args.early_stopping,
+            "rounds": args.rounds or ROUNDS,
         }
         for seed in (int(s) for s in args.seeds.split(","))
     ]
@@ -159,7 +161,8 @@ def run(args) -> None:
     candidates = tasks[0]["rank_candidates"]
     print(
         f"{Path(args.path).name}, {split}, seeds {args.seeds}, weights {weights}, candidates {candidates}, "
-        f"ablated {args.ablate or 'nothing'}, params {args.params or 'default'}, early stopping {args.early_stopping}"
+        f"ablated {args.ablate or 'nothing'}, params {args.params or 'default'}, early stopping {args.early_stopping}, "
+        f"rounds {tasks[0]['rounds']}"
     )
     print_table(rows)
     training = results[0]["protocol"].get("rankers", {}).get("training", {})
@@ -199,6 +202,7 @@ def main() -> None:
     run_parser.add_argument("--ablate", help="comma-separated features the rankers go without")
     run_parser.add_argument("--params", help="LightGBM parameters to override, e.g. num_leaves=31,feature_fraction=0.8")
     run_parser.add_argument("--early-stopping", type=int, help="rounds without improvement before stopping")
+    run_parser.add_argument("--rounds", type=int, help="cuts of each customer's history for the training lists")
     run_parser.add_argument("--jobs", type=int, default=os.cpu_count())
     run_parser.add_argument("--name", default="evaluate_seeds")
     args = parser.parse_args()

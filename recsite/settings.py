@@ -225,6 +225,9 @@ EMBEDDING_ONNX_DIR = Path(os.environ.get("EMBEDDING_ONNX_DIR", VAR_DIR / "onnx")
 # LightGBM device for ranker training: "auto" (gpu, i.e. OpenCL, where an NVIDIA GPU is visible;
 # cpu otherwise), cpu, gpu or cuda (a source build of LightGBM). An unusable device falls back to cpu.
 RANKER_DEVICE = os.environ.get("RANKER_DEVICE", "auto")
+# The ranker's training rows (float32 features) may take at most this much memory; beyond it the
+# customers whose lists are built are sampled (at random, seeded) and train_ranker / evaluate say so.
+RANKER_MEMORY_BUDGET_MB = int(os.environ.get("RANKER_MEMORY_BUDGET_MB", "2048"))
 # Reasons (recommendations.reasons): "grounded" (no model), "transformers" (a local causal LM on
 # gpu workers) or "openai" (an OpenAI-compatible endpoint: vLLM, Ollama, TGI).
 REASON_BACKEND = os.environ.get("REASON_BACKEND", "grounded")

@@ -97,7 +97,7 @@ def adapt_model(
             batch = pairs[order[start : start + batch_size]]
             if len(batch) < 2:
                 continue
-            features = model.tokenize([texts[i] for i in batch[:, 0]] + [texts[j] for j in batch[:, 1]])
+            features = model.preprocess([texts[i] for i in batch[:, 0]] + [texts[j] for j in batch[:, 1]])
             features = {key: value.to(device) if hasattr(value, "to") else value for key, value in features.items()}
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=on_gpu):
                 embeddings = model(features)["sentence_embedding"]

@@ -32,7 +32,7 @@ from recommendations.evaluation.strategies import (
 )
 from recommendations.ranking import evaluation as ranker_evaluation
 from recommendations.ranking.features import Catalog
-from recommendations.ranking.training import RANK_CANDIDATES, TrainingCut
+from recommendations.ranking.training import MEMORY_BUDGET_BYTES, RANK_CANDIDATES, ROUNDS, TrainingCut
 from recommendations.recall.events import SECONDS_PER_DAY, Interactions, interaction_matrix
 
 
@@ -52,8 +52,12 @@ class EvaluationConfig:
     candidates_per_route: int = Strategy().candidates_per_route
     # The rankers' training seed (LightGBM, the customers sampled and held out for validation).
     seed: int = 42
-    # Fused candidates the rankers reorder (the rank stage's RANK_CANDIDATES).
+    # Fused candidates the rankers reorder (the rank stage's RANK_CANDIDATES), and how many times
+    # each customer's history is cut for the rankers' training lists.
     rank_candidates: int = RANK_CANDIDATES
+    rounds: int = ROUNDS
+    # The rankers' training rows may take at most this many bytes (lists are sampled beyond it).
+    memory_budget: int = MEMORY_BUDGET_BYTES
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,8 @@ def evaluation_run(
             cut=_training_cut(config=config, interactions=interactions, protocol=protocol),
             seed=config.seed,
             candidates=config.rank_candidates,
+            rounds=config.rounds,
+            memory_budget=config.memory_budget,
         )
         rankings |= ranked
         for name in rankers:

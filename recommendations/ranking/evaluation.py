@@ -25,7 +25,9 @@ from recommendations.ranking.features import (
     item_state_build,
 )
 from recommendations.ranking.training import (
+    MEMORY_BUDGET_BYTES,
     RANK_CANDIDATES,
+    ROUNDS,
     SEED,
     RankerTrainingError,
     TrainingCut,
@@ -56,6 +58,8 @@ def ranker_rankings(
     cut: TrainingCut,
     seed: int = SEED,
     candidates: int = RANK_CANDIDATES,
+    rounds: int = ROUNDS,
+    memory_budget: int = MEMORY_BUDGET_BYTES,
 ) -> tuple[dict[str, list[list[int]]], dict]:
     """Top-`k` lists of `ranker_<feature set>` for every evaluated user, and what was trained.
 
@@ -66,7 +70,14 @@ def ranker_rankings(
     started = time.perf_counter()
     try:
         data = training_data_build(
-            interactions=split.train, catalog=catalog, cut=cut, weights=weights, seed=seed, candidates=candidates
+            interactions=split.train,
+            catalog=catalog,
+            cut=cut,
+            weights=weights,
+            seed=seed,
+            candidates=candidates,
+            rounds=rounds,
+            memory_budget=memory_budget,
         )
         built = time.perf_counter() - started
         fitted = {}

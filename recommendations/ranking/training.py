@@ -519,7 +519,11 @@ def ranker_train(*, feature_set: str, as_of: float | None = None, name: str | No
     if not len(interactions.users):
         raise RankerTrainingError("there are no events to train on")
     reference_time = float(interactions.timestamps.max())
-    data = training_data_build(interactions=interactions, catalog=catalog_load())
+    from django.conf import settings
+
+    data = training_data_build(
+        interactions=interactions, catalog=catalog_load(), memory_budget=settings.RANKER_MEMORY_BUDGET_MB * 2**20
+    )
     fitted = ranker_fit(data=data, feature_set=feature_set, device=ranker_device())
     name = name or feature_set
     with transaction.atomic():

@@ -151,3 +151,35 @@ def test_events_after_as_of_do_count_one_second_later(shop):
 
     # then her purchase of C is a repeat now (the leakage test above can fail)
     assert f["repeat_events"][0] == pytest.approx(np.log1p(1))
+
+
+def test_the_topic_basis_is_deterministic_and_survives_storage():
+    from recommendations.ranking.features import TOPICS, EmbeddingBasis, catalog_build, embedding_basis_fit
+
+    # given a catalog of 50 embedded items
+    vectors = np.random.default_rng(0).normal(size=(50, DIM)).astype(np.float32)
+    catalog = catalog_build(
+        product_pks=np.arange(50), prices=np.full(50, np.nan), category_ids=np.full(50, -1), embeddings=vectors
+    )
+
+    # when the basis is fitted twice and stored as JSON once
+    basis = embedding_basis_fit(catalog=catalog)
+    again = embedding_basis_fit(catalog=catalog)
+    stored = EmbeddingBasis.from_json(basis.to_json())
+
+    # then the same directions come back, signs included, and project items alike
+    assert basis.components.shape == (TOPICS, DIM)
+    np.testing.assert_array_equal(basis.components, again.components)
+    np.testing.assert_allclose(stored.project(catalog.embeddings), basis.project(catalog.embeddings), atol=1e-4)
+    # the first direction carries the most variance of the centred items
+    spread = basis.project(catalog.embeddings).var(axis=0)
+    assert spread[0] == spread.max()
+
+
+def test_too_few_embedded_items_give_no_basis_and_unknown_topics(shop):
+    from recommendations.ranking.features import embedding_basis_fit
+
+    p, alice = shop
+    assert embedding_basis_fit(catalog=catalog_load()) is None
+    f = features_as_of(as_of=T, customer_pk=alice.pk, candidates=candidates_of(p))
+    assert all(np.isnan(value) for value in f["item_topic_0"])

@@ -170,3 +170,24 @@ def test_a_strategy_without_ranker_keeps_the_fused_order_unflagged(shop):
     recommendation = recommend(request=RecRequest(customer_id="C0", k=6, include_purchased=True))
     assert recommendation.ranker is None
     assert serving.fallbacks == {}
+
+
+def test_a_stored_model_brings_its_feature_names_and_topic_basis_to_serving(shop):
+    # given a version stored with its feature names and a two-direction basis
+    basis = {"mean": [0.0] * 384, "components": [[1.0] + [0.0] * 383, [0.0, 1.0] + [0.0] * 382]}
+    ranker = RankerModel.objects.create(
+        name="shop",
+        version=1,
+        feature_set="statistical",
+        artifact=price_model(sign=1.0),
+        feature_names=list(FEATURE_SETS["statistical"]),
+        params={"embedding_basis": basis},
+    )
+    ranker_activate(ranker_id=ranker.pk, force=True)
+
+    # when serving loads it
+    loaded = serving.active_ranker(name="shop")
+
+    # then the columns and the directions are the stored ones
+    assert loaded.feature_names == FEATURE_SETS["statistical"]
+    assert loaded.basis.components.shape == (2, 384) and loaded.basis.components[1, 1] == 1.0

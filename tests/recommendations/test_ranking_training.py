@@ -126,3 +126,21 @@ def test_the_tree_count_follows_the_smoothed_validation_peak_not_a_lucky_iterati
     assert smoothed_peak(values=curve, window=1) == 3
     assert 35 <= smoothed_peak(values=curve, window=25) <= 45
     assert smoothed_peak(values=[], window=25) == 1
+
+
+def test_a_memory_budget_too_small_for_every_list_samples_customers_and_says_so(shop):
+    from recommendations.ranking.features import FEATURE_SETS, catalog_load
+    from recommendations.ranking.training import RANK_CANDIDATES, ROUNDS, training_data_build
+    from recommendations.recall.events import interactions_load
+
+    # given a budget that holds the rows of five lists a round
+    row_bytes = 4 * (max(len(names) for names in FEATURE_SETS.values()) + 4)
+    budget = 5 * ROUNDS * RANK_CANDIDATES * row_bytes
+    interactions, _ = interactions_load()
+
+    data = training_data_build(interactions=interactions, catalog=catalog_load(), memory_budget=budget)
+
+    # then each round keeps five of its twelve customers, and the summary names the rule
+    assert data.windows["sampled_to"] == 5
+    assert (data.windows["customers_sampled"], data.windows["lists"]) == (10, 10)
+    assert "to stay within the memory budget" in data.windows["sample_rule"]
