@@ -72,12 +72,8 @@ STATISTICAL = (
 # (a season's goods, a category's refills) without a category tree.
 TOPICS = 8
 TOPIC_FEATURES = tuple(f"item_topic_{k}" for k in range(TOPICS))
-SEMANTIC = (
-    *STATISTICAL,
-    *TOPIC_FEATURES,
-    "semantic_score",
-    "semantic_rank",
-    "fused_score",
+# The similarities between the customer's history and the candidate (`_semantic_columns`).
+SIMILARITY_FEATURES = (
     "history_cosine",
     "history_cosine_rank",
     "last_item_cosine",
@@ -85,19 +81,16 @@ SEMANTIC = (
     "last_items_mean_cosine",
     "has_embedding",
 )
+SEMANTIC = (
+    *STATISTICAL,
+    *TOPIC_FEATURES,
+    "semantic_score",
+    "semantic_rank",
+    "fused_score",
+    *SIMILARITY_FEATURES,
+)
 FEATURE_SETS: dict[str, tuple[str, ...]] = {"statistical": STATISTICAL, "semantic": SEMANTIC}
 ROUTES = ("itemcf", "semantic", "popularity", "cf")
-EMBEDDING_FEATURES = frozenset(
-    {
-        *TOPIC_FEATURES,
-        "history_cosine",
-        "history_cosine_rank",
-        "last_item_cosine",
-        "last_items_max_cosine",
-        "last_items_mean_cosine",
-        "has_embedding",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -435,7 +428,7 @@ def _columns(
     columns["repeat_events"] = np.log1p(repeats)
     columns["repeat_recency_days"] = np.where(repeats > 0, (ref - pair_last) / SECONDS_PER_DAY, MISSING_DAYS)
 
-    if names & EMBEDDING_FEATURES:
+    if names & set(SIMILARITY_FEATURES):
         columns |= _semantic_columns(lists=lists, customers=customers, catalog=catalog)
     if names & set(TOPIC_FEATURES):
         columns |= _topic_columns(items=i, catalog=catalog, basis=basis)

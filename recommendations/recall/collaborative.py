@@ -217,24 +217,14 @@ def reset() -> None:
 def cf_candidates(*, history: History, n: int) -> list[Candidate]:
     """The customer's top `n` candidates from the active model's neighbours (one query; none when
     no model is active). `seed_pk` is the history item contributing most, as for item-CF."""
-    from django.db import connection
+    from recommendations.recall.itemcf import neighbor_sum_candidates
 
     model_id = active_model_id()
-    if model_id is None or history.is_empty or n <= 0:
+    if model_id is None:
         return []
-    sql = (
-        "SELECT n.neighbor_id, SUM(n.score * h.weight) AS score,"
-        " (array_agg(h.product_id ORDER BY n.score * h.weight DESC, h.product_id))[1]"
-        " FROM recommendations_collaborativeneighbor n"
-        " JOIN unnest(%s::bigint[], %s::float8[]) AS h(product_id, weight) ON n.product_id = h.product_id"
-        " WHERE n.model_id = %s"
-        " GROUP BY n.neighbor_id HAVING SUM(n.score * h.weight) > 0"
-        " ORDER BY score DESC, n.neighbor_id LIMIT %s"
+    return neighbor_sum_candidates(
+        table="recommendations_collaborativeneighbor", route=ROUTE, history=history, n=n, model_id=model_id
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [list(history.product_pks), list(history.weights), model_id, n])
-        rows = cursor.fetchall()
-    return [Candidate(product_pk=pk, route=ROUTE, score=float(score), seed_pk=seed) for pk, score, seed in rows]
 
 
 def collaborative_rebuild(*, algorithm: str | None = None, activate: bool = True):

@@ -92,22 +92,33 @@ def itemcf_candidates(*, history: History, n: int) -> list[Candidate]:
     never ships thousands of neighbour rows to Python. Each candidate's `seed_pk` is the history
     item contributing most to its score (what its reason names).
     """
+    return neighbor_sum_candidates(table="catalog_itemneighbor", route=ROUTE, history=history, n=n)
+
+
+def neighbor_sum_candidates(
+    *, table: str, route: str, history: History, n: int, model_id: int | None = None
+) -> list[Candidate]:
+    """Top `n` of Σ history weight × neighbour score over a neighbour table (`table` is one of the
+    code's own table names, never input), only the rows of `model_id` when given; `seed_pk` is
+    the history item contributing most."""
     from django.db import connection
 
     if history.is_empty or n <= 0:
         return []
+    version = " WHERE n.model_id = %s" if model_id is not None else ""
     sql = (
         "SELECT n.neighbor_id, SUM(n.score * h.weight) AS score,"
         " (array_agg(h.product_id ORDER BY n.score * h.weight DESC, h.product_id))[1]"
-        " FROM catalog_itemneighbor n"
+        f" FROM {table} n"
         " JOIN unnest(%s::bigint[], %s::float8[]) AS h(product_id, weight) ON n.product_id = h.product_id"
-        " GROUP BY n.neighbor_id HAVING SUM(n.score * h.weight) > 0"
+        f"{version} GROUP BY n.neighbor_id HAVING SUM(n.score * h.weight) > 0"
         " ORDER BY score DESC, n.neighbor_id LIMIT %s"
     )
+    params = [list(history.product_pks), list(history.weights), *([model_id] if model_id is not None else []), n]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [list(history.product_pks), list(history.weights), n])
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return [Candidate(product_pk=pk, route=ROUTE, score=float(score), seed_pk=seed) for pk, score, seed in rows]
+    return [Candidate(product_pk=pk, route=route, score=float(score), seed_pk=seed) for pk, score, seed in rows]
 
 
 def itemcf_neighbors_rebuild(*, n_neighbors: int = DEFAULT_NEIGHBORS, shrink: float = DEFAULT_SHRINK) -> int:
