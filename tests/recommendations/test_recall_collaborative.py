@@ -101,3 +101,18 @@ def test_the_task_is_routed_to_the_gpu_queue_and_scheduled_with_the_neighbours()
     assert settings.CELERY_TASK_ROUTES["recommendations.tasks.build_collaborative"] == {"queue": "gpu"}
     schedule = settings.CELERY_BEAT_SCHEDULE
     assert schedule["build-collaborative"]["schedule"] == schedule["build-neighbors"]["schedule"]
+
+
+def test_the_in_place_inverse_matches_numpy_across_row_blocks():
+    from recommendations.recall.collaborative import BLOCK_ROWS, symmetric_inverse
+
+    # given a symmetric positive definite matrix larger than two row blocks
+    n = 2 * BLOCK_ROWS + 300
+    factors = np.random.default_rng(0).normal(size=(n, n // 4)).astype(np.float32)
+    matrix = factors @ factors.T + n * np.eye(n, dtype=np.float32)
+    expected = np.linalg.inv(matrix.astype(np.float64))
+
+    inverse = symmetric_inverse(matrix.copy())
+
+    np.testing.assert_allclose(inverse, expected, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(inverse, inverse.T)
