@@ -123,7 +123,9 @@ def main() -> None:
         row = evaluate(f"EASE (λ={lam:g})", lambda block, w=weights: binary[block] @ w)
         rows.append(row | {"seconds": round(row["seconds"] + fit_seconds, 1)})
     print(f"{label}: {len(users)} customers evaluated, {train.n_items} items")
-    print_table(rows)
+    print_table(
+        [{key: f"{value:.4f}" if isinstance(value, float) else value for key, value in row.items()} for row in rows]
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     path = write_results(args.name, rows, {"split": label, "users": len(users), "peak_rss_mb": round(peak, 1)})
     print(f"peak memory {peak:.0f} MB; written to {path}")

@@ -78,10 +78,9 @@ def main() -> None:
 
     rows = []
 
-    def step(name: str, started: float, **extra) -> None:
-        rows.append(
-            {"step": name, "seconds": round(time.perf_counter() - started, 1), "peak_rss_mb": round(peak_mb())} | extra
-        )
+    def step(name: str, started: float, detail: str) -> None:
+        seconds = round(time.perf_counter() - started, 1)
+        rows.append({"step": name, "seconds": seconds, "peak_rss_mb": round(peak_mb()), "detail": detail})
         print_table(rows[-1:])
 
     started = time.perf_counter()
