@@ -58,8 +58,6 @@ class RankerModelAdmin(admin.ModelAdmin):
         "validation_ndcg",
         "fused_ndcg",
         "top_features",
-        "training_seconds",
-        "device",
         "created_at",
     )
     list_filter = ("name", "feature_set", "is_active")
@@ -83,12 +81,12 @@ class RankerModelAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
-    @admin.display(description="validation NDCG@10")
+    @admin.display(description="held-out NDCG@10")
     def validation_ndcg(self, ranker: RankerModel) -> str:
         value = ranker.validation_metrics.get("ndcg@10")
         return "" if value is None else f"{value:.4f}"
 
-    @admin.display(description="fused order, same lists")
+    @admin.display(description="fused NDCG@10")
     def fused_ndcg(self, ranker: RankerModel) -> str:
         value = ranker.validation_metrics.get("fused_ndcg@10")
         return "" if value is None else f"{value:.4f}"
@@ -141,7 +139,6 @@ class CollaborativeModelAdmin(admin.ModelAdmin):
         "items",
         "neighbor_rows",
         "training_seconds",
-        "device",
         "created_at",
     )
     list_filter = ("algorithm", "is_active")
