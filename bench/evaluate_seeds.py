@@ -55,7 +55,7 @@ def dump(path: Path) -> None:
         n_users=events.n_users,
         prices=catalog.prices,
         categories=catalog.categories,
-        brands=catalog.brands if catalog.brands is not None else np.full(len(product_pks), -1),
+        brands=catalog.brands,
         embeddings=catalog.embeddings if catalog.embeddings is not None else np.zeros((len(product_pks), 0)),
     )
     print(f"{len(events.users)} events, {events.n_users} customers, {len(product_pks)} products -> {path}")

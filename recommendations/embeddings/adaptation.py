@@ -126,10 +126,9 @@ def adapt_model(
 
 def encode(model, texts: list[str], *, batch_size: int = 128) -> np.ndarray:
     """Unit-length float32 embeddings of `texts` with `model` (torch)."""
-    vectors = np.asarray(
-        model.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False), dtype=np.float32
-    )
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), np.finfo(np.float32).tiny)
+    from recommendations.embeddings.model import unit_rows
+
+    return unit_rows(model.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False))
 
 
 def embedding_adapt(*, max_pairs: int = MAX_PAIRS, epochs: int = EPOCHS):

@@ -127,8 +127,12 @@ def encode_texts(texts: list[str], *, batch_size: int | None = None) -> np.ndarr
     """Embed `texts`: a float32 array of shape (len(texts), dimension) with unit-length rows."""
     if not texts:
         return np.zeros((0, embedding_dimension()), dtype=np.float32)
-    vectors = active_encoder()(list(texts), batch_size=batch_size or settings.EMBEDDING_BATCH_SIZE)
-    # Normalised here, in float32, so fp16 output on cuda comes back unit-length too.
+    return unit_rows(active_encoder()(list(texts), batch_size=batch_size or settings.EMBEDDING_BATCH_SIZE))
+
+
+def unit_rows(vectors) -> np.ndarray:
+    """`vectors` as float32 rows of unit length (normalised here, in float32, so fp16 output on
+    cuda comes back unit-length too)."""
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, np.finfo(np.float32).tiny)

@@ -191,12 +191,12 @@ def _rank(*, split: Split, trained, config: EvaluationConfig) -> tuple[dict[str,
     block_size = user_block(n_items=split.train.n_items, routes=len(needed))
     for start in range(0, len(split.users), block_size):
         users = split.users[start : start + block_size]
+        rows, cols = seen[users].nonzero()
         scores = {}
         for route in needed:
             began = time.perf_counter()
             scores[route] = route_scores(trained=trained, route=route, users=users)
             if not config.include_seen:
-                rows, cols = seen[users].nonzero()
                 scores[route][rows, cols] = -np.inf
             elapsed = time.perf_counter() - began
             for name in names:

@@ -6,6 +6,7 @@ import dataclasses
 import time
 
 import numpy as np
+from django.conf import settings
 
 from recommendations.evaluation.runner import EvaluationConfig, EvaluationResult, evaluation_run
 from recommendations.models import EvaluationRun
@@ -39,8 +40,6 @@ def evaluation_execute(*, config: EvaluationConfig) -> tuple[EvaluationResult, E
     embeddings = embeddings_load(product_pks=product_pks)
     # The rankers' features also need prices and categories.
     catalog = catalog_load() if any(name.startswith(RANKER_PREFIX) for name in config.strategies) else None
-    from django.conf import settings
-
     config = dataclasses.replace(config, memory_budget=settings.RANKER_MEMORY_BUDGET_MB * 2**20)
     result = evaluation_run(interactions=interactions, embeddings=embeddings, config=config, catalog=catalog)
     run = EvaluationRun.objects.create(

@@ -3,7 +3,7 @@
 Every route is trained on training events only and scores with the same functions serving uses:
 `history_aggregate` for the customers' histories, `itemcf_similarity` + `itemcf_score_matrix`,
 `user_vectors` over the stored product embeddings, popularity as of each request's time
-(`popularity_as_of`), the collaborative route's `cf_fit` + `cf_score_matrix`, and `fuse` over the
+(`popularity_as_of`), the collaborative route's `cf_fit` + `itemcf_score_matrix`, and `fuse` over the
 routes' top candidates. A score of -inf marks an item the strategy cannot rank.
 """
 
@@ -21,12 +21,12 @@ from recommendations.recall import collaborative, itemcf, popularity, semantic
 from recommendations.recall.events import Interactions, interaction_matrix, rank_in_runs
 from recommendations.recall.fused import fuse
 
-# The rankers (`ranker_<feature set>`) are trained and scored by `recommendations.ranking.evaluation`.
 # Users scored together: a dense block of USER_BLOCK × catalog scores per route, and at most
 # BLOCK_BYTES over all routes (a 1M-item catalog scores a few users at a time).
 USER_BLOCK = 256
 BLOCK_BYTES = 512 * 2**20
 
+# The rankers (`ranker_<feature set>`) are trained and scored by `recommendations.ranking.evaluation`.
 STRATEGIES = ("popularity", "itemcf", "semantic", "cf", "fused", "ranker_statistical", "ranker_semantic")
 ROUTES = ("popularity", "itemcf", "semantic", "cf")
 
@@ -108,8 +108,9 @@ def route_scores(*, trained: TrainedRoutes, route: str, users: np.ndarray) -> np
     if route == "cf":
         if trained.cf is None:
             return np.full((len(users), trained.n_items), -np.inf)
-        return collaborative.cf_score_matrix(
-            history=trained.itemcf_history[users], neighbors=trained.cf.neighbors
+        # Served like item-CF (stored neighbours summed over the history), so scored the same way.
+        return itemcf.itemcf_score_matrix(
+            history=trained.itemcf_history[users], similarity=trained.cf.neighbors
         ).toarray()
     raise ValueError(f"unknown route {route!r}")
 

@@ -106,7 +106,7 @@ class Catalog:
     embeddings: np.ndarray | None
     has_embedding: np.ndarray
     # Dense brand index, -1 where none.
-    brands: np.ndarray | None = None
+    brands: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -287,9 +287,7 @@ def customer_state_build(*, events: Interactions, catalog: Catalog, clock: float
         pair_events=pair_events,
         pair_last=pair_last,
         category_events=_group_counts(events=events, groups=catalog.categories),
-        brand_events=_group_counts(
-            events=events, groups=catalog.brands if catalog.brands is not None else np.full(n_items, -1)
-        ),
+        brand_events=_group_counts(events=events, groups=catalog.brands),
         last_items=last_items,
         vectors=vectors,
     )
@@ -420,8 +418,7 @@ def _columns(
     columns["category_affinity"] = _affinity(
         u=u, groups=catalog.categories[i], counts=customers.category_events, events=events
     )
-    brands = catalog.brands[i] if catalog.brands is not None else np.full(len(i), -1)
-    columns["brand_affinity"] = _affinity(u=u, groups=brands, counts=customers.brand_events, events=events)
+    columns["brand_affinity"] = _affinity(u=u, groups=catalog.brands[i], counts=customers.brand_events, events=events)
 
     repeats = np.asarray(customers.pair_events[u, i]).ravel() if len(i) else np.zeros(0)
     pair_last = np.asarray(customers.pair_last[u, i]).ravel() if len(i) else np.zeros(0)
@@ -547,7 +544,7 @@ def catalog_build(
         has_embedding=np.zeros(len(product_pks), dtype=bool)
         if embeddings is None
         else np.abs(embeddings).sum(axis=1) > 0,
-        brands=None if brand_names is None else _dense_labels(brand_names),
+        brands=np.full(len(product_pks), -1, dtype=np.int64) if brand_names is None else _dense_labels(brand_names),
     )
 
 

@@ -1,8 +1,8 @@
 """Training a LambdaMART ranker on lists cut from each customer's own history.
 
-No calendar window: each customer's history is cut where their own last visit begins (rule
-`session`: the day of their last positive event; rule `last`: their last N positive events, the
-offline `--holdout-last N` split). The items after the cut are the labels (new items only, what the
+No calendar window: each customer's history is cut where one of their own visits begins (rule
+`visit`: the start of the day of a positive event; rule `last`: before their last N positive
+events, the offline `--holdout-last N` split). The items after the cut are the labels (new items only, what the
 feed would have had to find), everything before it is the history. Candidates come from the same
 recall routes and fusion as serving, trained on the events before the cuts
 (`evaluation.strategies`), cut to the `RANK_CANDIDATES` the rank stage sees; features are computed
@@ -31,6 +31,7 @@ from recommendations.contracts import Strategy
 from recommendations.evaluation.metrics import ndcg_of_lists
 from recommendations.evaluation.split import Split, split_holdout_last, split_visit_cut
 from recommendations.evaluation.strategies import (
+    ROUTES,
     TrainedRoutes,
     route_candidates,
     route_scores,
@@ -220,7 +221,7 @@ def candidate_lists(
     Built a block of users at a time: the fused lists (Python objects, about half a kilobyte a
     candidate) of one block only are alive at once, whatever the number of users.
     """
-    routes = [route for route in ("itemcf", "semantic", "popularity", "cf") if weights.get(route, 0.0) > 0]
+    routes = [route for route in ROUTES if weights.get(route, 0.0) > 0]
     parts = []
     size = user_block(n_items=trained.n_items, routes=len(routes))
     for start in range(0, len(users), size):

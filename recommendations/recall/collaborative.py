@@ -15,14 +15,14 @@ customer's history as item-CF is):
 Measured on the development sets (`manage.py evaluate`, docs/ranking.md): EASE beat ALS as a
 standalone route and as ranker features on both, so EASE is the default wherever it fits.
 
-`cf_fit` is pure (arrays in, sparse matrix out; the offline evaluation uses it in memory);
+`cf_fit` is pure (arrays in, sparse matrix out; the offline evaluation scores it in memory with
+`itemcf_score_matrix`, the neighbours being summed over the history as item-CF's are);
 `collaborative_rebuild` fits on every stored event and stores a new, versioned model;
 `cf_candidates` serves the active model's neighbours (one query).
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
 import time
@@ -33,7 +33,7 @@ import scipy.sparse as sp
 
 from recommendations.contracts import Candidate
 from recommendations.history import History
-from recommendations.recall.events import rank_in_runs
+from recommendations.recall.itemcf import neighbor_copy_lines, neighbor_sum_candidates
 
 logger = logging.getLogger(__name__)
 
@@ -98,11 +98,6 @@ def cf_fit(
         seconds=time.perf_counter() - started,
         device=device,
     )
-
-
-def cf_score_matrix(*, history: sp.csr_matrix, neighbors: sp.csr_matrix) -> sp.csr_matrix:
-    """users × items scores: Σ over history items of history weight × neighbour weight."""
-    return sp.csr_matrix(history @ neighbors)
 
 
 def _ease(*, binary: sp.csr_matrix, n_neighbors: int) -> tuple[sp.csr_matrix, dict, str]:
@@ -235,8 +230,6 @@ def reset() -> None:
 def cf_candidates(*, history: History, n: int) -> list[Candidate]:
     """The customer's top `n` candidates from the active model's neighbours (one query; none when
     no model is active). `seed_pk` is the history item contributing most, as for item-CF."""
-    from recommendations.recall.itemcf import neighbor_sum_candidates
-
     model_id = active_model_id()
     if model_id is None:
         return []
@@ -259,10 +252,6 @@ def collaborative_rebuild(*, algorithm: str | None = None, activate: bool = True
 
     interactions, product_pks = interactions_load()
     fit = cf_fit(matrix=interaction_matrix(interactions=interactions), algorithm=algorithm)
-    coo = sp.coo_matrix(fit.neighbors)
-    order = np.lexsort((coo.col, -coo.data, coo.row))
-    rows, cols, scores = coo.row[order], coo.col[order], coo.data[order]
-    ranks = rank_in_runs(rows) + 1
     with transaction.atomic():
         latest = CollaborativeModel.objects.select_for_update().aggregate(v=Max("version"))["v"]
         model = CollaborativeModel.objects.create(
@@ -272,23 +261,18 @@ def collaborative_rebuild(*, algorithm: str | None = None, activate: bool = True
             events=len(interactions.users),
             customers=interactions.n_users,
             items=interactions.n_items,
-            neighbor_rows=len(rows),
+            neighbor_rows=fit.neighbors.nnz,
             training_seconds=fit.seconds,
             device=fit.device,
         )
-        buffer = io.StringIO()
-        lines = zip(
-            product_pks[rows].tolist(), product_pks[cols].tolist(), scores.tolist(), ranks.tolist(), strict=True
-        )
-        for product, neighbor, score, rank in lines:
-            buffer.write(f"{model.pk}\t{product}\t{neighbor}\t{score!r}\t{rank}\n")
+        _, lines = neighbor_copy_lines(neighbors=fit.neighbors, product_pks=product_pks, prefix=f"{model.pk}\t")
         with connection.cursor() as cursor:
             columns = "(model_id, product_id, neighbor_id, score, rank)"
             with cursor.cursor.copy(f"COPY recommendations_collaborativeneighbor {columns} FROM STDIN") as copy:
-                copy.write(buffer.getvalue())
+                copy.write(lines)
     if activate:
         model = collaborative_activate(model_id=model.pk)
-    logger.info("collaborative model v%s: %s, %s neighbour rows", model.version, fit.algorithm, len(rows))
+    logger.info("collaborative model v%s: %s, %s neighbour rows", model.version, fit.algorithm, model.neighbor_rows)
     return model
 
 

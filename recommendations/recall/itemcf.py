@@ -132,19 +132,27 @@ def itemcf_neighbors_rebuild(*, n_neighbors: int = DEFAULT_NEIGHBORS, shrink: fl
     from recommendations.recall.events import interaction_matrix, interactions_load
 
     interactions, product_pks = interactions_load()
-    similarity = sp.coo_matrix(
-        itemcf_similarity(matrix=interaction_matrix(interactions=interactions), n_neighbors=n_neighbors, shrink=shrink)
+    similarity = itemcf_similarity(
+        matrix=interaction_matrix(interactions=interactions), n_neighbors=n_neighbors, shrink=shrink
     )
-    # Rank within each product's list: the csr rows are already sorted by score.
-    order = np.lexsort((similarity.col, -similarity.data, similarity.row))
-    rows, cols, scores = similarity.row[order], similarity.col[order], similarity.data[order]
+    count, lines = neighbor_copy_lines(neighbors=similarity, product_pks=product_pks)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM catalog_itemneighbor")
+        with cursor.cursor.copy("COPY catalog_itemneighbor (product_id, neighbor_id, score, rank) FROM STDIN") as copy:
+            copy.write(lines)
+    return count
+
+
+def neighbor_copy_lines(*, neighbors: sp.spmatrix, product_pks: np.ndarray, prefix: str = "") -> tuple[int, str]:
+    """An items × items neighbour matrix as COPY text: `prefix`, product pk, neighbour pk, score and
+    rank (1 = the product's strongest) per line, each product's neighbours best first. Returns the
+    number of lines and the text."""
+    coo = sp.coo_matrix(neighbors)
+    order = np.lexsort((coo.col, -coo.data, coo.row))
+    rows, cols, scores = coo.row[order], coo.col[order], coo.data[order]
     ranks = rank_in_runs(rows) + 1
     buffer = io.StringIO()
     lines = zip(product_pks[rows].tolist(), product_pks[cols].tolist(), scores.tolist(), ranks.tolist(), strict=True)
     for product, neighbor, score, rank in lines:
-        buffer.write(f"{product}\t{neighbor}\t{score!r}\t{rank}\n")
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("DELETE FROM catalog_itemneighbor")
-        with cursor.cursor.copy("COPY catalog_itemneighbor (product_id, neighbor_id, score, rank) FROM STDIN") as copy:
-            copy.write(buffer.getvalue())
-    return len(rows)
+        buffer.write(f"{prefix}{product}\t{neighbor}\t{score!r}\t{rank}\n")
+    return len(rows), buffer.getvalue()
