@@ -44,8 +44,8 @@ def main() -> None:
     from recommendations.embeddings.model import embedding_model_name, model_location, pick_device
     from recommendations.evaluation.runner import EvaluationConfig, evaluation_run
     from recommendations.evaluation.split import split_by_cutoff, split_holdout_last
+    from recommendations.interactions import interactions_load
     from recommendations.ranking.features import catalog_build, catalog_load
-    from recommendations.recall.events import interactions_load
 
     interactions, product_pks = interactions_load()
     texts = [p.embedding_text() for p in Product.objects.select_related("category").order_by("pk")]

@@ -128,7 +128,7 @@ def time_requests(client, customers: list[str]) -> list[float]:
 
 def stage_times(customers: list[str]) -> list[float]:
     """The rules stage alone (candidates' query + rules), on each customer's ranked candidates."""
-    from recommendations.contracts import Strategy
+    from placements.public import Strategy
     from recommendations.history import customer_history
     from recommendations.recall import itemcf, popularity
     from recommendations.recall.fused import fuse
@@ -210,8 +210,8 @@ def bench_replay(*, client, lists: int) -> dict:
     """Served lists → detectors + simulated feedback → resolutions → replay_bad_cases."""
     from django.core.management import call_command
 
-    from experiments.models import BadCase, BadCaseSource, BadCaseStatus
     from recommendations.badcases.detectors import badcases_detect
+    from recommendations.badcases.models import BadCase, BadCaseSource, BadCaseStatus
     from recommendations.badcases.resolution import badcase_resolve, badcase_resolve_exclude, badcase_resolve_hide
     from recommendations.models import HiddenItem, ServedList
 

@@ -39,8 +39,8 @@ def dump(path: Path) -> None:
     import django
 
     django.setup()
+    from recommendations.interactions import interactions_load
     from recommendations.ranking.features import catalog_load
-    from recommendations.recall.events import interactions_load
 
     events, product_pks = interactions_load()
     catalog = catalog_load()
@@ -62,8 +62,8 @@ def dump(path: Path) -> None:
 
 
 def load(path: str):
+    from recommendations.contracts import Interactions
     from recommendations.ranking.features import Catalog
-    from recommendations.recall.events import Interactions
 
     data = np.load(path)
     n_items = len(data["prices"])
@@ -115,7 +115,7 @@ def one_run(task: dict) -> dict:
 
 
 def run(args) -> None:
-    from recommendations.contracts import Strategy
+    from placements.public import Strategy
     from recommendations.evaluation.strategies import STRATEGIES
     from recommendations.ranking.training import RANK_CANDIDATES, ROUNDS
 

@@ -62,7 +62,7 @@ def main() -> None:
     from recommendations.evaluation.metrics import aggregate_metrics
     from recommendations.evaluation.split import split_by_cutoff, split_holdout_last
     from recommendations.evaluation.strategies import top_items
-    from recommendations.recall.events import interactions_load
+    from recommendations.interactions import interactions_load
 
     interactions, _ = interactions_load()
     if args.holdout_last:

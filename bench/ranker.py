@@ -34,9 +34,9 @@ def setup() -> None:
 
 def train() -> tuple[list[dict], dict]:
     """Train both feature sets as `train_ranker` would; rows of timings and the fitted rankers."""
+    from recommendations.interactions import interactions_load
     from recommendations.ranking.features import catalog_load
     from recommendations.ranking.training import ranker_fit, training_data_build
-    from recommendations.recall.events import interactions_load
 
     started = time.perf_counter()
     interactions, _ = interactions_load()
@@ -70,7 +70,7 @@ def rank_latency(*, fitted, customers: int) -> dict:
     import lightgbm as lgb
 
     from catalog.models import Customer
-    from recommendations.contracts import Strategy
+    from placements.public import Strategy
     from recommendations.history import customer_history
     from recommendations.ranking.serving import LoadedRanker, rank_with, snapshot_current
     from recommendations.ranking.training import RANK_CANDIDATES

@@ -35,7 +35,7 @@ def peak_mb() -> float:
 
 
 def generated_shop(*, items: int, customers: int, seed: int = 0):
-    from recommendations.recall.events import Interactions
+    from recommendations.contracts import Interactions
 
     rng = np.random.default_rng(seed)
     popularity = 1.0 / np.arange(1, items + 1) ** 0.9

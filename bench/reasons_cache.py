@@ -70,7 +70,8 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from recommendations.contracts import RecRequest, Strategy
+    from placements.public import Strategy
+    from recommendations.contracts import RecRequest
     from recommendations.pipeline import recommend
     from recommendations.reasons import cache
     from recommendations.reasons.generation import popular_reason_specs, reasons_generate

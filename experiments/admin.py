@@ -1,6 +1,6 @@
 """Experiments admin: operators define experiments and variants and move them through their
 lifecycle (actions call the services), and read the results page; exposures and snapshots are
-read-only. The bad-case review queue is registered by recommendations.admin_badcases."""
+read-only. The bad-case review queue is registered by recommendations.badcases.admin."""
 
 from __future__ import annotations
 

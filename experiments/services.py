@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from django.apps import apps
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from experiments import serving
-from experiments.config import ConfigError, variant_config_parse
 from experiments.models import Experiment, Status, Variant
+from placements.public import StrategyError, strategy_check, strategy_parse
 
 # Statuses under which customers have been split: the weights are part of the evidence then.
 LAUNCHED = (Status.RUNNING, Status.PAUSED)
@@ -27,28 +26,12 @@ class ExperimentError(Exception):
 
 
 def variant_config_check(*, config: object) -> None:
-    """Raise ExperimentError unless the config is servable now: valid keys and routes, and a
-    ranker (when named) with an active trained model."""
+    """Raise ExperimentError unless the config is servable now: valid keys and routes, and what
+    it names (a ranker, a reason template) live (the checks the engine registers)."""
     try:
-        strategy = variant_config_parse(config)
-    except ConfigError as exc:
+        strategy_check(strategy_parse(config))
+    except StrategyError as exc:
         raise ExperimentError(str(exc)) from exc
-    if strategy.ranker is not None:
-        # Looked up by app label: experiments does not import the recommendation engine's models.
-        ranker_model = apps.get_model("recommendations", "RankerModel")
-        if not ranker_model.objects.filter(name=strategy.ranker, is_active=True).exists():
-            raise ExperimentError(
-                f"no active ranker named {strategy.ranker!r}; train one and activate it first (admin: Ranker models)"
-            )
-    if strategy.reason_template is not None:
-        template_model = apps.get_model("recommendations", "PromptTemplate")
-        found = template_model.objects.filter(
-            name=strategy.reason_template, purpose="reason", is_active=True, active_version__isnull=False
-        )
-        if not found.exists():
-            raise ExperimentError(
-                f"no active reason template named {strategy.reason_template!r} (admin: Prompt templates)"
-            )
 
 
 def experiment_validate_for_launch(*, experiment: Experiment, variants: list[Variant]) -> None:

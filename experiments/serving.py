@@ -22,8 +22,8 @@ from django.db import connection
 from django.utils import timezone
 
 from experiments.assignment import assign
-from experiments.config import ConfigError, VariantStrategy, variant_config_parse
 from experiments.models import Experiment, Exposure, Status
+from placements.public import Strategy, StrategyError, strategy_parse
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class RunningVariant:
     id: int
     key: str
     weight: float
-    strategy: VariantStrategy
+    strategy: Strategy
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class Assignment:
     experiment_key: str
     variant_id: int
     variant_key: str
-    strategy: VariantStrategy
+    strategy: Strategy
 
 
 _snapshot_lock = threading.Lock()
@@ -89,10 +89,15 @@ def _running_experiments_load() -> dict[str, RunningExperiment]:
     for experiment in Experiment.objects.filter(status=Status.RUNNING).prefetch_related("variants"):
         try:
             variants = tuple(
-                RunningVariant(id=v.pk, key=v.key, weight=v.weight, strategy=variant_config_parse(v.config))
+                RunningVariant(
+                    id=v.pk,
+                    key=v.key,
+                    weight=v.weight,
+                    strategy=strategy_parse(v.config, name=f"{experiment.key}/{v.key}"),
+                )
                 for v in experiment.variants.all()
             )
-        except ConfigError:
+        except StrategyError:
             # Launch validates configs; one broken since (edited in the database) must not take
             # the placement down: its customers get the default strategy instead.
             logger.exception("experiment %s has an invalid variant config; not serving it", experiment.key)

@@ -12,8 +12,9 @@ import datetime as dt
 
 from django.db import connection, transaction
 
-from experiments.models import BadCase, Exposure
+from experiments.models import Exposure
 from monitoring.models import PlacementDailyQuality
+from recommendations.badcases.models import BadCase
 
 EXPOSURES_SQL = f"""
 SELECT x.placement, count(*) AS exposures,

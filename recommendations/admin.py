@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+# The back office's other pages register from their own packages; Django imports only this module.
+from recommendations.badcases import admin as badcases_admin  # noqa: F401
 from recommendations.models import CollaborativeModel, EmbeddingAdaptation, EvaluationRun, RankerModel
+from recommendations.reasons import admin as reasons_admin  # noqa: F401
+from recommendations.rules import admin as rules_admin  # noqa: F401
 
 
 @admin.register(EvaluationRun)
@@ -182,9 +186,3 @@ class EmbeddingAdaptationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
-
-
-# The back office: rules, preview, served lists, hidden items and the bad-case review queue.
-# Prompt templates and generations: registered by their own package's admin module.
-import recommendations.reasons.admin  # noqa: E402, F401
-from recommendations import admin_badcases, admin_rules  # noqa: E402, F401

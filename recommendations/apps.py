@@ -9,6 +9,12 @@ class RecommendationsConfig(AppConfig):
         from django.core.signals import request_finished, request_started
         from django.db.backends.signals import connection_created
 
+        from placements.public import strategy_check_register
+        from recommendations.strategy_checks import ranker_live_check, reason_template_live_check
+
+        strategy_check_register(ranker_live_check)
+        strategy_check_register(reason_template_live_check)
+
         from recommendations.recall.semantic import knn_session_defaults
 
         connection_created.connect(knn_session_defaults, dispatch_uid="recommendations.knn_session_defaults")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-ROUTES = ("itemcf", "semantic", "popularity", "cf")
+import numpy as np
+
 # Where an item's reason came from: a language model's output that passed the guardrails, or the
 # template's grounded text (the grounded backend; or the fallback while a generation is not cached
 # yet, after it failed, e.g. the endpoint timed out, or when the guardrails rejected it).
@@ -14,26 +15,23 @@ REASON_GROUNDED = "grounded"
 
 
 @dataclass(frozen=True)
-class Strategy:
-    """A strategy is plain data: recall routes with weights, candidates per route, k.
+class PlacementRequest:
+    """One request to a placement, as the API, the preview and the replay ask it.
 
-    The default strategy is one, and so will be every experiment variant.
+    Home feed: `customer_id` and the filters (`context_product` / `query` lead a cold start);
+    similar items: `product_id`; search: `query` (and `category`).
     """
 
-    name: str = "fused"
-    routes: dict[str, float] = field(
-        default_factory=lambda: {"itemcf": 1.0, "cf": 1.0, "semantic": 0.5, "popularity": 0.1}
-    )
-    candidates_per_route: int = 100
-    # Name of the learned ranker whose active model reorders the fused candidates; None: fused order.
-    ranker: str | None = None
-    # Merchandising rules on (recommendations.rules); stock and hidden items are filtered either way.
-    rules: bool = True
-    # Reasons (recommendations.reasons): the reason template's name (None: the placement's pool),
-    # whether reasons are written at all, and how many top items a language model reorders (None: off).
-    reason_template: str | None = None
+    placement: str
+    customer_id: str | None
+    k: int = 10
+    exclude: tuple[str, ...] = ()
+    category: str | None = None
+    include_purchased: bool = False
+    context_product: str | None = None
+    query: str | None = None
     reasons: bool = True
-    llm_rerank_top_n: int | None = None
+    product_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +60,18 @@ class Candidate:
     score: float
     # The customer's history item that proposed it (item-CF: the one contributing most), if any.
     seed_pk: int | None = None
+
+
+@dataclass(frozen=True)
+class FusedItem:
+    """One item of the fused list (recall's output, the ranker's and the rules' input)."""
+
+    product_pk: int
+    score: float
+    # route -> the route's own score divided by its best score in this list (1.0 = its top item)
+    routes: dict[str, float]
+    # route -> the history item (pk) that route proposed it from (item-CF's strongest seed)
+    seeds: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -103,3 +113,30 @@ class Recommendation:
     # Why the list was made in a degraded way (e.g. keyword search while the embedding model is
     # unavailable); None when every stage worked.
     fallback: str | None = None
+
+
+@dataclass(frozen=True)
+class Interactions:
+    """Events as parallel arrays over dense indices (users 0..n_users-1, items 0..n_items-1).
+
+    `timestamps` are POSIX seconds; `weights` come from `event_weights`.
+    """
+
+    users: np.ndarray
+    items: np.ndarray
+    weights: np.ndarray
+    timestamps: np.ndarray
+    positive: np.ndarray
+    n_users: int
+    n_items: int
+
+    def subset(self, mask: np.ndarray) -> Interactions:
+        return Interactions(
+            users=self.users[mask],
+            items=self.items[mask],
+            weights=self.weights[mask],
+            timestamps=self.timestamps[mask],
+            positive=self.positive[mask],
+            n_users=self.n_users,
+            n_items=self.n_items,
+        )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recommendations.recall.events import decay, event_weights, rank_in_runs
+from recommendations.interactions import decay, event_weights, rank_in_runs
 
 # Serving reads at most this many recent events per customer (one indexed query).
 HISTORY_MAX_EVENTS = 200

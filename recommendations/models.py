@@ -2,6 +2,15 @@
 
 from django.db import models
 
+# Bad cases and reasons keep their models in their own packages; Django finds them through this module.
+from recommendations.badcases.models import BadCase, BadCaseResolution, BadCaseSource, BadCaseStatus  # noqa: F401
+from recommendations.reasons.models import (  # noqa: F401
+    Generation,
+    PromptTemplate,
+    PromptTemplateVersion,
+    ReasonServing,
+)
+
 
 class EvaluationRun(models.Model):
     """One `manage.py evaluate` run: its protocol and per-strategy metrics."""
@@ -234,12 +243,3 @@ class ServedList(models.Model):
 
     def __str__(self) -> str:
         return f"{self.recommendation_id} ({self.placement})"
-
-
-# Reasons keep their models in their own package; Django finds them through this module.
-from recommendations.reasons.models import (  # noqa: E402, F401
-    Generation,
-    PromptTemplate,
-    PromptTemplateVersion,
-    ReasonServing,
-)

@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 import uuid
 
-from recommendations.contracts import Candidate, Recommendation, RecRequest, ScoredItem, Strategy
+from placements.public import Strategy
+from recommendations.contracts import Candidate, FusedItem, Recommendation, RecRequest, ScoredItem
 from recommendations.errors import EmbeddingModelUnavailable, UnknownProduct
 from recommendations.history import customer_history
 from recommendations.ranking.serving import rank_stage
 from recommendations.reasons.rerank import rerank_stage
 from recommendations.reasons.stage import HOME_FEED, reasons_attach
 from recommendations.recall import collaborative, itemcf, popularity, semantic
-from recommendations.recall.fused import FusedItem, fuse
+from recommendations.recall.fused import fuse
 from recommendations.rules.serving import rules_stage
 from recsite.metrics import candidates_observe, fallback_count, stage_timer
 

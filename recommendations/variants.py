@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from experiments.serving import Assignment, experiment_assign, exposure_log
-from recommendations.contracts import Recommendation, Strategy
+from placements.public import Strategy
+from recommendations.contracts import Recommendation
 from recsite.metrics import exposure_count
 
 
@@ -38,19 +39,8 @@ def variant_serving(*, placement: str, customer_id: str | None, k: int) -> Serve
     assignment = experiment_assign(placement=placement, customer_id=customer_id)
     if assignment is None:
         return ServedVariant(placement=placement, assignment=None, strategy=None, k=k)
-    config = assignment.strategy
-    fields = {} if config.candidates_per_route is None else {"candidates_per_route": config.candidates_per_route}
-    strategy = Strategy(
-        name=f"{assignment.experiment_key}/{assignment.variant_key}",
-        routes=dict(config.routes),
-        ranker=config.ranker,
-        rules=config.rules,
-        reasons=config.reasons,
-        reason_template=config.reason_template,
-        llm_rerank_top_n=config.llm_rerank_top_n,
-        **fields,
-    )
-    return ServedVariant(placement=placement, assignment=assignment, strategy=strategy, k=config.k or k)
+    strategy = assignment.strategy
+    return ServedVariant(placement=placement, assignment=assignment, strategy=strategy, k=strategy.k or k)
 
 
 def exposure_record(*, served: ServedVariant, recommendation: Recommendation, customer_id: str | None) -> None:

@@ -1,6 +1,6 @@
 """Rating scales: what shops send, mapped onto the 1–5 scale the engine stores and weighs.
 
-A rating's weight and whether it is positive (`recall.events`) are defined on 1–5 stars; a shop
+A rating's weight and whether it is positive (`recommendations.interactions`) are defined on 1–5 stars; a shop
 that rates 0.5–5 in halves, 1–10, 0–100 or thumbs up / down gets its ratings mapped linearly onto
 it at import (lowest → 1, highest → 5), so "positive" (4 stars and up) means the top quarter of
 any scale. Thumbs: up (1) → 5, down (0 or −1) → 1.

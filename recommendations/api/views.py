@@ -1,4 +1,4 @@
-"""Recommendation endpoints: validate the query, call the serving pipeline, shape its answer."""
+"""Recommendation endpoints: validate the query, call the serving service, shape its answer."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Scope
-from experiments.models import Placement
+from placements.public import Placement
 from recommendations.api.serializers import (
     RecommendationOutputSerializer,
     RecommendationQuerySerializer,
@@ -19,11 +19,9 @@ from recommendations.api.serializers import (
     SimilarPathSerializer,
     SimilarQuerySerializer,
 )
-from recommendations.contracts import RecRequest
+from recommendations.contracts import PlacementRequest
 from recommendations.errors import UnknownProduct
-from recommendations.pipeline import recommend, search, similar_items
-from recommendations.served import served_list_record
-from recommendations.variants import exposure_record, variant_serving
+from recommendations.serving import placement_serve
 from recsite.api_errors import ErrorSerializer
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 429: ErrorSerializer}
@@ -43,28 +41,20 @@ class RecommendationsApi(APIView):
         query = RecommendationQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        served = variant_serving(placement=Placement.HOME_FEED, customer_id=params["customer"], k=params["k"])
-        recommendation = recommend(
-            request=RecRequest(
+        served = placement_serve(
+            request=PlacementRequest(
+                placement=Placement.HOME_FEED,
                 customer_id=params["customer"],
-                k=served.k,
+                k=params["k"],
                 exclude=tuple(params["exclude"]),
                 category=params.get("category"),
                 include_purchased=params["include_purchased"],
                 context_product=params.get("context"),
                 query=params.get("q"),
                 reasons=params["reasons"],
-            ),
-            strategy=served.strategy,
+            )
         )
-        exposure_record(served=served, recommendation=recommendation, customer_id=params["customer"])
-        served_list_record(
-            recommendation=recommendation,
-            placement=Placement.HOME_FEED,
-            customer_id=params["customer"],
-            names=served.names,
-            context={"k": served.k, "category": params.get("category"), "exclude": params["exclude"]},
-        )
+        recommendation = served.recommendation
         output = RecommendationOutputSerializer(
             {
                 "recommendation_id": recommendation.recommendation_id,
@@ -101,22 +91,18 @@ class SimilarItemsApi(APIView):
         query = SimilarQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         customer = query.validated_data.get("customer")
-        # The variant's k applies here; its routes do not yet (similar_items takes no strategy).
-        served = variant_serving(placement=Placement.SIMILAR_ITEMS, customer_id=customer, k=query.validated_data["k"])
         try:
-            recommendation = similar_items(
-                product_id=path.validated_data["product_id"], k=served.k, customer_id=customer
+            served = placement_serve(
+                request=PlacementRequest(
+                    placement=Placement.SIMILAR_ITEMS,
+                    customer_id=customer,
+                    k=query.validated_data["k"],
+                    product_id=path.validated_data["product_id"],
+                )
             )
         except UnknownProduct as exc:
             raise NotFound(f"No product with id {product_id!r}.") from exc
-        exposure_record(served=served, recommendation=recommendation, customer_id=customer)
-        served_list_record(
-            recommendation=recommendation,
-            placement=Placement.SIMILAR_ITEMS,
-            customer_id=customer,
-            names=served.names,
-            context={"k": served.k, "product": path.validated_data["product_id"]},
-        )
+        recommendation = served.recommendation
         output = SimilarOutputSerializer(
             {
                 "recommendation_id": recommendation.recommendation_id,
@@ -142,19 +128,16 @@ class SearchApi(APIView):
         query = SearchQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        # The variant's k applies here; search has one route, so routes do not.
-        served = variant_serving(placement=Placement.SEARCH, customer_id=params.get("customer"), k=params["k"])
-        recommendation = search(
-            query=params["q"], k=served.k, category=params.get("category"), customer_id=params.get("customer")
+        served = placement_serve(
+            request=PlacementRequest(
+                placement=Placement.SEARCH,
+                customer_id=params.get("customer"),
+                k=params["k"],
+                query=params["q"],
+                category=params.get("category"),
+            )
         )
-        exposure_record(served=served, recommendation=recommendation, customer_id=params.get("customer"))
-        served_list_record(
-            recommendation=recommendation,
-            placement=Placement.SEARCH,
-            customer_id=params.get("customer"),
-            names=served.names,
-            context={"k": served.k, "query": params["q"], "category": params.get("category")},
-        )
+        recommendation = served.recommendation
         output = SearchOutputSerializer(
             {
                 "recommendation_id": recommendation.recommendation_id,

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import transaction
 
-from experiments.badcases import badcase_create
-from experiments.models import BadCase, BadCaseSource
+from recommendations.badcases.cases import badcase_create
+from recommendations.badcases.models import BadCase, BadCaseSource
 from recommendations.badcases.snapshot import badcase_snapshot
 
 BATCH = 2000

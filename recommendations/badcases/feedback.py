@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, models, transaction
 
-from experiments.badcases import badcase_create
-from experiments.models import BadCase, BadCaseSource
+from recommendations.badcases.cases import badcase_create
+from recommendations.badcases.models import BadCase, BadCaseSource
 from recommendations.badcases.snapshot import badcase_snapshot
 
 

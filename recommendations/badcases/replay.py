@@ -17,9 +17,11 @@ from typing import Any
 
 from django.conf import settings
 
-from experiments.models import BadCase, BadCaseSource, BadCaseStatus
-
-PLACEMENTS = ("home_feed", "similar_items", "search")
+from placements.public import Placement
+from recommendations.badcases.models import BadCase, BadCaseSource, BadCaseStatus
+from recommendations.contracts import PlacementRequest
+from recommendations.errors import UnknownProduct
+from recommendations.serving import placement_serve
 
 
 @dataclass(frozen=True)
@@ -72,32 +74,22 @@ def regression_set_read(*, path) -> list[dict[str, Any]]:
 
 def badcase_replay(*, case: dict[str, Any]) -> ReplayOutcome:
     """Re-run one regression line against the current strategy."""
-    from recommendations.contracts import RecRequest
-    from recommendations.errors import UnknownProduct
-    from recommendations.pipeline import recommend, search, similar_items
-    from recommendations.variants import variant_serving
-
     context = case.get("context") or {}
-    placement = case.get("placement") or "home_feed"
-    customer = case.get("customer") or None
-    k = int(context.get("k") or 10)
-    served = variant_serving(placement=placement, customer_id=customer, k=k)
-    if placement == "similar_items":
-        try:
-            items = similar_items(product_id=context.get("product", ""), k=served.k, customer_id=customer).items
-        except UnknownProduct:
-            items = ()
-    elif placement == "search":
-        items = search(query=context.get("query", ""), k=served.k, category=context.get("category")).items
-    else:
-        request = RecRequest(
-            customer_id=customer,
-            k=served.k,
-            exclude=tuple(context.get("exclude") or ()),
-            category=context.get("category"),
-            include_purchased=bool(context.get("include_purchased", False)),
-        )
-        items = recommend(request=request, strategy=served.strategy).items
+    placement = case.get("placement") or Placement.HOME_FEED
+    request = PlacementRequest(
+        placement=placement,
+        customer_id=case.get("customer") or None,
+        k=int(context.get("k") or 10),
+        exclude=tuple(context.get("exclude") or ()),
+        category=context.get("category"),
+        include_purchased=bool(context.get("include_purchased", False)),
+        query=context.get("query", ""),
+        product_id=context.get("product", ""),
+    )
+    try:
+        items = placement_serve(request=request, record=False).recommendation.items
+    except UnknownProduct:
+        items = ()
     item = case.get("item", "")
     if case.get("source") == BadCaseSource.LOW_RELEVANCE:
         threshold = settings.BADCASE_MIN_TOP_SCORE.get(placement, 0.0)

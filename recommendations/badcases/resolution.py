@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from experiments.models import BadCase, BadCaseResolution, BadCaseStatus
 from recommendations.badcases.feedback import hidden_item_create
+from recommendations.badcases.models import BadCase, BadCaseResolution, BadCaseStatus
 
 
 class ResolutionError(Exception):

@@ -57,10 +57,10 @@ def _features(*, served) -> dict[str, dict[str, float]]:
     if "@v" not in (served.ranker or ""):
         return {}
     from catalog.models import Product
+    from recommendations.contracts import FusedItem
     from recommendations.models import RankerModel
     from recommendations.ranking.features import FEATURE_SETS
     from recommendations.ranking.serving import serving_features, snapshot_current
-    from recommendations.recall.fused import FusedItem
 
     name, version = served.ranker.rsplit("@v", 1)
     try:

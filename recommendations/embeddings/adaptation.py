@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from recommendations.recall.events import Interactions, interaction_matrix, rank_in_runs
+from recommendations.contracts import Interactions
+from recommendations.interactions import interaction_matrix, rank_in_runs
 from recommendations.recall.itemcf import itemcf_similarity
 
 logger = logging.getLogger(__name__)
@@ -142,8 +143,8 @@ def embedding_adapt(*, max_pairs: int = MAX_PAIRS, epochs: int = EPOCHS):
 
     from catalog.models import Product
     from recommendations.embeddings.model import embedding_model_name, model_location, pick_device
+    from recommendations.interactions import interactions_load
     from recommendations.models import EmbeddingAdaptation
-    from recommendations.recall.events import interactions_load
 
     interactions, product_pks = interactions_load()
     products = Product.objects.select_related("category").order_by("pk")

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recommendations.contracts import Strategy
+from placements.public import Strategy
+from recommendations.contracts import Interactions
+from recommendations.evaluation import rankers as ranker_evaluation
 from recommendations.evaluation.metrics import aggregate_metrics
 from recommendations.evaluation.split import (
     DEFAULT_TEST_FRACTION,
@@ -30,10 +32,9 @@ from recommendations.evaluation.strategies import (
     top_items,
     user_block,
 )
-from recommendations.ranking import evaluation as ranker_evaluation
+from recommendations.interactions import SECONDS_PER_DAY, interaction_matrix
 from recommendations.ranking.features import Catalog
 from recommendations.ranking.training import MEMORY_BUDGET_BYTES, RANK_CANDIDATES, ROUNDS, TrainingCut
-from recommendations.recall.events import SECONDS_PER_DAY, Interactions, interaction_matrix
 
 
 class EvaluationError(ValueError):

@@ -5,29 +5,14 @@ from __future__ import annotations
 import dataclasses
 import time
 
-import numpy as np
 from django.conf import settings
 
+from recommendations.embeddings.stored import embeddings_load
+from recommendations.evaluation.rankers import PREFIX as RANKER_PREFIX
 from recommendations.evaluation.runner import EvaluationConfig, EvaluationResult, evaluation_run
+from recommendations.interactions import interactions_load
 from recommendations.models import EvaluationRun
-from recommendations.ranking.evaluation import PREFIX as RANKER_PREFIX
 from recommendations.ranking.features import catalog_load
-from recommendations.recall.events import interactions_load
-
-
-def embeddings_load(*, product_pks: np.ndarray) -> np.ndarray | None:
-    """Stored product embeddings as items × dims aligned with `product_pks` (zero rows where none)."""
-    from catalog.models import ProductEmbedding
-
-    rows = list(ProductEmbedding.objects.values_list("product_id", "vector"))
-    if not rows:
-        return None
-    pks = np.fromiter((pk for pk, _ in rows), dtype=np.int64, count=len(rows))
-    vectors = np.stack([np.asarray(vector, dtype=np.float32) for _, vector in rows])
-    embeddings = np.zeros((len(product_pks), vectors.shape[1]), dtype=np.float32)
-    positions = np.searchsorted(product_pks, pks)
-    embeddings[positions] = vectors
-    return embeddings
 
 
 def evaluation_execute(*, config: EvaluationConfig) -> tuple[EvaluationResult, EvaluationRun]:

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recommendations.recall.events import SECONDS_PER_DAY, Interactions, rank_in_runs
+from recommendations.contracts import Interactions
+from recommendations.interactions import SECONDS_PER_DAY, rank_in_runs
 
 # The default cutoff leaves this share of the events (the most recent ones) for testing.
 DEFAULT_TEST_FRACTION = 0.1

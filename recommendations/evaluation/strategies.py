@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from recommendations.contracts import Candidate
+from recommendations.contracts import Candidate, Interactions
 from recommendations.history import history_aggregate
+from recommendations.interactions import interaction_matrix, rank_in_runs
 from recommendations.recall import collaborative, itemcf, popularity, semantic
-from recommendations.recall.events import Interactions, interaction_matrix, rank_in_runs
 from recommendations.recall.fused import fuse
 
 # Users scored together: a dense block of USER_BLOCK × catalog scores per route, and at most
@@ -26,7 +26,7 @@ from recommendations.recall.fused import fuse
 USER_BLOCK = 256
 BLOCK_BYTES = 512 * 2**20
 
-# The rankers (`ranker_<feature set>`) are trained and scored by `recommendations.ranking.evaluation`.
+# The rankers (`ranker_<feature set>`) are trained and scored by `recommendations.evaluation.rankers`.
 STRATEGIES = ("popularity", "itemcf", "semantic", "cf", "fused", "ranker_statistical", "ranker_semantic")
 ROUTES = ("popularity", "itemcf", "semantic", "cf")
 

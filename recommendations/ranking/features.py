@@ -26,10 +26,12 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from placements.public import ROUTES
+from recommendations.contracts import FusedItem, Interactions
+from recommendations.embeddings.stored import embeddings_load
 from recommendations.history import history_aggregate
+from recommendations.interactions import SECONDS_PER_DAY, interactions_from_rows, rank_in_runs
 from recommendations.recall import semantic
-from recommendations.recall.events import SECONDS_PER_DAY, Interactions, interactions_from_rows, rank_in_runs
-from recommendations.recall.fused import FusedItem
 
 # A route that did not propose a candidate gets this rank and this score.
 MISSING_RANK = 1000.0
@@ -90,7 +92,6 @@ SEMANTIC = (
     *SIMILARITY_FEATURES,
 )
 FEATURE_SETS: dict[str, tuple[str, ...]] = {"statistical": STATISTICAL, "semantic": SEMANTIC}
-ROUTES = ("itemcf", "semantic", "popularity", "cf")
 
 
 @dataclass(frozen=True)
@@ -504,7 +505,6 @@ def _pair_max(*, users: np.ndarray, items: np.ndarray, values: np.ndarray, shape
 def catalog_load() -> Catalog:
     """Every product's price, category and normalised embedding, in product pk order (2 queries)."""
     from catalog.models import Product
-    from recommendations.evaluation.service import embeddings_load
 
     rows = list(Product.objects.order_by("pk").values_list("pk", "price", "category_id", "brand"))
     product_pks = np.array([row[0] for row in rows], dtype=np.int64)

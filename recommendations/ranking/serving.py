@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recommendations.contracts import Strategy
+from placements.public import Strategy
+from recommendations.contracts import FusedItem, Interactions
 from recommendations.ranking.features import (
     FEATURE_SETS,
     Catalog,
@@ -36,8 +37,6 @@ from recommendations.ranking.features import (
     item_state_build,
 )
 from recommendations.ranking.training import RANK_CANDIDATES, ranker_scores
-from recommendations.recall.events import Interactions
-from recommendations.recall.fused import FusedItem
 from recsite.metrics import RANKER_ACTIVE, fallback_count, version_info_set
 
 logger = logging.getLogger(__name__)

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from recommendations.contracts import Strategy
+from placements.public import Strategy
+from recommendations.contracts import FusedItem, Interactions
 from recommendations.evaluation.metrics import ndcg_of_lists
 from recommendations.evaluation.split import Split, split_holdout_last, split_visit_cut
 from recommendations.evaluation.strategies import (
@@ -38,6 +39,7 @@ from recommendations.evaluation.strategies import (
     routes_train,
     user_block,
 )
+from recommendations.interactions import interaction_matrix
 from recommendations.ranking.features import (
     FEATURE_SETS,
     TOPIC_FEATURES,
@@ -53,8 +55,7 @@ from recommendations.ranking.features import (
     features_compute,
     item_state_build,
 )
-from recommendations.recall.events import Interactions, interaction_matrix
-from recommendations.recall.fused import FusedItem, fuse
+from recommendations.recall.fused import fuse
 
 logger = logging.getLogger(__name__)
 
@@ -511,9 +512,9 @@ def ranker_train(*, feature_set: str, as_of: float | None = None, name: str | No
     from django.db import transaction
     from django.db.models import Max
 
+    from recommendations.interactions import interactions_load
     from recommendations.models import RankerModel
     from recommendations.ranking.features import catalog_load
-    from recommendations.recall.events import interactions_load
 
     if feature_set not in FEATURE_SETS:
         raise ValueError(f"unknown feature set {feature_set!r}; one of {', '.join(FEATURE_SETS)}")

@@ -186,7 +186,7 @@ class PromptTemplateAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:recommendations_prompttemplate_change", args=[template.pk]))
 
     def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        from recommendations.reasons.preview import PreviewError, template_preview
+        from recommendations.preview.prompt import PreviewError, template_preview
 
         template = self._template(request, pk)
         version_id = request.GET.get("version") or template.active_version_id

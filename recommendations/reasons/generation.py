@@ -78,8 +78,8 @@ def reasons_generate(
     bad case (source reason_guardrail) naming the failed check; a prompt the backend did not
     answer is not stored (see the module doc).
     """
-    from experiments.badcases import badcase_create
-    from experiments.models import BadCaseSource
+    from recommendations.badcases.cases import badcase_create
+    from recommendations.badcases.models import BadCaseSource
 
     began = time.perf_counter()
     backend = backend or backend_current()

@@ -16,7 +16,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from recommendations.contracts import ScoredItem, Strategy
+from placements.public import Strategy
+from recommendations.contracts import ScoredItem
 from recommendations.reasons import cache
 from recommendations.reasons.backends import GROUNDED, Backend, backend_current, backend_identity
 from recommendations.reasons.basis import product_facts

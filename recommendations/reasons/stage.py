@@ -17,7 +17,8 @@ import time
 import uuid
 from collections.abc import Sequence
 
-from recommendations.contracts import REASON_GENERATED, REASON_GROUNDED, ScoredItem, Strategy
+from placements.public import Strategy
+from recommendations.contracts import REASON_GENERATED, REASON_GROUNDED, ScoredItem
 from recommendations.reasons import cache
 from recommendations.reasons.backends import GROUNDED, backend_identity
 from recommendations.reasons.basis import SEMANTIC, Basis, basis_of, product_facts, reason_variables, semantic_seeds

@@ -247,8 +247,8 @@ def collaborative_rebuild(*, algorithm: str | None = None, activate: bool = True
     from django.db import connection, transaction
     from django.db.models import Max
 
+    from recommendations.interactions import interaction_matrix, interactions_load
     from recommendations.models import CollaborativeModel
-    from recommendations.recall.events import interaction_matrix, interactions_load
 
     interactions, product_pks = interactions_load()
     fit = cf_fit(matrix=interaction_matrix(interactions=interactions), algorithm=algorithm)

@@ -11,19 +11,8 @@ reciprocal-rank fusion and min-max normalisation at the same weights (`manage.py
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
-from recommendations.contracts import Candidate
-
-
-@dataclass(frozen=True)
-class FusedItem:
-    product_pk: int
-    score: float
-    # route -> the route's own score divided by its best score in this list (1.0 = its top item)
-    routes: dict[str, float]
-    # route -> the history item (pk) that route proposed it from (item-CF's strongest seed)
-    seeds: dict[str, int] = field(default_factory=dict)
+from recommendations.contracts import Candidate, FusedItem
 
 
 def fuse(*, candidates: Mapping[str, Sequence[Candidate]], weights: Mapping[str, float]) -> list[FusedItem]:

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from recommendations.contracts import Candidate
 from recommendations.history import History
-from recommendations.recall.events import rank_in_runs
+from recommendations.interactions import rank_in_runs
 
 ROUTE = "itemcf"
 DEFAULT_NEIGHBORS = 50
@@ -129,7 +129,7 @@ def itemcf_neighbors_rebuild(*, n_neighbors: int = DEFAULT_NEIGHBORS, shrink: fl
     """
     from django.db import connection, transaction
 
-    from recommendations.recall.events import interaction_matrix, interactions_load
+    from recommendations.interactions import interaction_matrix, interactions_load
 
     interactions, product_pks = interactions_load()
     similarity = itemcf_similarity(

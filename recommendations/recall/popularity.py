@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recommendations.contracts import Candidate
-from recommendations.recall.events import decay
+from recommendations.interactions import decay
 
 ROUTE = "popularity"
 HALF_LIFE_DAYS = 14.0
@@ -117,7 +117,7 @@ def popularity_rebuild(*, half_life_days: float = HALF_LIFE_DAYS) -> int:
     from django.utils import timezone
 
     from catalog.models import ItemPopularity
-    from recommendations.recall.events import interactions_load
+    from recommendations.interactions import interactions_load
 
     interactions, product_pks = interactions_load()
     scores = (

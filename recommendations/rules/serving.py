@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from recommendations.contracts import ScoredItem
+from recommendations.contracts import FusedItem, ScoredItem
 from recommendations.recall.filters import category_subtree_like
-from recommendations.recall.fused import FusedItem
 from recommendations.rules.active import RuleSet, rules_active
 from recommendations.rules.stage import RuleItem, RuleRequest, rules_apply, rules_in_scope
 from recsite.metrics import rules_actions_count, stage_timer

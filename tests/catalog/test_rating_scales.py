@@ -11,7 +11,7 @@ from django.core.management import call_command
 from catalog.importing.events import events_ingest
 from catalog.importing.ratings import SCALES, rating_scale_infer
 from catalog.models import Event
-from recommendations.recall.events import positive_mask
+from recommendations.interactions import positive_mask
 from tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db

@@ -2,8 +2,8 @@ import uuid
 
 import pytest
 
-from experiments.badcases import badcase_create
-from experiments.models import BadCase, BadCaseSource, BadCaseStatus
+from recommendations.badcases.cases import badcase_create
+from recommendations.badcases.models import BadCase, BadCaseSource, BadCaseStatus
 
 pytestmark = pytest.mark.django_db
 

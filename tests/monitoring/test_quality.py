@@ -9,11 +9,12 @@ import pytest
 from django.utils import timezone
 
 from catalog.models import EventType
-from experiments.badcases import badcase_create
-from experiments.models import BadCase, Exposure
+from experiments.models import Exposure
 from monitoring.models import PlacementDailyQuality
 from monitoring.quality import placement_quality_build
 from monitoring.selectors import placement_quality_latest
+from recommendations.badcases.cases import badcase_create
+from recommendations.badcases.models import BadCase
 from tests.factories import EventFactory, make_experiment
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from experiments.models import BadCase, BadCaseStatus
+from recommendations.badcases.models import BadCase, BadCaseStatus
 from recommendations.models import MerchRule
 from recommendations.rules.active import rules_forget
 from tests.factories import EventFactory, MerchRuleFactory
@@ -94,7 +94,7 @@ def test_review_queue_resolves_with_an_exclude_rule_in_one_click(admin_client, m
         placement="home_feed",
         snapshot={"items": [{"id": "p2", "position": 1, "score": 0.9, "routes": {"popularity": 1.0}, "rules": []}]},
     )
-    url = reverse("admin:experiments_badcase_change", args=[case.pk])
+    url = reverse("admin:recommendations_badcase_change", args=[case.pk])
     page = admin_client.get(url)
     assert b'id="resolve-exclude"' in page.content and b'class="flagged"' in page.content
     answer = admin_client.post(url, {"status": "triaged", "notes": "obviously off", "_resolve_exclude": "1"})
@@ -117,7 +117,7 @@ def test_a_guardrail_case_opens_the_template_version_that_wrote_it(admin_client,
         snapshot={"template_version": template.active_version_id, "prompt": "…"},
     )
 
-    page = admin_client.get(reverse("admin:experiments_badcase_change", args=[case.pk]))
+    page = admin_client.get(reverse("admin:recommendations_badcase_change", args=[case.pk]))
 
     link = reverse("admin:recommendations_prompttemplate_change", args=[template.pk])
     assert f'<a href="{link}" id="open-template">'.encode() in page.content
@@ -127,7 +127,7 @@ def test_export_action_downloads_the_resolved_cases(admin_client, merch_shop):
     done = BadCase.objects.create(source="feedback", product_external_id="p1", status=BadCaseStatus.RESOLVED)
     BadCase.objects.create(source="feedback", product_external_id="p2")
     answer = admin_client.post(
-        reverse("admin:experiments_badcase_changelist"),
+        reverse("admin:recommendations_badcase_changelist"),
         {"action": "export_regression_set", "_selected_action": [c.pk for c in BadCase.objects.all()]},
     )
     lines = [json.loads(line) for line in answer.content.decode().splitlines()]
@@ -143,7 +143,7 @@ def test_export_action_downloads_the_resolved_cases(admin_client, merch_shop):
                 "recommendations_merchrule_add",
                 "catalog_product_changelist",
                 "recommendations_preview",
-                "experiments_badcase_changelist",
+                "recommendations_badcase_changelist",
             ],
             ["experiments_experiment_add", "recommendations_prompttemplate_add"],
         ),
@@ -152,7 +152,7 @@ def test_export_action_downloads_the_resolved_cases(admin_client, merch_shop):
             [
                 "experiments_experiment_add",
                 "recommendations_rankermodel_changelist",
-                "experiments_badcase_changelist",
+                "recommendations_badcase_changelist",
                 "recommendations_prompttemplate_add",
                 "recommendations_prompttemplate_changelist",
             ],

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from experiments.models import BadCase
+from recommendations.badcases.models import BadCase
 from recommendations.models import MerchRule
 from tests.browser import BROWSER_TEST, admin_login, screenshot
 
@@ -60,13 +60,13 @@ def test_triage_a_bad_case_and_resolve_it_with_an_exclude_rule(page, live_server
     )
     case = BadCase.objects.get()
     # when an operator triages it from the queue (assign to me) and opens it
-    page.goto(f"{live_server.url}/admin/experiments/badcase/?status__exact=new")
+    page.goto(f"{live_server.url}/admin/recommendations/badcase/?status__exact=new")
     page.check(f"input[name=_selected_action][value='{case.pk}']")
     page.select_option("select[name=action]", "triage_to_me")
     page.click("button[name=index]")
     page.wait_for_selector(".messagelist .success")
     screenshot(page, "badcase_queue.png")
-    page.goto(f"{live_server.url}/admin/experiments/badcase/{case.pk}/change/")
+    page.goto(f"{live_server.url}/admin/recommendations/badcase/{case.pk}/change/")
     page.fill("#id_notes", "Garden item in a kitchen feed")
     screenshot(page, "badcase_review.png")
     page.click("#resolve-exclude")

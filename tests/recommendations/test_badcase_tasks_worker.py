@@ -8,7 +8,7 @@ import uuid
 import pytest
 from celery import Celery
 
-from experiments.models import BadCase, BadCaseSource
+from recommendations.badcases.models import BadCase, BadCaseSource
 from recommendations.models import ServedList
 from recommendations.tasks import detect_bad_cases
 from tests.factories import ProductFactory

@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from catalog.models import EventType
-from experiments.models import BadCase, BadCaseResolution, BadCaseSource, BadCaseStatus
 from recommendations.badcases.detectors import badcases_detect
+from recommendations.badcases.models import BadCase, BadCaseResolution, BadCaseSource, BadCaseStatus
 from recommendations.badcases.replay import badcase_replay, regression_case
 from recommendations.badcases.resolution import badcase_resolve_exclude, badcase_resolve_hide, badcase_triage
 from recommendations.contracts import Recommendation, RuleTouch, ScoredItem

@@ -6,10 +6,10 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
+from recommendations.contracts import Interactions
 from recommendations.embeddings.adaptation import adapt_model, cooccurrence_pairs, encode
 from recommendations.embeddings.model import DEFAULT_MODEL_NAME, model_location
 from recommendations.models import EmbeddingAdaptation
-from recommendations.recall.events import Interactions
 from tests.factories import CustomerFactory, EventFactory, ProductFactory
 
 TEXTS = ["Porcelain teapot", "Knitted tea cosy", "Garden hose 20 m", "USB-C charging cable"]

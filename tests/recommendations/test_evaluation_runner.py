@@ -4,8 +4,8 @@ embeddings, one customer with 50,000 events. What cannot be computed is reported
 import numpy as np
 import pytest
 
+from recommendations.contracts import Interactions
 from recommendations.evaluation.runner import EvaluationConfig, EvaluationError, evaluation_run
-from recommendations.recall.events import Interactions
 
 DAY = 86_400.0
 ALL = ("popularity", "itemcf", "semantic", "cf", "fused", "ranker_statistical", "ranker_semantic")

@@ -2,8 +2,8 @@
 
 import numpy as np
 
+from recommendations.contracts import Interactions
 from recommendations.evaluation.split import default_cutoff, split_by_cutoff, split_holdout_last
-from recommendations.recall.events import Interactions
 
 # (user, item, type, time): the cutoff is t=10.
 EVENTS = [

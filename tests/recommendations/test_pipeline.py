@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from catalog.models import EventType, ItemNeighbor, ItemPopularity, ProductEmbedding
-from recommendations.contracts import RecRequest, Strategy
+from placements.public import Strategy
+from recommendations.contracts import RecRequest
 from recommendations.errors import UnknownProduct
 from recommendations.pipeline import recommend, search, similar_items
 from recommendations.recall import popularity

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from catalog.models import Event, EventType, ProductEmbedding
+from recommendations.contracts import FusedItem
 from recommendations.ranking.features import (
     FEATURE_SETS,
     MISSING_DAYS,
@@ -18,7 +19,6 @@ from recommendations.ranking.features import (
     features_compute,
     item_state_build,
 )
-from recommendations.recall.fused import FusedItem
 from tests.factories import CustomerFactory, EventFactory, ProductFactory
 
 T = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)

@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 
 from catalog.models import Customer, Event
-from recommendations.contracts import RecRequest, Strategy
+from placements.public import Strategy
+from recommendations.contracts import FusedItem, RecRequest
+from recommendations.interactions import interactions_load
 from recommendations.models import RankerModel
 from recommendations.pipeline import recommend
 from recommendations.ranking import serving
 from recommendations.ranking.features import FEATURE_SETS, MISSING_SCORE, ROUTES, catalog_load
 from recommendations.ranking.training import ranker_activate, training_data_build
 from recommendations.recall import popularity
-from recommendations.recall.events import interactions_load
-from recommendations.recall.fused import FusedItem
 from tests.recommendations.ranking_shop import T, ranking_shop
 
 RANKED = Strategy(name="ranked", routes={"popularity": 1.0}, ranker="shop")

@@ -96,9 +96,9 @@ def test_training_is_routed_to_the_gpu_queue():
 
 def test_an_unusable_device_falls_back_to_cpu(shop):
     # given a device this LightGBM build cannot use (the PyPI wheel has no CUDA learner)
+    from recommendations.interactions import interactions_load
     from recommendations.ranking.features import catalog_load
     from recommendations.ranking.training import ranker_fit, training_data_build
-    from recommendations.recall.events import interactions_load
 
     interactions, _ = interactions_load()
     data = training_data_build(interactions=interactions, catalog=catalog_load())
@@ -129,9 +129,9 @@ def test_the_tree_count_follows_the_smoothed_validation_peak_not_a_lucky_iterati
 
 
 def test_a_memory_budget_too_small_for_every_list_samples_customers_and_says_so(shop):
+    from recommendations.interactions import interactions_load
     from recommendations.ranking.features import FEATURE_SETS, catalog_load
     from recommendations.ranking.training import RANK_CANDIDATES, ROUNDS, training_data_build
-    from recommendations.recall.events import interactions_load
 
     # given a budget that holds the rows of five lists a round
     row_bytes = 4 * (max(len(names) for names in FEATURE_SETS.values()) + 4)

@@ -2,7 +2,8 @@
 
 import pytest
 
-from recommendations.contracts import RecRequest, RuleTouch, ScoredItem, Strategy
+from placements.public import Strategy
+from recommendations.contracts import RecRequest, RuleTouch, ScoredItem
 from recommendations.pipeline import recommend
 from recommendations.reasons.basis import Basis, basis_of
 from recommendations.reasons.templates import template_version_create

@@ -5,8 +5,9 @@ pre-generation for popular items."""
 import pytest
 from django.test import override_settings
 
-from experiments.models import BadCase, BadCaseSource
-from recommendations.contracts import RecRequest, Strategy
+from placements.public import Strategy
+from recommendations.badcases.models import BadCase, BadCaseSource
+from recommendations.contracts import RecRequest
 from recommendations.pipeline import recommend
 from recommendations.reasons import cache
 from recommendations.reasons.generation import ReasonSpec, popular_reason_specs, reasons_generate

@@ -10,7 +10,7 @@ counts each reason that fell back. Once the endpoint answers again, the generate
 import pytest
 from prometheus_client import REGISTRY
 
-from experiments.models import BadCase
+from recommendations.badcases.models import BadCase
 from recommendations.reasons import stage
 from recommendations.reasons.backends import _backend
 from recommendations.reasons.generation import ReasonSpec, reasons_generate

@@ -8,8 +8,9 @@ import pytest
 from django.test import override_settings
 
 from catalog.models import EventType
-from experiments.config import variant_config_parse
-from recommendations.contracts import RecRequest, Strategy
+from placements.public import Strategy
+from placements.strategy import strategy_parse
+from recommendations.contracts import RecRequest
 from recommendations.pipeline import recommend
 from recommendations.reasons.backends import _backend
 from recommendations.reasons.models import Generation, PromptTemplate, ReasonServing
@@ -66,9 +67,9 @@ def test_rerank_generates_once_and_the_feed_serves_the_cached_order():
 
 
 def test_variant_config_switches_rerank_and_reason_template():
-    config = variant_config_parse({"routes": {"itemcf": 1}, "reasons": "warm", "llm_rerank": 10})
+    config = strategy_parse({"routes": {"itemcf": 1}, "reasons": "warm", "llm_rerank": 10})
     assert (config.reasons, config.reason_template, config.llm_rerank_top_n) == (True, "warm", 10)
-    off = variant_config_parse({"routes": {"itemcf": 1}, "reasons": False})
+    off = strategy_parse({"routes": {"itemcf": 1}, "reasons": False})
     assert (off.reasons, off.reason_template, off.llm_rerank_top_n) == (False, None, None)
 
 

@@ -8,7 +8,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from catalog.models import Product
-from recommendations.contracts import RecRequest, Strategy
+from placements.public import Strategy
+from recommendations.contracts import RecRequest
 from recommendations.pipeline import recommend
 from recommendations.reasons.generation import ReasonSpec, reasons_generate
 from recommendations.reasons.models import Generation, PromptTemplate, Purpose

@@ -5,7 +5,8 @@ import pytest
 import scipy.sparse as sp
 from django.conf import settings
 
-from recommendations.contracts import RecRequest, Strategy
+from placements.public import Strategy
+from recommendations.contracts import RecRequest
 from recommendations.models import CollaborativeModel, CollaborativeNeighbor
 from recommendations.pipeline import recommend
 from recommendations.recall import collaborative, popularity

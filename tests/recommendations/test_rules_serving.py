@@ -111,7 +111,7 @@ def test_api_items_list_the_rules_that_touched_them(merch_shop, storefront_clien
 
 
 def test_a_strategy_with_rules_off_skips_the_rules_but_still_filters(merch_shop):
-    from recommendations.contracts import Strategy
+    from placements.public import Strategy
 
     MerchRuleFactory(kind="exclude", item_ids="p1", multiplier=None)
     HiddenItem.objects.create(customer_external_id="alice", product_external_id="p2")
@@ -139,7 +139,7 @@ def test_mmr_in_the_feed_uses_the_stored_embeddings(merch_shop):
 @pytest.fixture
 def long_list(db):
     """60 candidates in score order c00 > c01 > …; the first 25 are out of stock."""
-    from recommendations.recall.fused import FusedItem
+    from recommendations.contracts import FusedItem
     from tests.factories import ProductFactory
 
     rules_forget()

@@ -14,7 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from catalog.models import ItemPopularity
 from experiments.serving import running_experiments_forget
 from monitoring.models import DriftReference, DriftReport
-from recommendations.contracts import RecRequest, Strategy
+from placements.public import Strategy
+from recommendations.contracts import RecRequest
 from recommendations.pipeline import recommend
 from recommendations.ranking import serving as rank_serving
 from recommendations.recall import popularity

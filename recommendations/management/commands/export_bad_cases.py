@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from experiments.models import BadCaseStatus
+from recommendations.badcases.models import BadCaseStatus
 from recommendations.badcases.replay import regression_set, regression_set_write
 
 

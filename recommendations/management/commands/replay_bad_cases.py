@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from experiments.models import BadCaseStatus
+from recommendations.badcases.models import BadCaseStatus
 from recommendations.badcases.replay import badcase_replay, regression_set, regression_set_read
 
 

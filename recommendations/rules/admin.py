@@ -14,9 +14,9 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from experiments.models import Placement
-from recommendations import preview
 from recommendations.errors import UnknownProduct
 from recommendations.models import HiddenItem, MerchRule, ServedList
+from recommendations.preview import placement as preview
 from recommendations.rules.active import rules_forget
 from recommendations.rules.editing import rule_dry_run, rule_errors
 

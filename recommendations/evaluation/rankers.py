@@ -17,6 +17,7 @@ import numpy as np
 
 from recommendations.evaluation.split import Split
 from recommendations.evaluation.strategies import TrainedRoutes
+from recommendations.interactions import interaction_matrix
 from recommendations.ranking.features import (
     FEATURE_SETS,
     Catalog,
@@ -38,7 +39,6 @@ from recommendations.ranking.training import (
     ranker_scores,
     training_data_build,
 )
-from recommendations.recall.events import interaction_matrix
 
 PREFIX = "ranker_"
 # Evaluated customers ranked together (their candidate rows and features are in memory at once).

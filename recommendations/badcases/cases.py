@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from experiments.models import BadCase, BadCaseSource
+from recommendations.badcases.models import BadCase, BadCaseSource
 
 
 def badcase_create(

@@ -1,22 +1,27 @@
-"""Variant strategy configs: validated against the routes and options that exist."""
+"""Strategies in their JSON form: validated against the routes and options that exist."""
 
 from __future__ import annotations
 
 import pytest
 
-from experiments.config import ConfigError, VariantStrategy, variant_config_parse
+from placements.strategy import Strategy, StrategyError, strategy_parse
 
 
 def test_full_config_parses():
     config = {"routes": {"itemcf": 1, "semantic": 0.5}, "candidates_per_route": 300, "k": 20, "ranker": "fused"}
-    assert variant_config_parse(config) == VariantStrategy(
-        routes={"itemcf": 1.0, "semantic": 0.5}, candidates_per_route=300, k=20, ranker=None
+    assert strategy_parse(config, name="exp/b") == Strategy(
+        name="exp/b", routes={"itemcf": 1.0, "semantic": 0.5}, candidates_per_route=300, k=20, ranker=None
     )
 
 
+def test_left_out_keys_take_the_default_strategy_values():
+    strategy = strategy_parse({"routes": {"itemcf": 1}})
+    assert (strategy.candidates_per_route, strategy.k, strategy.rules, strategy.reasons) == (100, None, True, True)
+
+
 def test_a_named_ranker_is_kept_and_fused_means_none():
-    assert variant_config_parse({"routes": {"itemcf": 1}, "ranker": "ranker_semantic"}).ranker == "ranker_semantic"
-    assert variant_config_parse({"routes": {"itemcf": 1}, "ranker": None}).ranker is None
+    assert strategy_parse({"routes": {"itemcf": 1}, "ranker": "ranker_semantic"}).ranker == "ranker_semantic"
+    assert strategy_parse({"routes": {"itemcf": 1}, "ranker": None}).ranker is None
 
 
 @pytest.mark.parametrize(
@@ -42,5 +47,5 @@ def test_a_named_ranker_is_kept_and_fused_means_none():
     ],
 )
 def test_bad_configs_are_refused_naming_the_problem(config, message):
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
-        variant_config_parse(config)
+    with pytest.raises(StrategyError, match=message.replace("(", r"\(")):
+        strategy_parse(config)

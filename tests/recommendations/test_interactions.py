@@ -7,7 +7,7 @@ import pytest
 
 from catalog.models import EventType
 from recommendations.history import customer_history, history_aggregate
-from recommendations.recall.events import event_weight, event_weights, positive_mask
+from recommendations.interactions import event_weight, event_weights, positive_mask
 from tests.factories import CustomerFactory, EventFactory, ProductFactory
 
 DAY = 86_400.0

@@ -7,10 +7,10 @@ changes all of them together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import scipy.sparse as sp
+
+from recommendations.contracts import Interactions
 
 # A stronger signal of intent weighs more; a purchase is the strongest.
 EVENT_WEIGHTS: dict[str, float] = {"view": 1.0, "click": 2.0, "add_to_cart": 3.0, "purchase": 4.0}
@@ -63,33 +63,6 @@ def rank_in_runs(sorted_values: np.ndarray) -> np.ndarray:
 def decay(*, age_seconds: np.ndarray, half_life_days: float) -> np.ndarray:
     """Exponential time decay: 1 at age 0, ½ after one half-life."""
     return np.power(0.5, np.asarray(age_seconds, dtype=np.float64) / (half_life_days * SECONDS_PER_DAY))
-
-
-@dataclass(frozen=True)
-class Interactions:
-    """Events as parallel arrays over dense indices (users 0..n_users-1, items 0..n_items-1).
-
-    `timestamps` are POSIX seconds; `weights` come from `event_weights`.
-    """
-
-    users: np.ndarray
-    items: np.ndarray
-    weights: np.ndarray
-    timestamps: np.ndarray
-    positive: np.ndarray
-    n_users: int
-    n_items: int
-
-    def subset(self, mask: np.ndarray) -> Interactions:
-        return Interactions(
-            users=self.users[mask],
-            items=self.items[mask],
-            weights=self.weights[mask],
-            timestamps=self.timestamps[mask],
-            positive=self.positive[mask],
-            n_users=self.n_users,
-            n_items=self.n_items,
-        )
 
 
 def interaction_matrix(*, interactions: Interactions) -> sp.csr_matrix:

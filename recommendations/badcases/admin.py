@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from experiments.models import BadCase, BadCaseResolution, BadCaseStatus
+from recommendations.badcases.models import BadCase, BadCaseResolution, BadCaseStatus
 from recommendations.badcases.replay import regression_case
 from recommendations.badcases.resolution import (
     ResolutionError,
@@ -121,7 +121,7 @@ class BadCaseAdmin(admin.ModelAdmin):
         for button, resolve in (("_resolve_hide", self._hide), ("_resolve_exclude", self._exclude)):
             if button in request.POST:
                 resolve(request, obj)
-                return HttpResponseRedirect(reverse("admin:experiments_badcase_change", args=[obj.pk]))
+                return HttpResponseRedirect(reverse("admin:recommendations_badcase_change", args=[obj.pk]))
         return super().response_change(request, obj)
 
     def _hide(self, request: HttpRequest, case: BadCase) -> None:

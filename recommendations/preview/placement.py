@@ -10,7 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from recommendations.contracts import Recommendation, RecRequest, ScoredItem, Strategy
+from catalog.models import Customer, Event
+from experiments.models import Variant
+from placements.public import Placement, Strategy, StrategyError, strategy_parse
+from recommendations.contracts import PlacementRequest, Recommendation, ScoredItem
+from recommendations.serving import placement_answer
 
 DEFAULT = "default"
 HISTORY_ROWS = 20
@@ -60,8 +64,6 @@ class Preview:
 
 def strategy_choices() -> list[tuple[str, str]]:
     """(value, label) of the strategies a preview can use: the default and every variant."""
-    from experiments.models import Variant
-
     variants = Variant.objects.select_related("experiment").order_by("experiment__key", "key")
     return [(DEFAULT, "default strategy")] + [
         (str(v.pk), f"{v.experiment.key} / {v.key} ({v.experiment.status})") for v in variants
@@ -70,21 +72,16 @@ def strategy_choices() -> list[tuple[str, str]]:
 
 def strategy_for(*, choice: str) -> tuple[Strategy | None, str]:
     """The strategy of a `strategy_choices` value (None: the default) and its label."""
-    from experiments.config import ConfigError, variant_config_parse
-    from experiments.models import Variant
-
     if choice in ("", DEFAULT):
         return None, "default strategy"
     variant = Variant.objects.select_related("experiment").filter(pk=int(choice)).first() if choice.isdigit() else None
     if variant is None:
         raise ValueError(f"no variant {choice!r}")
-    try:
-        config = variant_config_parse(variant.config)
-    except ConfigError as exc:
-        raise ValueError(f"variant {variant}: {exc}") from exc
-    fields = {} if config.candidates_per_route is None else {"candidates_per_route": config.candidates_per_route}
     label = f"{variant.experiment.key}/{variant.key}"
-    return Strategy(name=label, routes=dict(config.routes), ranker=config.ranker, rules=config.rules, **fields), label
+    try:
+        return strategy_parse(variant.config, name=label), label
+    except StrategyError as exc:
+        raise ValueError(f"variant {variant}: {exc}") from exc
 
 
 def recommendation_preview(
@@ -99,19 +96,20 @@ def recommendation_preview(
 ) -> Preview:
     """Run the serving pipeline for `placement` without serving: home feed (customer), similar
     items (`product_id`) or search (`query`). Raises ValueError / UnknownProduct on bad input."""
-    from recommendations.pipeline import recommend, search, similar_items
-
     strategy, label = strategy_for(choice=strategy_choice)
-    if placement == "similar_items":
-        recommendation = similar_items(product_id=product_id, k=k, customer_id=customer_id)
-        label = "similar items"
-    elif placement == "search":
-        recommendation = search(query=query, k=k, category=category, customer_id=customer_id)
-        label = "search"
-    else:
-        recommendation = recommend(
-            request=RecRequest(customer_id=customer_id, k=k, category=category), strategy=strategy
-        )
+    if placement in (Placement.SIMILAR_ITEMS, Placement.SEARCH):
+        label = Placement(placement).label
+    recommendation = placement_answer(
+        request=PlacementRequest(
+            placement=placement,
+            customer_id=customer_id,
+            k=k,
+            category=category,
+            query=query,
+            product_id=product_id,
+        ),
+        strategy=strategy,
+    )
     return Preview(
         placement=placement,
         strategy_label=label,
@@ -126,8 +124,6 @@ def recommendation_preview(
 
 
 def customer_recent_history(*, customer_id: str | None, limit: int = HISTORY_ROWS) -> tuple[HistoryRow, ...]:
-    from catalog.models import Event
-
     if not customer_id:
         return ()
     events = (
@@ -148,8 +144,6 @@ def customer_recent_history(*, customer_id: str | None, limit: int = HISTORY_ROW
 
 def customer_search(*, prefix: str, limit: int = 20) -> list[str]:
     """Customer ids starting with `prefix` (the preview's autocomplete)."""
-    from catalog.models import Customer
-
     if not prefix:
         return []
     return list(

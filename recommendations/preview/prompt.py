@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from placements.public import Placement
+from recommendations.contracts import PlacementRequest
 from recommendations.reasons.backends import GROUNDED, Backend, backend_current
 from recommendations.reasons.basis import Basis, product_facts, reason_variables, semantic_seeds
 from recommendations.reasons.generation import MAX_NEW_TOKENS, catalog_brands
 from recommendations.reasons.guardrails import reason_check, reason_clean
 from recommendations.reasons.models import PromptTemplateVersion, Purpose
+from recommendations.reasons.rerank import rerank_parse
 from recommendations.reasons.templates import DEFAULT_GROUNDED, template_render
+from recommendations.serving import placement_answer
 
 
 class PreviewError(ValueError):
@@ -108,11 +112,9 @@ def template_preview(
 def _rerank_preview(
     *, version: PromptTemplateVersion, customer_id: str, history_pks: list[int], backend: Backend
 ) -> Preview:
-    from recommendations.contracts import RecRequest
-    from recommendations.pipeline import recommend
-    from recommendations.reasons.rerank import rerank_parse
-
-    feed = recommend(request=RecRequest(customer_id=customer_id, k=10, reasons=False))
+    feed = placement_answer(
+        request=PlacementRequest(placement=Placement.HOME_FEED, customer_id=customer_id, k=10, reasons=False)
+    )
     ids = [item.product_id for item in feed.items]
     facts = product_facts(pks=[item.product_pk for item in feed.items] + history_pks[:10])
     candidates = [facts[item.product_pk].as_variables() for item in feed.items if item.product_pk in facts]

@@ -1,0 +1,11 @@
+"""The surfaces a storefront shows lists on."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Placement(models.TextChoices):
+    HOME_FEED = "home_feed", "home feed"
+    SIMILAR_ITEMS = "similar_items", "similar items"
+    SEARCH = "search", "search"

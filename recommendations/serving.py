@@ -1,0 +1,81 @@
+"""The serving service: one call per placement request, whoever asks.
+
+`placement_serve` is what the storefront gets: the customer's experiment variant (or the default
+strategy) → the pipeline → the exposure and the served list, written after the response. The
+API views, the merchandisers' preview (`placement_answer`, nothing recorded) and the bad-case
+replay (`record=False`) all come through here, so the three can never disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from placements.public import Placement, Strategy
+from recommendations.contracts import PlacementRequest, Recommendation, RecRequest
+from recommendations.pipeline import recommend, search, similar_items
+from recommendations.served import served_list_record
+from recommendations.variants import exposure_record, variant_serving
+
+
+@dataclass(frozen=True)
+class Served:
+    recommendation: Recommendation
+    # `experiment` and `variant` keys (null outside any experiment)
+    names: dict[str, str | None]
+    # how many items were asked of the pipeline (the variant's k when it sets one)
+    k: int
+
+
+def placement_answer(*, request: PlacementRequest, strategy: Strategy | None = None) -> Recommendation:
+    """The list the pipeline makes for `request` under `strategy` (None: the default); nothing is
+    recorded. Similar items and search take no strategy yet: a variant changes only their k.
+
+    Raises `UnknownProduct` for the similar items of an unknown product.
+    """
+    if request.placement == Placement.SIMILAR_ITEMS:
+        return similar_items(product_id=request.product_id or "", k=request.k, customer_id=request.customer_id)
+    if request.placement == Placement.SEARCH:
+        return search(
+            query=request.query or "", k=request.k, category=request.category, customer_id=request.customer_id
+        )
+    return recommend(
+        request=RecRequest(
+            customer_id=request.customer_id,
+            k=request.k,
+            exclude=request.exclude,
+            category=request.category,
+            include_purchased=request.include_purchased,
+            context_product=request.context_product,
+            query=request.query,
+            reasons=request.reasons,
+        ),
+        strategy=strategy,
+    )
+
+
+def placement_serve(*, request: PlacementRequest, record: bool = True) -> Served:
+    """Serve `request` with the strategy this customer gets now; with `record`, log the exposure
+    (inside an experiment) and keep the served list."""
+    served = variant_serving(placement=request.placement, customer_id=request.customer_id, k=request.k)
+    recommendation = placement_answer(request=dataclasses.replace(request, k=served.k), strategy=served.strategy)
+    if record:
+        exposure_record(served=served, recommendation=recommendation, customer_id=request.customer_id)
+        served_list_record(
+            recommendation=recommendation,
+            placement=request.placement,
+            customer_id=request.customer_id,
+            names=served.names,
+            context=served_context(request=request, k=served.k),
+        )
+    return Served(recommendation=recommendation, names=served.names, k=served.k)
+
+
+def served_context(*, request: PlacementRequest, k: int) -> dict[str, Any]:
+    """The request's parameters kept with its served list (what a replay asks again)."""
+    if request.placement == Placement.SIMILAR_ITEMS:
+        return {"k": k, "product": request.product_id}
+    if request.placement == Placement.SEARCH:
+        return {"k": k, "query": request.query, "category": request.category}
+    return {"k": k, "category": request.category, "exclude": list(request.exclude)}
