@@ -8,7 +8,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Scope
 from experiments.models import Placement
 from recommendations.api.serializers import (
     RecommendationOutputSerializer,
@@ -25,6 +24,7 @@ from recommendations.pipeline import recommend, search, similar_items
 from recommendations.served import served_list_record
 from recommendations.variants import exposure_record, variant_serving
 from recsite.api_errors import ErrorSerializer
+from recsite.scopes import Scope
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 429: ErrorSerializer}
 
