@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from django.db import models
 
-
-class Scope(models.TextChoices):
-    READ_RECOMMENDATIONS = "read:recommendations"
-    WRITE_EVENTS = "write:events"
-    WRITE_CATALOG = "write:catalog"
+# Defined in recsite so views of every app name scopes without importing accounts; still
+# importable from here.
+from recsite.scopes import Scope as Scope
 
 
 class ApiKey(models.Model):

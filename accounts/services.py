@@ -9,7 +9,8 @@ import secrets
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import ApiKey, Scope
+from accounts.models import ApiKey
+from recsite.scopes import Scope
 
 KEY_PREFIX = "rs_"
 # `last_used_at` is a hint for people auditing keys, not a log: one write a minute is enough.

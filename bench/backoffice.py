@@ -163,7 +163,7 @@ def serve_with(ruleset) -> None:
     """Pin this process's rule snapshot to `ruleset` (no reload while the bench runs)."""
     from recommendations.rules import active
 
-    active._cache = (float("inf"), ruleset)
+    active._rules.put(ruleset, max_age=float("inf"))
 
 
 def bench_rules(*, client, blocks: int, per_block: int) -> tuple[list[dict], dict]:

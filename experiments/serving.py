@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from django.utils import timezone
 from experiments.assignment import assign
 from experiments.models import Experiment, Exposure, Status
 from placements.public import Strategy, StrategyError, strategy_parse
+from recsite.snapshot import CachedSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -60,28 +60,14 @@ class Assignment:
     strategy: Strategy
 
 
-_snapshot_lock = threading.Lock()
-_snapshot: tuple[float, dict[str, RunningExperiment]] = (0.0, {})
-
-
 def running_experiments() -> dict[str, RunningExperiment]:
     """Placement → its running experiment, from a snapshot at most CACHE_SECONDS old."""
-    global _snapshot
-    expires, by_placement = _snapshot
-    if time.monotonic() < expires:
-        return by_placement
-    with _snapshot_lock:
-        expires, by_placement = _snapshot
-        if time.monotonic() >= expires:
-            by_placement = _running_experiments_load()
-            _snapshot = (time.monotonic() + CACHE_SECONDS, by_placement)
-    return by_placement
+    return _running.get()
 
 
 def running_experiments_forget() -> None:
     """Drop this process's snapshot (after a launch, pause or edit made here)."""
-    global _snapshot
-    _snapshot = (0.0, {})
+    _running.forget()
 
 
 def _running_experiments_load() -> dict[str, RunningExperiment]:
@@ -110,6 +96,11 @@ def _running_experiments_load() -> dict[str, RunningExperiment]:
             variants=variants,
         )
     return by_placement
+
+
+_running: CachedSnapshot[dict[str, RunningExperiment]] = CachedSnapshot(
+    _running_experiments_load, max_age=CACHE_SECONDS
+)
 
 
 def experiment_assign(*, placement: str, customer_id: str | None) -> Assignment | None:

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-from celery import shared_task
-from django.db import InterfaceError, OperationalError
-
 from experiments.snapshots import experiments_snapshots_refresh
+from recsite.tasks import transient_task
 
 
-@shared_task(
-    acks_late=True,
-    ignore_result=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=True,
-    max_retries=3,
-)
+@transient_task(acks_late=True, ignore_result=True)
 def build_experiment_snapshots() -> dict[str, int]:
     """Daily per-variant snapshots of every experiment collecting data (idempotent: rows are keyed
     by variant and day and rewritten whole)."""

@@ -9,6 +9,10 @@ class MonitoringConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from monitoring.collectors import collectors_register
+
+        collectors_register()
+
         if settings.SLOW_QUERY_LOG_MS is not None:
             from recsite.slow_queries import install
 

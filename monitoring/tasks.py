@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from celery import shared_task
-from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+from recsite.tasks import transient_task
 
 
-@shared_task(acks_late=True, ignore_result=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
+@transient_task(acks_late=True, ignore_result=True)
 def check_drift() -> int:
     """Compare the recent window with the drift reference; returns how many signals alerted."""
     from monitoring.services import drift_check_recent
@@ -19,7 +17,7 @@ def check_drift() -> int:
     return sum(report.alert for report in drift_check_recent())
 
 
-@shared_task(acks_late=True, ignore_result=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
+@transient_task(acks_late=True, ignore_result=True)
 def build_placement_quality() -> int:
     """Yesterday's (now complete) and today's quality per placement; idempotent (rows replaced)."""
     from monitoring.quality import placement_quality_build

@@ -28,3 +28,8 @@ class RecommendationsConfig(AppConfig):
 
         request_started.connect(reason_servings_collect, dispatch_uid="reasons.servings_collect")
         request_finished.connect(reason_servings_flush, dispatch_uid="reasons.servings_flush")
+
+        from recommendations.embeddings.model import embedding_model_check
+        from recsite.health import readiness_check_register
+
+        readiness_check_register("embedding_model", embedding_model_check)

@@ -5,25 +5,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from celery import shared_task
-from django.db import InterfaceError, OperationalError
-
 from recommendations.embeddings import service as embeddings
-
-# Lost connections, deadlocks, serialization failures: worth another try. Anything else is a bug
-# or bad data, and retrying would only repeat it.
-TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+from recsite.tasks import transient_task
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=TRANSIENT_DB_ERRORS,
-    retry_backoff=True,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=5,
-)
+# Longer than the policy's: a GPU batch is worth more tries, spread over up to ten minutes.
+@transient_task(bind=True, acks_late=True, retry_backoff_max=600, retry_jitter=True, max_retries=5)
 def embed_products(self, *, batch_size: int | None = None, limit: int | None = None) -> dict[str, Any]:
     """Embed the products whose embedding is missing or stale (routed to the `gpu` queue).
 
@@ -33,7 +20,7 @@ def embed_products(self, *, batch_size: int | None = None, limit: int | None = N
     return dataclasses.asdict(report)
 
 
-@shared_task(acks_late=True, ignore_result=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
+@transient_task(acks_late=True, ignore_result=True)
 def build_neighbors() -> int:
     """Rebuild item-CF neighbours from all events (idempotent: the table is replaced whole)."""
     from recommendations.recall.itemcf import itemcf_neighbors_rebuild
@@ -41,7 +28,7 @@ def build_neighbors() -> int:
     return itemcf_neighbors_rebuild()
 
 
-@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
+@transient_task(acks_late=True)
 def build_collaborative(*, algorithm: str | None = None, activate: bool = True) -> int:
     """Fit the collaborative route on all events and store (and serve) a new version (routed to
     the `gpu` queue: ALS runs on cuda there); returns its id. Delivered twice, it stores two
@@ -51,7 +38,7 @@ def build_collaborative(*, algorithm: str | None = None, activate: bool = True) 
     return collaborative_rebuild(algorithm=algorithm, activate=activate).pk
 
 
-@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
+@transient_task(acks_late=True)
 def adapt_embeddings(*, max_pairs: int | None = None, epochs: int | None = None) -> int:
     """Fine-tune the sentence model on the shop's pairs and store a new version (routed to the
     `gpu` queue); returns its id. Delivered twice, it stores two versions; neither is served
@@ -63,7 +50,7 @@ def adapt_embeddings(*, max_pairs: int | None = None, epochs: int | None = None)
     ).pk
 
 
-@shared_task(acks_late=True, ignore_result=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
+@transient_task(acks_late=True, ignore_result=True)
 def build_popularity() -> int:
     """Rebuild time-decayed item popularity from all events (idempotent: the table is replaced whole)."""
     from recommendations.recall.popularity import popularity_rebuild
@@ -71,7 +58,7 @@ def build_popularity() -> int:
     return popularity_rebuild()
 
 
-@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
+@transient_task(acks_late=True)
 def train_ranker(*, feature_set: str, as_of: float | None = None, name: str | None = None) -> int:
     """Train and store a new, inactive ranker version (routed to the `gpu` queue); returns its id.
 
@@ -82,7 +69,7 @@ def train_ranker(*, feature_set: str, as_of: float | None = None, name: str | No
     return ranker_train(feature_set=feature_set, as_of=as_of, name=name).pk
 
 
-@shared_task(acks_late=True, ignore_result=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
+@transient_task(acks_late=True, ignore_result=True)
 def detect_bad_cases() -> int:
     """File bad cases for the served lists not yet scanned (safe twice: a case is filed once)."""
     from recommendations.badcases.detectors import badcases_detect
@@ -90,7 +77,7 @@ def detect_bad_cases() -> int:
     return badcases_detect().lists_scanned
 
 
-@shared_task(acks_late=True, ignore_result=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
+@transient_task(acks_late=True, ignore_result=True)
 def prune_served_lists() -> int:
     """Delete served lists past their retention (idempotent)."""
     from recommendations.served import served_lists_prune

@@ -10,7 +10,6 @@ import logging
 from typing import Any
 
 from django.core.exceptions import SuspiciousOperation
-from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers, status
@@ -18,6 +17,8 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from recsite.tasks import TRANSIENT_DB_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         # E.g. more query parameters than DATA_UPLOAD_MAX_NUMBER_FIELDS: Django would answer an
         # HTML 400; API clients get the JSON shape.
         exc = BadRequest(str(exc) or BadRequest.default_detail)
-    if isinstance(exc, (OperationalError, InterfaceError)):
+    if isinstance(exc, TRANSIENT_DB_ERRORS):
         # Down, restarting, or a statement timeout: fail fast; the connection is replaced on the
         # next request (CONN_HEALTH_CHECKS), so the web process recovers on its own.
         logger.warning("database unavailable: %s", exc)

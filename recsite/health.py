@@ -1,5 +1,6 @@
 """Probes: `/healthz` says the process answers (no dependency is touched); `/readyz` says it can
-serve: the database answers, the broker answers, the embedding model loads (once per process)."""
+serve: the database answers, the broker answers, and what the apps register answers (the
+recommendations app: the embedding model loads, once per process)."""
 
 from __future__ import annotations
 
@@ -35,17 +36,17 @@ def broker_check() -> None:
     ).ping()
 
 
-def embedding_model_check() -> None:
-    from recommendations.embeddings.model import load_model
-
-    load_model()
-
-
+# Name -> check, run in this order; apps add theirs from `AppConfig.ready()` (recsite imports
+# no app): the recommendations app adds "embedding_model".
 READINESS_CHECKS: dict[str, Callable[[], None]] = {
     "database": database_check,
     "broker": broker_check,
-    "embedding_model": embedding_model_check,
 }
+
+
+def readiness_check_register(name: str, check: Callable[[], None]) -> None:
+    """Make `/readyz` run `check` (raising means not ready) under `name`, after those before it."""
+    READINESS_CHECKS[name] = check
 
 
 def readiness_run() -> dict[str, dict[str, object]]:

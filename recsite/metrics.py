@@ -117,7 +117,8 @@ REASON_TEMPLATE = Gauge(
 )
 
 # Drift scores, placement quality, SRM p-values and queue depth are read from stored rows and the
-# broker when /metrics is scraped: see recsite.metrics_export.StoredCollector.
+# broker when /metrics is scraped: see recsite.metrics_export.StoredCollector (the stored gauges
+# are registered by monitoring.collectors).
 
 if ENABLED:
     # Every stage has its series from the start (zero counts), so dashboards and alerts on the

@@ -1,9 +1,10 @@
 """`/metrics`: this process's (or, in multiprocess mode, every worker process's) samples, plus
 gauges read from stored rows and the broker at scrape time.
 
-Drift scores, daily placement quality and experiments' SRM p-values are computed by periodic tasks
-and stored; reading the latest rows here (three small queries per scrape) makes every web process report the same values
-and survive restarts. Queue depth is one LLEN per queue on the broker.
+Values computed by periodic tasks and stored (drift scores, daily placement quality, experiments'
+SRM p-values: see monitoring.collectors) are read from the latest rows by collectors the apps
+register (`stored_collector_register`), so every web process reports the same values and they
+survive restarts. Queue depth is one LLEN per queue on the broker.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import hmac
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
@@ -42,65 +43,24 @@ def process_registry() -> CollectorRegistry:
     return registry
 
 
+# Apps' gauges read from stored rows at scrape time, in registration order (each app's
+# `AppConfig.ready()`): recsite imports no app, the apps register here.
+STORED_COLLECTORS: list[Callable[[], Iterable[Metric]]] = []
+
+
+def stored_collector_register(collect: Callable[[], Iterable[Metric]]) -> None:
+    """Add `collect` (yields metric families, read when scraped) to /metrics; once per function."""
+    if collect not in STORED_COLLECTORS:
+        STORED_COLLECTORS.append(collect)
+
+
 class StoredCollector(Collector):
-    """Drift scores, placement quality and queue depth, read when scraped."""
+    """The registered stored gauges, then queue depth, read when scraped."""
 
     def collect(self) -> Iterator[Metric]:
-        yield from self._drift()
-        yield from self._quality()
-        yield from self._srm()
+        for collect in STORED_COLLECTORS:
+            yield from collect()
         yield from self._queues()
-
-    def _drift(self) -> Iterator[Metric]:
-        from monitoring.selectors import drift_latest
-
-        psi = GaugeMetricFamily(
-            "recsite_drift_psi", "Population stability index of a signal vs its reference.", labels=["signal"]
-        )
-        ks = GaugeMetricFamily(
-            "recsite_drift_ks_statistic",
-            "Kolmogorov-Smirnov statistic of a signal vs its reference.",
-            labels=["signal"],
-        )
-        alert = GaugeMetricFamily(
-            "recsite_drift_alert", "1 when a signal's drift is above its threshold.", labels=["signal"]
-        )
-        for report in drift_latest():
-            psi.add_metric([report.signal], report.psi)
-            ks.add_metric([report.signal], report.ks_statistic)
-            alert.add_metric([report.signal], float(report.alert))
-        yield from (psi, ks, alert)
-
-    def _quality(self) -> Iterator[Metric]:
-        from monitoring.selectors import placement_quality_latest
-
-        ctr = GaugeMetricFamily(
-            "recsite_placement_ctr",
-            "Click-through rate of the latest complete day, per placement.",
-            labels=["placement"],
-        )
-        bad = GaugeMetricFamily(
-            "recsite_placement_bad_case_rate",
-            "Bad cases per exposure of the latest complete day, per placement.",
-            labels=["placement"],
-        )
-        for row in placement_quality_latest():
-            ctr.add_metric([row.placement], row.ctr)
-            bad.add_metric([row.placement], row.bad_case_rate)
-        yield from (ctr, bad)
-
-    def _srm(self) -> Iterator[Metric]:
-        from experiments.models import Experiment, Status
-
-        srm = GaugeMetricFamily(
-            "recsite_experiment_srm_p_value",
-            "Sample-ratio-mismatch p-value of a running experiment, as of its latest snapshot.",
-            labels=["experiment"],
-        )
-        running = Experiment.objects.filter(status=Status.RUNNING, srm_p_value__isnull=False)
-        for key, p_value in running.values_list("key", "srm_p_value"):
-            srm.add_metric([key], p_value)
-        yield srm
 
     def _queues(self) -> Iterator[Metric]:
         depth = GaugeMetricFamily("recsite_celery_queue_length", "Tasks waiting in a Celery queue.", labels=["queue"])

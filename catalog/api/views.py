@@ -12,7 +12,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Scope
 from catalog.api.batches import BatchResult, batch_import
 from catalog.api.parsers import JSONBodyParser
 from catalog.api.selectors import product_get, product_list
@@ -31,6 +30,7 @@ from catalog.dispatch import request_embedding
 from catalog.importing.events import events_ingest
 from catalog.importing.products import products_upsert
 from recsite.api_errors import ErrorSerializer
+from recsite.scopes import Scope
 
 PRODUCT_ID_PARAMETER = OpenApiParameter(
     "product_id",

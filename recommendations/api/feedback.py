@@ -8,11 +8,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Scope
 from catalog.api.parsers import JSONBodyParser
 from recommendations.api.serializers import ID_MAX_LENGTH
 from recommendations.badcases.feedback import FeedbackError, FeedbackReason, feedback_submit
 from recsite.api_errors import ErrorSerializer
+from recsite.scopes import Scope
 
 TEXT_MAX_LENGTH = 2000
 

@@ -8,7 +8,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Scope
 from placements.public import Placement
 from recommendations.api.serializers import (
     RecommendationOutputSerializer,
@@ -23,6 +22,7 @@ from recommendations.contracts import PlacementRequest
 from recommendations.errors import UnknownProduct
 from recommendations.serving import placement_serve
 from recsite.api_errors import ErrorSerializer
+from recsite.scopes import Scope
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 429: ErrorSerializer}
 

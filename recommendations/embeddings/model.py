@@ -102,6 +102,11 @@ def load_model() -> SentenceTransformer:
         raise EmbeddingModelUnavailable(f"cannot load embedding model {embedding_model_name()!r}: {exc}") from exc
 
 
+def embedding_model_check() -> None:
+    """The /readyz check (registered in RecommendationsConfig.ready): the model loads."""
+    load_model()
+
+
 def embedding_dimension() -> int:
     """How many numbers the configured model puts in one embedding."""
     model = load_model()

@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 import random
 import threading
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from recommendations.reasons.models import Purpose
+from recsite.snapshot import CachedSnapshot
 
 logger = logging.getLogger(__name__)
 CACHE_SECONDS = 5.0
@@ -37,29 +37,17 @@ class ActiveTemplate:
     clicks: int
 
 
-_lock = threading.Lock()
-_snapshot: tuple[float, tuple[ActiveTemplate, ...]] = (0.0, ())
 _rng = random.Random()
 _pending = threading.local()
 
 
 def active_templates() -> tuple[ActiveTemplate, ...]:
     """The active templates with an active version, from a snapshot at most CACHE_SECONDS old."""
-    global _snapshot
-    expires, templates = _snapshot
-    if time.monotonic() < expires:
-        return templates
-    with _lock:
-        expires, templates = _snapshot
-        if time.monotonic() >= expires:
-            templates = _load()
-            _snapshot = (time.monotonic() + CACHE_SECONDS, templates)
-    return templates
+    return _templates.get()
 
 
 def active_templates_forget() -> None:
-    global _snapshot
-    _snapshot = (0.0, ())
+    _templates.forget()
 
 
 def _load() -> tuple[ActiveTemplate, ...]:
@@ -80,6 +68,9 @@ def _load() -> tuple[ActiveTemplate, ...]:
         )
         for t in rows
     )
+
+
+_templates: CachedSnapshot[tuple[ActiveTemplate, ...]] = CachedSnapshot(_load, max_age=CACHE_SECONDS)
 
 
 def thompson_pick(*, arms: Sequence[tuple[int, int]], rng: random.Random) -> int:

@@ -7,15 +7,13 @@ import dataclasses
 from typing import Any
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
-# As in recommendations.tasks (not imported from there: it imports this module).
-TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+from recsite.tasks import transient_task
 
 PREGENERATE_CHUNK = 64
 
 
-@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
+@transient_task(acks_late=True)
 def generate_reasons(*, specs: list[list]) -> dict[str, Any]:
     """Generate and cache reasons for [version_id, product_pk, route, seed_pk] specs (idempotent)."""
     from recommendations.reasons.generation import ReasonSpec, reasons_generate
@@ -24,7 +22,7 @@ def generate_reasons(*, specs: list[list]) -> dict[str, Any]:
     return dataclasses.asdict(report)
 
 
-@shared_task(acks_late=True, ignore_result=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
+@transient_task(acks_late=True, ignore_result=True)
 def pregenerate_reasons(*, top_n: int = 1000, seeds_per_item: int = 1000, semantic_seeds_per_item: int = 100) -> int:
     """Enqueue generation for the most popular items' likely reasons; returns the specs sent
     (none with the grounded backend: it has nothing to generate)."""
@@ -44,14 +42,14 @@ def pregenerate_reasons(*, top_n: int = 1000, seeds_per_item: int = 1000, semant
     return len(specs)
 
 
-@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
+@transient_task(acks_late=True)
 def generate_rerank(*, version_id: int, candidate_ids: list[str], history_pks: list[int]) -> list[str]:
     from recommendations.reasons.rerank import rerank_generate
 
     return rerank_generate(version_id=version_id, candidate_ids=candidate_ids, history_pks=history_pks).order
 
 
-@shared_task(ignore_result=True, autoretry_for=TRANSIENT_DB_ERRORS, retry_backoff=True, max_retries=3)
+@transient_task(ignore_result=True)
 def refresh_prompt_pool() -> int:
     from recommendations.reasons.pool import pool_stats_refresh
 

@@ -24,7 +24,6 @@ standalone route and as ranker features on both, so EASE is the default wherever
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 
@@ -34,6 +33,7 @@ import scipy.sparse as sp
 from recommendations.contracts import Candidate
 from recommendations.history import History
 from recommendations.recall.itemcf import neighbor_copy_lines, neighbor_sum_candidates
+from recsite.snapshot import CachedSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -204,27 +204,24 @@ def _top_per_row(*, dense_rows: np.ndarray, n_neighbors: int) -> sp.csr_matrix:
 
 # --- serving ------------------------------------------------------------------------------------
 
-_active: dict[str, tuple[float, int | None]] = {}
-_lock = threading.Lock()
+
+def _active_model_id_load() -> int | None:
+    from recommendations.models import CollaborativeModel
+
+    return CollaborativeModel.objects.filter(is_active=True).values_list("pk", flat=True).first()
+
+
+_active_model: CachedSnapshot[int | None] = CachedSnapshot(_active_model_id_load, max_age=VERSION_CHECK_SECONDS)
 
 
 def active_model_id() -> int | None:
     """The active collaborative model's id (looked up at most every VERSION_CHECK_SECONDS)."""
-    from recommendations.models import CollaborativeModel
-
-    with _lock:
-        checked = _active.get("id")
-        if checked is None or time.monotonic() - checked[0] > VERSION_CHECK_SECONDS:
-            active = CollaborativeModel.objects.filter(is_active=True).values_list("pk", flat=True).first()
-            checked = (time.monotonic(), active)
-            _active["id"] = checked
-        return checked[1]
+    return _active_model.get()
 
 
 def reset() -> None:
     """Forget the cached active model (tests, or right after an activation in this process)."""
-    with _lock:
-        _active.clear()
+    _active_model.forget()
 
 
 def cf_candidates(*, history: History, n: int) -> list[Candidate]:

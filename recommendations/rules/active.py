@@ -9,12 +9,11 @@ number of rules.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from recommendations.recall.filters import PATH_SEPARATOR
+from recsite.snapshot import CachedSnapshot
 
 CACHE_SECONDS = 5.0
 
@@ -179,22 +178,9 @@ def rule_from_model(rule) -> ActiveRule:
     )
 
 
-_lock = threading.Lock()
-_cache: tuple[float, RuleSet] = (0.0, RuleSet())
-
-
 def rules_active() -> RuleSet:
     """The active rules, from a snapshot at most CACHE_SECONDS old."""
-    global _cache
-    expires, ruleset = _cache
-    if time.monotonic() < expires:
-        return ruleset
-    with _lock:
-        expires, ruleset = _cache
-        if time.monotonic() >= expires:
-            ruleset = rules_load()
-            _cache = (time.monotonic() + CACHE_SECONDS, ruleset)
-    return ruleset
+    return _rules.get()
 
 
 def rules_load() -> RuleSet:
@@ -206,5 +192,8 @@ def rules_load() -> RuleSet:
 
 def rules_forget() -> None:
     """Drop this process's snapshot (after an edit made here)."""
-    global _cache
-    _cache = (0.0, RuleSet())
+    _rules.forget()
+
+
+# The loader is looked up at each load, as before, so `rules_load` stays the one place to patch.
+_rules: CachedSnapshot[RuleSet] = CachedSnapshot(lambda: rules_load(), max_age=CACHE_SECONDS)

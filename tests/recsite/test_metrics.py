@@ -174,3 +174,20 @@ def test_metrics_without_a_broker_still_answer_without_queue_depth(api_client):
 
     assert families["recsite_celery_queue_length"] == []
     assert "recsite_stage_latency_seconds" in families
+
+
+def test_metrics_lists_the_stored_gauges_the_apps_register_then_queue_depth(api_client):
+    families = scrape(api_client)
+
+    stored = [
+        name for name in families if name.startswith(("recsite_drift", "recsite_placement", "recsite_experiment_srm"))
+    ]
+    assert stored == [
+        "recsite_drift_psi",
+        "recsite_drift_ks_statistic",
+        "recsite_drift_alert",
+        "recsite_placement_ctr",
+        "recsite_placement_bad_case_rate",
+        "recsite_experiment_srm_p_value",
+    ]
+    assert list(families)[-1] == "recsite_celery_queue_length"

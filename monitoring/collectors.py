@@ -1,0 +1,74 @@
+"""The stored gauges of /metrics (recsite.metrics_export): drift scores, placement quality and
+experiments' SRM p-values, each the latest stored rows, read when Prometheus scrapes.
+
+The SRM gauge lives here with the other two rather than in experiments: monitoring already reads
+experiments' rows (quality), and one registration keeps the families in their order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+
+def drift_metrics() -> Iterator[Metric]:
+    from monitoring.selectors import drift_latest
+
+    psi = GaugeMetricFamily(
+        "recsite_drift_psi", "Population stability index of a signal vs its reference.", labels=["signal"]
+    )
+    ks = GaugeMetricFamily(
+        "recsite_drift_ks_statistic",
+        "Kolmogorov-Smirnov statistic of a signal vs its reference.",
+        labels=["signal"],
+    )
+    alert = GaugeMetricFamily(
+        "recsite_drift_alert", "1 when a signal's drift is above its threshold.", labels=["signal"]
+    )
+    for report in drift_latest():
+        psi.add_metric([report.signal], report.psi)
+        ks.add_metric([report.signal], report.ks_statistic)
+        alert.add_metric([report.signal], float(report.alert))
+    yield from (psi, ks, alert)
+
+
+def quality_metrics() -> Iterator[Metric]:
+    from monitoring.selectors import placement_quality_latest
+
+    ctr = GaugeMetricFamily(
+        "recsite_placement_ctr",
+        "Click-through rate of the latest complete day, per placement.",
+        labels=["placement"],
+    )
+    bad = GaugeMetricFamily(
+        "recsite_placement_bad_case_rate",
+        "Bad cases per exposure of the latest complete day, per placement.",
+        labels=["placement"],
+    )
+    for row in placement_quality_latest():
+        ctr.add_metric([row.placement], row.ctr)
+        bad.add_metric([row.placement], row.bad_case_rate)
+    yield from (ctr, bad)
+
+
+def srm_metrics() -> Iterator[Metric]:
+    from experiments.models import Experiment, Status
+
+    srm = GaugeMetricFamily(
+        "recsite_experiment_srm_p_value",
+        "Sample-ratio-mismatch p-value of a running experiment, as of its latest snapshot.",
+        labels=["experiment"],
+    )
+    running = Experiment.objects.filter(status=Status.RUNNING, srm_p_value__isnull=False)
+    for key, p_value in running.values_list("key", "srm_p_value"):
+        srm.add_metric([key], p_value)
+    yield srm
+
+
+def collectors_register() -> None:
+    """Add the three to /metrics, in this order (from MonitoringConfig.ready)."""
+    from recsite.metrics_export import stored_collector_register
+
+    for collect in (drift_metrics, quality_metrics, srm_metrics):
+        stored_collector_register(collect)
