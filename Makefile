@@ -26,6 +26,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 worker: $(STAMP)
 	$(VENV)/bin/celery -A recsite worker -Q default,gpu --concurrency 2 -l info

@@ -8,7 +8,7 @@ class ExperimentsConfig(AppConfig):
     def ready(self) -> None:
         from django.core.signals import request_finished, request_started
 
-        from catalog.signals import clicks_stored
+        from catalog.public import clicks_stored
         from experiments.serving import exposure_clicks_count, exposures_collect, exposures_flush
 
         request_started.connect(exposures_collect, dispatch_uid="experiments.exposures_collect")

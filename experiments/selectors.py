@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.db import connection
 
-from catalog.models import Event, EventType
+from catalog.public import Event, EventType
 from experiments.models import Experiment, Exposure, Variant
 
 # The window before the start whose activity is each customer's CUPED covariate.

@@ -21,8 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from catalog.importing.fields import FieldError, number, text, timestamp
-from catalog.importing.readers import BadLine, read_rows
+from catalog.public import BadLine, FieldError, number, read_rows, text, timestamp
 
 POSITIVE_TYPES = frozenset({"click", "add_to_cart", "purchase"})
 RECOMMENDATIONS = "/api/v1/recommendations/"

@@ -53,7 +53,7 @@ def quality_metrics() -> Iterator[Metric]:
 
 
 def srm_metrics() -> Iterator[Metric]:
-    from experiments.models import Experiment, Status
+    from experiments.public import Experiment, Status
 
     srm = GaugeMetricFamily(
         "recsite_experiment_srm_p_value",

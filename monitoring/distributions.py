@@ -60,7 +60,7 @@ def window_pairs(*, window: Window) -> tuple[np.ndarray, np.ndarray]:
 
 def embeddings_load(*, product_pks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(sorted unique product pks, their unit-length embeddings as rows)."""
-    from catalog.models import ProductEmbedding
+    from catalog.public import ProductEmbedding
 
     pks = np.unique(product_pks)
     rows = ProductEmbedding.objects.filter(product_id__in=pks.tolist()).values_list("product_id", "vector")

@@ -12,9 +12,9 @@ import datetime as dt
 
 from django.db import connection, transaction
 
-from experiments.models import Exposure
+from experiments.public import Exposure
 from monitoring.models import PlacementDailyQuality
-from recommendations.badcases.models import BadCase
+from recommendations.public import BadCase
 
 EXPOSURES_SQL = f"""
 SELECT x.placement, count(*) AS exposures,

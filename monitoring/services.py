@@ -26,7 +26,7 @@ def drift_reference_build(
     *, window_start: dt.datetime | None, window_end: dt.datetime, seed: int = 0
 ) -> DriftReference:
     """Measure every signal in the window and store the samples as the new reference."""
-    from recommendations.embeddings.model import embedding_model_name
+    from recommendations.public import embedding_model_name
 
     measured = signals_measure(window=Window(start=window_start, end=window_end), seed=seed)
     return DriftReference.objects.create(
@@ -48,7 +48,7 @@ def drift_check(
 ) -> list[DriftReport]:
     """Compare the window's signals with `reference` (default: the newest) and store one report
     per signal that has samples on both sides. Raises NoReference when there is none."""
-    from recommendations.embeddings.model import embedding_model_name
+    from recommendations.public import embedding_model_name
 
     reference = reference or DriftReference.objects.first()
     if reference is None:

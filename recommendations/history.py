@@ -94,7 +94,7 @@ def customer_history(*, customer_id: str | None) -> History:
     """
     from django.db import connection
 
-    from catalog.models import EventType
+    from catalog.public import EventType
 
     if not customer_id:
         return History()

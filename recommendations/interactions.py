@@ -90,7 +90,7 @@ def interactions_load(*, until=None) -> tuple[Interactions, np.ndarray]:
     """
     from django.db import connection
 
-    from catalog.models import Product
+    from catalog.public import Product
 
     product_pks = np.fromiter(Product.objects.order_by("pk").values_list("pk", flat=True), dtype=np.int64)
     sql = "SELECT customer_id, product_id, type, value, EXTRACT(EPOCH FROM timestamp) FROM catalog_event"

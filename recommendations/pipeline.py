@@ -16,8 +16,7 @@ from recommendations.contracts import Candidate, FusedItem, Recommendation, RecR
 from recommendations.errors import EmbeddingModelUnavailable, UnknownProduct
 from recommendations.history import customer_history
 from recommendations.ranking.serving import rank_stage
-from recommendations.reasons.rerank import rerank_stage
-from recommendations.reasons.stage import HOME_FEED, reasons_attach
+from recommendations.reasons.stage import HOME_FEED, reasons_attach, rerank_stage
 from recommendations.recall import collaborative, itemcf, popularity, semantic
 from recommendations.recall.fused import fuse
 from recommendations.rules.serving import rules_stage
@@ -106,7 +105,7 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
 
 def _context_candidates(*, request: RecRequest, n: int, knn_filter: semantic.KnnFilter) -> list[Candidate]:
     """Semantic matches to the request's context product (an unknown id is ignored) or query."""
-    from catalog.models import Product
+    from catalog.public import Product
     from recommendations.embeddings.model import encode_texts
 
     if request.context_product:
@@ -129,7 +128,7 @@ def similar_items(*, product_id: str, k: int = 10, customer_id: str | None = Non
 
     Raises `UnknownProduct` when no product has that external id.
     """
-    from catalog.models import ItemNeighbor, Product
+    from catalog.public import ItemNeighbor, Product
 
     product_pk = Product.objects.filter(external_id=product_id).values_list("pk", flat=True).first()
     if product_pk is None:

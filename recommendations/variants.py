@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from experiments.serving import Assignment, experiment_assign, exposure_log
+from experiments.public import Assignment, experiment_assign, exposure_log
 from placements.public import Strategy
 from recommendations.contracts import Recommendation
 from recsite.metrics import exposure_count

@@ -8,6 +8,8 @@ VENV=.venv
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 $VENV/bin/ruff format --check .
 $VENV/bin/ruff check .
+# The layering (pyproject.toml [tool.importlinter]): one direction between apps, facades, no circles.
+$VENV/bin/lint-imports
 $VENV/bin/python manage.py makemigrations --check --dry-run >/dev/null || {
   echo "models and migrations are out of sync: run manage.py makemigrations" >&2
   exit 1

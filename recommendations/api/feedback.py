@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.api.parsers import JSONBodyParser
+from catalog.public import JSONBodyParser
 from recommendations.api.serializers import ID_MAX_LENGTH
 from recommendations.badcases.feedback import FeedbackError, FeedbackReason, feedback_submit
 from recsite.api_errors import ErrorSerializer

@@ -10,8 +10,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from catalog.importing.fields import FieldError
-from catalog.importing.products import category_path_normalize
+from catalog.public import FieldError, category_path_normalize
 from recommendations.contracts import REASON_GENERATED, REASON_GROUNDED
 
 MAX_K = 100

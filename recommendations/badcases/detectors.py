@@ -52,7 +52,7 @@ def badcases_detect(*, limit: int = 20000) -> DetectionReport:
 
 def detections_find(*, served_lists: list) -> list[tuple[object, str, str, dict]]:
     """(served list, source, product id, evidence) for every finding in `served_lists` (two queries)."""
-    from catalog.models import Event, EventType, Product
+    from catalog.public import Event, EventType, Product
 
     ids = {item["id"] for s in served_lists for item in s.items}
     out_of_stock = dict(

@@ -56,7 +56,7 @@ def _features(*, served) -> dict[str, dict[str, float]]:
     """Item id → feature name → value, for lists a learned ranker ordered (`name@vN`); else {}."""
     if "@v" not in (served.ranker or ""):
         return {}
-    from catalog.models import Product
+    from catalog.public import Product
     from recommendations.contracts import FusedItem
     from recommendations.models import RankerModel
     from recommendations.ranking.features import FEATURE_SETS

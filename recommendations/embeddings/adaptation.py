@@ -141,7 +141,7 @@ def embedding_adapt(*, max_pairs: int = MAX_PAIRS, epochs: int = EPOCHS):
     from django.db import transaction
     from django.db.models import Max
 
-    from catalog.models import Product
+    from catalog.public import Product
     from recommendations.embeddings.model import embedding_model_name, model_location, pick_device
     from recommendations.interactions import interactions_load
     from recommendations.models import EmbeddingAdaptation

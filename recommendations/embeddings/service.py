@@ -17,8 +17,7 @@ import numpy as np
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 
-from catalog.models import Product, ProductEmbedding
-from catalog.text import product_text, text_hash
+from catalog.public import Product, ProductEmbedding, product_text, text_hash
 from recommendations.embeddings.model import embedding_dimension, embedding_model_name, encode_texts, pick_device
 
 # Products read, embedded and written per chunk: large enough that encode's length-sorted batching

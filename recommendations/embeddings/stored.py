@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from catalog.models import ProductEmbedding
+from catalog.public import ProductEmbedding
 
 
 def embeddings_load(*, product_pks: np.ndarray) -> np.ndarray | None:

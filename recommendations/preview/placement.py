@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from catalog.models import Customer, Event
-from experiments.models import Variant
+from catalog.public import Customer, Event
+from experiments.public import Variant
 from placements.public import Placement, Strategy, StrategyError, strategy_parse
 from recommendations.contracts import PlacementRequest, Recommendation, ScoredItem
 from recommendations.serving import placement_answer

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from placements.public import Placement
 from recommendations.contracts import PlacementRequest
-from recommendations.reasons.backends import GROUNDED, Backend, backend_current
+from recommendations.reasons.backend_choice import backend_current
+from recommendations.reasons.backends import GROUNDED, Backend
 from recommendations.reasons.basis import Basis, product_facts, reason_variables, semantic_seeds
 from recommendations.reasons.generation import MAX_NEW_TOKENS, catalog_brands
 from recommendations.reasons.guardrails import reason_check, reason_clean
@@ -63,7 +64,7 @@ def template_preview(
     *, version_id: int, customer_id: str, product_id: str = "", backend: Backend | None = None
 ) -> Preview:
     """Render the version for the customer (and, for a reason template, the item) and generate."""
-    from catalog.models import Customer, Product
+    from catalog.public import Customer, Product
     from recommendations.history import customer_history
 
     version = PromptTemplateVersion.objects.select_related("template").get(pk=version_id)

@@ -504,7 +504,7 @@ def _pair_max(*, users: np.ndarray, items: np.ndarray, values: np.ndarray, shape
 
 def catalog_load() -> Catalog:
     """Every product's price, category and normalised embedding, in product pk order (2 queries)."""
-    from catalog.models import Product
+    from catalog.public import Product
 
     rows = list(Product.objects.order_by("pk").values_list("pk", "price", "category_id", "brand"))
     product_pks = np.array([row[0] for row in rows], dtype=np.int64)

@@ -6,12 +6,11 @@
 - `openai`: any OpenAI-compatible endpoint (vLLM, Ollama, TGI) at `REASON_OPENAI_URL`; each request
   waits at most `REASON_OPENAI_TIMEOUT` seconds and is retried `REASON_OPENAI_RETRIES` times.
 
-A backend is loaded once per process (`backend_current`).
+The types every backend shares live here; which one serves is chosen in `backend_choice`.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -51,52 +50,3 @@ class GroundedBackend:
 
 class BackendError(RuntimeError):
     """A backend that cannot answer (endpoint down after retries, model that does not load)."""
-
-
-def backend_build(*, name: str) -> Backend:
-    """A backend from the settings (the model's, the endpoint's)."""
-    from django.conf import settings
-
-    if name == GROUNDED:
-        return GroundedBackend()
-    if name == TRANSFORMERS:
-        from recommendations.reasons.local_lm import TransformersBackend
-
-        return TransformersBackend(model=settings.REASON_MODEL, device=settings.REASON_DEVICE)
-    if name == OPENAI:
-        from recommendations.reasons.openai_api import OpenAIBackend
-
-        return OpenAIBackend(
-            url=settings.REASON_OPENAI_URL,
-            model=settings.REASON_OPENAI_MODEL,
-            api_key=settings.REASON_OPENAI_API_KEY,
-            timeout_s=settings.REASON_OPENAI_TIMEOUT,
-            retries=settings.REASON_OPENAI_RETRIES,
-            concurrency=settings.REASON_OPENAI_CONCURRENCY,
-        )
-    raise ValueError(f"unknown REASON_BACKEND {name!r}; backends: {', '.join(BACKENDS)}")
-
-
-@functools.cache
-def _backend(name: str) -> Backend:
-    """`backend_build`, once per process and name (a local model loads once)."""
-    return backend_build(name=name)
-
-
-def backend_current() -> Backend:
-    """The configured backend, built once per process."""
-    from django.conf import settings
-
-    return _backend(settings.REASON_BACKEND)
-
-
-def backend_identity() -> tuple[str, str]:
-    """(backend name, model) of the configured backend without loading a model (the request path)."""
-    from django.conf import settings
-
-    name = settings.REASON_BACKEND
-    if name == TRANSFORMERS:
-        return name, settings.REASON_MODEL or "SmolLM2-135M-Instruct"
-    if name == OPENAI:
-        return name, settings.REASON_OPENAI_MODEL
-    return GROUNDED, ""

@@ -61,7 +61,7 @@ def semantic_seeds(*, product_pks: Sequence[int], history_pks: Sequence[int]) ->
 
 def product_facts(*, pks: Sequence[int]) -> dict[int, ProductFacts]:
     """pk → sanitised, length-limited catalog facts of each product (one query)."""
-    from catalog.models import Product
+    from catalog.public import Product
 
     rows = Product.objects.filter(pk__in=set(pks)).values_list(
         "pk", "external_id", "title", "description", "brand", "price", "currency", "category__path"

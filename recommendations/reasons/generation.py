@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from recommendations.reasons import cache
-from recommendations.reasons.backends import GROUNDED, Backend, backend_current
+from recommendations.reasons.backend_choice import backend_current
+from recommendations.reasons.backends import GROUNDED, Backend
 from recommendations.reasons.basis import Basis, product_facts, reason_variables
 from recommendations.reasons.guardrails import reason_check, reason_clean
 from recommendations.reasons.models import Generation, PromptTemplate, PromptTemplateVersion, Purpose
@@ -55,7 +56,7 @@ class GenerationReport:
 
 @functools.lru_cache(maxsize=1)
 def _catalog_brands(_minute: int) -> frozenset[str]:
-    from catalog.models import Product
+    from catalog.public import Product
 
     return frozenset(b for b in Product.objects.exclude(brand="").values_list("brand", flat=True).distinct() if b)
 

@@ -30,7 +30,7 @@ def instruction_examples(*, limit: int | None = None) -> Iterator[InstructionExa
     """The examples, customer by customer (three queries in all)."""
     from django.db import connection
 
-    from catalog.models import EventType, Product
+    from catalog.public import EventType, Product
 
     sql = (
         "SELECT customer_id, product_id FROM ("

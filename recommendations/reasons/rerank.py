@@ -16,13 +16,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from placements.public import Strategy
-from recommendations.contracts import ScoredItem
 from recommendations.reasons import cache
-from recommendations.reasons.backends import GROUNDED, Backend, backend_current, backend_identity
+from recommendations.reasons.backend_choice import backend_current, backend_identity
+from recommendations.reasons.backends import Backend
 from recommendations.reasons.basis import product_facts
 from recommendations.reasons.models import Generation, PromptTemplateVersion, Purpose
-from recommendations.reasons.pool import template_choose
 from recommendations.reasons.templates import template_render
 from recsite.metrics import fallback_count
 
@@ -69,58 +67,11 @@ def rerank_key(*, version_id: int, candidate_ids: Sequence[str]) -> str:
     )
 
 
-def rerank_stage(
-    *, items: Sequence[ScoredItem], strategy: Strategy, history_pks: Sequence[int], placement: str
-) -> tuple[ScoredItem, ...]:
-    """`items` with the top `strategy.llm_rerank_top_n` in the cached model order (if any)."""
-    top_n = strategy.llm_rerank_top_n
-    backend, _ = backend_identity()
-    if not top_n or len(items) < 2 or backend == GROUNDED:
-        return tuple(items)
-    template, _ = template_choose(placement=placement, purpose=Purpose.RERANK)
-    if template is None:
-        return tuple(items)
-    head, tail = list(items[:top_n]), list(items[top_n:])
-    ids = [item.product_id for item in head]
-    key = rerank_key(version_id=template.version_id, candidate_ids=ids)
-    cached = cache.cache_get_many(keys=[key]).get(key)
-    if cached is None:
-        _enqueue(version_id=template.version_id, candidate_ids=ids, history_pks=history_pks)
-        return tuple(items)
-    order = rerank_parse(output=cached.text, candidate_ids=ids).order
-    by_id = {item.product_id: item for item in head}
-    # Pinned items keep their slots (a merchandiser's pin outranks any model); the others take
-    # the model's order around them.
-    pinned = {pos: item for pos, item in enumerate(head) if _pinned(item)}
-    others = iter(by_id[i] for i in order if not _pinned(by_id[i]))
-    return tuple([pinned[pos] if pos in pinned else next(others) for pos in range(len(head))] + tail)
-
-
-def _pinned(item: ScoredItem) -> bool:
-    return any(touch.kind == "pin" for touch in item.rules)
-
-
-def _enqueue(*, version_id: int, candidate_ids: Sequence[str], history_pks: Sequence[int]) -> None:
-    from recommendations.reasons.tasks import generate_rerank
-
-    try:
-        generate_rerank.apply_async(
-            kwargs={
-                "version_id": version_id,
-                "candidate_ids": list(candidate_ids),
-                "history_pks": list(history_pks[:10]),
-            },
-            retry=False,
-        )
-    except Exception:
-        logger.warning("could not enqueue a rerank (broker down?)", exc_info=True)
-
-
 def rerank_generate(
     *, version_id: int, candidate_ids: Sequence[str], history_pks: Sequence[int] = (), backend: Backend | None = None
 ) -> RerankResult:
     """Ask the backend to order `candidate_ids` and cache the order (its text: a JSON array)."""
-    from catalog.models import Product
+    from catalog.public import Product
 
     backend = backend or backend_current()
     version = PromptTemplateVersion.objects.get(pk=version_id)

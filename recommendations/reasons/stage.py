@@ -20,10 +20,13 @@ from collections.abc import Sequence
 from placements.public import Strategy
 from recommendations.contracts import REASON_GENERATED, REASON_GROUNDED, ScoredItem
 from recommendations.reasons import cache
-from recommendations.reasons.backends import GROUNDED, backend_identity
+from recommendations.reasons.backend_choice import backend_identity
+from recommendations.reasons.backends import GROUNDED
 from recommendations.reasons.basis import SEMANTIC, Basis, basis_of, product_facts, reason_variables, semantic_seeds
 from recommendations.reasons.models import Purpose
 from recommendations.reasons.pool import ActiveTemplate, reason_serving_log, template_choose
+from recommendations.reasons.rerank import rerank_key, rerank_parse
+from recommendations.reasons.tasks import generate_reasons, generate_rerank
 from recommendations.reasons.templates import grounded_render
 from recommendations.recall.semantic import HISTORY_ITEMS
 from recsite.metrics import reason_cache_count
@@ -156,8 +159,6 @@ def reasons_attach(
 
 def _enqueue(*, template: ActiveTemplate, items: Sequence[ScoredItem], bases: Sequence[Basis]) -> None:
     """One task for this list's missing keys (keys enqueued recently by this process are skipped)."""
-    from recommendations.reasons.tasks import generate_reasons
-
     now = time.monotonic()
     keys = reason_keys(template=template, items=items, bases=bases)
     with _pending_lock:
@@ -178,3 +179,51 @@ def _enqueue(*, template: ActiveTemplate, items: Sequence[ScoredItem], bases: Se
         with _pending_lock:
             for i in fresh:
                 _pending.pop(keys[i], None)
+
+
+# --- the LLM rerank of the top items (cached orders only; a miss is enqueued) ---------------------
+
+
+def rerank_stage(
+    *, items: Sequence[ScoredItem], strategy: Strategy, history_pks: Sequence[int], placement: str
+) -> tuple[ScoredItem, ...]:
+    """`items` with the top `strategy.llm_rerank_top_n` in the cached model order (if any)."""
+    top_n = strategy.llm_rerank_top_n
+    backend, _ = backend_identity()
+    if not top_n or len(items) < 2 or backend == GROUNDED:
+        return tuple(items)
+    template, _ = template_choose(placement=placement, purpose=Purpose.RERANK)
+    if template is None:
+        return tuple(items)
+    head, tail = list(items[:top_n]), list(items[top_n:])
+    ids = [item.product_id for item in head]
+    key = rerank_key(version_id=template.version_id, candidate_ids=ids)
+    cached = cache.cache_get_many(keys=[key]).get(key)
+    if cached is None:
+        _rerank_enqueue(version_id=template.version_id, candidate_ids=ids, history_pks=history_pks)
+        return tuple(items)
+    order = rerank_parse(output=cached.text, candidate_ids=ids).order
+    by_id = {item.product_id: item for item in head}
+    # Pinned items keep their slots (a merchandiser's pin outranks any model); the others take
+    # the model's order around them.
+    pinned = {pos: item for pos, item in enumerate(head) if _pinned(item)}
+    others = iter(by_id[i] for i in order if not _pinned(by_id[i]))
+    return tuple([pinned[pos] if pos in pinned else next(others) for pos in range(len(head))] + tail)
+
+
+def _pinned(item: ScoredItem) -> bool:
+    return any(touch.kind == "pin" for touch in item.rules)
+
+
+def _rerank_enqueue(*, version_id: int, candidate_ids: Sequence[str], history_pks: Sequence[int]) -> None:
+    try:
+        generate_rerank.apply_async(
+            kwargs={
+                "version_id": version_id,
+                "candidate_ids": list(candidate_ids),
+                "history_pks": list(history_pks[:10]),
+            },
+            retry=False,
+        )
+    except Exception:
+        logger.warning("could not enqueue a rerank (broker down?)", exc_info=True)

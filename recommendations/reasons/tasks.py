@@ -26,7 +26,8 @@ def generate_reasons(*, specs: list[list]) -> dict[str, Any]:
 def pregenerate_reasons(*, top_n: int = 1000, seeds_per_item: int = 1000, semantic_seeds_per_item: int = 100) -> int:
     """Enqueue generation for the most popular items' likely reasons; returns the specs sent
     (none with the grounded backend: it has nothing to generate)."""
-    from recommendations.reasons.backends import GROUNDED, backend_identity
+    from recommendations.reasons.backend_choice import backend_identity
+    from recommendations.reasons.backends import GROUNDED
     from recommendations.reasons.generation import popular_reason_specs
 
     if backend_identity()[0] == GROUNDED:

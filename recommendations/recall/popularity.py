@@ -116,7 +116,7 @@ def popularity_rebuild(*, half_life_days: float = HALF_LIFE_DAYS) -> int:
     from django.db import transaction
     from django.utils import timezone
 
-    from catalog.models import ItemPopularity
+    from catalog.public import ItemPopularity
     from recommendations.interactions import interactions_load
 
     interactions, product_pks = interactions_load()
@@ -146,7 +146,7 @@ def popularity_rebuild(*, half_life_days: float = HALF_LIFE_DAYS) -> int:
 
 def popularity_top(*, n: int = CACHE_SIZE) -> list[tuple[int, float]]:
     """The most popular (product pk, score) pairs, best first; cached per process."""
-    from catalog.models import ItemPopularity
+    from catalog.public import ItemPopularity
 
     cached = _cache.get("top")
     if cached is None or time.monotonic() - cached[0] > CACHE_TTL_SECONDS:
@@ -164,7 +164,7 @@ def popularity_candidates(*, n: int, category_path: str | None = None) -> list[C
     Unfiltered, from the cached top list; with a category, one indexed query (the global top list
     may hold none of a small category's items).
     """
-    from catalog.models import ItemPopularity
+    from catalog.public import ItemPopularity
     from recommendations.recall.filters import category_subtree_q
 
     if category_path is None:

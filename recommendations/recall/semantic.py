@@ -44,7 +44,7 @@ class KnnFilter:
 
 def customer_vector(*, history: History) -> np.ndarray | None:
     """The customer's vector from the embeddings of their recent items, or None (one query)."""
-    from catalog.models import ProductEmbedding
+    from catalog.public import ProductEmbedding
 
     recent = history.product_pks[:HISTORY_ITEMS]
     if not recent:

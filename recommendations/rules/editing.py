@@ -96,7 +96,7 @@ def _within(category: str | None, rule: ActiveRule) -> bool:
 
 
 def _products(*, ids: set[str]) -> dict[str, dict]:
-    from catalog.models import Product
+    from catalog.public import Product
 
     rows = Product.objects.filter(external_id__in=ids).values_list(
         "external_id", "category__path", "brand", "attributes"
@@ -108,7 +108,7 @@ def _products(*, ids: set[str]) -> dict[str, dict]:
 
 
 def _matching_products(rule: ActiveRule) -> int:
-    from catalog.models import Product
+    from catalog.public import Product
     from recommendations.recall.filters import category_subtree_q
 
     if rule.kind == "pin":

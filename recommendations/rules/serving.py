@@ -141,7 +141,7 @@ def available_items(
 
 
 def customer_attributes(*, customer_id: str) -> dict:
-    from catalog.models import Customer
+    from catalog.public import Customer
 
     return Customer.objects.filter(external_id=customer_id).values_list("attributes", flat=True).first() or {}
 

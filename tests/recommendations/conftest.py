@@ -34,7 +34,7 @@ def merch_shop(db):
 @pytest.fixture
 def llm_caches_cleared():
     """Popularity and the configured reasons backend are cached per process: each test starts afresh."""
-    from recommendations.reasons.backends import _backend
+    from recommendations.reasons.backend_choice import _backend
 
     popularity._cache.clear()
     _backend.cache_clear()

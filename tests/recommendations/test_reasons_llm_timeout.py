@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 
 from recommendations.badcases.models import BadCase
 from recommendations.reasons import stage
-from recommendations.reasons.backends import _backend
+from recommendations.reasons.backend_choice import _backend
 from recommendations.reasons.generation import ReasonSpec, reasons_generate
 from recommendations.reasons.models import Generation
 from recommendations.reasons.openai_api import OpenAIBackend

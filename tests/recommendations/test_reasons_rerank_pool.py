@@ -12,7 +12,7 @@ from placements.public import Strategy
 from placements.strategy import strategy_parse
 from recommendations.contracts import RecRequest
 from recommendations.pipeline import recommend
-from recommendations.reasons.backends import _backend
+from recommendations.reasons.backend_choice import _backend
 from recommendations.reasons.models import Generation, PromptTemplate, ReasonServing
 from recommendations.reasons.pool import pool_stats_refresh, template_choose, thompson_pick
 from recommendations.reasons.rerank import rerank_generate, rerank_key, rerank_parse

@@ -119,7 +119,7 @@ def test_versions_are_listed_on_the_change_page(admin_client):
 
 
 def test_admin_preview_with_the_openai_backend_shows_the_generated_output_and_verdict(admin_client, settings):
-    from recommendations.reasons.backends import _backend
+    from recommendations.reasons.backend_choice import _backend
     from tests.recommendations.reasons_fixtures import ChatServer
 
     template = default_templates()["reason"]

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from celery import Celery
 
-from recommendations.reasons.backends import _backend
+from recommendations.reasons.backend_choice import _backend
 from recommendations.reasons.models import Generation
 from recommendations.reasons.tasks import generate_reasons
 from recommendations.recall import popularity

@@ -15,12 +15,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test import Client
 from django.utils import timezone
 
-from accounts.services import api_key_create, api_key_revoke
-from catalog.models import Event
+from accounts.public import api_key_create, api_key_revoke
+from catalog.public import Event
 from experiments.dashboard import experiment_dashboard
-from experiments.models import Experiment, Placement, Status
+from experiments.models import Experiment, Status
 from experiments.simulation import customers_sample, holdout_read, traffic_simulate
 from experiments.snapshots import experiment_snapshots_build
+from placements.public import Placement
 
 
 class HttpStorefront:

@@ -15,7 +15,8 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from recommendations.reasons import templates
-from recommendations.reasons.backends import BACKENDS, BackendError, _backend
+from recommendations.reasons.backend_choice import _backend
+from recommendations.reasons.backends import BACKENDS, BackendError
 from recommendations.reasons.models import Generation, PromptTemplate, PromptTemplateVersion
 from recommendations.reasons.pool import active_templates_forget, posterior_mean
 

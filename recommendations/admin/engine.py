@@ -1,14 +1,11 @@
-"""Admin for the engine's stored results: evaluation runs, read-only."""
+"""Admin for the engine's stored results: evaluation runs, ranker, collaborative and adapted
+embedding versions."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
-# The back office's other pages register from their own packages; Django imports only this module.
-from recommendations.badcases import admin as badcases_admin  # noqa: F401
 from recommendations.models import CollaborativeModel, EmbeddingAdaptation, EvaluationRun, RankerModel
-from recommendations.reasons import admin as reasons_admin  # noqa: F401
-from recommendations.rules import admin as rules_admin  # noqa: F401
 
 
 @admin.register(EvaluationRun)

@@ -13,7 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from experiments.models import Placement
+from placements.public import Placement
 from recommendations.errors import UnknownProduct
 from recommendations.models import HiddenItem, MerchRule, ServedList
 from recommendations.preview import placement as preview

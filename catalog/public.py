@@ -1,0 +1,31 @@
+"""What other apps use of the catalog: its models, the product text that is embedded, the import
+field parsers (the simulator and the API reuse them) and the clicks signal."""
+
+from catalog.api.parsers import JSONBodyParser
+from catalog.importing.fields import FieldError, number, text, timestamp
+from catalog.importing.products import category_path_normalize
+from catalog.importing.readers import BadLine, read_rows
+from catalog.models import Customer, Event, EventType, ItemNeighbor, ItemPopularity, Product, ProductEmbedding
+from catalog.signals import clicks_stored
+from catalog.text import product_text, text_hash
+
+__all__ = [
+    "BadLine",
+    "Customer",
+    "Event",
+    "EventType",
+    "FieldError",
+    "ItemNeighbor",
+    "ItemPopularity",
+    "JSONBodyParser",
+    "Product",
+    "ProductEmbedding",
+    "category_path_normalize",
+    "clicks_stored",
+    "number",
+    "product_text",
+    "read_rows",
+    "text",
+    "text_hash",
+    "timestamp",
+]
