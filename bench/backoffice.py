@@ -132,7 +132,7 @@ def stage_times(customers: list[str]) -> list[float]:
     from recommendations.history import customer_history
     from recommendations.recall import itemcf, popularity
     from recommendations.recall.fused import fuse
-    from recommendations.rules.serving import rules_stage
+    from recommendations.rules.stage import rules_stage
 
     times = []
     strategy = Strategy()

@@ -72,7 +72,7 @@ def rank_latency(*, fitted, customers: int) -> dict:
     from catalog.models import Customer
     from placements.public import Strategy
     from recommendations.history import customer_history
-    from recommendations.ranking.serving import LoadedRanker, rank_with, snapshot_current
+    from recommendations.ranking.stage import LoadedRanker, rank_with, snapshot_current
     from recommendations.ranking.training import RANK_CANDIDATES
     from recommendations.recall import itemcf, popularity, semantic
     from recommendations.recall.fused import fuse

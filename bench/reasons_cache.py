@@ -70,14 +70,14 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from placements.public import Strategy
+    from placements.public import Placement, Strategy
     from recommendations.contracts import RecRequest
     from recommendations.pipeline import recommend
     from recommendations.reasons import cache
     from recommendations.reasons.generation import popular_reason_specs, reasons_generate
     from recommendations.reasons.models import Generation
     from recommendations.reasons.pool import template_choose
-    from recommendations.reasons.stage import HOME_FEED, item_bases, reason_keys
+    from recommendations.reasons.stage import item_bases, reason_keys
 
     began = time.perf_counter()
     specs = popular_reason_specs(
@@ -98,7 +98,7 @@ def main() -> None:
         )
         customers = sorted(row[0] for row in cursor.fetchall())
     sample = random.Random(0).sample(customers, min(args.customers, len(customers)))
-    template, _ = template_choose(placement=HOME_FEED)
+    template, _ = template_choose(placement=Placement.HOME_FEED)
     strategy = Strategy()
     from recommendations.history import customer_history
 

@@ -31,7 +31,7 @@ class RankerModel(models.Model):
     """One trained version of a learned ranker (LightGBM LambdaMART), the model itself included.
 
     Versions count up per `name`; at most one version per name is active, and serving ranks with
-    the active one (`recommendations.ranking.serving`).
+    the active one (`recommendations.ranking.stage`).
     """
 
     name = models.CharField(max_length=100)
@@ -141,7 +141,7 @@ class RuleKind(models.TextChoices):
 
 
 class MerchRule(models.Model):
-    """A merchandising rule applied after ranking (see recommendations.rules.stage for the order).
+    """A merchandising rule applied after ranking (see recommendations.rules.apply for the order).
 
     Targets (category subtree, brand, attribute value, item list) select the items a boost, bury
     or exclude touches; all given targets must match. Scope (placement, category context, customer

@@ -11,25 +11,22 @@ from __future__ import annotations
 import logging
 import uuid
 
-from placements.public import Strategy
+from placements.public import Placement, Strategy
 from recommendations.contracts import Candidate, FusedItem, Recommendation, RecRequest, ScoredItem
 from recommendations.errors import EmbeddingModelUnavailable, UnknownProduct
 from recommendations.history import customer_history
-from recommendations.ranking.serving import rank_stage
-from recommendations.reasons.stage import HOME_FEED, reasons_attach, rerank_stage
-from recommendations.recall import collaborative, itemcf, popularity, semantic
+from recommendations.ranking.stage import rank_stage
+from recommendations.reasons.stage import reasons_attach, rerank_stage
+from recommendations.recall import itemcf, semantic
 from recommendations.recall.fused import fuse
-from recommendations.rules.serving import rules_stage
-from recsite.metrics import candidates_observe, fallback_count, stage_timer
+from recommendations.recall.stage import recall_stage
+from recommendations.rules.stage import rules_stage
+from recsite.metrics import fallback_count, stage_timer
 
 logger = logging.getLogger(__name__)
 
 KEYWORD_FALLBACK = "keyword search: the embedding model is unavailable"
 
-# A customer without history (or whose routes find nothing) gets the popular items, led by
-# what matches the context item or query when the request gives one.
-COLD_START_WEIGHTS = {popularity.ROUTE: 1.0}
-COLD_START_CONTEXT_WEIGHTS = {semantic.ROUTE: 1.0, popularity.ROUTE: 0.1}
 SEARCH_RULES_MARGIN = 20
 
 
@@ -42,45 +39,13 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
     strategy = strategy or Strategy()
     history = customer_history(customer_id=request.customer_id)
     excluded_pks = frozenset() if request.include_purchased else history.purchased_pks
-    n = max(strategy.candidates_per_route, request.k)
-    weights = strategy.routes
-    knn_filter = semantic.KnnFilter(
-        excluded_pks=tuple(sorted(excluded_pks)), excluded_external_ids=request.exclude, category_path=request.category
-    )
-    candidates: dict[str, list[Candidate]] = {}
-    if not history.is_empty:
-        if weights.get(itemcf.ROUTE, 0.0) > 0:
-            with stage_timer("recall.itemcf"):
-                candidates[itemcf.ROUTE] = itemcf.itemcf_candidates(history=history, n=n)
-        if weights.get(collaborative.ROUTE, 0.0) > 0:
-            with stage_timer("recall.cf"):
-                candidates[collaborative.ROUTE] = collaborative.cf_candidates(history=history, n=n)
-        if weights.get(semantic.ROUTE, 0.0) > 0:
-            with stage_timer("recall.semantic"):
-                candidates[semantic.ROUTE] = semantic.customer_semantic_candidates(
-                    history=history, n=n, knn_filter=knn_filter
-                )
-    if not any(candidates.values()):
-        context: list[Candidate] = []
-        if request.context_product or request.query:
-            with stage_timer("recall.semantic"):
-                context = _context_candidates(request=request, n=n, knn_filter=knn_filter)
-        candidates = {semantic.ROUTE: context} if context else {}
-        weights = COLD_START_CONTEXT_WEIGHTS if context else COLD_START_WEIGHTS
-        fallback_count(stage="recall", reason="cold_start")
-    if weights.get(popularity.ROUTE, 0.0) > 0:
-        with stage_timer("recall.popularity"):
-            candidates[popularity.ROUTE] = popularity.popularity_candidates(n=n, category_path=request.category)
-    for route, route_candidates in candidates.items():
-        candidates_observe(route=route, count=len(route_candidates))
-    with stage_timer("fuse"):
-        fused = fuse(candidates=candidates, weights=weights)
+    fused = recall_stage(request=request, strategy=strategy, history=history, excluded_pks=excluded_pks)
     with stage_timer("rank"):
         ranked = rank_stage(customer_id=request.customer_id, fused=fused, strategy=strategy)
     items = rules_stage(
         ranked=ranked.items,
         k=max(request.k, strategy.llm_rerank_top_n or 0),
-        placement="home_feed",
+        placement=Placement.HOME_FEED,
         customer_id=request.customer_id,
         apply_rules=strategy.rules,
         excluded_pks=excluded_pks,
@@ -88,7 +53,7 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
         category_path=request.category,
     )
     recommendation_id = uuid.uuid4()
-    items = rerank_stage(items=items, strategy=strategy, history_pks=history.product_pks, placement=HOME_FEED)
+    items = rerank_stage(items=items, strategy=strategy, history_pks=history.product_pks, placement=Placement.HOME_FEED)
     if request.reasons:
         with stage_timer("reasons"):
             items = reasons_attach(
@@ -96,31 +61,11 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
                 strategy=strategy,
                 history_pks=history.product_pks,
                 recommendation_id=recommendation_id,
-                placement=HOME_FEED,
+                placement=Placement.HOME_FEED,
             )
     return Recommendation(
         recommendation_id=recommendation_id, strategy=strategy.name, items=items[: request.k], ranker=ranked.ranker
     )
-
-
-def _context_candidates(*, request: RecRequest, n: int, knn_filter: semantic.KnnFilter) -> list[Candidate]:
-    """Semantic matches to the request's context product (an unknown id is ignored) or query."""
-    from catalog.public import Product
-    from recommendations.embeddings.model import encode_texts
-
-    if request.context_product:
-        pk = Product.objects.filter(external_id=request.context_product).values_list("pk", flat=True).first()
-        if pk is not None:
-            return semantic.semantic_neighbors(product_pk=pk, n=n, knn_filter=knn_filter)
-    if request.query and request.query.strip():
-        try:
-            vector = encode_texts([request.query.strip()])[0]
-        except EmbeddingModelUnavailable:
-            # The feed still answers, with popular items (logged; search says so in its answer).
-            logger.exception("the query of a cold-start feed was ignored")
-            return []
-        return semantic.semantic_candidates(vector=vector, n=n, knn_filter=knn_filter)
-    return []
 
 
 def similar_items(*, product_id: str, k: int = 10, customer_id: str | None = None) -> Recommendation:
@@ -144,7 +89,7 @@ def similar_items(*, product_id: str, k: int = 10, customer_id: str | None = Non
     items = rules_stage(
         ranked=fuse(candidates=candidates, weights=weights),
         k=k,
-        placement="similar_items",
+        placement=Placement.SIMILAR_ITEMS,
         customer_id=customer_id,
         excluded_pks={product_pk},
     )
@@ -179,7 +124,7 @@ def search(*, query: str, k: int = 10, category: str | None = None, customer_id:
         items = rules_stage(
             ranked=[FusedItem(product_pk=c.product_pk, score=c.score, routes={c.route: c.score}) for c in found],
             k=k,
-            placement="search",
+            placement=Placement.SEARCH,
             customer_id=customer_id,
         )
     return Recommendation(recommendation_id=uuid.uuid4(), strategy="search", items=items, fallback=fallback)

@@ -45,7 +45,7 @@ def serving_warm_up() -> dict[str, float]:
 
     from recommendations.embeddings.model import encode_texts
     from recommendations.models import RankerModel
-    from recommendations.ranking.serving import active_ranker, snapshot_current
+    from recommendations.ranking.stage import active_ranker, snapshot_current
 
     seconds: dict[str, float] = {}
     try:

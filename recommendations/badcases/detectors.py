@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import transaction
 
+from placements.public import Placement
 from recommendations.badcases.cases import badcase_create
 from recommendations.badcases.models import BadCase, BadCaseSource
 from recommendations.badcases.snapshot import badcase_snapshot
@@ -58,7 +59,7 @@ def detections_find(*, served_lists: list) -> list[tuple[object, str, str, dict]
     out_of_stock = dict(
         Product.objects.filter(external_id__in=ids, in_stock=False).values_list("external_id", "updated_at")
     )
-    home = [s for s in served_lists if s.placement == "home_feed" and s.customer_external_id]
+    home = [s for s in served_lists if s.placement == Placement.HOME_FEED and s.customer_external_id]
     purchases: dict[tuple[str, str], object] = {}
     if home:
         rows = (
@@ -80,12 +81,12 @@ def detections_find(*, served_lists: list) -> list[tuple[object, str, str, dict]
             if changed is not None and changed <= served.created_at:
                 found.append((served, BadCaseSource.OUT_OF_STOCK_SERVED, item["id"], {"position": item["position"]}))
             bought = purchases.get((served.customer_external_id, item["id"]))
-            if served.placement == "home_feed" and bought is not None and bought < served.created_at:
+            if served.placement == Placement.HOME_FEED and bought is not None and bought < served.created_at:
                 evidence = {"position": item["position"], "purchased_at": bought.isoformat()}
                 found.append((served, BadCaseSource.PURCHASED_SERVED, item["id"], evidence))
         threshold = thresholds.get(served.placement)
         ranked_by_model = "@v" in served.ranker
-        if served.items and threshold is not None and not (served.placement == "home_feed" and ranked_by_model):
+        if served.items and threshold is not None and not (served.placement == Placement.HOME_FEED and ranked_by_model):
             top = served.items[0]
             if top["score"] < threshold:
                 evidence = {"score": top["score"], "threshold": threshold}

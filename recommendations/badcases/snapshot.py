@@ -60,7 +60,7 @@ def _features(*, served) -> dict[str, dict[str, float]]:
     from recommendations.contracts import FusedItem
     from recommendations.models import RankerModel
     from recommendations.ranking.features import FEATURE_SETS
-    from recommendations.ranking.serving import serving_features, snapshot_current
+    from recommendations.ranking.stage import serving_features, snapshot_current
 
     name, version = served.ranker.rsplit("@v", 1)
     try:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from placements.public import Placement
 from recommendations.reasons import cache
 from recommendations.reasons.backend_choice import backend_current
 from recommendations.reasons.backends import GROUNDED, Backend
@@ -71,7 +72,7 @@ def reasons_generate(
     specs: Sequence[ReasonSpec],
     backend: Backend | None = None,
     max_new_tokens: int = MAX_NEW_TOKENS,
-    placement: str = "home_feed",
+    placement: str = Placement.HOME_FEED,
 ) -> GenerationReport:
     """Generate, check and cache the reasons of `specs` that are not cached yet.
 
@@ -187,7 +188,11 @@ def _key(spec: ReasonSpec, backend: Backend) -> str:
 
 
 def popular_reason_specs(
-    *, top_n: int = 1000, seeds_per_item: int = 1000, semantic_seeds_per_item: int = 100, placement: str = "home_feed"
+    *,
+    top_n: int = 1000,
+    seeds_per_item: int = 1000,
+    semantic_seeds_per_item: int = 100,
+    placement: str = Placement.HOME_FEED,
 ) -> list[ReasonSpec]:
     """What the home feed will most likely ask for the `top_n` most popular items, for each active
     reason template of the placement: the popularity reason; the item-CF reason from each of the

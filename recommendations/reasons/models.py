@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from placements.public import Placement
+
 
 class Purpose(models.TextChoices):
     REASON = "reason", "reason (why this item)"
@@ -19,7 +21,7 @@ class PromptTemplate(models.Model):
 
     name = models.SlugField(max_length=100, unique=True)
     purpose = models.CharField(max_length=10, choices=Purpose.choices, default=Purpose.REASON)
-    placement = models.CharField(max_length=20, default="home_feed", help_text="Where its reasons are served.")
+    placement = models.CharField(max_length=20, default=Placement.HOME_FEED, help_text="Where its reasons are served.")
     is_active = models.BooleanField(default=True, help_text="Served (in its placement's pool).")
     active_version = models.ForeignKey(
         "PromptTemplateVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False

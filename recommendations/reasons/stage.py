@@ -32,7 +32,6 @@ from recommendations.recall.semantic import HISTORY_ITEMS
 from recsite.metrics import reason_cache_count
 
 logger = logging.getLogger(__name__)
-HOME_FEED = "home_feed"
 # A key enqueued for generation is not enqueued again by this process for this long.
 PENDING_SECONDS = 300.0
 

@@ -27,6 +27,7 @@ from typing import Any
 from django.db import transaction
 from django.template import Context, TemplateSyntaxError
 
+from placements.public import Placement
 from recommendations.reasons.models import PromptTemplate, PromptTemplateVersion, Purpose
 from recommendations.reasons.sandbox import SandboxEngine, plain_data
 from recsite.metrics import fallback_count
@@ -128,7 +129,7 @@ def template_version_create(
 
 
 def template_create(
-    *, name: str, purpose: str = Purpose.REASON, placement: str = "home_feed", body: str, grounded: str = ""
+    *, name: str, purpose: str = Purpose.REASON, placement: str = Placement.HOME_FEED, body: str, grounded: str = ""
 ) -> PromptTemplate:
     """A new template with its first version active."""
     template_compile_check(source=body)

@@ -1,223 +1,164 @@
-"""The rules stage: ranked candidates in, the served top k out, each item saying which rules
-touched it. Pure (no database): the caller loads the candidates' data and the active rules.
+"""The rules stage on the serving path: one query loads what the filters and the rules need for
+every candidate (and the pinned items), then `stage.rules_apply` runs in memory. When no rule
+applies to the request, only the candidates it takes to fill the list are read.
 
-The order is fixed, so a merchandiser can predict the outcome of rules that overlap:
-
-0. filters (in the candidates' query, `rules.candidates`): out-of-stock items, items hidden for
-   this customer, the request's `exclude` and category, purchased items;
-1. exclude rules drop the items they target;
-2. boost and bury rules multiply the score (several multiply together) and the list is re-sorted;
-3. category caps keep at most N items per category in the top k (the rest move down, in order);
-4. MMR re-orders the top k by relevance against similarity to the items already placed;
-5. pins put their item at their position (after everything else, so a pin lands where it says).
+Added cost per request, beyond the query the pipeline made before the rules existed: the
+category, brand and attributes columns in that query, a customer-attributes query only while a
+segment rule is active, and an embeddings query only while an MMR rule is in scope.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 
-from recommendations.contracts import RuleTouch, ScoredItem
-from recommendations.rules.active import ActiveRule, RuleSet
-
-
-@dataclass(frozen=True)
-class RuleItem:
-    """One candidate that passed the filters, with what the rules look at."""
-
-    product_pk: int
-    product_id: str
-    title: str
-    category_path: str
-    brand: str
-    attributes: dict
-    score: float
-    routes: dict[str, float]
-    # route -> the history item it was proposed from (what the reasons stage explains it by)
-    seeds: dict[str, int] = field(default_factory=dict)
+from recommendations.contracts import FusedItem, ScoredItem
+from recommendations.recall.filters import category_subtree_like
+from recommendations.rules.active import RuleSet, rules_active
+from recommendations.rules.apply import RuleItem, RuleRequest, rules_apply, rules_in_scope
+from recsite.metrics import rules_actions_count, stage_timer
 
 
-@dataclass(frozen=True)
-class RuleRequest:
-    """What a rule's scope is checked against."""
-
-    placement: str
-    category: str | None = None
-    segment: dict | None = None
-    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
-
-
-@dataclass
-class _Working:
-    item: RuleItem
-    score: float
-    touches: list[RuleTouch] = field(default_factory=list)
-    # False for a pinned item no route proposed: it has no ranked score of its own.
-    proposed: bool = True
-
-
-def rules_in_scope(*, ruleset: RuleSet, request: RuleRequest) -> frozenset[int]:
-    """Ids of the active rules that apply to this request."""
-    return frozenset(
-        rule.id
-        for rule in ruleset.rules
-        if rule.applies_to(
-            placement=request.placement, category=request.category, segment=request.segment, now=request.now
-        )
-    )
-
-
-def rules_apply(
+@stage_timer("rules")
+def rules_stage(
     *,
-    items: Sequence[RuleItem],
-    ruleset: RuleSet,
-    request: RuleRequest,
+    ranked: Sequence[FusedItem],
     k: int,
-    pinned: Mapping[int, RuleItem] | None = None,
-    similarity: Mapping[tuple[int, int], float] | None = None,
+    placement: str,
+    customer_id: str | None = None,
+    apply_rules: bool = True,
+    excluded_pks: Iterable[int] = (),
+    excluded_external_ids: Sequence[str] = (),
+    category_path: str | None = None,
 ) -> tuple[ScoredItem, ...]:
-    """The top `k` of `items` (best first) after the rules in scope, in the documented order.
-
-    `pinned` holds the pinned products that passed the filters (pk → item); `similarity` the
-    cosine similarity of candidate pairs, needed only when an MMR rule is in scope.
-    """
+    """The served top `k` of `ranked` after the filters and (unless not `apply_rules`) the
+    merchandising rules."""
+    excluded = set(excluded_pks)
+    ordered = [item for item in ranked if item.product_pk not in excluded]
     if k <= 0:
         return ()
+    ruleset = rules_active() if apply_rules else RuleSet()
+    segment = customer_attributes(customer_id=customer_id) if ruleset.has_segments and customer_id else None
+    request = RuleRequest(placement=placement, category=category_path, segment=segment)
     in_scope = rules_in_scope(ruleset=ruleset, request=request)
-    scoped = [rule for rule in ruleset.rules if rule.id in in_scope]
-    pins = sorted(
-        (r for r in scoped if r.kind == "pin" and r.product_pk in (pinned or {})),
-        key=lambda r: (r.position or 1, r.id),
+    filters = {
+        "customer_id": customer_id,
+        "excluded_external_ids": excluded_external_ids,
+        "category_path": category_path,
+    }
+    pks = [item.product_pk for item in ordered]
+    if in_scope:
+        pinned_pks = [pk for pk in ruleset.pinned_pks if pk not in excluded]
+        rows = available_items(pks=pks + pinned_pks, **filters)
+    else:
+        # No rule applies: the served list is the first k available items, so only as many
+        # candidates are read as it takes to find them.
+        pinned_pks = []
+        rows = available_prefix(pks=pks, k=k, **filters)
+    items = [
+        RuleItem(product_pk=f.product_pk, score=f.score, routes=f.routes, seeds=f.seeds, **rows[f.product_pk])
+        for f in ordered
+        if f.product_pk in rows
+    ]
+    pinned = {pk: RuleItem(product_pk=pk, score=0.0, routes={}, **rows[pk]) for pk in pinned_pks if pk in rows}
+    similarity = None
+    mmr_window = max(
+        ((r.top_k or k + len(pinned)) for r in ruleset.rules if r.kind == "mmr" and r.id in in_scope), default=0
     )
-    pinned_pks = {r.product_pk for r in pins}
-    proposed = {i.product_pk: i for i in items if i.product_pk in pinned_pks}
-    working = _targeted(items=[i for i in items if i.product_pk not in pinned_pks], ruleset=ruleset, scope=in_scope)
-    window = k + len(pins)
-    for rule in (r for r in scoped if r.kind == "category_cap"):
-        working = _category_cap(working=working, rule=rule, k=rule.top_k or window)
-    for rule in (r for r in scoped if r.kind == "mmr"):
-        working = _mmr(working=working, rule=rule, k=rule.top_k or window, similarity=similarity or {})
-    for rule in pins:
-        item = proposed.get(rule.product_pk) or pinned[rule.product_pk]  # type: ignore[index]
-        if any(w.item.product_pk == item.product_pk for w in working):
-            continue  # two pins for one item: the first position wins
-        position = max(1, min(rule.position or 1, len(working) + 1))
-        # An item no route proposed takes the score of the slot it lands in.
-        score = (
-            item.score
-            if item.product_pk in proposed
-            else (working[position - 1].score if position <= len(working) else 0.0)
-        )
-        touch = RuleTouch(rule.id, "pin", f"pinned at {position}")
-        working.insert(
-            position - 1,
-            _Working(item=item, score=score, touches=[touch], proposed=item.product_pk in proposed),
-        )
-    return tuple(_scored(w) for w in working[:k])
+    if mmr_window:
+        similarity = pairwise_similarity(pks=[item.product_pk for item in items[:mmr_window]])
+    served = rules_apply(items=items, ruleset=ruleset, request=request, k=k, pinned=pinned, similarity=similarity)
+    rules_actions_count(kinds=[touch.kind for item in served for touch in item.rules])
+    return served
 
 
-def _targeted(*, items: Sequence[RuleItem], ruleset: RuleSet, scope: frozenset[int]) -> list[_Working]:
-    """Steps 1 and 2: exclusions, then boosts and buries, re-sorted by the new score (stable)."""
-    kept: list[_Working] = []
-    rescored = False
-    for item in items:
-        rules = ruleset.candidates_for(
-            product_id=item.product_id, category_path=item.category_path, brand=item.brand, attributes=item.attributes
-        )
-        if not rules:
-            kept.append(_Working(item=item, score=item.score))
-            continue
-        matched = sorted(
-            {
-                r
-                for r in rules
-                if r.id in scope
-                and r.matches(
-                    product_id=item.product_id,
-                    category_path=item.category_path,
-                    brand=item.brand,
-                    attributes=item.attributes,
-                )
-            },
-            key=lambda r: r.id,
-        )
-        if any(r.kind == "exclude" for r in matched):
-            continue
-        working = _Working(item=item, score=item.score)
-        for rule in matched:
-            working.score *= rule.multiplier
-            working.touches.append(RuleTouch(rule.id, rule.kind, f"score ×{rule.multiplier:g}"))
-            rescored = True
-        kept.append(working)
-    if rescored:
-        kept.sort(key=lambda w: -w.score)
-    return kept
-
-
-def _category_cap(*, working: list[_Working], rule: ActiveRule, k: int) -> list[_Working]:
-    """Step 3: at most `max_per_category` items of one category among the first `k`; the items
-    over the cap move behind the top k, keeping their order."""
-    cap = rule.max_per_category or 0
-    if cap <= 0:
-        return working
-    head: list[_Working] = []
-    moved: list[_Working] = []
-    counts: dict[str, int] = {}
-    rest = iter(working)
-    for w in rest:
-        category = w.item.category_path
-        if counts.get(category, 0) >= cap:
-            w.touches.append(
-                RuleTouch(rule.id, "category_cap", f"moved below the top {k} (>{cap} in {category or '-'})")
+def available_prefix(
+    *,
+    pks: Sequence[int],
+    k: int,
+    customer_id: str | None,
+    excluded_external_ids: Sequence[str],
+    category_path: str | None,
+) -> dict[int, dict]:
+    """`available_items` of the shortest prefix of `pks` that holds `k` available ones (or all of
+    `pks`), read in windows that double from 2k + 10."""
+    rows: dict[int, dict] = {}
+    start, size = 0, 2 * k + 10
+    while start < len(pks) and len(rows) < k:
+        rows.update(
+            available_items(
+                pks=pks[start : start + size],
+                customer_id=customer_id,
+                excluded_external_ids=excluded_external_ids,
+                category_path=category_path,
             )
-            moved.append(w)
-            continue
-        counts[category] = counts.get(category, 0) + 1
-        head.append(w)
-        if len(head) == k:
-            break
-    return head + moved + list(rest)
+        )
+        start, size = start + size, size * 2
+    return rows
 
 
-def _mmr(
-    *, working: list[_Working], rule: ActiveRule, k: int, similarity: Mapping[tuple[int, int], float]
-) -> list[_Working]:
-    """Step 4: maximal marginal relevance (Carbonell & Goldstein 1998) over the top `k`: pick, one
-    at a time, the item maximising λ·relevance − (1−λ)·(its highest similarity to those picked),
-    relevance being the score divided by the best score."""
-    head, tail = working[:k], working[k:]
-    if len(head) < 2:
-        return working
-    best = max(w.score for w in head) or 1.0
-    lam = rule.mmr_lambda
-    picked: list[_Working] = []
-    left = list(head)
-    while left:
+def available_items(
+    *, pks: Sequence[int], customer_id: str | None, excluded_external_ids: Sequence[str], category_path: str | None
+) -> dict[int, dict]:
+    """pk → the fields the rules read, for the in-stock products among `pks` that pass the filters
+    (not hidden for the customer, not excluded, within the category).
 
-        def gain(w: _Working) -> float:
-            pk = w.item.product_pk
-            redundancy = max((similarity.get((pk, p.item.product_pk), 0.0) for p in picked), default=0.0)
-            return lam * (w.score / best) - (1 - lam) * redundancy
+    Raw SQL with array parameters: hundreds of candidates bind as one value, not one each.
+    """
+    from django.db import connection
 
-        chosen = max(left, key=gain)
-        left.remove(chosen)
-        picked.append(chosen)
-    for new, w in enumerate(picked):
-        old = head.index(w)
-        if new != old:
-            w.touches.append(RuleTouch(rule.id, "mmr", f"moved {old + 1}→{new + 1}"))
-    return picked + tail
-
-
-def _scored(w: _Working) -> ScoredItem:
-    return ScoredItem(
-        product_pk=w.item.product_pk,
-        product_id=w.item.product_id,
-        title=w.item.title,
-        score=w.score,
-        routes=w.item.routes,
-        ranked_score=w.item.score if w.proposed else None,
-        rules=tuple(w.touches),
-        seeds=w.item.seeds,
+    if not pks:
+        return {}
+    sql = (
+        "SELECT p.id, p.external_id, p.title, COALESCE(c.path, ''), p.brand, p.attributes"
+        " FROM catalog_product p LEFT JOIN catalog_category c ON c.id = p.category_id"
+        " WHERE p.id = ANY(%s) AND p.in_stock"
     )
+    params: list = [list(pks)]
+    if customer_id:
+        sql += (
+            " AND NOT EXISTS (SELECT 1 FROM recommendations_hiddenitem h"
+            " WHERE h.customer_external_id = %s AND h.product_external_id = p.external_id)"
+        )
+        params.append(customer_id)
+    if excluded_external_ids:
+        sql += " AND NOT (p.external_id = ANY(%s))"
+        params.append(list(excluded_external_ids))
+    if category_path is not None:
+        sql += " AND (c.path = %s OR c.path LIKE %s)"
+        params += [category_path, category_subtree_like(category_path)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {
+            pk: {
+                "product_id": external_id,
+                "title": title,
+                "category_path": path,
+                "brand": brand,
+                "attributes": attributes if isinstance(attributes, dict) else {},
+            }
+            for pk, external_id, title, path, brand, attributes in cursor.fetchall()
+        }
+
+
+def customer_attributes(*, customer_id: str) -> dict:
+    from catalog.public import Customer
+
+    return Customer.objects.filter(external_id=customer_id).values_list("attributes", flat=True).first() or {}
+
+
+def pairwise_similarity(*, pks: Sequence[int]) -> dict[tuple[int, int], float]:
+    """Cosine similarity of every pair among `pks` that have embeddings, computed in the database
+    (pgvector's `<=>` is the cosine distance): a few dozen floats come back, not the vectors."""
+    from django.db import connection
+
+    if len(pks) < 2:
+        return {}
+    sql = (
+        "SELECT a.product_id, b.product_id, 1 - (a.vector <=> b.vector)"
+        " FROM catalog_productembedding a JOIN catalog_productembedding b ON a.product_id < b.product_id"
+        " WHERE a.product_id = ANY(%s) AND b.product_id = ANY(%s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(pks), list(pks)])
+        rows = cursor.fetchall()
+    return {pair: float(sim) for a, b, sim in rows for pair in ((a, b), (b, a))}

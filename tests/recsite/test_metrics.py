@@ -17,7 +17,7 @@ from monitoring.models import DriftReference, DriftReport
 from placements.public import Strategy
 from recommendations.contracts import RecRequest
 from recommendations.pipeline import recommend
-from recommendations.ranking import serving as rank_serving
+from recommendations.ranking import stage as rank_serving
 from recommendations.recall import popularity
 from recsite.metrics import stage_timer
 from tests.factories import ExperimentFactory, ProductFactory, VariantFactory

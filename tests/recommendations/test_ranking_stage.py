@@ -11,7 +11,7 @@ from recommendations.contracts import FusedItem, RecRequest
 from recommendations.interactions import interactions_load
 from recommendations.models import RankerModel
 from recommendations.pipeline import recommend
-from recommendations.ranking import serving
+from recommendations.ranking import stage as serving
 from recommendations.ranking.features import FEATURE_SETS, MISSING_SCORE, ROUTES, catalog_load
 from recommendations.ranking.training import ranker_activate, training_data_build
 from recommendations.recall import popularity

@@ -1,0 +1,82 @@
+"""The recall stage of the home feed: the strategy's routes propose candidates, fused into one list.
+
+A customer without history (or whose routes find nothing) gets the popular items, led by what
+matches the context item or query when the request gives one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Set
+
+from placements.public import Strategy
+from recommendations.contracts import Candidate, FusedItem, RecRequest
+from recommendations.errors import EmbeddingModelUnavailable
+from recommendations.history import History
+from recommendations.recall import collaborative, itemcf, popularity, semantic
+from recommendations.recall.fused import fuse
+from recsite.metrics import candidates_observe, fallback_count, stage_timer
+
+logger = logging.getLogger(__name__)
+
+COLD_START_WEIGHTS = {popularity.ROUTE: 1.0}
+COLD_START_CONTEXT_WEIGHTS = {semantic.ROUTE: 1.0, popularity.ROUTE: 0.1}
+
+
+def recall_stage(
+    *, request: RecRequest, strategy: Strategy, history: History, excluded_pks: Set[int]
+) -> list[FusedItem]:
+    """The fused candidates of the strategy's routes for this request, best first."""
+    n = max(strategy.candidates_per_route, request.k)
+    weights = strategy.routes
+    knn_filter = semantic.KnnFilter(
+        excluded_pks=tuple(sorted(excluded_pks)), excluded_external_ids=request.exclude, category_path=request.category
+    )
+    candidates: dict[str, list[Candidate]] = {}
+    if not history.is_empty:
+        if weights.get(itemcf.ROUTE, 0.0) > 0:
+            with stage_timer("recall.itemcf"):
+                candidates[itemcf.ROUTE] = itemcf.itemcf_candidates(history=history, n=n)
+        if weights.get(collaborative.ROUTE, 0.0) > 0:
+            with stage_timer("recall.cf"):
+                candidates[collaborative.ROUTE] = collaborative.cf_candidates(history=history, n=n)
+        if weights.get(semantic.ROUTE, 0.0) > 0:
+            with stage_timer("recall.semantic"):
+                candidates[semantic.ROUTE] = semantic.customer_semantic_candidates(
+                    history=history, n=n, knn_filter=knn_filter
+                )
+    if not any(candidates.values()):
+        context: list[Candidate] = []
+        if request.context_product or request.query:
+            with stage_timer("recall.semantic"):
+                context = _context_candidates(request=request, n=n, knn_filter=knn_filter)
+        candidates = {semantic.ROUTE: context} if context else {}
+        weights = COLD_START_CONTEXT_WEIGHTS if context else COLD_START_WEIGHTS
+        fallback_count(stage="recall", reason="cold_start")
+    if weights.get(popularity.ROUTE, 0.0) > 0:
+        with stage_timer("recall.popularity"):
+            candidates[popularity.ROUTE] = popularity.popularity_candidates(n=n, category_path=request.category)
+    for route, route_candidates in candidates.items():
+        candidates_observe(route=route, count=len(route_candidates))
+    with stage_timer("fuse"):
+        return fuse(candidates=candidates, weights=weights)
+
+
+def _context_candidates(*, request: RecRequest, n: int, knn_filter: semantic.KnnFilter) -> list[Candidate]:
+    """Semantic matches to the request's context product (an unknown id is ignored) or query."""
+    from catalog.public import Product
+    from recommendations.embeddings.model import encode_texts
+
+    if request.context_product:
+        pk = Product.objects.filter(external_id=request.context_product).values_list("pk", flat=True).first()
+        if pk is not None:
+            return semantic.semantic_neighbors(product_pk=pk, n=n, knn_filter=knn_filter)
+    if request.query and request.query.strip():
+        try:
+            vector = encode_texts([request.query.strip()])[0]
+        except EmbeddingModelUnavailable:
+            # The feed still answers, with popular items (logged; search says so in its answer).
+            logger.exception("the query of a cold-start feed was ignored")
+            return []
+        return semantic.semantic_candidates(vector=vector, n=n, knn_filter=knn_filter)
+    return []
