@@ -1,5 +1,11 @@
 """What other apps use of placements."""
 
+from placements.defaults import (
+    default_strategies_forget,
+    default_strategy,
+    default_strategy_rollback,
+    default_strategy_save,
+)
 from placements.placement import Placement
 from placements.strategy import (
     ROUTES,
@@ -11,6 +17,10 @@ from placements.strategy import (
 )
 
 __all__ = [
+    "default_strategies_forget",
+    "default_strategy",
+    "default_strategy_rollback",
+    "default_strategy_save",
     "ROUTES",
     "Placement",
     "Strategy",

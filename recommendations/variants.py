@@ -1,5 +1,5 @@
-"""Experiments on the serving path: the customer's assigned variant becomes the request's
-`Strategy`, and the served list is logged as that variant's exposure.
+"""Which strategy serves a request: the customer's experiment variant, else the placement's
+default (placements.defaults); the served list is logged as the variant's exposure.
 
 Assignment reads a cached snapshot and hashes (no query, no write); the exposure is written
 after the response (see experiments.serving).
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from experiments.public import Assignment, experiment_assign, exposure_log
-from placements.public import Strategy
+from placements.public import Strategy, default_strategy
 from recommendations.contracts import Recommendation
 from recsite.metrics import exposure_count
 
@@ -18,11 +18,11 @@ from recsite.metrics import exposure_count
 @dataclass(frozen=True)
 class ServedVariant:
     """What one request serves: its experiment assignment (None outside any), the strategy to
-    use (None: the default) and how many items."""
+    use and how many items."""
 
     placement: str
     assignment: Assignment | None
-    strategy: Strategy | None
+    strategy: Strategy
     k: int
 
     @property
@@ -34,12 +34,10 @@ class ServedVariant:
 
 
 def variant_serving(*, placement: str, customer_id: str | None, k: int) -> ServedVariant:
-    """The strategy and k for this customer on this placement: the variant's when assigned (its
-    `k` replaces the requested one when set), else the default strategy and the requested k."""
+    """The strategy and k for this customer on this placement: the variant's when assigned, else
+    the placement's default; the strategy's `k` replaces the requested one when it sets one."""
     assignment = experiment_assign(placement=placement, customer_id=customer_id)
-    if assignment is None:
-        return ServedVariant(placement=placement, assignment=None, strategy=None, k=k)
-    strategy = assignment.strategy
+    strategy = default_strategy(placement) if assignment is None else assignment.strategy
     return ServedVariant(placement=placement, assignment=assignment, strategy=strategy, k=strategy.k or k)
 
 

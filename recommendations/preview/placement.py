@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from catalog.public import Customer, Event
 from experiments.public import Variant
-from placements.public import Placement, Strategy, StrategyError, strategy_parse
+from placements.public import Placement, Strategy, StrategyError, default_strategy, strategy_parse
 from recommendations.contracts import PlacementRequest, Recommendation, ScoredItem
 from recommendations.serving import placement_answer
 
@@ -70,10 +70,11 @@ def strategy_choices() -> list[tuple[str, str]]:
     ]
 
 
-def strategy_for(*, choice: str) -> tuple[Strategy | None, str]:
-    """The strategy of a `strategy_choices` value (None: the default) and its label."""
+def strategy_for(*, choice: str, placement: str) -> tuple[Strategy, str]:
+    """The strategy of a `strategy_choices` value on `placement` and its label."""
     if choice in ("", DEFAULT):
-        return None, "default strategy"
+        strategy = default_strategy(placement)
+        return strategy, f"default strategy ({strategy.name})"
     variant = Variant.objects.select_related("experiment").filter(pk=int(choice)).first() if choice.isdigit() else None
     if variant is None:
         raise ValueError(f"no variant {choice!r}")
@@ -96,7 +97,7 @@ def recommendation_preview(
 ) -> Preview:
     """Run the serving pipeline for `placement` without serving: home feed (customer), similar
     items (`product_id`) or search (`query`). Raises ValueError / UnknownProduct on bad input."""
-    strategy, label = strategy_for(choice=strategy_choice)
+    strategy, label = strategy_for(choice=strategy_choice, placement=placement)
     if placement in (Placement.SIMILAR_ITEMS, Placement.SEARCH):
         label = Placement(placement).label
     recommendation = placement_answer(
