@@ -98,19 +98,24 @@ def free_port() -> int:
 
 
 def start_gunicorn(
-    database_url: str, port: int, workers: int, log: Path | None = None, extra_env: dict[str, str] | None = None
+    database_url: str,
+    port: int,
+    workers: int,
+    log: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+    root: Path = ROOT,
 ) -> subprocess.Popen:
-    """gunicorn on `port`, returned once /healthz answers and every worker is warm; its output
-    goes to `log` (a file: a pipe nobody reads would fill up and block the server's logging
-    threads mid-run)."""
+    """gunicorn serving the tree at `root` on `port`, returned once /healthz answers and every
+    worker is warm; its output goes to `log` (a file: a pipe nobody reads would fill up and block
+    the server's logging threads mid-run)."""
     env = {**os.environ, "DATABASE_URL": database_url, "GUNICORN_BIND": f"127.0.0.1:{port}", **(extra_env or {})}
     env["GUNICORN_WORKERS"] = str(workers)
     log = log or RESULTS / f"gunicorn-{port}.log"
     log.parent.mkdir(exist_ok=True)
     with log.open("wb") as log_file:
         proc = subprocess.Popen(
-            [str(ROOT / ".venv/bin/gunicorn"), "recsite.wsgi", "-c", str(ROOT / "deploy/gunicorn.conf.py")],
-            cwd=ROOT,
+            [str(ROOT / ".venv/bin/gunicorn"), "recsite.wsgi", "-c", str(root / "deploy/gunicorn.conf.py")],
+            cwd=root,
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,

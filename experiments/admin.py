@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -130,7 +130,36 @@ class ExperimentAdmin(admin.ModelAdmin):
             self.admin_site.admin_view(self.results_view),
             name="experiments_experiment_results",
         )
-        return [results, *super().get_urls()]
+        ship = path(
+            "<int:experiment_id>/results/ship/",
+            self.admin_site.admin_view(self.ship_view),
+            name="experiments_experiment_ship",
+        )
+        return [results, ship, *super().get_urls()]
+
+    def ship_view(self, request: HttpRequest, experiment_id: int) -> HttpResponse:
+        """POST `variant`: its strategy becomes the placement's default; the experiment completes."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not (self.has_change_permission(request) and request.user.has_perm("placements.add_defaultstrategy")):
+            raise PermissionDenied
+        results = reverse("admin:experiments_experiment_results", args=[experiment_id])
+        try:
+            shipped = services.variant_ship(
+                experiment_id=experiment_id, variant_key=request.POST.get("variant", ""), user=request.user
+            )
+        except services.ExperimentError as exc:
+            self.message_user(request, f"Not shipped: {exc}", level=messages.ERROR)
+            return HttpResponseRedirect(results)
+        self.message_user(
+            request,
+            f"Shipped: {shipped.get_placement_display()} now serves this strategy by default (v{shipped.version}); "
+            "the experiment is completed.",
+            level=messages.SUCCESS,
+        )
+        return HttpResponseRedirect(
+            reverse("admin:placements_defaultstrategy_changelist") + f"?placement__exact={shipped.placement}"
+        )
 
     def results_view(self, request: HttpRequest, experiment_id: int) -> HttpResponse:
         if not self.has_view_permission(request):
@@ -144,6 +173,10 @@ class ExperimentAdmin(admin.ModelAdmin):
             "title": f"Results: {dashboard.experiment.key}",
             "opts": self.model._meta,
             "dashboard": dashboard,
+            "can_ship": dashboard.experiment.status in services.LAUNCHED
+            and self.has_change_permission(request)
+            and request.user.has_perm("placements.add_defaultstrategy"),
+            "ship_variants": dashboard.experiment.variants.all(),
         }
         return TemplateResponse(request, "admin/experiments/experiment/results.html", context)
 

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from experiments import serving
 from experiments.models import Experiment, Status, Variant
-from placements.public import StrategyError, strategy_check, strategy_parse
+from placements.public import (
+    DefaultStrategy,
+    StrategyError,
+    default_strategies_forget,
+    default_strategy_save,
+    strategy_check,
+    strategy_parse,
+)
 
 # Statuses under which customers have been split: the weights are part of the evidence then.
 LAUNCHED = (Status.RUNNING, Status.PAUSED)
@@ -135,3 +143,34 @@ def variant_update(*, variant_id: int, weight: float | None = None, config: dict
         variant.save()
     serving.running_experiments_forget()
     return variant
+
+
+def variant_ship(*, experiment_id: int, variant_key: str, user: Any = None) -> DefaultStrategy:
+    """Make a variant's strategy its placement's default (a new version) and complete the
+    experiment: it has been decided. Both or neither; raises ExperimentError saying why not."""
+    with transaction.atomic():
+        experiment = Experiment.objects.select_for_update().filter(pk=experiment_id).first()
+        if experiment is None:
+            raise ExperimentError(f"There is no experiment {experiment_id}.")
+        if experiment.status not in LAUNCHED:
+            raise ExperimentError(
+                f"A {experiment.status} experiment cannot ship a variant (only a running or paused one)."
+            )
+        variant = experiment.variants.filter(key=variant_key).first()
+        if variant is None:
+            raise ExperimentError(f"{experiment.key} has no variant {variant_key!r}.")
+        try:
+            shipped = default_strategy_save(
+                placement=experiment.placement,
+                config=variant.config,
+                note=f"shipped from experiment {experiment.key}, variant {variant.key}",
+                user=user,
+            )
+        except StrategyError as exc:
+            raise ExperimentError(f"Variant {variant.key!r} cannot serve as the default: {exc}") from exc
+        experiment.status, experiment.stopped_at = Status.COMPLETED, timezone.now()
+        experiment.save(update_fields=["status", "stopped_at"])
+        # Other requests of this process must not keep the old default or the experiment past the commit.
+        transaction.on_commit(default_strategies_forget)
+        transaction.on_commit(serving.running_experiments_forget)
+    return shipped

@@ -49,7 +49,7 @@ class DefaultStrategyForm(forms.ModelForm):
 @admin.register(DefaultStrategy)
 class DefaultStrategyAdmin(admin.ModelAdmin):
     form = DefaultStrategyForm
-    list_display = ("placement", "version", "serving", "summary", "note", "created_by", "created_at")
+    list_display = ("placement", "version", "serving", "summary", "short_note", "created_by", "created")
     list_filter = ("placement",)
     ordering = ("placement", "-version")
     actions = ["rollback"]
@@ -64,6 +64,14 @@ class DefaultStrategyAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="serving")
     def serving(self, obj: DefaultStrategy) -> bool:
         return obj.version == getattr(obj, "latest", obj.version)
+
+    @admin.display(description="why", ordering="note")
+    def short_note(self, obj: DefaultStrategy) -> str:
+        return obj.note if len(obj.note) <= 80 else obj.note[:79] + "…"
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: DefaultStrategy) -> str:
+        return f"{obj.created_at:%Y-%m-%d %H:%M}"
 
     @admin.display(description="strategy")
     def summary(self, obj: DefaultStrategy) -> str:
@@ -101,4 +109,6 @@ class DefaultStrategyAdmin(admin.ModelAdmin):
         except (StrategyError, ValueError) as exc:
             self.message_user(request, f"Not rolled back: {exc}", messages.ERROR)
             return
-        self.message_user(request, f"{old.placement} now serves v{saved.version} (the strategy of v{old.version}).")
+        self.message_user(
+            request, f"{old.get_placement_display()} now serves v{saved.version} (the strategy of v{old.version})."
+        )

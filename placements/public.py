@@ -6,6 +6,7 @@ from placements.defaults import (
     default_strategy_rollback,
     default_strategy_save,
 )
+from placements.models import DefaultStrategy
 from placements.placement import Placement
 from placements.strategy import (
     ROUTES,
@@ -17,6 +18,7 @@ from placements.strategy import (
 )
 
 __all__ = [
+    "DefaultStrategy",
     "default_strategies_forget",
     "default_strategy",
     "default_strategy_rollback",
