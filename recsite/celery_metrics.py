@@ -13,6 +13,7 @@ import os
 import time
 
 from celery import signals
+from prometheus_client import multiprocess, start_http_server
 
 from recsite.metrics import ENABLED, TASK_DURATION, TASK_FAILURES, TASK_RETRIES
 
@@ -53,9 +54,10 @@ def _serve_metrics(**kwargs: object) -> None:
     port = os.environ.get("CELERY_METRICS_PORT")
     if not (ENABLED and port):
         return
-    from prometheus_client import start_http_server
 
-    from recsite.metrics_export import process_registry
+    # Lazy: recsite.metrics_export imports django_prometheus, which reads the settings on import, and
+    # this module loads with the recsite package (recsite/celery.py), before the settings do.
+    from recsite.metrics_export import process_registry  # noqa: PLC0415 - Django loading order
 
     start_http_server(int(port), addr=os.environ.get("CELERY_METRICS_ADDR", "0.0.0.0"), registry=process_registry())
     logger.info("worker metrics on :%s", port)
@@ -64,6 +66,4 @@ def _serve_metrics(**kwargs: object) -> None:
 @signals.worker_process_shutdown.connect
 def _child_exit(**kwargs: object) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         multiprocess.mark_process_dead(os.getpid())
