@@ -35,13 +35,13 @@ def on_starting(server) -> None:
 
 def post_worker_init(worker) -> None:
     """Models load before the worker accepts its first connection, not during a request."""
-    from recommendations.warm_up import serving_warm_up, warm_up_line
+    from recommendations.warm_up import serving_warm_up, warm_up_line  # noqa: PLC0415 - needs Django set up (the worker's app)
 
     worker.log.info(warm_up_line(serving_warm_up()))
 
 
 def child_exit(server, worker) -> None:
     """A worker that exits keeps its counters (they were served) but its live gauges drop out."""
-    from prometheus_client import multiprocess
+    from prometheus_client import multiprocess  # noqa: PLC0415 - only after PROMETHEUS_MULTIPROC_DIR is set
 
     multiprocess.mark_process_dead(worker.pid)

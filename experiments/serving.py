@@ -23,6 +23,7 @@ from django.utils import timezone
 from experiments.assignment import assign
 from experiments.models import Experiment, Exposure, Status
 from placements.public import Strategy, StrategyError, strategy_parse
+from recsite.metrics import ENABLED, clicks_count
 from recsite.snapshot import CachedSnapshot
 
 logger = logging.getLogger(__name__)
@@ -194,8 +195,6 @@ def exposures_flush(**kwargs: object) -> None:
 
 def exposure_clicks_count(*, recommendation_ids: Sequence[uuid.UUID], **kwargs: object) -> None:
     """`catalog.signals.clicks_stored` receiver: count new clicks per experiment variant (one query)."""
-    from recsite.metrics import ENABLED, clicks_count
-
     if not ENABLED or not recommendation_ids:
         return
     clicks_by_list = {}

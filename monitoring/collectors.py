@@ -11,10 +11,12 @@ from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from experiments.public import Experiment, Status
+from monitoring.selectors import drift_latest, placement_quality_latest
+from recsite.metrics_export import stored_collector_register
+
 
 def drift_metrics() -> Iterator[Metric]:
-    from monitoring.selectors import drift_latest
-
     psi = GaugeMetricFamily(
         "recsite_drift_psi", "Population stability index of a signal vs its reference.", labels=["signal"]
     )
@@ -34,8 +36,6 @@ def drift_metrics() -> Iterator[Metric]:
 
 
 def quality_metrics() -> Iterator[Metric]:
-    from monitoring.selectors import placement_quality_latest
-
     ctr = GaugeMetricFamily(
         "recsite_placement_ctr",
         "Click-through rate of the latest complete day, per placement.",
@@ -53,8 +53,6 @@ def quality_metrics() -> Iterator[Metric]:
 
 
 def srm_metrics() -> Iterator[Metric]:
-    from experiments.public import Experiment, Status
-
     srm = GaugeMetricFamily(
         "recsite_experiment_srm_p_value",
         "Sample-ratio-mismatch p-value of a running experiment, as of its latest snapshot.",
@@ -68,7 +66,5 @@ def srm_metrics() -> Iterator[Metric]:
 
 def collectors_register() -> None:
     """Add the three to /metrics, in this order (from MonitoringConfig.ready)."""
-    from recsite.metrics_export import stored_collector_register
-
     for collect in (drift_metrics, quality_metrics, srm_metrics):
         stored_collector_register(collect)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.db import connection
 
+from catalog.public import ProductEmbedding
 from monitoring.models import Signal
 
 MAX_SAMPLES = 20_000
@@ -60,8 +61,6 @@ def window_pairs(*, window: Window) -> tuple[np.ndarray, np.ndarray]:
 
 def embeddings_load(*, product_pks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(sorted unique product pks, their unit-length embeddings as rows)."""
-    from catalog.public import ProductEmbedding
-
     pks = np.unique(product_pks)
     rows = ProductEmbedding.objects.filter(product_id__in=pks.tolist()).values_list("product_id", "vector")
     by_pk = {pk: np.asarray(vector, dtype=np.float32) for pk, vector in rows}

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import ks_2samp
 
 PSI_BINS = 10
 # A bin that one sample leaves empty would make ln(c / r) infinite.
@@ -44,8 +45,6 @@ def psi_score(*, reference: np.ndarray, current: np.ndarray, bins: int = PSI_BIN
 
 
 def drift_score(*, reference: np.ndarray, current: np.ndarray) -> DriftScore:
-    from scipy.stats import ks_2samp
-
     ks = ks_2samp(reference, current)
     return DriftScore(
         psi=psi_score(reference=reference, current=current),

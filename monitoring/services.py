@@ -14,6 +14,7 @@ from django.utils import timezone
 from monitoring.distributions import Window, signals_measure
 from monitoring.drift_stats import cosine_distance, drift_score
 from monitoring.models import DriftReference, DriftReport, Signal
+from recommendations.public import embedding_model_name
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +27,6 @@ def drift_reference_build(
     *, window_start: dt.datetime | None, window_end: dt.datetime, seed: int = 0
 ) -> DriftReference:
     """Measure every signal in the window and store the samples as the new reference."""
-    from recommendations.public import embedding_model_name
-
     measured = signals_measure(window=Window(start=window_start, end=window_end), seed=seed)
     return DriftReference.objects.create(
         window_start=window_start,
@@ -48,8 +47,6 @@ def drift_check(
 ) -> list[DriftReport]:
     """Compare the window's signals with `reference` (default: the newest) and store one report
     per signal that has samples on both sides. Raises NoReference when there is none."""
-    from recommendations.public import embedding_model_name
-
     reference = reference or DriftReference.objects.first()
     if reference is None:
         raise NoReference("no drift reference: run `manage.py drift reference` first")

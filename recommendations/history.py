@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from django.db import connection
 
+from catalog.public import EventType
 from recommendations.interactions import decay, event_weights, rank_in_runs
 
 # Serving reads at most this many recent events per customer (one indexed query).
@@ -92,10 +94,6 @@ def customer_history(*, customer_id: str | None) -> History:
     One round trip: the latest events (index on customer, timestamp) and, after them, the
     distinct purchased items, told apart by the `recent` column.
     """
-    from django.db import connection
-
-    from catalog.public import EventType
-
     if not customer_id:
         return History()
     sql = (

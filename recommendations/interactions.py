@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from django.db import connection
 
+from catalog.public import Product
 from recommendations.contracts import Interactions
 
 # A stronger signal of intent weighs more; a purchase is the strongest.
@@ -88,10 +90,6 @@ def interactions_load(*, until=None) -> tuple[Interactions, np.ndarray]:
     Returns the interactions and `product_pks` (item index → Product pk, sorted). Users are indexed
     by Customer pk order. One query for the events, one for the catalog.
     """
-    from django.db import connection
-
-    from catalog.public import Product
-
     product_pks = np.fromiter(Product.objects.order_by("pk").values_list("pk", flat=True), dtype=np.int64)
     sql = "SELECT customer_id, product_id, type, value, EXTRACT(EPOCH FROM timestamp) FROM catalog_event"
     params: list = []

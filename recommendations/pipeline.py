@@ -11,14 +11,17 @@ from __future__ import annotations
 import logging
 import uuid
 
+from catalog.public import ItemNeighbor, Product
 from placements.public import Placement, Strategy
 from recommendations.contracts import Candidate, FusedItem, Recommendation, RecRequest, ScoredItem
+from recommendations.embeddings.model import encode_texts
 from recommendations.errors import EmbeddingModelUnavailable, UnknownProduct
 from recommendations.history import customer_history
 from recommendations.ranking.stage import rank_stage
 from recommendations.reasons.stage import reasons_attach, rerank_stage
 from recommendations.recall import itemcf, semantic
 from recommendations.recall.fused import fuse
+from recommendations.recall.keyword import keyword_candidates
 from recommendations.recall.stage import recall_stage
 from recommendations.rules.stage import rules_stage
 from recsite.metrics import fallback_count, stage_timer
@@ -73,8 +76,6 @@ def similar_items(*, product_id: str, k: int = 10, customer_id: str | None = Non
 
     Raises `UnknownProduct` when no product has that external id.
     """
-    from catalog.public import ItemNeighbor, Product
-
     product_pk = Product.objects.filter(external_id=product_id).values_list("pk", flat=True).first()
     if product_pk is None:
         raise UnknownProduct(product_id)
@@ -103,9 +104,6 @@ def search(*, query: str, k: int = 10, category: str | None = None, customer_id:
     The score is the cosine similarity between the query's and the product's embeddings; while
     the embedding model cannot be loaded, full-text keyword matching answers and `fallback` says so.
     """
-    from recommendations.embeddings.model import encode_texts
-    from recommendations.recall.keyword import keyword_candidates
-
     items: tuple[ScoredItem, ...] = ()
     fallback = None
     if query.strip() and k > 0:

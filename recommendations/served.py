@@ -23,6 +23,7 @@ from django.db import connection
 from django.utils import timezone
 
 from recommendations.contracts import Recommendation, ScoredItem
+from recommendations.models import ServedList
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +81,6 @@ def served_list_record(
 
 def served_lists_write(rows: Sequence[tuple]) -> None:
     """One INSERT in autocommit; a replayed recommendation id is skipped, not an error."""
-    from recommendations.models import ServedList
-
     values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, false)"] * len(rows))
     with connection.cursor() as cursor:
         cursor.execute(
@@ -111,8 +110,6 @@ def served_lists_flush(**kwargs: object) -> None:
 
 def served_lists_prune(*, now: dt.datetime | None = None, days: int | None = None) -> int:
     """Delete served lists older than the retention; returns how many."""
-    from recommendations.models import ServedList
-
     days = settings.SERVED_LIST_RETENTION_DAYS if days is None else days
     cutoff = (now or timezone.now()) - dt.timedelta(days=days)
     deleted, _ = ServedList.objects.filter(created_at__lt=cutoff).delete()

@@ -5,7 +5,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from recommendations.badcases.detectors import badcases_detect
+from recommendations.embeddings import adaptation
 from recommendations.embeddings import service as embeddings
+from recommendations.ranking.training import ranker_train
+from recommendations.recall.collaborative import collaborative_rebuild
+from recommendations.recall.itemcf import itemcf_neighbors_rebuild
+from recommendations.recall.popularity import popularity_rebuild
+from recommendations.served import served_lists_prune
 from recsite.tasks import transient_task
 
 
@@ -23,8 +30,6 @@ def embed_products(self, *, batch_size: int | None = None, limit: int | None = N
 @transient_task(acks_late=True, ignore_result=True)
 def build_neighbors() -> int:
     """Rebuild item-CF neighbours from all events (idempotent: the table is replaced whole)."""
-    from recommendations.recall.itemcf import itemcf_neighbors_rebuild
-
     return itemcf_neighbors_rebuild()
 
 
@@ -33,8 +38,6 @@ def build_collaborative(*, algorithm: str | None = None, activate: bool = True) 
     """Fit the collaborative route on all events and store (and serve) a new version (routed to
     the `gpu` queue: ALS runs on cuda there); returns its id. Delivered twice, it stores two
     versions, the later one served."""
-    from recommendations.recall.collaborative import collaborative_rebuild
-
     return collaborative_rebuild(algorithm=algorithm, activate=activate).pk
 
 
@@ -43,8 +46,6 @@ def adapt_embeddings(*, max_pairs: int | None = None, epochs: int | None = None)
     """Fine-tune the sentence model on the shop's pairs and store a new version (routed to the
     `gpu` queue); returns its id. Delivered twice, it stores two versions; neither is served
     until an operator points EMBEDDING_MODEL at one."""
-    from recommendations.embeddings import adaptation
-
     return adaptation.embedding_adapt(
         max_pairs=max_pairs or adaptation.MAX_PAIRS, epochs=epochs or adaptation.EPOCHS
     ).pk
@@ -53,8 +54,6 @@ def adapt_embeddings(*, max_pairs: int | None = None, epochs: int | None = None)
 @transient_task(acks_late=True, ignore_result=True)
 def build_popularity() -> int:
     """Rebuild time-decayed item popularity from all events (idempotent: the table is replaced whole)."""
-    from recommendations.recall.popularity import popularity_rebuild
-
     return popularity_rebuild()
 
 
@@ -64,24 +63,18 @@ def train_ranker(*, feature_set: str, as_of: float | None = None, name: str | No
 
     Delivered twice, it stores two versions; neither becomes active without an operator.
     """
-    from recommendations.ranking.training import ranker_train
-
     return ranker_train(feature_set=feature_set, as_of=as_of, name=name).pk
 
 
 @transient_task(acks_late=True, ignore_result=True)
 def detect_bad_cases() -> int:
     """File bad cases for the served lists not yet scanned (safe twice: a case is filed once)."""
-    from recommendations.badcases.detectors import badcases_detect
-
     return badcases_detect().lists_scanned
 
 
 @transient_task(acks_late=True, ignore_result=True)
 def prune_served_lists() -> int:
     """Delete served lists past their retention (idempotent)."""
-    from recommendations.served import served_lists_prune
-
     return served_lists_prune()
 
 

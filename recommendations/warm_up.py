@@ -8,9 +8,16 @@ snapshot. gunicorn calls `serving_warm_up` in every worker before it accepts con
 
 from __future__ import annotations
 
+import http.client
 import logging
 import time
 from pathlib import Path
+
+from django.db import connections
+
+from recommendations.embeddings.model import encode_texts
+from recommendations.models import RankerModel
+from recommendations.ranking.stage import active_ranker, snapshot_current
 
 logger = logging.getLogger(__name__)
 # Each worker logs one line holding this when it is warm (through gunicorn's own logger, whatever
@@ -26,8 +33,6 @@ def warm_workers(log_text: str) -> int:
 def gunicorn_ready(*, port: int, log: Path, workers: int) -> bool:
     """Whether the gunicorn on `port` answers /healthz and all its `workers` are warm (per the
     `log` it writes): what anyone who starts one waits for before sending traffic."""
-    import http.client
-
     try:
         probe = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         probe.request("GET", "/healthz")
@@ -41,12 +46,6 @@ def serving_warm_up() -> dict[str, float]:
     """Load the embedding model (its ONNX session on CPU) and every active ranker with the item
     snapshot; returns the seconds each took. A part that fails is logged and skipped: requests
     have a fallback for each (keyword search, the fused order), and the database may be down."""
-    from django.db import connections
-
-    from recommendations.embeddings.model import encode_texts
-    from recommendations.models import RankerModel
-    from recommendations.ranking.stage import active_ranker, snapshot_current
-
     seconds: dict[str, float] = {}
     try:
         started = time.perf_counter()

@@ -4,6 +4,8 @@ import os
 
 from celery import Celery
 
+from recsite.celery_metrics import task_metrics_connect
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recsite.settings")
 
 app = Celery("recsite")
@@ -11,4 +13,4 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 # Task metrics and the worker's /metrics endpoint (signal receivers).
-import recsite.celery_metrics  # noqa: E402, F401
+task_metrics_connect()

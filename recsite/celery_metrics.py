@@ -13,6 +13,7 @@ import os
 import time
 
 from celery import signals
+from prometheus_client import multiprocess, start_http_server
 
 from recsite.metrics import ENABLED, TASK_DURATION, TASK_FAILURES, TASK_RETRIES
 
@@ -22,12 +23,10 @@ logger = logging.getLogger(__name__)
 _started: dict[str, float] = {}
 
 
-@signals.task_prerun.connect
 def _task_started(task_id: str, **kwargs: object) -> None:
     _started[task_id] = time.perf_counter()
 
 
-@signals.task_postrun.connect
 def _task_finished(task_id: str, task: object, state: str | None = None, **kwargs: object) -> None:
     started = _started.pop(task_id, None)
     if ENABLED and started is not None:
@@ -36,34 +35,40 @@ def _task_finished(task_id: str, task: object, state: str | None = None, **kwarg
         )
 
 
-@signals.task_failure.connect
 def _task_failed(sender: object = None, **kwargs: object) -> None:
     if ENABLED:
         TASK_FAILURES.labels(task=getattr(sender, "name", "unknown")).inc()
 
 
-@signals.task_retry.connect
 def _task_retried(sender: object = None, **kwargs: object) -> None:
     if ENABLED:
         TASK_RETRIES.labels(task=getattr(sender, "name", "unknown")).inc()
 
 
-@signals.worker_init.connect
 def _serve_metrics(**kwargs: object) -> None:
     port = os.environ.get("CELERY_METRICS_PORT")
     if not (ENABLED and port):
         return
-    from prometheus_client import start_http_server
 
-    from recsite.metrics_export import process_registry
+    # Lazy: recsite.metrics_export imports django_prometheus, which reads the settings on import, and
+    # this module loads with the recsite package (recsite/celery.py), before the settings do.
+    from recsite.metrics_export import process_registry  # noqa: PLC0415 - Django loading order
 
     start_http_server(int(port), addr=os.environ.get("CELERY_METRICS_ADDR", "0.0.0.0"), registry=process_registry())
     logger.info("worker metrics on :%s", port)
 
 
-@signals.worker_process_shutdown.connect
 def _child_exit(**kwargs: object) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         multiprocess.mark_process_dead(os.getpid())
+
+
+def task_metrics_connect() -> None:
+    """Connect the receivers to Celery's signals (recsite/celery.py, once the app exists); connecting
+    again changes nothing (a receiver is connected once per signal)."""
+    signals.task_prerun.connect(_task_started)
+    signals.task_postrun.connect(_task_finished)
+    signals.task_failure.connect(_task_failed)
+    signals.task_retry.connect(_task_retried)
+    signals.worker_init.connect(_serve_metrics)
+    signals.worker_process_shutdown.connect(_child_exit)

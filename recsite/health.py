@@ -8,6 +8,9 @@ import logging
 import time
 from collections.abc import Callable
 
+import redis
+from django.conf import settings
+from django.db import connection
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -21,16 +24,11 @@ BROKER_TIMEOUT_S = 0.5
 
 
 def database_check() -> None:
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
 
 
 def broker_check() -> None:
-    import redis
-    from django.conf import settings
-
     redis.Redis.from_url(
         settings.CELERY_BROKER_URL, socket_connect_timeout=BROKER_TIMEOUT_S, socket_timeout=BROKER_TIMEOUT_S
     ).ping()

@@ -14,11 +14,13 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 
+import redis
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 # Declared on import, which otherwise waits for the first cache call: its series are there from the start.
 from django_prometheus.cache import metrics as _cache_metrics  # noqa: F401
-from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
@@ -36,7 +38,6 @@ def process_registry() -> CollectorRegistry:
     """The live samples: merged from every process's files in multiprocess mode, else this process's."""
     if multiprocess_dir() is None:
         return REGISTRY
-    from prometheus_client import multiprocess
 
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
@@ -71,9 +72,6 @@ class StoredCollector(Collector):
 
 def queue_lengths() -> dict[str, int]:
     """Waiting tasks per queue (a Redis list per queue); empty when the broker does not answer."""
-    import redis
-    from django.conf import settings
-
     try:
         client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=0.2, socket_timeout=0.2)
         with client.pipeline() as pipe:
@@ -94,8 +92,6 @@ def metrics_text() -> bytes:
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """Prometheus text exposition (scraped by Prometheus; not part of the storefront API). With
     `METRICS_TOKEN` set, only a request bearing it gets the metrics."""
-    from django.conf import settings
-
     token = settings.METRICS_TOKEN
     if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
         error = {"code": "not_authenticated", "message": "Send 'Authorization: Bearer <METRICS_TOKEN>'.", "fields": {}}

@@ -16,6 +16,10 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
+from celery import signals as celery_signals
+from django.core.signals import request_finished, request_started
+from django.db.backends.signals import connection_created
+
 logger = logging.getLogger(__name__)
 
 SQL_MAX_CHARS = 500
@@ -59,10 +63,6 @@ class SlowQueryLog:
 
 def install(threshold_ms: float) -> None:
     """Log slow queries on every connection this process opens from now on."""
-    from celery import signals as celery_signals
-    from django.core.signals import request_finished, request_started
-    from django.db.backends.signals import connection_created
-
     wrapper = SlowQueryLog(threshold_ms)
 
     def wrap(sender: object, connection: Any, **kwargs: object) -> None:

@@ -3,9 +3,11 @@ embedding versions."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from recommendations.models import CollaborativeModel, EmbeddingAdaptation, EvaluationRun, RankerModel
+from recommendations.ranking.training import RankerGateError, importance_top, ranker_activate, ranker_gate
+from recommendations.recall.collaborative import collaborative_activate
 
 
 @admin.register(EvaluationRun)
@@ -94,8 +96,6 @@ class RankerModelAdmin(admin.ModelAdmin):
 
     @admin.display(description="top features (gain)")
     def top_features(self, ranker: RankerModel) -> str:
-        from recommendations.ranking.training import importance_top
-
         return ", ".join(name for name, _ in importance_top(importance=ranker.feature_importance, n=3))
 
     @admin.action(description="Activate if it beats the fused order (the active version of its name stops)")
@@ -107,10 +107,6 @@ class RankerModelAdmin(admin.ModelAdmin):
         self._activate(request, queryset, force=True)
 
     def _activate(self, request, queryset, *, force: bool) -> None:
-        from django.contrib import messages
-
-        from recommendations.ranking.training import RankerGateError, ranker_activate, ranker_gate
-
         names = list(queryset.values_list("name", flat=True))
         if len(set(names)) != len(names):
             self.message_user(request, "Pick at most one version per ranker name.", messages.ERROR)
@@ -163,10 +159,6 @@ class CollaborativeModelAdmin(admin.ModelAdmin):
 
     @admin.action(description="Serve this version (the active one stops)")
     def activate(self, request, queryset) -> None:
-        from django.contrib import messages
-
-        from recommendations.recall.collaborative import collaborative_activate
-
         if queryset.count() != 1:
             self.message_user(request, "Pick exactly one version.", messages.ERROR)
             return

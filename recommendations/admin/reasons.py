@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from recommendations.preview.prompt import PreviewError, template_preview
 from recommendations.reasons import templates
 from recommendations.reasons.backend_choice import _backend
 from recommendations.reasons.backends import BACKENDS, BackendError
@@ -187,8 +188,6 @@ class PromptTemplateAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:recommendations_prompttemplate_change", args=[template.pk]))
 
     def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        from recommendations.preview.prompt import PreviewError, template_preview
-
         template = self._template(request, pk)
         version_id = request.GET.get("version") or template.active_version_id
         version = get_object_or_404(PromptTemplateVersion, pk=version_id, template=template)

@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import transaction
 
+from catalog.public import Event, EventType, Product
 from placements.public import Placement
 from recommendations.badcases.cases import badcase_create
 from recommendations.badcases.models import BadCase, BadCaseSource
 from recommendations.badcases.snapshot import badcase_snapshot
+from recommendations.models import ServedList
 
 BATCH = 2000
 
@@ -34,8 +36,6 @@ class DetectionReport:
 
 def badcases_detect(*, limit: int = 20000) -> DetectionReport:
     """Scan up to `limit` undetected served lists, oldest first; file a bad case per finding."""
-    from recommendations.models import ServedList
-
     report = DetectionReport()
     while report.lists_scanned < limit:
         batch = list(ServedList.objects.filter(detected=False).order_by("created_at")[: min(BATCH, limit)])
@@ -53,8 +53,6 @@ def badcases_detect(*, limit: int = 20000) -> DetectionReport:
 
 def detections_find(*, served_lists: list) -> list[tuple[object, str, str, dict]]:
     """(served list, source, product id, evidence) for every finding in `served_lists` (two queries)."""
-    from catalog.public import Event, EventType, Product
-
     ids = {item["id"] for s in served_lists for item in s.items}
     out_of_stock = dict(
         Product.objects.filter(external_id__in=ids, in_stock=False).values_list("external_id", "updated_at")

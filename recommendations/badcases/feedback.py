@@ -11,6 +11,7 @@ from django.db import IntegrityError, models, transaction
 from recommendations.badcases.cases import badcase_create
 from recommendations.badcases.models import BadCase, BadCaseSource
 from recommendations.badcases.snapshot import badcase_snapshot
+from recommendations.models import HiddenItem, ServedList
 
 
 class FeedbackReason(models.TextChoices):
@@ -44,8 +45,6 @@ def feedback_submit(*, recommendation_id: uuid.UUID, product_id: str, reason: st
     The same feedback sent twice (same list, item and reason) returns the first case. Raises
     `FeedbackError` when the list is unknown (or past retention) or the item was not in it.
     """
-    from recommendations.models import ServedList
-
     served = ServedList.objects.filter(pk=recommendation_id).first()
     if served is None:
         raise FeedbackError(
@@ -79,8 +78,6 @@ def feedback_submit(*, recommendation_id: uuid.UUID, product_id: str, reason: st
 
 def hidden_item_create(*, customer_id: str, product_id: str, source: str) -> bool:
     """Never recommend `product_id` to `customer_id` again; False when it was hidden already."""
-    from recommendations.models import HiddenItem
-
     try:
         with transaction.atomic():
             _, created = HiddenItem.objects.get_or_create(

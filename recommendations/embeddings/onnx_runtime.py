@@ -34,7 +34,7 @@ class OnnxEncoder:
     """`model`'s encoder with its transformer run by an ONNX Runtime session from `path`."""
 
     def __init__(self, *, model: SentenceTransformer, path: Path, threads: int) -> None:
-        import onnxruntime
+        import onnxruntime  # noqa: PLC0415 - onnxruntime: heavy, loaded when the CPU encoder is first built
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
@@ -49,7 +49,7 @@ class OnnxEncoder:
 
     def encode(self, texts: Sequence[str], *, batch_size: int) -> np.ndarray:
         """Sentence embeddings of `texts` in order, as the model's own modules make them."""
-        import torch
+        import torch  # noqa: PLC0415 - torch: heavy, loaded when the model is, not at startup
 
         # Longest first, so that each batch pads to lengths that are alike.
         order = np.argsort([-len(t) for t in texts], kind="stable")
@@ -81,7 +81,7 @@ class OnnxEncoder:
 def onnx_file(*, directory: Path, location: str, max_length: int | None) -> Path:
     """Where the export of the model at `location` lives: named after its files, so that a changed
     model or torch gets a new export and never a stale one."""
-    import torch
+    import torch  # noqa: PLC0415 - torch: heavy, loaded when the model is, not at startup
 
     digest = hashlib.sha256(f"{location}|{max_length}|{torch.__version__}|{OPSET}".encode())
     source = Path(location)
@@ -98,7 +98,7 @@ def onnx_file(*, directory: Path, location: str, max_length: int | None) -> Path
 def onnx_export(*, model: SentenceTransformer, path: Path) -> None:
     """Export `model`'s transformer to `path` (through a temporary file: processes starting side by
     side never load a half-written one)."""
-    import torch
+    import torch  # noqa: PLC0415 - torch: heavy, loaded when the model is, not at startup
 
     transformer = model[0].auto_model
     sample = model.tokenizer(["an example text"], return_tensors="pt")

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
+from pgvector.psycopg.vector import register_vector_info
+from psycopg import Cursor
+from psycopg.types import TypeInfo
 
 from catalog.public import Product, ProductEmbedding, product_text, text_hash
 from recommendations.embeddings.model import embedding_dimension, embedding_model_name, encode_texts, pick_device
@@ -253,10 +256,6 @@ def _read_chunk(*, model_name: str, after_pk: int, size: int) -> _Chunk:
 
 def _write_chunk(*, chunk: _Chunk, vectors: np.ndarray, model_name: str) -> int:
     """Store one chunk in its own transaction; returns how many rows were written."""
-    from pgvector.psycopg.vector import register_vector_info
-    from psycopg import Cursor
-    from psycopg.types import TypeInfo
-
     mismatched = [i for i, (new, old) in enumerate(zip(chunk.hashes, chunk.stored_hashes, strict=True)) if new != old]
     connection.ensure_connection()
     with transaction.atomic(), connection.wrap_database_errors:

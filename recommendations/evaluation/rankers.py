@@ -21,6 +21,7 @@ from recommendations.interactions import interaction_matrix
 from recommendations.ranking.features import (
     FEATURE_SETS,
     Catalog,
+    catalog_build,
     customer_state_build,
     features_compute,
     item_state_build,
@@ -65,7 +66,7 @@ def ranker_rankings(
 
     When the training events cannot train a ranker, no lists come back and the info says why.
     """
-    import lightgbm as lgb
+    import lightgbm as lgb  # noqa: PLC0415 - lightgbm: heavy, loaded by ranker evaluation only
 
     started = time.perf_counter()
     try:
@@ -139,8 +140,6 @@ def peak_rss_mb() -> float:
 
 def catalog_from_embeddings(*, n_items: int, embeddings: np.ndarray | None) -> Catalog:
     """A catalog knowing only embeddings (no prices, no categories), for arrays-only runs."""
-    from recommendations.ranking.features import catalog_build
-
     return catalog_build(
         product_pks=np.arange(n_items, dtype=np.int64),
         prices=np.full(n_items, np.nan),

@@ -6,8 +6,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from django.db import connection
+
+from catalog.public import Customer, Product
 from placements.public import Placement
 from recommendations.contracts import PlacementRequest
+from recommendations.history import customer_history
 from recommendations.reasons.backend_choice import backend_current
 from recommendations.reasons.backends import GROUNDED, Backend
 from recommendations.reasons.basis import Basis, product_facts, reason_variables, semantic_seeds
@@ -42,8 +46,6 @@ class Preview:
 def preview_basis(*, product_pk: int, history_pks: list[int], history_weights: list[float]) -> Basis:
     """How the feed would explain this item for this history: its strongest item-CF seed, else the
     nearest history item, else popularity."""
-    from django.db import connection
-
     if not history_pks:
         return Basis(route="popularity")
     with connection.cursor() as cursor:
@@ -64,9 +66,6 @@ def template_preview(
     *, version_id: int, customer_id: str, product_id: str = "", backend: Backend | None = None
 ) -> Preview:
     """Render the version for the customer (and, for a reason template, the item) and generate."""
-    from catalog.public import Customer, Product
-    from recommendations.history import customer_history
-
     version = PromptTemplateVersion.objects.select_related("template").get(pk=version_id)
     if not Customer.objects.filter(external_id=customer_id).exists():
         raise PreviewError(f"no customer with id {customer_id!r}")

@@ -20,12 +20,15 @@ Memory: rows are float32; the embedding similarities are computed in blocks of
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from django.db import connection
 
+from catalog.public import Product
 from placements.public import ROUTES
 from recommendations.contracts import FusedItem, Interactions
 from recommendations.embeddings.stored import embeddings_load
@@ -504,8 +507,6 @@ def _pair_max(*, users: np.ndarray, items: np.ndarray, values: np.ndarray, shape
 
 def catalog_load() -> Catalog:
     """Every product's price, category and normalised embedding, in product pk order (2 queries)."""
-    from catalog.public import Product
-
     rows = list(Product.objects.order_by("pk").values_list("pk", "price", "category_id", "brand"))
     product_pks = np.array([row[0] for row in rows], dtype=np.int64)
     return catalog_build(
@@ -571,10 +572,6 @@ def events_load(
 
     Events on products not in `product_pks` (added since the catalog was read) are left out.
     """
-    import datetime as dt
-
-    from django.db import connection
-
     sql = (
         "SELECT customer_id, product_id, type, value, EXTRACT(EPOCH FROM timestamp)"
         " FROM catalog_event WHERE timestamp < %s"

@@ -24,6 +24,7 @@ import numpy as np
 
 from placements.public import Strategy
 from recommendations.contracts import FusedItem, Interactions
+from recommendations.models import RankerModel
 from recommendations.ranking.features import (
     FEATURE_SETS,
     Catalog,
@@ -177,8 +178,6 @@ def snapshot_current() -> Snapshot:
 
 def active_ranker(*, name: str) -> LoadedRanker | None:
     """The active version of ranker `name`, loaded once per version; None when none is active."""
-    from recommendations.models import RankerModel
-
     now = time.monotonic()
     checked = _versions.get(name)
     if checked is None or now - checked[0] > VERSION_CHECK_SECONDS:
@@ -210,9 +209,7 @@ def reset() -> None:
 
 
 def _model_load(*, ranker_id: int) -> LoadedRanker:
-    import lightgbm as lgb
-
-    from recommendations.models import RankerModel
+    import lightgbm as lgb  # noqa: PLC0415 - lightgbm: heavy, loaded with the first ranker model
 
     ranker = RankerModel.objects.only("name", "version", "feature_set", "feature_names", "artifact", "params").get(
         pk=ranker_id

@@ -19,13 +19,18 @@ them); `ranker_train` loads the database, fits and stores a new `RankerModel` ve
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
 
 from placements.public import Strategy
 from recommendations.contracts import FusedItem, Interactions
@@ -39,7 +44,8 @@ from recommendations.evaluation.strategies import (
     routes_train,
     user_block,
 )
-from recommendations.interactions import interaction_matrix
+from recommendations.interactions import interaction_matrix, interactions_load
+from recommendations.models import RankerModel
 from recommendations.ranking.features import (
     FEATURE_SETS,
     TOPIC_FEATURES,
@@ -50,6 +56,7 @@ from recommendations.ranking.features import (
     ItemState,
     candidate_lists_build,
     candidate_lists_concat,
+    catalog_load,
     customer_state_build,
     embedding_basis_fit,
     features_compute,
@@ -363,7 +370,7 @@ def ranker_fit(*, data: TrainingData, feature_set: str, device: str = "cpu", see
 
     A device other than cpu that LightGBM cannot use (no GPU build, no GPU) falls back to cpu.
     """
-    import lightgbm as lgb
+    import lightgbm as lgb  # noqa: PLC0415 - lightgbm: heavy, loaded by the training worker only
 
     started = time.perf_counter()
     names = FEATURE_SETS[feature_set]
@@ -494,10 +501,6 @@ def ranker_device() -> str:
     `gpu` (OpenCL) because the PyPI wheels are built with it; `cuda` needs LightGBM built from
     source with -DUSE_CUDA=1 and is used only when asked for by name.
     """
-    import shutil
-
-    from django.conf import settings
-
     device = settings.RANKER_DEVICE
     if device == "auto":
         return "gpu" if shutil.which("nvidia-smi") else "cpu"
@@ -507,15 +510,6 @@ def ranker_device() -> str:
 def ranker_train(*, feature_set: str, as_of: float | None = None, name: str | None = None):
     """Train on the stored events before `as_of` (default: all) and store a new version of
     ranker `name` (default: the feature set's name), inactive. Returns the `RankerModel`."""
-    import datetime as dt
-
-    from django.db import transaction
-    from django.db.models import Max
-
-    from recommendations.interactions import interactions_load
-    from recommendations.models import RankerModel
-    from recommendations.ranking.features import catalog_load
-
     if feature_set not in FEATURE_SETS:
         raise ValueError(f"unknown feature set {feature_set!r}; one of {', '.join(FEATURE_SETS)}")
     started = time.perf_counter()
@@ -524,7 +518,6 @@ def ranker_train(*, feature_set: str, as_of: float | None = None, name: str | No
     if not len(interactions.users):
         raise RankerTrainingError("there are no events to train on")
     reference_time = float(interactions.timestamps.max())
-    from django.conf import settings
 
     data = training_data_build(
         interactions=interactions, catalog=catalog_load(), memory_budget=settings.RANKER_MEMORY_BUDGET_MB * 2**20
@@ -577,10 +570,6 @@ def ranker_activate(*, ranker_id: int, force: bool = False):
 
     Refused (`RankerGateError`) when the version does not pass `ranker_gate`, unless `force`.
     """
-    from django.db import transaction
-
-    from recommendations.models import RankerModel
-
     with transaction.atomic():
         ranker = RankerModel.objects.select_for_update().get(pk=ranker_id)
         passed, words = ranker_gate(validation_metrics=ranker.validation_metrics)
@@ -594,6 +583,4 @@ def ranker_activate(*, ranker_id: int, force: bool = False):
 
 
 def _iso(seconds: float) -> str:
-    import datetime as dt
-
     return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).isoformat()

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from django.db import connection
+
+from catalog.public import Product
 from recommendations.contracts import ScoredItem
 from recommendations.reasons.guardrails import FIELD_MAX_CHARS, ProductFacts, prompt_text_sanitize
 
@@ -44,8 +47,6 @@ def basis_of(*, item: ScoredItem, weights: Mapping[str, float]) -> Basis:
 
 def semantic_seeds(*, product_pks: Sequence[int], history_pks: Sequence[int]) -> dict[int, int]:
     """product pk → the history item whose embedding is nearest to it (one query)."""
-    from django.db import connection
-
     if not product_pks or not history_pks:
         return {}
     sql = (
@@ -61,8 +62,6 @@ def semantic_seeds(*, product_pks: Sequence[int], history_pks: Sequence[int]) ->
 
 def product_facts(*, pks: Sequence[int]) -> dict[int, ProductFacts]:
     """pk → sanitised, length-limited catalog facts of each product (one query)."""
-    from catalog.public import Product
-
     rows = Product.objects.filter(pk__in=set(pks)).values_list(
         "pk", "external_id", "title", "description", "brand", "price", "currency", "category__path"
     )

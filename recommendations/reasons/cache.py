@@ -15,6 +15,8 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
+from recommendations.reasons.models import Generation
+
 MEMORY_ENTRIES = 50_000
 
 stats: Counter[str] = Counter()
@@ -91,8 +93,6 @@ def seeds_put_many(seeds: Mapping[tuple[int, int], int]) -> None:
 
 def cache_get_many(*, keys: Iterable[str]) -> dict[str, Cached]:
     """key → cached entry for the keys that have one: memory, then one query for the rest."""
-    from recommendations.reasons.models import Generation
-
     keys = list(dict.fromkeys(keys))
     found = memory_get_many(keys)
     stats["memory_hits"] += len(found)

@@ -18,7 +18,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.db import connection
+
+from catalog.public import Product
 from placements.public import Placement
+from recommendations.badcases.cases import badcase_create
+from recommendations.badcases.models import BadCaseSource
 from recommendations.reasons import cache
 from recommendations.reasons.backend_choice import backend_current
 from recommendations.reasons.backends import GROUNDED, Backend
@@ -57,8 +62,6 @@ class GenerationReport:
 
 @functools.lru_cache(maxsize=1)
 def _catalog_brands(_minute: int) -> frozenset[str]:
-    from catalog.public import Product
-
     return frozenset(b for b in Product.objects.exclude(brand="").values_list("brand", flat=True).distinct() if b)
 
 
@@ -80,9 +83,6 @@ def reasons_generate(
     bad case (source reason_guardrail) naming the failed check; a prompt the backend did not
     answer is not stored (see the module doc).
     """
-    from recommendations.badcases.cases import badcase_create
-    from recommendations.badcases.models import BadCaseSource
-
     began = time.perf_counter()
     backend = backend or backend_current()
     if backend.name == GROUNDED or not specs:
@@ -202,8 +202,6 @@ def popular_reason_specs(
     The defaults cover every item-CF seed (an item appears in at most a few hundred neighbour lists)
     and 100 semantic ones: on the demo data, about 134k reasons per template version and model, and
     97% of the popular items' reasons in sampled feeds (bench/reasons_cache.py)."""
-    from django.db import connection
-
     versions = list(
         PromptTemplate.objects.filter(
             purpose=Purpose.REASON, placement=placement, is_active=True, active_version__isnull=False

@@ -13,6 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.db import connection
+
+from catalog.public import EventType, Product
 from recommendations.reasons.guardrails import prompt_text_sanitize
 
 INSTRUCTION = "Recommend the next product for this shopper and say in one sentence why, naming only their items."
@@ -28,10 +31,6 @@ class InstructionExample:
 
 def instruction_examples(*, limit: int | None = None) -> Iterator[InstructionExample]:
     """The examples, customer by customer (three queries in all)."""
-    from django.db import connection
-
-    from catalog.public import EventType, Product
-
     sql = (
         "SELECT customer_id, product_id FROM ("
         " SELECT customer_id, product_id, max(timestamp) AS last FROM catalog_event WHERE type = %s"
@@ -66,8 +65,6 @@ def instruction_examples(*, limit: int | None = None) -> Iterator[InstructionExa
 
 def _strongest_seeds(*, pairs: list[tuple[int, list[int]]]) -> dict[int, dict[tuple[int, ...], int]]:
     """target → {history: the history item whose neighbour list scores the target highest}."""
-    from django.db import connection
-
     flat = [(i, target, h) for i, (target, history) in enumerate(pairs) for h in history]
     if not flat:
         return {}

@@ -34,7 +34,7 @@ def shipped_model_location() -> tuple[str, str]:
 
 
 def device_pick(requested: str = "auto") -> str:
-    import torch
+    import torch  # noqa: PLC0415 - torch: heavy, loaded by the reason workers only
 
     if requested != "auto":
         return requested
@@ -60,7 +60,7 @@ class TransformersBackend:
             return self._loaded
 
     def generate(self, *, prompts: Sequence[str], max_new_tokens: int) -> list[Generated]:
-        import torch
+        import torch  # noqa: PLC0415 - torch: heavy, loaded by the reason workers only
 
         model, tokenizer, device = self.load()
         out: list[Generated] = []
@@ -93,8 +93,8 @@ def chat_text(tokenizer, prompt: str) -> str:
 
 def model_load(*, source: str, device: str, half: bool = True) -> tuple[object, object, str]:
     """(model, tokenizer, device) of `source` (empty: the shipped SmolLM2); fp16 on cuda when `half`."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    import torch  # noqa: PLC0415 - torch: heavy, loaded by the reason workers only
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415 - transformers: heavy, loaded by the reason workers only
 
     kwargs: dict = {}
     if source:

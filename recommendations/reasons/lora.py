@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from recommendations.reasons.local_lm import chat_text, device_pick, model_load
+
 LORA_RANK = 8
 LEARNING_RATE = 2e-4
 MAX_TOKENS = 256
@@ -41,10 +43,8 @@ def lora_train(
 
     `loaded`: a (model, tokenizer, device) this process holds already (its weights get the adapters).
     """
-    import torch
-    from peft import LoraConfig, get_peft_model
-
-    from recommendations.reasons.local_lm import chat_text, device_pick, model_load
+    import torch  # noqa: PLC0415 - torch: heavy, loaded by LoRA training only
+    from peft import LoraConfig, get_peft_model  # noqa: PLC0415 - peft: heavy, loaded by LoRA training only
 
     began = time.perf_counter()
     # fp32 weights: the optimizer steps the adapters in full precision; autocast runs fp16 on cuda.

@@ -17,7 +17,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from recommendations.reasons.models import Purpose
+from django.db import connection
+from django.utils import timezone
+
+from recommendations.reasons.models import PromptTemplate, Purpose
 from recsite.snapshot import CachedSnapshot
 
 logger = logging.getLogger(__name__)
@@ -51,8 +54,6 @@ def active_templates_forget() -> None:
 
 
 def _load() -> tuple[ActiveTemplate, ...]:
-    from recommendations.reasons.models import PromptTemplate
-
     rows = PromptTemplate.objects.filter(is_active=True, active_version__isnull=False).select_related("active_version")
     return tuple(
         ActiveTemplate(
@@ -109,9 +110,6 @@ def reason_serving_log(*, recommendation_id: uuid.UUID, template_id: int) -> Non
 
 
 def reason_servings_write(rows: Sequence[tuple[uuid.UUID, int]]) -> None:
-    from django.db import connection
-    from django.utils import timezone
-
     now = timezone.now()
     values = ", ".join(["(%s, %s, %s)"] * len(rows))
     with connection.cursor() as cursor:
@@ -141,8 +139,6 @@ def reason_servings_flush(**kwargs: object) -> None:
 
 def pool_stats_refresh() -> int:
     """Count each template's served lists and the lists that got a click; returns templates updated."""
-    from django.db import connection
-
     sql = (
         "UPDATE recommendations_prompttemplate t SET impressions = s.impressions, clicks = s.clicks FROM ("
         " SELECT r.template_id, count(*) AS impressions,"

@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from catalog.public import Product
 from recommendations.reasons import cache
 from recommendations.reasons.backend_choice import backend_current, backend_identity
 from recommendations.reasons.backends import Backend
@@ -71,8 +72,6 @@ def rerank_generate(
     *, version_id: int, candidate_ids: Sequence[str], history_pks: Sequence[int] = (), backend: Backend | None = None
 ) -> RerankResult:
     """Ask the backend to order `candidate_ids` and cache the order (its text: a JSON array)."""
-    from catalog.public import Product
-
     backend = backend or backend_current()
     version = PromptTemplateVersion.objects.get(pk=version_id)
     pks = dict(Product.objects.filter(external_id__in=candidate_ids).values_list("external_id", "pk"))

@@ -8,6 +8,12 @@ from typing import Any
 
 from celery import shared_task
 
+from recommendations.reasons.backend_choice import backend_identity
+from recommendations.reasons.backends import GROUNDED
+from recommendations.reasons.generation import ReasonSpec, popular_reason_specs, reasons_generate
+from recommendations.reasons.lora import lora_train
+from recommendations.reasons.pool import pool_stats_refresh
+from recommendations.reasons.rerank import rerank_generate
 from recsite.tasks import transient_task
 
 PREGENERATE_CHUNK = 64
@@ -16,8 +22,6 @@ PREGENERATE_CHUNK = 64
 @transient_task(acks_late=True)
 def generate_reasons(*, specs: list[list]) -> dict[str, Any]:
     """Generate and cache reasons for [version_id, product_pk, route, seed_pk] specs (idempotent)."""
-    from recommendations.reasons.generation import ReasonSpec, reasons_generate
-
     report = reasons_generate(specs=[ReasonSpec(*spec) for spec in specs])
     return dataclasses.asdict(report)
 
@@ -26,10 +30,6 @@ def generate_reasons(*, specs: list[list]) -> dict[str, Any]:
 def pregenerate_reasons(*, top_n: int = 1000, seeds_per_item: int = 1000, semantic_seeds_per_item: int = 100) -> int:
     """Enqueue generation for the most popular items' likely reasons; returns the specs sent
     (none with the grounded backend: it has nothing to generate)."""
-    from recommendations.reasons.backend_choice import backend_identity
-    from recommendations.reasons.backends import GROUNDED
-    from recommendations.reasons.generation import popular_reason_specs
-
     if backend_identity()[0] == GROUNDED:
         return 0
     specs = [
@@ -45,21 +45,15 @@ def pregenerate_reasons(*, top_n: int = 1000, seeds_per_item: int = 1000, semant
 
 @transient_task(acks_late=True)
 def generate_rerank(*, version_id: int, candidate_ids: list[str], history_pks: list[int]) -> list[str]:
-    from recommendations.reasons.rerank import rerank_generate
-
     return rerank_generate(version_id=version_id, candidate_ids=candidate_ids, history_pks=history_pks).order
 
 
 @transient_task(ignore_result=True)
 def refresh_prompt_pool() -> int:
-    from recommendations.reasons.pool import pool_stats_refresh
-
     return pool_stats_refresh()
 
 
 @shared_task(acks_late=True)
 def lora_finetune(*, path: str, output_dir: str, steps: int = 100, model: str = "") -> dict[str, Any]:
     """Fine-tune the reason model with LoRA on an `export_instructions` file; saves the adapter."""
-    from recommendations.reasons.lora import lora_train
-
     return dataclasses.asdict(lora_train(path=path, output_dir=output_dir, steps=steps, model=model))

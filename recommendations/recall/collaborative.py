@@ -29,9 +29,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from django.db import connection, transaction
+from django.db.models import Max
+from scipy.linalg import lapack
+from threadpoolctl import threadpool_limits
 
 from recommendations.contracts import Candidate
 from recommendations.history import History
+from recommendations.interactions import interaction_matrix, interactions_load
+from recommendations.models import CollaborativeModel
 from recommendations.recall.itemcf import neighbor_copy_lines, neighbor_sum_candidates
 from recsite.snapshot import CachedSnapshot
 
@@ -120,8 +126,6 @@ def _ease(*, binary: sp.csr_matrix, n_neighbors: int) -> tuple[sp.csr_matrix, di
 def symmetric_inverse(matrix: np.ndarray) -> np.ndarray:
     """The inverse of a symmetric positive definite float32 matrix, computed in its own memory
     (Cholesky, then the inverse from it: a third of a general inverse's work, no second copy)."""
-    from scipy.linalg import lapack
-
     factor, info = lapack.spotrf(matrix, lower=False, overwrite_a=True, clean=False)
     if info != 0:
         raise np.linalg.LinAlgError(f"EASE's Gram matrix is not positive definite (spotrf info {info})")
@@ -138,16 +142,14 @@ def symmetric_inverse(matrix: np.ndarray) -> np.ndarray:
 
 
 def _als(*, binary: sp.csr_matrix, n_neighbors: int) -> tuple[sp.csr_matrix, dict, str]:
-    from threadpoolctl import threadpool_limits
-
     device = "cpu"
     with threadpool_limits(limits=1, user_api="blas"):
         model = None
         try:
-            import implicit.gpu
+            import implicit.gpu  # noqa: PLC0415 - implicit: heavy (and its GPU build optional), loaded by the ALS rebuild only
 
             if implicit.gpu.HAS_CUDA:
-                from implicit.gpu.als import AlternatingLeastSquares as GpuAls
+                from implicit.gpu.als import AlternatingLeastSquares as GpuAls  # noqa: PLC0415 - implicit: heavy, loaded by the ALS rebuild only
 
                 model = GpuAls(
                     factors=ALS_FACTORS,
@@ -159,7 +161,7 @@ def _als(*, binary: sp.csr_matrix, n_neighbors: int) -> tuple[sp.csr_matrix, dic
         except ImportError:
             model = None
         if model is None:
-            from implicit.cpu.als import AlternatingLeastSquares
+            from implicit.cpu.als import AlternatingLeastSquares  # noqa: PLC0415 - implicit: heavy, loaded by the ALS rebuild only
 
             model = AlternatingLeastSquares(
                 factors=ALS_FACTORS, regularization=ALS_REGULARIZATION, iterations=ALS_ITERATIONS, random_state=ALS_SEED
@@ -206,8 +208,6 @@ def _top_per_row(*, dense_rows: np.ndarray, n_neighbors: int) -> sp.csr_matrix:
 
 
 def _active_model_id_load() -> int | None:
-    from recommendations.models import CollaborativeModel
-
     return CollaborativeModel.objects.filter(is_active=True).values_list("pk", flat=True).first()
 
 
@@ -241,12 +241,6 @@ def collaborative_rebuild(*, algorithm: str | None = None, activate: bool = True
     Returns the `CollaborativeModel`. The neighbour rows of a version are written once (COPY) and
     never changed; activating another version switches serving at once.
     """
-    from django.db import connection, transaction
-    from django.db.models import Max
-
-    from recommendations.interactions import interaction_matrix, interactions_load
-    from recommendations.models import CollaborativeModel
-
     interactions, product_pks = interactions_load()
     fit = cf_fit(matrix=interaction_matrix(interactions=interactions), algorithm=algorithm)
     with transaction.atomic():
@@ -275,10 +269,6 @@ def collaborative_rebuild(*, algorithm: str | None = None, activate: bool = True
 
 def collaborative_activate(*, model_id: int):
     """Make version `model_id` the served one (the previous one stops)."""
-    from django.db import transaction
-
-    from recommendations.models import CollaborativeModel
-
     with transaction.atomic():
         model = CollaborativeModel.objects.select_for_update().get(pk=model_id)
         CollaborativeModel.objects.filter(is_active=True).exclude(pk=model.pk).update(is_active=False)

@@ -24,10 +24,11 @@ import io
 
 import numpy as np
 import scipy.sparse as sp
+from django.db import connection, transaction
 
 from recommendations.contracts import Candidate
 from recommendations.history import History
-from recommendations.interactions import rank_in_runs
+from recommendations.interactions import interaction_matrix, interactions_load, rank_in_runs
 
 ROUTE = "itemcf"
 DEFAULT_NEIGHBORS = 50
@@ -101,8 +102,6 @@ def neighbor_sum_candidates(
     """Top `n` of Σ history weight × neighbour score over a neighbour table (`table` is one of the
     code's own table names, never input), only the rows of `model_id` when given; `seed_pk` is
     the history item contributing most."""
-    from django.db import connection
-
     if history.is_empty or n <= 0:
         return []
     version = " WHERE n.model_id = %s" if model_id is not None else ""
@@ -127,10 +126,6 @@ def itemcf_neighbors_rebuild(*, n_neighbors: int = DEFAULT_NEIGHBORS, shrink: fl
     Delete and COPY run in one transaction, so readers see the old table until the new one is
     complete. Returns the number of neighbour rows written.
     """
-    from django.db import connection, transaction
-
-    from recommendations.interactions import interaction_matrix, interactions_load
-
     interactions, product_pks = interactions_load()
     similarity = itemcf_similarity(
         matrix=interaction_matrix(interactions=interactions), n_neighbors=n_neighbors, shrink=shrink

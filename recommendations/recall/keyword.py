@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from django.db import connection
+
 from recommendations.contracts import Candidate
 from recommendations.recall.semantic import KnnFilter, knn_filter_sql
 
@@ -21,8 +23,6 @@ MAX_WORDS = 20
 
 def keyword_candidates(*, query: str, n: int, knn_filter: KnnFilter) -> list[Candidate]:
     """The `n` products whose text best matches any word of `query`; score = ts_rank."""
-    from django.db import connection
-
     words = WORD.findall(query.lower())[:MAX_WORDS]
     if not words or n <= 0:
         return []

@@ -14,9 +14,13 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from django.db import transaction
+from django.utils import timezone
 
+from catalog.public import ItemPopularity
 from recommendations.contracts import Candidate
-from recommendations.interactions import decay
+from recommendations.interactions import decay, interactions_load
+from recommendations.recall.filters import category_subtree_q
 
 ROUTE = "popularity"
 HALF_LIFE_DAYS = 14.0
@@ -113,12 +117,6 @@ def popularity_rebuild(*, half_life_days: float = HALF_LIFE_DAYS) -> int:
 
     Replaces the table in one transaction (readers see the old or the new table, never half).
     """
-    from django.db import transaction
-    from django.utils import timezone
-
-    from catalog.public import ItemPopularity
-    from recommendations.interactions import interactions_load
-
     interactions, product_pks = interactions_load()
     scores = (
         popularity_scores(
@@ -146,8 +144,6 @@ def popularity_rebuild(*, half_life_days: float = HALF_LIFE_DAYS) -> int:
 
 def popularity_top(*, n: int = CACHE_SIZE) -> list[tuple[int, float]]:
     """The most popular (product pk, score) pairs, best first; cached per process."""
-    from catalog.public import ItemPopularity
-
     cached = _cache.get("top")
     if cached is None or time.monotonic() - cached[0] > CACHE_TTL_SECONDS:
         top = list(
@@ -164,9 +160,6 @@ def popularity_candidates(*, n: int, category_path: str | None = None) -> list[C
     Unfiltered, from the cached top list; with a category, one indexed query (the global top list
     may hold none of a small category's items).
     """
-    from catalog.public import ItemPopularity
-    from recommendations.recall.filters import category_subtree_q
-
     if category_path is None:
         top = popularity_top(n=n)
     else:

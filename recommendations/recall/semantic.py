@@ -11,9 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from django.db import connection, transaction
 
+from catalog.public import ProductEmbedding
 from recommendations.contracts import Candidate
 from recommendations.history import History
+from recommendations.recall.filters import category_subtree_like
 
 ROUTE = "semantic"
 # The customer vector is built from this many of their most recent items.
@@ -44,8 +47,6 @@ class KnnFilter:
 
 def customer_vector(*, history: History) -> np.ndarray | None:
     """The customer's vector from the embeddings of their recent items, or None (one query)."""
-    from catalog.public import ProductEmbedding
-
     recent = history.product_pks[:HISTORY_ITEMS]
     if not recent:
         return None
@@ -84,8 +85,6 @@ def customer_semantic_candidates(*, history: History, n: int, knn_filter: KnnFil
 
 def knn_filter_sql(*, knn_filter: KnnFilter, pk_column: str) -> tuple[list[str], list]:
     """The filter as SQL conditions on `catalog_product p` and `pk_column`, with their parameters."""
-    from recommendations.recall.filters import category_subtree_like
-
     where = [f"NOT ({pk_column} = ANY(%s))", "NOT (p.external_id = ANY(%s))"]
     params: list = [list(knn_filter.excluded_pks), list(knn_filter.excluded_external_ids)]
     if knn_filter.in_stock_only:
@@ -151,8 +150,6 @@ def knn_session_defaults(sender, connection, **kwargs) -> None:
 def _knn(*, vector_sql: str, vector_params: list, n: int, knn_filter: KnnFilter) -> list[Candidate]:
     """One filtered nearest-neighbour query through the HNSW index (a wider search than the
     session's default takes a transaction and one more statement)."""
-    from django.db import connection, transaction
-
     if n <= 0:
         return []
     where, params = knn_filter_sql(knn_filter=knn_filter, pk_column="e.product_id")

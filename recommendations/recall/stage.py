@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Set
 
+from catalog.public import Product
 from placements.public import Strategy
 from recommendations.contracts import Candidate, FusedItem, RecRequest
+from recommendations.embeddings.model import encode_texts
 from recommendations.errors import EmbeddingModelUnavailable
 from recommendations.history import History
 from recommendations.recall import collaborative, itemcf, popularity, semantic
@@ -64,9 +66,6 @@ def recall_stage(
 
 def _context_candidates(*, request: RecRequest, n: int, knn_filter: semantic.KnnFilter) -> list[Candidate]:
     """Semantic matches to the request's context product (an unknown id is ignored) or query."""
-    from catalog.public import Product
-    from recommendations.embeddings.model import encode_texts
-
     if request.context_product:
         pk = Product.objects.filter(external_id=request.context_product).values_list("pk", flat=True).first()
         if pk is not None:

@@ -12,6 +12,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from recommendations.models import MerchRule
 from recommendations.recall.filters import PATH_SEPARATOR
 from recsite.snapshot import CachedSnapshot
 
@@ -184,8 +185,6 @@ def rules_active() -> RuleSet:
 
 
 def rules_load() -> RuleSet:
-    from recommendations.models import MerchRule
-
     rows = MerchRule.objects.filter(is_active=True).select_related("context_category", "target_category")
     return ruleset_build([rule_from_model(rule) for rule in rows])
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recommendations.rules.active import ActiveRule, rule_from_model
+from catalog.public import Product
+from recommendations.models import ServedList
+from recommendations.recall.filters import category_subtree_q
+from recommendations.rules.active import ActiveRule, path_within, rule_from_model
 
 # The dry run replays the rule over this many of the latest served lists.
 DRY_RUN_LISTS = 500
@@ -63,8 +66,6 @@ def rule_dry_run(rule) -> DryRun:
     """How much the (possibly unsaved) `rule` would touch: in-stock products its targets select,
     and, over the latest `DRY_RUN_LISTS` served lists of its placement, the lists and served items
     it would change. Scope by customer segment is not replayed (lists keep no customer attributes)."""
-    from recommendations.models import ServedList
-
     active = rule_from_model(rule)
     lists = ServedList.objects.order_by("-created_at")
     if active.placement:
@@ -90,14 +91,10 @@ def rule_dry_run(rule) -> DryRun:
 
 
 def _within(category: str | None, rule: ActiveRule) -> bool:
-    from recommendations.rules.active import path_within
-
     return category is not None and path_within(category, rule.context_category or "")
 
 
 def _products(*, ids: set[str]) -> dict[str, dict]:
-    from catalog.public import Product
-
     rows = Product.objects.filter(external_id__in=ids).values_list(
         "external_id", "category__path", "brand", "attributes"
     )
@@ -108,9 +105,6 @@ def _products(*, ids: set[str]) -> dict[str, dict]:
 
 
 def _matching_products(rule: ActiveRule) -> int:
-    from catalog.public import Product
-    from recommendations.recall.filters import category_subtree_q
-
     if rule.kind == "pin":
         return int(rule.product_pk is not None)
     if rule.kind not in ("boost", "bury", "exclude"):

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from django.db import connection
+
+from catalog.public import Customer
 from recommendations.contracts import FusedItem, ScoredItem
 from recommendations.recall.filters import category_subtree_like
 from recommendations.rules.active import RuleSet, rules_active
@@ -104,8 +107,6 @@ def available_items(
 
     Raw SQL with array parameters: hundreds of candidates bind as one value, not one each.
     """
-    from django.db import connection
-
     if not pks:
         return {}
     sql = (
@@ -141,16 +142,12 @@ def available_items(
 
 
 def customer_attributes(*, customer_id: str) -> dict:
-    from catalog.public import Customer
-
     return Customer.objects.filter(external_id=customer_id).values_list("attributes", flat=True).first() or {}
 
 
 def pairwise_similarity(*, pks: Sequence[int]) -> dict[tuple[int, int], float]:
     """Cosine similarity of every pair among `pks` that have embeddings, computed in the database
     (pgvector's `<=>` is the cosine distance): a few dozen floats come back, not the vectors."""
-    from django.db import connection
-
     if len(pks) < 2:
         return {}
     sql = (

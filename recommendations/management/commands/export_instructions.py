@@ -6,6 +6,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from recommendations.reasons.instructions import instructions_export
+
 
 class Command(BaseCommand):
     help = "Write JSON Lines {instruction, input, output} built from purchase histories (for LoRA fine-tuning)."
@@ -15,8 +17,6 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, default=None, help="At most this many examples (customers).")
 
     def handle(self, *args, path: Path, limit: int | None, **options) -> None:
-        from recommendations.reasons.instructions import instructions_export
-
         if limit is not None and limit < 1:
             raise CommandError("--limit must be at least 1")
         if not path.parent.exists():
