@@ -1,7 +1,8 @@
 """What other apps use of the catalog: its models, the product text that is embedded, the import
-field parsers (the simulator and the API reuse them) and the clicks signal."""
+field parsers (the simulator and the API reuse them), category-path filters and the clicks signal."""
 
 from catalog.api.parsers import JSONBodyParser
+from catalog.categories import PATH_SEPARATOR, category_subtree_like, category_subtree_q
 from catalog.importing.fields import FieldError, number, text, timestamp
 from catalog.importing.products import category_path_normalize
 from catalog.importing.readers import BadLine, read_rows
@@ -10,6 +11,9 @@ from catalog.signals import clicks_stored
 from catalog.text import product_text, text_hash
 
 __all__ = [
+    "PATH_SEPARATOR",
+    "category_subtree_like",
+    "category_subtree_q",
     "BadLine",
     "Customer",
     "Event",

@@ -16,9 +16,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommendations.contracts import Candidate, Interactions
+from recommendations.embeddings.customers import HISTORY_ITEMS, user_vectors
 from recommendations.history import history_aggregate
 from recommendations.interactions import interaction_matrix, rank_in_runs
-from recommendations.recall import collaborative, itemcf, popularity, semantic
+from recommendations.recall import collaborative, itemcf, popularity
 from recommendations.recall.fused import fuse
 
 # Users scored together: a dense block of USER_BLOCK × catalog scores per route, and at most
@@ -63,11 +64,11 @@ def routes_train(
     vectors = None
     if embeddings is not None and has_embedding.any():
         # The semantic customer vector reads only the most recent items of the same history.
-        recent = rank_in_runs(history.users) < semantic.HISTORY_ITEMS
+        recent = rank_in_runs(history.users) < HISTORY_ITEMS
         semantic_history = sp.csr_matrix(
             (history.weights[recent], (history.users[recent], history.items[recent])), shape=shape
         )
-        vectors = semantic.user_vectors(history=semantic_history, embeddings=embeddings)
+        vectors = user_vectors(history=semantic_history, embeddings=embeddings)
     if clock is None:
         clock = np.full(train.n_users, float(train.timestamps.max(initial=0.0)) + 1.0)
     return TrainedRoutes(

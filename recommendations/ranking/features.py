@@ -31,10 +31,10 @@ from django.db import connection
 from catalog.public import Product
 from placements.public import ROUTES
 from recommendations.contracts import FusedItem, Interactions
+from recommendations.embeddings.customers import HISTORY_ITEMS, user_vectors
 from recommendations.embeddings.stored import embeddings_load
 from recommendations.history import history_aggregate
 from recommendations.interactions import SECONDS_PER_DAY, interactions_from_rows, rank_in_runs
-from recommendations.recall import semantic
 
 # A route that did not propose a candidate gets this rank and this score.
 MISSING_RANK = 1000.0
@@ -276,12 +276,12 @@ def customer_state_build(*, events: Interactions, catalog: Catalog, clock: float
     vectors = None
     if catalog.embeddings is not None:
         # The semantic route's own customer vector: its recent items, history weights.
-        keep = position < semantic.HISTORY_ITEMS
+        keep = position < HISTORY_ITEMS
         # float32 like the embeddings, so the product does not copy the embedding matrix to float64.
         semantic_history = sp.csr_matrix(
             (history.weights[keep].astype(np.float32), (history.users[keep], history.items[keep])), shape=shape
         )
-        vectors = semantic.user_vectors(history=semantic_history, embeddings=catalog.embeddings).astype(np.float32)
+        vectors = user_vectors(history=semantic_history, embeddings=catalog.embeddings).astype(np.float32)
     return CustomerState(
         clock=clock,
         events=counts,

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from placements.public import Strategy
 from recommendations.contracts import REASON_GENERATED, REASON_GROUNDED, ScoredItem
+from recommendations.embeddings.customers import HISTORY_ITEMS
 from recommendations.reasons import cache
 from recommendations.reasons.backend_choice import backend_identity
 from recommendations.reasons.backends import GROUNDED
@@ -28,7 +29,6 @@ from recommendations.reasons.pool import ActiveTemplate, reason_serving_log, tem
 from recommendations.reasons.rerank import rerank_key, rerank_parse
 from recommendations.reasons.tasks import generate_reasons, generate_rerank
 from recommendations.reasons.templates import grounded_render
-from recommendations.recall.semantic import HISTORY_ITEMS
 from recsite.metrics import reason_cache_count
 
 logger = logging.getLogger(__name__)

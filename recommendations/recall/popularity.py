@@ -17,10 +17,9 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from catalog.public import ItemPopularity
+from catalog.public import ItemPopularity, category_subtree_q
 from recommendations.contracts import Candidate
 from recommendations.interactions import decay, interactions_load
-from recommendations.recall.filters import category_subtree_q
 
 ROUTE = "popularity"
 HALF_LIFE_DAYS = 14.0

@@ -13,26 +13,17 @@ import numpy as np
 import scipy.sparse as sp
 from django.db import connection, transaction
 
-from catalog.public import ProductEmbedding
+from catalog.public import ProductEmbedding, category_subtree_like
 from recommendations.contracts import Candidate
+from recommendations.embeddings.customers import HISTORY_ITEMS, user_vectors
 from recommendations.history import History
-from recommendations.recall.filters import category_subtree_like
 
 ROUTE = "semantic"
-# The customer vector is built from this many of their most recent items.
-HISTORY_ITEMS = 20
 # Candidates the HNSW search keeps in its queue; at least the LIMIT, at most pgvector's 1000.
 MIN_EF_SEARCH = 100
 MAX_EF_SEARCH = 1000
 # History weights below this share of the largest are left out of the customer vector.
 MIN_RELATIVE_WEIGHT = 1e-9
-
-
-def user_vectors(*, history: sp.csr_matrix, embeddings: np.ndarray) -> np.ndarray:
-    """Users × dims: each user's history-weighted mean embedding, L2-normalised (0 when none)."""
-    vectors = np.asarray(history @ embeddings, dtype=np.float64)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from catalog.public import PATH_SEPARATOR
 from recommendations.models import MerchRule
-from recommendations.recall.filters import PATH_SEPARATOR
 from recsite.snapshot import CachedSnapshot
 
 CACHE_SECONDS = 5.0

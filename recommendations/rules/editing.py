@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from catalog.public import Product
+from catalog.public import Product, category_subtree_q
 from recommendations.models import ServedList
-from recommendations.recall.filters import category_subtree_q
 from recommendations.rules.active import ActiveRule, path_within, rule_from_model
 
 # The dry run replays the rule over this many of the latest served lists.

@@ -13,9 +13,8 @@ from collections.abc import Iterable, Sequence
 
 from django.db import connection
 
-from catalog.public import Customer
+from catalog.public import Customer, category_subtree_like
 from recommendations.contracts import FusedItem, ScoredItem
-from recommendations.recall.filters import category_subtree_like
 from recommendations.rules.active import RuleSet, rules_active
 from recommendations.rules.apply import RuleItem, RuleRequest, rules_apply, rules_in_scope
 from recsite.metrics import rules_actions_count, stage_timer

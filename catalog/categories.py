@@ -1,4 +1,5 @@
-"""Catalog filters the routes and the pipeline share: a category and everything under it."""
+"""Category paths (`A > B > C`) as filters: a category and everything under it, for the ORM and for
+raw SQL (the recall routes, the rules stage, the rule editor)."""
 
 from __future__ import annotations
 
