@@ -11,8 +11,8 @@ from recommendations.models import RankerModel
 from recommendations.ranking import stage as serving
 from recommendations.ranking.training import ranker_activate
 from recommendations.warm_up import serving_warm_up, warm_up_line, warm_workers
+from tests.recommendations.ranking.test_stage import price_model
 from tests.recommendations.ranking_shop import ranking_shop
-from tests.recommendations.test_ranking_stage import price_model
 
 pytestmark = pytest.mark.django_db
 

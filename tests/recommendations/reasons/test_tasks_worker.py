@@ -15,7 +15,7 @@ from recommendations.recall import popularity
 from recsite.celery import app as celery_app
 from tests.processes import celery_worker
 from tests.recommendations.reasons_fixtures import ChatServer, default_templates, make_shop
-from tests.recommendations.test_celery_worker import RESULT_TIMEOUT_S
+from tests.recommendations.test_tasks_worker import RESULT_TIMEOUT_S
 
 TEXT = "Made for tea time with your white mug."
 
