@@ -5,7 +5,7 @@ whatever phase, check or probe made it: the CLI runs in a child process whose HT
 counted), their status classes and 5xx, the responses that break the schema and the other failed
 checks; table + JSON.
 
-The checks are those of CI (tests/api/test_schemathesis.py), which runs the same schema in-process
+The checks are those of CI (tests/recsite/test_api_schemathesis.py), which runs the same schema in-process
 with 25 examples per operation. Usage:
 
     .venv/bin/python bench/fuzz.py [--examples 500] [--seed 1] [--workers 2]
@@ -41,7 +41,7 @@ SCHEMA_CHECKS = {
     "content_type_conformance",
     "response_headers_conformance",
 }
-# As in CI (tests/api/test_schemathesis.py, which says why): a schema-valid request may get a 400
+# As in CI (tests/recsite/test_api_schemathesis.py, which says why): a schema-valid request may get a 400
 # (validation goes beyond the schema), and batch writes keep their valid rows (207).
 CONFIG = """\
 # No crash cache under the working directory: every run starts from its seed alone.

@@ -16,7 +16,9 @@ T = TypeVar("T")
 
 
 class CachedSnapshot(Generic[T]):
-    """`loader()`'s result, kept for `max_age` seconds from the end of the load.
+    """`loader()`'s result, kept for `max_age` seconds from the end of the load (from its start
+    with `aged_from_start`, for data whose as-of time is when its load began and whose load may
+    take seconds: the ranker's item statistics).
 
     `max_age` may be a callable, read at each load: a module constant patched by a test or a
     setting changed at run time applies from the next load on. `clock` is for tests.
@@ -27,11 +29,13 @@ class CachedSnapshot(Generic[T]):
         loader: Callable[[], T],
         *,
         max_age: float | Callable[[], float],
+        aged_from_start: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._loader = loader
         self._max_age = max_age
         self._clock = clock
+        self._aged_from_start = aged_from_start
         self._lock = threading.Lock()
         # (monotonic expiry, value); expiry 0.0: nothing loaded yet.
         self._state: tuple[float, T | None] = (0.0, None)
@@ -44,14 +48,19 @@ class CachedSnapshot(Generic[T]):
         with self._lock:
             expires, value = self._state
             if self._clock() >= expires:
+                started = self._clock()
                 value = self._loader()
-                self.put(value)
+                self.put(value, max_age=self._age() - (self._clock() - started) if self._aged_from_start else None)
         return value  # type: ignore[return-value]
 
     def put(self, value: T, *, max_age: float | None = None) -> None:
         """Serve `value` for `max_age` seconds (the snapshot's own age when None; inf pins it)."""
         age = self._age() if max_age is None else max_age
         self._state = (self._clock() + age, value)
+
+    def peek(self) -> T | None:
+        """The snapshot held now, however old, without loading (None before the first load)."""
+        return self._state[1]
 
     def forget(self) -> None:
         """Drop the snapshot: the next `get` loads (after an edit made in this process)."""

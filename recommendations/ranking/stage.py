@@ -14,7 +14,6 @@ and counted in `fallbacks`, and the list says `fused` as its ranker.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -39,6 +38,7 @@ from recommendations.ranking.features import (
 )
 from recommendations.ranking.training import RANK_CANDIDATES, ranker_scores
 from recsite.metrics import RANKER_ACTIVE, fallback_count, version_info_set
+from recsite.snapshot import CachedSnapshot
 
 logger = logging.getLogger(__name__)
 
@@ -79,10 +79,8 @@ class LoadedRanker:
     booster: object | None
 
 
-_lock = threading.Lock()
 _versions: dict[str, tuple[float, tuple[int, int] | None]] = {}
 _models: dict[str, LoadedRanker] = {}
-_snapshot: list[tuple[float, Snapshot]] = []
 
 
 def rank_stage(*, customer_id: str | None, fused: Sequence[FusedItem], strategy: Strategy) -> RankedCandidates:
@@ -169,11 +167,9 @@ def snapshot_load(*, as_of: float) -> Snapshot:
 
 
 def snapshot_current() -> Snapshot:
-    """This process's snapshot, reloaded once it is older than `SNAPSHOT_TTL_SECONDS`."""
-    with _lock:
-        if not _snapshot or time.monotonic() - _snapshot[0][0] > SNAPSHOT_TTL_SECONDS:
-            _snapshot[:] = [(time.monotonic(), snapshot_load(as_of=time.time()))]
-        return _snapshot[0][1]
+    """This process's snapshot, reloaded once it is older than `SNAPSHOT_TTL_SECONDS` (its age
+    counts from the start of its load: the as-of time of its data)."""
+    return _snapshot.get()
 
 
 def active_ranker(*, name: str) -> LoadedRanker | None:
@@ -202,10 +198,9 @@ def active_ranker(*, name: str) -> LoadedRanker | None:
 
 def reset() -> None:
     """Forget every loaded model, version check and snapshot (tests, or after a bulk import)."""
-    with _lock:
-        _versions.clear()
-        _models.clear()
-        _snapshot.clear()
+    _versions.clear()
+    _models.clear()
+    _snapshot.forget()
 
 
 def _model_load(*, ranker_id: int) -> LoadedRanker:
@@ -256,3 +251,8 @@ def _no_events(*, n_items: int) -> Interactions:
         n_users=1,
         n_items=n_items,
     )
+
+
+_snapshot: CachedSnapshot[Snapshot] = CachedSnapshot(
+    lambda: snapshot_load(as_of=time.time()), max_age=lambda: SNAPSHOT_TTL_SECONDS, aged_from_start=True
+)

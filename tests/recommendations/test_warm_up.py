@@ -42,7 +42,7 @@ def test_the_embedding_model_and_every_active_ranker_are_loaded_before_the_first
     assert set(seconds) == {"embedding_model", "rankers"}
     assert set(serving._models) == {"shop"}
     assert serving._models["shop"].booster is not None
-    assert serving._snapshot  # the item statistics the ranker's features read
+    assert serving._snapshot.peek() is not None  # the item statistics the ranker's features read
 
 
 def test_a_model_that_cannot_load_is_logged_and_the_worker_still_starts(caplog):

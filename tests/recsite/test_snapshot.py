@@ -112,3 +112,21 @@ def test_concurrent_misses_load_once() -> None:
         thread.join()
     assert results == ["loaded"] * 8
     assert len(calls) == 1
+
+
+def test_aged_from_start_counts_the_load_time_against_the_age(clock: Clock) -> None:
+    loads: list[float] = []
+
+    def slow_load() -> int:
+        loads.append(clock.now)
+        clock.now += 4.0  # a load that takes 4 s of the snapshot's 10
+        return len(loads)
+
+    snapshot = CachedSnapshot(slow_load, max_age=10.0, aged_from_start=True, clock=clock)
+    assert snapshot.peek() is None
+    assert snapshot.get() == 1
+    clock.now += 5.9  # 9.9 s since the load began
+    assert snapshot.get() == 1
+    clock.now += 0.2  # 10.1 s since the load began, 6.1 s since it ended
+    assert snapshot.get() == 2
+    assert snapshot.peek() == 2
