@@ -44,9 +44,12 @@ def main() -> None:
     from placements.models import DefaultStrategy
     from placements.strategy import Strategy
 
+    created = None
     if not DefaultStrategy.objects.filter(placement="home_feed").exists():
-        default_strategy_save(placement="home_feed", config={"routes": Strategy().routes}, note="baseline_compare")
-    _, key = api_key_create(name="baseline-compare")
+        created = default_strategy_save(
+            placement="home_feed", config={"routes": Strategy().routes}, note="baseline_compare"
+        )
+    api_key, key = api_key_create(name="baseline-compare")
     paths = request_plan(2000)["recommendations"]
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -70,6 +73,10 @@ def main() -> None:
                 proc.terminate()
                 proc.wait(timeout=30)
             subprocess.run(["git", "worktree", "remove", "--force", str(baseline_root)], cwd=ROOT, check=False)
+            # The database is left as it was found.
+            if created is not None:
+                created.delete()
+            api_key.delete()
 
     rows = []
     for name, values in latencies.items():
