@@ -9,6 +9,15 @@ from recommendations.badcases.detectors import badcases_detect
 from recommendations.embeddings import adaptation
 from recommendations.embeddings import service as embeddings
 from recommendations.ranking.training import ranker_train
+
+# The reasons' tasks live in their package; Celery finds an app's tasks through this module.
+from recommendations.reasons.tasks import (  # noqa: F401
+    generate_reasons,
+    generate_rerank,
+    lora_finetune,
+    pregenerate_reasons,
+    refresh_prompt_pool,
+)
 from recommendations.recall.collaborative import collaborative_rebuild
 from recommendations.recall.itemcf import itemcf_neighbors_rebuild
 from recommendations.recall.popularity import popularity_rebuild
@@ -76,13 +85,3 @@ def detect_bad_cases() -> int:
 def prune_served_lists() -> int:
     """Delete served lists past their retention (idempotent)."""
     return served_lists_prune()
-
-
-# The reasons' tasks live in their package; importing them here registers them with the worker.
-from recommendations.reasons.tasks import (  # noqa: E402, F401
-    generate_reasons,
-    generate_rerank,
-    lora_finetune,
-    pregenerate_reasons,
-    refresh_prompt_pool,
-)
