@@ -1,10 +1,13 @@
 """What other apps use of placements."""
 
 from placements.defaults import (
+    RolloutError,
     default_strategies_forget,
     default_strategy,
     default_strategy_rollback,
     default_strategy_save,
+    rollback_target,
+    rollout_share_set,
 )
 from placements.models import DefaultStrategy
 from placements.placement import Placement
@@ -18,6 +21,9 @@ from placements.strategy import (
 )
 
 __all__ = [
+    "RolloutError",
+    "rollback_target",
+    "rollout_share_set",
     "DefaultStrategy",
     "default_strategies_forget",
     "default_strategy",

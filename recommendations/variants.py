@@ -35,9 +35,10 @@ class ServedVariant:
 
 def variant_serving(*, placement: str, customer_id: str | None, k: int) -> ServedVariant:
     """The strategy and k for this customer on this placement: the variant's when assigned, else
-    the placement's default; the strategy's `k` replaces the requested one when it sets one."""
+    the placement's default (the rolling-out version's for customers in its share); the
+    strategy's `k` replaces the requested one when it sets one."""
     assignment = experiment_assign(placement=placement, customer_id=customer_id)
-    strategy = default_strategy(placement) if assignment is None else assignment.strategy
+    strategy = default_strategy(placement, customer_id) if assignment is None else assignment.strategy
     return ServedVariant(placement=placement, assignment=assignment, strategy=strategy, k=strategy.k or k)
 
 

@@ -34,7 +34,7 @@ def operator(client, django_user_model):
 
 
 def _form(config: object, placement: str = "home_feed", note: str = "ranker won") -> dict[str, str]:
-    return {"placement": placement, "config": json.dumps(config), "note": note}
+    return {"placement": placement, "config": json.dumps(config), "share": "100", "note": note}
 
 
 def test_an_operator_adds_a_version_that_serves_at_once(client, operator):
