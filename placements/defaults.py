@@ -2,7 +2,7 @@
 
 Serving reads the defaults from a per-process snapshot (at most `CACHE_SECONDS` old, as the
 merchandising rules are); a change made in this process is seen at once. A placement with no
-stored version serves the built-in `Strategy()`.
+stored version serves its built-in strategy (`built_in_strategy`).
 
 A version saved with a share below 100 rolls out: a stable hash of (placement, version, customer)
 puts that share of customers on it and the newest fully rolled-out version serves the others.
@@ -22,7 +22,7 @@ from django.db.models import Max
 
 from placements.models import DefaultStrategy, RolloutStep
 from placements.placement import Placement
-from placements.strategy import Strategy, StrategyError, strategy_check, strategy_parse
+from placements.strategy import Strategy, StrategyError, built_in_strategy, strategy_check, strategy_parse
 from recsite.snapshot import CachedSnapshot
 
 CACHE_SECONDS = 5.0
@@ -48,7 +48,7 @@ def default_strategy(placement: str, customer_id: str | None = None) -> Strategy
     """The strategy `placement` serves this customer by default now."""
     current = _defaults.get().get(placement)
     if current is None:
-        return Strategy()
+        return built_in_strategy(placement)
     if (
         current.rolling is not None
         and customer_id
@@ -163,7 +163,7 @@ def _defaults_load() -> dict[str, PlacementDefault]:
         if newest is None:
             continue
         # The newest fully rolled-out version that still parses (a broken one is skipped).
-        full = next(filter(None, map(_parsed, rows.filter(share=FULL)[:10])), None) or Strategy()
+        full = next(filter(None, map(_parsed, rows.filter(share=FULL)[:10])), None) or built_in_strategy(placement)
         rolling = _parsed(newest) if newest.share < FULL else None
         defaults[placement] = PlacementDefault(
             full=full,

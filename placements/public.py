@@ -13,14 +13,22 @@ from placements.models import DefaultStrategy
 from placements.placement import Placement
 from placements.strategy import (
     ROUTES,
+    SEARCH_ALGORITHMS,
+    SEARCH_KEYWORD,
+    SEARCH_SEMANTIC,
     Strategy,
     StrategyError,
+    built_in_strategy,
     strategy_check,
     strategy_check_register,
     strategy_parse,
 )
 
 __all__ = [
+    "SEARCH_ALGORITHMS",
+    "SEARCH_KEYWORD",
+    "SEARCH_SEMANTIC",
+    "built_in_strategy",
     "RolloutError",
     "rollback_target",
     "rollout_share_set",

@@ -8,7 +8,9 @@
 reorders the fused candidates; null or "fused" keeps the fused order). `rules` turns the
 merchandising rules off with false (null or true: on). `reasons`: null (the placement's prompt
 pool), false (no reasons) or a reason template's name. `llm_rerank`: null (off) or how many top
-items a language model reorders (2 to 50).
+items a language model reorders (2 to 50). On the search placement `search` picks the algorithm:
+"semantic" (the query's embedding against the catalog's, the default) or "keyword" (full-text);
+the similar-items placement weighs its two routes, itemcf and semantic.
 
 `strategy_parse` checks the shape; whether a named ranker or template exists is checked by the
 functions the engine registers with `strategy_check_register` (this module knows no engine).
@@ -22,6 +24,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from placements.placement import Placement
+
 # The recall routes a strategy may weight, in the order the ranker's features list them.
 ROUTES = ("itemcf", "semantic", "popularity", "cf")
 FUSED = "fused"
@@ -30,7 +34,10 @@ TEMPLATE_NAME = re.compile(r"[-a-zA-Z0-9_]{1,100}")
 MAX_CANDIDATES_PER_ROUTE = 2000
 MAX_K = 100
 MAX_RERANK = 50
-KEYS = frozenset({"routes", "candidates_per_route", "k", "ranker", "rules", "reasons", "llm_rerank"})
+KEYS = frozenset({"routes", "candidates_per_route", "k", "ranker", "rules", "reasons", "llm_rerank", "search"})
+SEARCH_SEMANTIC = "semantic"
+SEARCH_KEYWORD = "keyword"
+SEARCH_ALGORITHMS = (SEARCH_SEMANTIC, SEARCH_KEYWORD)
 
 
 class StrategyError(ValueError):
@@ -60,6 +67,8 @@ class Strategy:
     reason_template: str | None = None
     reasons: bool = True
     llm_rerank_top_n: int | None = None
+    # The search placement's algorithm (SEARCH_ALGORITHMS).
+    search: str = SEARCH_SEMANTIC
 
 
 def strategy_parse(config: Any, *, name: str = FUSED) -> Strategy:
@@ -69,16 +78,7 @@ def strategy_parse(config: Any, *, name: str = FUSED) -> Strategy:
     unknown = sorted(set(config) - KEYS)
     if unknown:
         raise StrategyError(f"unknown keys {', '.join(unknown)}; allowed: {', '.join(sorted(KEYS))}")
-    routes = config.get("routes")
-    if not isinstance(routes, Mapping) or not routes:
-        raise StrategyError(f"'routes' must be an object of route weights, e.g. {{\"{ROUTES[0]}\": 1.0}}")
-    for route, weight in routes.items():
-        if route not in ROUTES:
-            raise StrategyError(f"unknown route {route!r}; routes: {', '.join(ROUTES)}")
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or not math.isfinite(weight) or weight < 0:
-            raise StrategyError(f"route {route!r}: the weight must be a number >= 0, got {weight!r}")
-    if not any(weight > 0 for weight in routes.values()):
-        raise StrategyError("at least one route needs a weight above 0")
+    routes = _routes_parse(config.get("routes"))
     ranker = config.get("ranker")
     if ranker is not None and (not isinstance(ranker, str) or not RANKER_NAME.fullmatch(ranker)):
         raise StrategyError(f"'ranker' must be a ranker's name (letters, digits, . _ -) or null, got {ranker!r}")
@@ -93,10 +93,13 @@ def strategy_parse(config: Any, *, name: str = FUSED) -> Strategy:
         isinstance(rerank, bool) or not isinstance(rerank, int) or not 2 <= rerank <= MAX_RERANK
     ):
         raise StrategyError(f"'llm_rerank' must be null or an integer from 2 to {MAX_RERANK}, got {rerank!r}")
+    search = config.get("search")
+    if search is not None and search not in SEARCH_ALGORITHMS:
+        raise StrategyError(f"'search' must be null or one of {', '.join(SEARCH_ALGORITHMS)}, got {search!r}")
     candidates = _bounded_int(config, "candidates_per_route", MAX_CANDIDATES_PER_ROUTE)
     return Strategy(
         name=name,
-        routes={route: float(weight) for route, weight in routes.items()},
+        routes=routes,
         **({} if candidates is None else {"candidates_per_route": candidates}),
         k=_bounded_int(config, "k", MAX_K),
         ranker=None if ranker in (None, FUSED) else ranker,
@@ -104,7 +107,21 @@ def strategy_parse(config: Any, *, name: str = FUSED) -> Strategy:
         reasons=reasons is not False,
         reason_template=reasons if isinstance(reasons, str) else None,
         llm_rerank_top_n=rerank,
+        search=search or SEARCH_SEMANTIC,
     )
+
+
+def _routes_parse(routes: Any) -> dict[str, float]:
+    if not isinstance(routes, Mapping) or not routes:
+        raise StrategyError(f"'routes' must be an object of route weights, e.g. {{\"{ROUTES[0]}\": 1.0}}")
+    for route, weight in routes.items():
+        if route not in ROUTES:
+            raise StrategyError(f"unknown route {route!r}; routes: {', '.join(ROUTES)}")
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not math.isfinite(weight) or weight < 0:
+            raise StrategyError(f"route {route!r}: the weight must be a number >= 0, got {weight!r}")
+    if not any(weight > 0 for weight in routes.values()):
+        raise StrategyError("at least one route needs a weight above 0")
+    return {route: float(weight) for route, weight in routes.items()}
 
 
 def _bounded_int(config: Mapping[str, Any], key: str, maximum: int) -> int | None:
@@ -114,6 +131,16 @@ def _bounded_int(config: Mapping[str, Any], key: str, maximum: int) -> int | Non
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
         raise StrategyError(f"{key!r} must be an integer from 1 to {maximum}, got {value!r}")
     return value
+
+
+def built_in_strategy(placement: str) -> Strategy:
+    """What a placement serves while no default version is stored: the home feed's fused routes;
+    similar items by item-CF and semantic neighbours (the same weights); search by embedding."""
+    if placement == Placement.SIMILAR_ITEMS:
+        return Strategy(name="similar")
+    if placement == Placement.SEARCH:
+        return Strategy(name="search", routes={"semantic": 1.0})
+    return Strategy()
 
 
 # Checks against what exists now (a named ranker is active, a named template is live); the

@@ -12,7 +12,7 @@ import logging
 import uuid
 
 from catalog.public import ItemNeighbor, Product
-from placements.public import Placement, Strategy
+from placements.public import SEARCH_KEYWORD, Placement, Strategy, built_in_strategy
 from recommendations.contracts import Candidate, FusedItem, Recommendation, RecRequest, ScoredItem
 from recommendations.embeddings.model import encode_texts
 from recommendations.errors import EmbeddingModelUnavailable, UnknownProduct
@@ -71,15 +71,18 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
     )
 
 
-def similar_items(*, product_id: str, k: int = 10, customer_id: str | None = None) -> Recommendation:
-    """Products like `product_id`: its semantic neighbours merged with its item-CF neighbours.
+def similar_items(
+    *, product_id: str, k: int = 10, customer_id: str | None = None, strategy: Strategy | None = None
+) -> Recommendation:
+    """Products like `product_id`: its semantic neighbours merged with its item-CF neighbours, by
+    the strategy's weights for those two routes (and its rules switch).
 
     Raises `UnknownProduct` when no product has that external id.
     """
     product_pk = Product.objects.filter(external_id=product_id).values_list("pk", flat=True).first()
     if product_pk is None:
         raise UnknownProduct(product_id)
-    strategy = Strategy()
+    strategy = strategy or built_in_strategy(Placement.SIMILAR_ITEMS)
     n = max(strategy.candidates_per_route, k)
     neighbors = ItemNeighbor.objects.filter(product_id=product_pk).order_by("rank").values_list("neighbor_id", "score")
     candidates = {
@@ -92,18 +95,28 @@ def similar_items(*, product_id: str, k: int = 10, customer_id: str | None = Non
         k=k,
         placement=Placement.SIMILAR_ITEMS,
         customer_id=customer_id,
+        apply_rules=strategy.rules,
         excluded_pks={product_pk},
     )
-    return Recommendation(recommendation_id=uuid.uuid4(), strategy="similar", items=items)
+    return Recommendation(recommendation_id=uuid.uuid4(), strategy=strategy.name, items=items)
 
 
-def search(*, query: str, k: int = 10, category: str | None = None, customer_id: str | None = None) -> Recommendation:
-    """In-stock products nearest to the text `query` (within `category`'s subtree when given),
-    after the merchandising rules of the search placement.
+def search(
+    *,
+    query: str,
+    k: int = 10,
+    category: str | None = None,
+    customer_id: str | None = None,
+    strategy: Strategy | None = None,
+) -> Recommendation:
+    """In-stock products matching the text `query` (within `category`'s subtree when given),
+    after the merchandising rules of the search placement (unless the strategy turns them off).
 
-    The score is the cosine similarity between the query's and the product's embeddings; while
-    the embedding model cannot be loaded, full-text keyword matching answers and `fallback` says so.
+    By the strategy's algorithm: `semantic` scores by the cosine similarity between the query's and
+    the product's embeddings (while the embedding model cannot be loaded, full-text keyword
+    matching answers and `fallback` says so); `keyword` is full-text matching alone.
     """
+    strategy = strategy or built_in_strategy(Placement.SEARCH)
     items: tuple[ScoredItem, ...] = ()
     fallback = None
     if query.strip() and k > 0:
@@ -111,10 +124,11 @@ def search(*, query: str, k: int = 10, category: str | None = None, customer_id:
         n = k + SEARCH_RULES_MARGIN
         knn_filter = semantic.KnnFilter(category_path=category)
         try:
-            with stage_timer("search.encode"):
-                vector = encode_texts([query.strip()])[0]
-            with stage_timer("search.knn"):
-                found = semantic.semantic_candidates(vector=vector, n=n, knn_filter=knn_filter)
+            if strategy.search == SEARCH_KEYWORD:
+                with stage_timer("search.keyword"):
+                    found = keyword_candidates(query=query, n=n, knn_filter=knn_filter)
+            else:
+                found = _semantic_search(query=query, n=n, knn_filter=knn_filter)
         except EmbeddingModelUnavailable:
             logger.exception("search fell back to keyword matching")
             fallback_count(stage="search", reason="embedding_model_unavailable")
@@ -124,5 +138,13 @@ def search(*, query: str, k: int = 10, category: str | None = None, customer_id:
             k=k,
             placement=Placement.SEARCH,
             customer_id=customer_id,
+            apply_rules=strategy.rules,
         )
-    return Recommendation(recommendation_id=uuid.uuid4(), strategy="search", items=items, fallback=fallback)
+    return Recommendation(recommendation_id=uuid.uuid4(), strategy=strategy.name, items=items, fallback=fallback)
+
+
+def _semantic_search(*, query: str, n: int, knn_filter: semantic.KnnFilter) -> list[Candidate]:
+    with stage_timer("search.encode"):
+        vector = encode_texts([query.strip()])[0]
+    with stage_timer("search.knn"):
+        return semantic.semantic_candidates(vector=vector, n=n, knn_filter=knn_filter)

@@ -29,16 +29,22 @@ class Served:
 
 
 def placement_answer(*, request: PlacementRequest, strategy: Strategy | None = None) -> Recommendation:
-    """The list the pipeline makes for `request` under `strategy` (None: the default); nothing is
-    recorded. Similar items and search take no strategy yet: a variant changes only their k.
+    """The list the pipeline makes for `request` under `strategy` (None: the placement's built-in
+    strategy); nothing is recorded.
 
     Raises `UnknownProduct` for the similar items of an unknown product.
     """
     if request.placement == Placement.SIMILAR_ITEMS:
-        return similar_items(product_id=request.product_id or "", k=request.k, customer_id=request.customer_id)
+        return similar_items(
+            product_id=request.product_id or "", k=request.k, customer_id=request.customer_id, strategy=strategy
+        )
     if request.placement == Placement.SEARCH:
         return search(
-            query=request.query or "", k=request.k, category=request.category, customer_id=request.customer_id
+            query=request.query or "",
+            k=request.k,
+            category=request.category,
+            customer_id=request.customer_id,
+            strategy=strategy,
         )
     return recommend(
         request=RecRequest(

@@ -15,7 +15,7 @@ from placements.defaults import (
     default_strategy_save,
 )
 from placements.models import DefaultStrategy
-from placements.strategy import Strategy, StrategyError
+from placements.strategy import Strategy, StrategyError, built_in_strategy
 from tests.factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -40,8 +40,13 @@ def popular_items():
     return products
 
 
-def test_without_a_stored_version_the_built_in_strategy_serves():
+def test_without_a_stored_version_each_placement_serves_its_built_in_strategy():
     assert default_strategy("home_feed") == Strategy()
+    assert (default_strategy("similar_items").name, default_strategy("similar_items").routes) == (
+        "similar",
+        Strategy().routes,
+    )
+    assert (default_strategy("search").name, default_strategy("search").routes) == ("search", {"semantic": 1.0})
 
 
 def test_each_save_is_a_new_version_and_the_latest_serves(admin_user):
@@ -52,7 +57,7 @@ def test_each_save_is_a_new_version_and_the_latest_serves(admin_user):
     assert DefaultStrategy.objects.get(placement="home_feed", version=1).created_by == admin_user
     served = default_strategy("home_feed")
     assert (served.name, served.routes, served.k) == ("home_feed@v2", {"semantic": 1.0}, 5)
-    assert default_strategy("search") == Strategy()  # other placements are untouched
+    assert default_strategy("search") == built_in_strategy("search")  # other placements are untouched
 
 
 def test_a_rollback_serves_an_older_strategy_as_a_new_version():

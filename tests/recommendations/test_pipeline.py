@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from catalog.models import EventType, ItemNeighbor, ItemPopularity, ProductEmbedding
-from placements.public import Strategy
+from placements.public import Strategy, strategy_parse
 from recommendations.contracts import RecRequest
 from recommendations.errors import UnknownProduct
 from recommendations.pipeline import recommend, search, similar_items
@@ -187,6 +187,27 @@ def test_similar_items_merges_item_cf_and_semantic_neighbours(shop):
     assert ids(similar)[:2] == ["teapot", "saucer"]
     assert "mug" not in ids(similar)
     assert similar.strategy == "similar"
+
+
+def test_similar_items_follow_the_strategy_weights_and_name(shop):
+    only_semantic = strategy_parse({"routes": {"semantic": 1.0}}, name="similar@v2")
+
+    similar = similar_items(product_id="kettle", k=3, strategy=only_semantic)
+
+    assert ids(similar)[0] == "toaster"
+    assert all(set(item.routes) == {"semantic"} for item in similar.items)
+    assert similar.strategy == "similar@v2"
+
+
+def test_search_by_keyword_when_the_strategy_says_so(db):
+    ProductFactory(external_id="scarf", title="wool winter scarf")
+    ProductFactory(external_id="mug", title="red ceramic coffee mug")
+
+    found = search(query="winter scarf", k=2, strategy=strategy_parse({"routes": {"semantic": 1}, "search": "keyword"}))
+
+    assert [item.product_id for item in found.items] == ["scarf"]
+    assert found.items[0].routes.keys() == {"keyword"}
+    assert found.fallback is None  # chosen, not a fallback
 
 
 def test_similar_items_of_an_unknown_product_raises(db):
