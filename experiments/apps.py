@@ -9,7 +9,11 @@ class ExperimentsConfig(AppConfig):
         from django.core.signals import request_finished, request_started
 
         from catalog.public import clicks_stored
+        from experiments.collectors import srm_metrics
         from experiments.serving import exposure_clicks_count, exposures_collect, exposures_flush
+        from recsite.metrics_export import stored_collector_register
+
+        stored_collector_register(srm_metrics)
 
         request_started.connect(exposures_collect, dispatch_uid="experiments.exposures_collect")
         request_finished.connect(exposures_flush, dispatch_uid="experiments.exposures_flush")

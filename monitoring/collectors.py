@@ -1,9 +1,5 @@
-"""The stored gauges of /metrics (recsite.metrics_export): drift scores, placement quality and
-experiments' SRM p-values, each the latest stored rows, read when Prometheus scrapes.
-
-The SRM gauge lives here with the other two rather than in experiments: monitoring already reads
-experiments' rows (quality), and one registration keeps the families in their order.
-"""
+"""Monitoring's stored gauges of /metrics (recsite.metrics_export): drift scores and placement
+quality, each the latest stored rows, read when Prometheus scrapes."""
 
 from __future__ import annotations
 
@@ -11,7 +7,6 @@ from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from experiments.public import Experiment, Status
 from monitoring.selectors import drift_latest, placement_quality_latest
 from recsite.metrics_export import stored_collector_register
 
@@ -52,19 +47,7 @@ def quality_metrics() -> Iterator[Metric]:
     yield from (ctr, bad)
 
 
-def srm_metrics() -> Iterator[Metric]:
-    srm = GaugeMetricFamily(
-        "recsite_experiment_srm_p_value",
-        "Sample-ratio-mismatch p-value of a running experiment, as of its latest snapshot.",
-        labels=["experiment"],
-    )
-    running = Experiment.objects.filter(status=Status.RUNNING, srm_p_value__isnull=False)
-    for key, p_value in running.values_list("key", "srm_p_value"):
-        srm.add_metric([key], p_value)
-    yield srm
-
-
 def collectors_register() -> None:
-    """Add the three to /metrics, in this order (from MonitoringConfig.ready)."""
-    for collect in (drift_metrics, quality_metrics, srm_metrics):
+    """Add both to /metrics, in this order (from MonitoringConfig.ready)."""
+    for collect in (drift_metrics, quality_metrics):
         stored_collector_register(collect)

@@ -182,12 +182,13 @@ def test_metrics_lists_the_stored_gauges_the_apps_register_then_queue_depth(api_
     stored = [
         name for name in families if name.startswith(("recsite_drift", "recsite_placement", "recsite_experiment_srm"))
     ]
+    # In the order the apps are ready (INSTALLED_APPS): experiments, then monitoring.
     assert stored == [
+        "recsite_experiment_srm_p_value",
         "recsite_drift_psi",
         "recsite_drift_ks_statistic",
         "recsite_drift_alert",
         "recsite_placement_ctr",
         "recsite_placement_bad_case_rate",
-        "recsite_experiment_srm_p_value",
     ]
     assert list(families)[-1] == "recsite_celery_queue_length"
