@@ -13,10 +13,18 @@ from experiments.models import Experiment
 
 
 def traffic_generate(
-    *, experiment: Experiment, customers: int, days: int, start: dt.datetime, ctr: dict[str, float], seed: int = 1
+    *,
+    experiment: Experiment,
+    customers: int,
+    days: int,
+    start: dt.datetime,
+    ctr: dict[str, float],
+    purchase: dict[str, float] | None = None,
+    seed: int = 1,
 ) -> None:
     """Each customer sees one list a day (assigned by the real hash) and clicks its first item
-    with their variant's probability."""
+    with their variant's probability; with `purchase`, also buys it (at the product's price) from
+    that list with their variant's probability, independently of the click."""
     rng = np.random.default_rng(seed)
     product = Product.objects.first()
     ids = [f"T{i:05d}" for i in range(customers)]
@@ -45,6 +53,17 @@ def traffic_generate(
                         customer_id=pks[customer],
                         product=product,
                         type=EventType.CLICK,
+                        timestamp=at,
+                        recommendation_id=rec_id,
+                    )
+                )
+            if purchase is not None and rng.random() < purchase[assignment.variant_key]:
+                events.append(
+                    Event(
+                        event_id=f"purchase-{rec_id}",
+                        customer_id=pks[customer],
+                        product=product,
+                        type=EventType.PURCHASE,
                         timestamp=at,
                         recommendation_id=rec_id,
                     )
