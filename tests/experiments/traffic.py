@@ -10,6 +10,7 @@ import numpy as np
 from catalog.models import Customer, Event, EventType, Product
 from experiments import serving
 from experiments.models import Experiment
+from tests.factories import ProductFactory, make_experiment
 
 
 def traffic_generate(
@@ -70,3 +71,28 @@ def traffic_generate(
                 )
     serving.exposures_write(rows)
     Event.objects.bulk_create(events)
+
+
+def experiment_with_conversion_harm(
+    *, start: dt.datetime, stop: bool, purchase: dict[str, float] | None = None, customers: int = 1500, days: int = 3
+) -> Experiment:
+    """A running experiment guarding conversion whose treatment buys far less (2% of lists
+    against 10% by default): `days` of traffic from `start`, no snapshot yet."""
+    ProductFactory(external_id="P1", price="12.00")
+    experiment = make_experiment(
+        key="feed-guarded",
+        hypothesis="Fused recall raises click-through without hurting sales",
+        guardrail_metrics=["conversion_rate", "revenue_per_customer"],
+        guardrail_stop=stop,
+    )
+    Experiment.objects.filter(pk=experiment.pk).update(started_at=start)
+    traffic_generate(
+        experiment=experiment,
+        customers=customers,
+        days=days,
+        start=start,
+        ctr={"control": 0.05, "treatment": 0.08},
+        purchase=purchase or {"control": 0.10, "treatment": 0.02},
+    )
+    experiment.refresh_from_db()
+    return experiment
