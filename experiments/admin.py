@@ -16,7 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from experiments import services, serving
-from experiments.dashboard import experiment_dashboard
+from experiments.dashboard import experiment_dashboard, guardrail_banner
 from experiments.models import Experiment, Exposure, Metric, Status, Variant, VariantDailySnapshot
 from experiments.stats import SRM_ALPHA
 
@@ -65,7 +65,16 @@ class ExperimentForm(forms.ModelForm):
 
     class Meta:
         model = Experiment
-        fields = ["key", "hypothesis", "placement", "traffic_share", "salt", "primary_metric", "guardrail_metrics"]
+        fields = [
+            "key",
+            "hypothesis",
+            "placement",
+            "traffic_share",
+            "salt",
+            "primary_metric",
+            "guardrail_metrics",
+            "guardrail_stop",
+        ]
 
     def clean_traffic_share(self) -> float:
         share = self.cleaned_data["traffic_share"]
@@ -105,7 +114,15 @@ class ExperimentAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "placement"]
     search_fields = ["key", "hypothesis"]
-    readonly_fields = ["status", "started_at", "stopped_at", "created_at", "exposed_customers", "srm_p_value"]
+    readonly_fields = [
+        "status",
+        "started_at",
+        "stopped_at",
+        "created_at",
+        "exposed_customers",
+        "srm_p_value",
+        "guardrail_breach_text",
+    ]
     actions = [
         _lifecycle_action(services.experiment_launch, "launch", "launched"),
         _lifecycle_action(services.experiment_pause, "pause", "paused"),
@@ -115,10 +132,20 @@ class ExperimentAdmin(admin.ModelAdmin):
     @admin.display(description="health")
     def health(self, obj: Experiment) -> str:
         """From the latest snapshot: exposed customers, and whether the split matches the weights."""
+        breach = ""
+        if obj.guardrail_breach:
+            found = ", ".join(f"{b['metric']} of {b['variant']}" for b in obj.guardrail_breach["breaches"])
+            breach = f"GUARDRAIL BREACHED ({found}; {'paused' if obj.guardrail_breach['paused'] else 'not stopped'}); "
         if obj.results_as_of is None or obj.srm_p_value is None:
-            return "no data yet"
+            return f"{breach}no data yet"
         verdict = "SAMPLE-RATIO MISMATCH" if obj.srm_p_value < SRM_ALPHA else "split OK"
-        return f"{verdict} (p={obj.srm_p_value:.3g}), {obj.exposed_customers:,} customers by {obj.results_as_of}"
+        return (
+            f"{breach}{verdict} (p={obj.srm_p_value:.3g}), {obj.exposed_customers:,} customers by {obj.results_as_of}"
+        )
+
+    @admin.display(description="guardrail breach")
+    def guardrail_breach_text(self, obj: Experiment) -> str:
+        return guardrail_banner(obj) or "none"
 
     @admin.display(description="results")
     def results_link(self, obj: Experiment) -> str:

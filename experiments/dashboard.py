@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from experiments import metrics
+from experiments.bayes import PRIORS, chances_to_beat
 from experiments.charts import line_chart_svg
+from experiments.guardrails import GUARDRAIL_ALPHA, GuardrailCheck, guardrails_check
 from experiments.models import Experiment, Exposure, Metric
 from experiments.selectors import PRE_PERIOD_DAYS
 from experiments.snapshots import experiment_live_arms, experiment_metric_series, experiment_snapshot_arms
-from experiments.stats import SRM_ALPHA, Comparison
+from experiments.stats import MIN_UNITS_PER_VARIANT, SRM_ALPHA, Comparison
 
 SAMPLES_PER_VARIANT = 5
 RATE_METRICS = (metrics.CTR, metrics.ADD_TO_CART_RATE, metrics.CONVERSION_RATE)
@@ -51,6 +53,27 @@ class VariantRow:
 
 
 @dataclass(frozen=True)
+class GuardrailRow:
+    metric: str
+    variant: str
+    control: str
+    treatment: str
+    effect: str
+    relative: str
+    ci: str  # the always-valid confidence sequence of the effect
+    p_value: str
+    p_always_valid: str  # Holm-corrected across the guardrails: what decides a breach
+    verdict: str
+    breached: bool
+
+
+@dataclass(frozen=True)
+class ChanceRow:
+    variant: str
+    chances: tuple[str, ...]  # in METRICS order
+
+
+@dataclass(frozen=True)
 class SampleList:
     variant: str
     customer: str
@@ -69,6 +92,12 @@ class Dashboard:
     srm_text: str
     warnings: tuple[str, ...]
     cuped_text: str
+    guardrail_rows: tuple[GuardrailRow, ...]
+    # what the snapshot task did about a breach ("" when none was recorded)
+    guardrail_banner: str
+    guardrail_help: str
+    chance_rows: tuple[ChanceRow, ...]
+    chance_priors: tuple[tuple[str, str], ...]  # (metric label, prior and posterior)
     chart_svg: str
     samples: tuple[SampleList, ...]
 
@@ -100,6 +129,26 @@ def experiment_dashboard(*, experiment_id: int) -> Dashboard:
         ),
         warnings=result.warnings if result else (),
         cuped_text=_cuped_text(result, primary),
+        guardrail_rows=_guardrail_rows(arms, experiment.guardrail_metrics) if result else (),
+        guardrail_banner=guardrail_banner(experiment),
+        guardrail_help=(
+            f"A breach is a treatment worse on a guardrail with the always-valid p-value, Holm-corrected "
+            f"across the guardrails, at most {GUARDRAIL_ALPHA:g} (safe to read every hour), each arm having "
+            f"at least {MIN_UNITS_PER_VARIANT} customers. The interval is the always-valid 95% confidence "
+            "sequence of the effect; p is the fixed-horizon test the primary metric also gets. "
+            + (
+                "On a breach the snapshot task pauses the experiment."
+                if experiment.guardrail_stop
+                else "Stop on breach is off: a breach is shown, the experiment keeps running."
+            )
+        ),
+        chance_rows=tuple(
+            ChanceRow(variant=key, chances=tuple(_chance(chances[m]) for m in metrics.METRICS))
+            for key, chances in chances_to_beat(arms=arms).items()
+        )
+        if result
+        else (),
+        chance_priors=tuple((SHORT_LABELS[m], PRIORS[m]) for m in metrics.METRICS),
         chart_svg=line_chart_svg(
             series=series,
             title=f"Cumulative {Metric(primary).label} per variant",
@@ -177,6 +226,75 @@ def _row(variant: metrics.VariantResult, primary: str, cuped: metrics.CupedResul
         cuped_p=cuped_p,
         significant=variant.primary_p_adjusted is not None and variant.primary_p_adjusted < 0.05,
     )
+
+
+def guardrail_banner(experiment: Experiment) -> str:
+    """The recorded breach in a sentence, with what was done about it ("" when none)."""
+    record = experiment.guardrail_breach
+    if not record:
+        return ""
+    found = "; ".join(
+        f"{SHORT_LABELS.get(b['metric'], b['metric'])} of {b['variant']} "
+        + (f"{b['relative']:+.1%}" if b.get("relative") is not None else f"{b['effect']:+.3g}")
+        + f" against the control (always-valid p = {b['p_value']:.3g})"
+        for b in record["breaches"]
+    )
+    action = "the experiment was paused" if record["paused"] else "not stopped (stop on breach is off)"
+    return f"Guardrail breached: {found}, in the snapshot of {record['as_of']} — {action}."
+
+
+def _guardrail_rows(arms: list[metrics.ArmInput], names: list[str]) -> tuple[GuardrailRow, ...]:
+    return tuple(_guardrail_row(check) for check in guardrails_check(arms=arms, guardrail_metrics=names))
+
+
+def _guardrail_row(check: GuardrailCheck) -> GuardrailRow:
+    dash = "–"
+    comparison, sequential = check.comparison, check.sequential
+    effect = ci = relative = p_value = p_always_valid = dash
+    if comparison is not None:
+        effect, _ = _lift(comparison, check.metric)
+        if comparison.relative is not None:
+            relative = f"{comparison.relative:+.1%}"
+        p_value = f"{comparison.p_value:.3g}"
+    if sequential is not None:
+        points, unit = (100, " pp") if check.metric in RATE_METRICS else (1, "")
+        ci = f"[{sequential.ci[0] * points:+.3g}, {sequential.ci[1] * points:+.3g}]{unit}"
+    if check.p_adjusted is not None:
+        p_always_valid = f"{check.p_adjusted:.3g}"
+    if comparison is None:
+        verdict = "no data yet"
+    elif check.breached:
+        verdict = "BREACHED"
+    elif not check.enough_data:
+        verdict = f"too early (under {MIN_UNITS_PER_VARIANT} customers an arm)"
+    elif check.harmful:
+        verdict = "worse, not significant"
+    else:
+        verdict = "no harm"
+    return GuardrailRow(
+        metric=SHORT_LABELS[check.metric],
+        variant=check.variant,
+        control=_fmt(check.metric, comparison.control if comparison else None),
+        treatment=_fmt(check.metric, comparison.treatment if comparison else None),
+        effect=effect,
+        relative=relative,
+        ci=ci,
+        p_value=p_value,
+        p_always_valid=p_always_valid,
+        verdict=verdict,
+        breached=check.breached,
+    )
+
+
+def _chance(value: float | None) -> str:
+    # Beyond 99.9% the digits are noise of the approximation, not evidence.
+    if value is None:
+        return "–"
+    if value > 0.999:
+        return "> 99.9%"
+    if value < 0.001:
+        return "< 0.1%"
+    return f"{value:.1%}"
 
 
 def _samples(*, experiment: Experiment) -> tuple[SampleList, ...]:

@@ -27,6 +27,9 @@ ADD_TO_CART_RATE = "add_to_cart_rate"
 CONVERSION_RATE = "conversion_rate"
 REVENUE_PER_CUSTOMER = "revenue_per_customer"
 METRICS = (CTR, ADD_TO_CART_RATE, CONVERSION_RATE, REVENUE_PER_CUSTOMER)
+# Which way is good, per metric: guardrails call a significant move the other way a breach, and
+# the chance to beat control is the chance of a move this way. Every metric today: up is good.
+HIGHER_IS_BETTER = {CTR: True, ADD_TO_CART_RATE: True, CONVERSION_RATE: True, REVENUE_PER_CUSTOMER: True}
 SEQUENTIAL_RELATIVE_EFFECT = 0.1
 
 
@@ -259,7 +262,7 @@ def experiment_result(*, arms: Sequence[ArmInput], primary_metric: str) -> Exper
                 primary_p_adjusted=adjusted.get(arm.key),
                 primary_sequential=None
                 if arm.is_control
-                else _sequential(metric=primary_metric, control=control.sums, treatment=arm.sums),
+                else metric_sequential(metric=primary_metric, control=control.sums, treatment=arm.sums),
             )
             for arm in arms
         ),
@@ -269,8 +272,8 @@ def experiment_result(*, arms: Sequence[ArmInput], primary_metric: str) -> Exper
     )
 
 
-def _sequential(*, metric: str, control: VariantSums, treatment: VariantSums) -> stats.SequentialResult | None:
-    """mSPRT on the primary metric; the mixture scale τ is a 10% relative change of the control's
+def metric_sequential(*, metric: str, control: VariantSums, treatment: VariantSums) -> stats.SequentialResult | None:
+    """mSPRT on one metric (the primary, the guardrails); the mixture scale τ is a 10% relative change of the control's
     level (the effect size an operator usually cares about), floored so a zero control works."""
     control_estimate = metric_estimate(sums=control, metric=metric)
     treatment_estimate = metric_estimate(sums=treatment, metric=metric)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -29,6 +30,17 @@ def new_salt() -> str:
     return secrets.token_hex(8)
 
 
+def guardrail_metrics_validate(value: object) -> None:
+    """A list of Metric names; an unknown one is refused (the guardrail could never be computed)."""
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise ValidationError("Guardrail metrics are a list of metric names.")
+    unknown = [name for name in value if name not in Metric.values]
+    if unknown:
+        raise ValidationError(
+            f"Unknown guardrail metric(s): {', '.join(unknown)}; choose from {', '.join(Metric.values)}."
+        )
+
+
 class Experiment(models.Model):
     """One question asked of live traffic on one placement.
 
@@ -45,7 +57,20 @@ class Experiment(models.Model):
         max_length=64, default=new_salt, help_text="Part of the assignment hash; a new salt reshuffles customers."
     )
     primary_metric = models.CharField(max_length=32, choices=Metric.choices, default=Metric.CTR)
-    guardrail_metrics = models.JSONField(default=list, blank=True, help_text="Metric names watched for harm.")
+    guardrail_metrics = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[guardrail_metrics_validate],
+        help_text="Metrics watched for harm: a treatment significantly worse on one is a breach.",
+    )
+    guardrail_stop = models.BooleanField(
+        "stop on breach",
+        default=False,
+        help_text="Pause the experiment when a guardrail is breached (otherwise the breach is only shown).",
+    )
+    # The breach that marked the experiment, written by the snapshot task (experiments.breaches):
+    # {"detected_at", "as_of", "paused", "breaches": [{"metric", "variant", "effect", …}]}.
+    guardrail_breach = models.JSONField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
     stopped_at = models.DateTimeField(null=True, blank=True, editable=False)

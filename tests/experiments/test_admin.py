@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from experiments.models import Experiment, Status, Variant
 from tests.factories import make_experiment
@@ -90,3 +91,65 @@ def test_admin_actions_move_experiments_through_their_lifecycle(admin_client):
         "running": Status.COMPLETED,
         "draft": Status.RUNNING,
     }
+
+
+def test_admin_refuses_an_unknown_guardrail_metric_and_names_the_field(admin_client):
+    # given a draft, saved with a guardrail on a metric that does not exist
+    experiment = make_experiment(key="feed", launch=False)
+    data = change_form_data(experiment, {}) | {"guardrail_metrics": ["conversion_rate", "bounce_rate"]}
+    response = admin_client.post(f"/admin/experiments/experiment/{experiment.pk}/change/", data)
+    # then the form comes back with the error on that field, and nothing is stored
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["guardrail_metrics"]
+    assert "bounce_rate is not one of the available choices" in errors["guardrail_metrics"][0]
+    assert Experiment.objects.get(pk=experiment.pk).guardrail_metrics == []
+
+
+def test_the_model_refuses_an_unknown_guardrail_metric_outside_the_admin_too():
+    experiment = make_experiment(key="feed", launch=False)
+    experiment.guardrail_metrics = ["ctr", "bounce_rate"]
+    with pytest.raises(ValidationError) as refused:
+        experiment.full_clean()
+    assert refused.value.message_dict == {
+        "guardrail_metrics": [
+            "Unknown guardrail metric(s): bounce_rate; choose from ctr, add_to_cart_rate, conversion_rate, "
+            "revenue_per_customer."
+        ]
+    }
+
+
+def test_admin_saves_guardrails_with_stop_on_breach(admin_client):
+    experiment = make_experiment(key="feed", launch=False)
+    data = change_form_data(experiment, {}) | {"guardrail_metrics": ["conversion_rate"], "guardrail_stop": "on"}
+    response = admin_client.post(f"/admin/experiments/experiment/{experiment.pk}/change/", data)
+    assert response.status_code == 302
+    experiment.refresh_from_db()
+    assert (experiment.guardrail_metrics, experiment.guardrail_stop) == (["conversion_rate"], True)
+
+
+def test_the_list_health_column_mentions_a_breach(admin_client):
+    experiment = make_experiment(key="feed")
+    Experiment.objects.filter(pk=experiment.pk).update(
+        guardrail_breach={
+            "detected_at": "2026-03-10T12:00:00+00:00",
+            "as_of": "2026-03-10",
+            "paused": True,
+            "breaches": [
+                {
+                    "metric": "conversion_rate",
+                    "variant": "treatment",
+                    "control": 0.2,
+                    "treatment": 0.1,
+                    "effect": -0.1,
+                    "relative": -0.5,
+                    "ci": [-0.15, -0.05],
+                    "p_value": 0.001,
+                }
+            ],
+        }
+    )
+    page = admin_client.get("/admin/experiments/experiment/").content.decode()
+    assert "GUARDRAIL BREACHED (conversion_rate of treatment; paused); no data yet" in page
+    change = admin_client.get(f"/admin/experiments/experiment/{experiment.pk}/change/").content.decode()
+    assert "Guardrail breached: Conversion rate of treatment -50.0% against the control" in change

@@ -6,10 +6,11 @@ import datetime as dt
 
 from django.utils import timezone
 
+from experiments.breaches import experiments_guardrails_enforce
 from experiments.models import Experiment
-from experiments.snapshots import experiment_snapshots_build
+from experiments.snapshots import experiment_snapshots_build, experiments_snapshots_refresh
 from tests.browser import BROWSER_TEST, admin_login, screenshot
-from tests.experiments.traffic import traffic_generate
+from tests.experiments.traffic import experiment_with_conversion_harm, traffic_generate
 from tests.factories import ProductFactory, make_experiment
 
 pytestmark = BROWSER_TEST
@@ -39,3 +40,34 @@ def test_results_page_renders_table_banner_and_chart(page, live_server, django_u
     chart = page.locator("svg.experiment-chart")
     assert chart.locator("polyline.series").count() == 2
     assert chart.bounding_box()["width"] > 600
+
+
+def test_results_page_shows_the_guardrail_breach_and_the_chance_to_beat_control(page, live_server, django_user_model):
+    # given a guarded experiment whose treatment converts far less, paused by the snapshot task
+    start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0) - dt.timedelta(days=2)
+    experiment = experiment_with_conversion_harm(start=start, stop=True)
+    experiments_snapshots_refresh()
+    experiments_guardrails_enforce()
+    # when an operator opens the results page
+    admin_login(page, live_server, django_user_model)
+    page.goto(f"{live_server.url}/admin/experiments/experiment/{experiment.pk}/results/")
+    page.wait_for_selector("#guardrail-table")
+    screenshot(page, "experiment_guardrails.png", full_page=True)
+    # then the banner says what was found and done
+    banner = page.inner_text("#guardrail-banner")
+    assert banner.startswith("Guardrail breached: Conversion rate of treatment -")
+    assert banner.endswith("— the experiment was paused.")
+    # and the guardrail table has one row per guarded metric, conversion breached
+    rows = page.locator("#guardrail-table tbody tr")
+    assert rows.count() == 2
+    assert rows.nth(0).locator("td").first.inner_text() == "Conversion rate"
+    assert rows.nth(0).locator("td.verdict").inner_text() == "BREACHED"
+    assert page.locator("#guardrail-table tr.breached").count() >= 1
+    # and the treatment's chance to beat control: CTR clearly ahead, conversion clearly behind
+    chances = page.locator("#chance-table tbody tr").nth(0).locator("td").all_inner_texts()
+    assert chances[0] == "treatment"
+    assert chances[1] == "> 99.9%"
+    assert chances[3] == "< 0.1%"
+    assert "Beta(1, 1) (uniform) prior" in page.inner_text(".experiment-results")
+    # and at 1400 px the tables fit the page (no horizontal scrolling)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1400
