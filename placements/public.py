@@ -14,6 +14,7 @@ from placements.strategy import (
     StrategyError,
     strategy_check,
     strategy_check_register,
+    strategy_json,
     strategy_parse,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "StrategyError",
     "strategy_check",
     "strategy_check_register",
+    "strategy_json",
     "strategy_parse",
 ]

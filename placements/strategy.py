@@ -107,6 +107,19 @@ def strategy_parse(config: Any, *, name: str = FUSED) -> Strategy:
     )
 
 
+def strategy_json(strategy: Strategy) -> dict[str, Any]:
+    """The JSON form of `strategy` (what `strategy_parse` reads back to an equal strategy)."""
+    return {
+        "routes": dict(strategy.routes),
+        "candidates_per_route": strategy.candidates_per_route,
+        "k": strategy.k,
+        "ranker": strategy.ranker or FUSED,
+        "rules": strategy.rules,
+        "reasons": strategy.reason_template if strategy.reasons else False,
+        "llm_rerank": strategy.llm_rerank_top_n,
+    }
+
+
 def _bounded_int(config: Mapping[str, Any], key: str, maximum: int) -> int | None:
     value = config.get(key)
     if value is None:
