@@ -151,7 +151,11 @@ def gate_table(run: EvaluationRun) -> SafeString | str:
     if not rows:
         return "—"
     gate = run.protocol["gate"]
-    notes = [f"placement {gate.get('placement', '')}", gate.get("window", ""), gate.get("not_evaluated", "")]
+    notes = [
+        f"placement {gate.get('placement', '')}, source: {gate.get('source') or 'not given'}",
+        f"window: cutoff {run.protocol.get('cutoff', '')} ({gate.get('window', '')})",
+        gate.get("not_evaluated", ""),
+    ]
     for role in (STRATEGY, DEFAULT):
         ranker = run.protocol.get("arms", {}).get(role, {}).get("ranker")
         if ranker:
