@@ -138,6 +138,9 @@ action_add(Experiment, evaluate_experiment_variants)
 def _number(metric: str, value: float | None, *, signed: bool = False) -> str:
     if value is None:
         return "—"
+    digits = {"users": 0, "seconds": 1}.get(metric, 4)
+    # A difference that rounds to nothing reads +0, never -0.
+    value = round(value, digits) + 0.0
     if metric == "users":
         return f"{value:+.0f}" if signed else f"{value:.0f}"
     if metric == "seconds":
