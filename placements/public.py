@@ -21,6 +21,7 @@ from placements.strategy import (
     built_in_strategy,
     strategy_check,
     strategy_check_register,
+    strategy_json,
     strategy_parse,
 )
 
@@ -43,5 +44,6 @@ __all__ = [
     "StrategyError",
     "strategy_check",
     "strategy_check_register",
+    "strategy_json",
     "strategy_parse",
 ]

@@ -111,6 +111,20 @@ def strategy_parse(config: Any, *, name: str = FUSED) -> Strategy:
     )
 
 
+def strategy_json(strategy: Strategy) -> dict[str, Any]:
+    """The JSON form of `strategy` (what `strategy_parse` reads back to an equal strategy)."""
+    return {
+        "routes": dict(strategy.routes),
+        "candidates_per_route": strategy.candidates_per_route,
+        "k": strategy.k,
+        "ranker": strategy.ranker or FUSED,
+        "rules": strategy.rules,
+        "reasons": strategy.reason_template if strategy.reasons else False,
+        "llm_rerank": strategy.llm_rerank_top_n,
+        "search": strategy.search,
+    }
+
+
 def _routes_parse(routes: Any) -> dict[str, float]:
     if not isinstance(routes, Mapping) or not routes:
         raise StrategyError(f"'routes' must be an object of route weights, e.g. {{\"{ROUTES[0]}\": 1.0}}")

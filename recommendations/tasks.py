@@ -8,6 +8,7 @@ from typing import Any
 from recommendations.badcases.detectors import badcases_detect
 from recommendations.embeddings import adaptation
 from recommendations.embeddings import service as embeddings
+from recommendations.evaluation.gate import gate_run
 from recommendations.ranking.training import ranker_train
 
 # The reasons' tasks live in their package; Celery finds an app's tasks through this module.
@@ -73,6 +74,15 @@ def train_ranker(*, feature_set: str, as_of: float | None = None, name: str | No
     Delivered twice, it stores two versions; neither becomes active without an operator.
     """
     return ranker_train(feature_set=feature_set, as_of=as_of, name=name).pk
+
+
+@transient_task(acks_late=True)
+def evaluate_strategy(*, config: dict[str, Any], name: str, placement: str, source: str = "") -> int:
+    """Evaluate a strategy against `placement`'s serving default offline and store the run (routed
+    to the `gpu` queue, one at a time: it trains rankers and the collaborative route like
+    `train_ranker`); returns the run's id. A bad strategy or no data to evaluate fails the task
+    (not retried) and stores nothing; delivered twice, it stores two runs."""
+    return gate_run(config=config, name=name, placement=placement, source=source).pk
 
 
 @transient_task(acks_late=True, ignore_result=True)

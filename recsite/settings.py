@@ -141,6 +141,8 @@ CELERY_TASK_ROUTES = {
     "recommendations.tasks.train_ranker": {"queue": "gpu"},
     "recommendations.tasks.build_collaborative": {"queue": "gpu"},
     "recommendations.tasks.adapt_embeddings": {"queue": "gpu"},
+    # The offline gate trains rankers and the collaborative route as the tasks above do.
+    "recommendations.tasks.evaluate_strategy": {"queue": "gpu"},
     "recommendations.reasons.tasks.generate_reasons": {"queue": "gpu"},
     "recommendations.reasons.tasks.generate_rerank": {"queue": "gpu"},
     "recommendations.reasons.tasks.lora_finetune": {"queue": "gpu"},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
+from recommendations.admin.gate import gate_summary, gate_table
 from recommendations.models import CollaborativeModel, EmbeddingAdaptation, EvaluationRun, RankerModel
 from recommendations.ranking.training import RankerGateError, importance_top, ranker_activate, ranker_gate
 from recommendations.recall.collaborative import collaborative_activate
@@ -12,9 +13,22 @@ from recommendations.recall.collaborative import collaborative_activate
 
 @admin.register(EvaluationRun)
 class EvaluationRunAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "split", "users", "ndcg_by_strategy", "recall_by_strategy", "duration_s")
-    readonly_fields = ("created_at", "protocol", "strategies", "duration_s")
+    list_display = ("created_at", "split", "users", "ndcg_by_strategy", "recall_by_strategy", "gate", "duration_s")
+    readonly_fields = ("comparison", "created_at", "protocol", "strategies", "duration_s")
     ordering = ("-created_at",)
+
+    def get_fields(self, request, obj: EvaluationRun | None = None) -> tuple[str, ...]:
+        fields = self.readonly_fields
+        # The side-by-side table only for the gate's runs (a strategy against the serving default).
+        return fields if obj is not None and "gate" in obj.protocol else fields[1:]
+
+    @admin.display(description="offline gate: evaluated vs serving default")
+    def comparison(self, run: EvaluationRun):
+        return gate_table(run)
+
+    @admin.display(description="gate (evaluated vs serving default)")
+    def gate(self, run: EvaluationRun) -> str:
+        return gate_summary(run)
 
     def has_add_permission(self, request) -> bool:
         return False

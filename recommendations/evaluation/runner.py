@@ -87,7 +87,7 @@ def evaluation_run(
         raise EvaluationError(f"unknown strategies: {', '.join(sorted(unknown))}")
     if len(interactions.users) == 0:
         raise EvaluationError("there are no events to evaluate on")
-    split, protocol = _split(interactions=interactions, config=config)
+    split, protocol = evaluation_split(interactions=interactions, config=config)
     if len(split.users) == 0:
         raise EvaluationError("no user has both a training event and a new positive test event")
 
@@ -110,7 +110,7 @@ def evaluation_run(
             per_route=config.candidates_per_route,
             k=config.k,
             include_seen=config.include_seen,
-            cut=_training_cut(config=config, interactions=interactions, protocol=protocol),
+            cut=training_cut(config=config, interactions=interactions, protocol=protocol),
             seed=config.seed,
             candidates=config.rank_candidates,
             rounds=config.rounds,
@@ -151,7 +151,9 @@ def evaluation_run(
     return EvaluationResult(protocol=protocol, strategies=results)
 
 
-def _split(*, interactions: Interactions, config: EvaluationConfig) -> tuple[Split, dict]:
+def evaluation_split(*, interactions: Interactions, config: EvaluationConfig) -> tuple[Split, dict]:
+    """The protocol's split under `config` (the default: a cutoff leaving the last 10% of events
+    for testing), and how it was made, for the run's protocol."""
     if config.holdout_last is not None:
         if config.holdout_last < 1:
             raise EvaluationError("--holdout-last must be at least 1")
@@ -167,7 +169,7 @@ def _split(*, interactions: Interactions, config: EvaluationConfig) -> tuple[Spl
     return split, {"split": "cutoff", "cutoff": iso, "cutoff_source": source}
 
 
-def _training_cut(*, config: EvaluationConfig, interactions: Interactions, protocol: dict) -> TrainingCut:
+def training_cut(*, config: EvaluationConfig, interactions: Interactions, protocol: dict) -> TrainingCut:
     """The rankers' training lists cut each customer's history the way the split cuts the test:
     the last N positive events, or visits with labels over as many days as the test period spans."""
     if config.holdout_last is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from placements.strategy import Strategy, StrategyError, strategy_parse
+from placements.strategy import Strategy, StrategyError, strategy_json, strategy_parse
 
 
 def test_full_config_parses():
@@ -22,6 +22,19 @@ def test_left_out_keys_take_the_default_strategy_values():
 def test_a_named_ranker_is_kept_and_fused_means_none():
     assert strategy_parse({"routes": {"itemcf": 1}, "ranker": "ranker_semantic"}).ranker == "ranker_semantic"
     assert strategy_parse({"routes": {"itemcf": 1}, "ranker": None}).ranker is None
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"routes": {"itemcf": 1, "cf": 0.5}},
+        {"routes": {"semantic": 1}, "k": 8, "ranker": "home", "rules": False, "reasons": False, "llm_rerank": 5},
+        {"routes": {"popularity": 2}, "candidates_per_route": 50, "reasons": "warm-tone"},
+    ],
+)
+def test_the_json_form_reads_back_to_the_same_strategy(config):
+    strategy = strategy_parse(config, name="x")
+    assert strategy_parse(strategy_json(strategy), name="x") == strategy
 
 
 @pytest.mark.parametrize(
