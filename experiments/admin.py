@@ -17,7 +17,7 @@ from django.utils.html import format_html
 
 from experiments import services, serving
 from experiments.dashboard import experiment_dashboard, guardrail_banner
-from experiments.models import Experiment, Exposure, Metric, Status, Variant, VariantDailySnapshot
+from experiments.models import Experiment, Exposure, Layer, Metric, Status, Variant, VariantDailySnapshot
 from experiments.stats import SRM_ALPHA
 
 
@@ -69,6 +69,7 @@ class ExperimentForm(forms.ModelForm):
             "key",
             "hypothesis",
             "placement",
+            "layer",
             "traffic_share",
             "salt",
             "primary_metric",
@@ -105,14 +106,14 @@ class ExperimentAdmin(admin.ModelAdmin):
         "key",
         "placement",
         "status",
-        "traffic_share",
+        "traffic",
         "primary_metric",
         "started_at",
         "stopped_at",
         "health",
         "results_link",
     ]
-    list_filter = ["status", "placement"]
+    list_filter = ["status", "placement", "layer"]
     search_fields = ["key", "hypothesis"]
     readonly_fields = [
         "status",
@@ -146,6 +147,13 @@ class ExperimentAdmin(admin.ModelAdmin):
     @admin.display(description="guardrail breach")
     def guardrail_breach_text(self, obj: Experiment) -> str:
         return guardrail_banner(obj) or "none"
+
+    @admin.display(description="traffic")
+    def traffic(self, obj: Experiment) -> str:
+        """Its share, and once launched the slice of its layer it owns."""
+        if obj.layer_start is None:
+            return f"{obj.traffic_share:.0%} ({obj.layer})"
+        return f"{obj.traffic_share:.0%} ({obj.layer}: {obj.layer_start:.0%}–{obj.layer_end:.0%})"
 
     @admin.display(description="results")
     def results_link(self, obj: Experiment) -> str:
@@ -212,7 +220,7 @@ class ExperimentAdmin(admin.ModelAdmin):
         if obj is not None and obj.status != Status.DRAFT:
             # Key, salt and placement feed the assignment hash and the serving lookup: changing
             # them after launch would move customers between variants.
-            fields += ["key", "salt", "placement"]
+            fields += ["key", "salt", "placement", "layer", "traffic_share"]
         return fields
 
     def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: list, change: bool) -> None:
@@ -243,3 +251,35 @@ class VariantDailySnapshotAdmin(ReadOnlyAdmin):
     list_display = ["experiment", "variant", "day", "customers", "exposures", "clicks", "purchasers", "revenue"]
     list_select_related = ["experiment", "variant__experiment"]
     list_filter = ["experiment"]
+
+
+class LayerForm(forms.ModelForm):
+    class Meta:
+        model = Layer
+        fields = ["key", "holdout_share"]
+
+    def clean_holdout_share(self) -> float:
+        share = self.cleaned_data["holdout_share"]
+        if not 0 <= share <= 0.5:
+            raise ValidationError("The holdout share must be from 0 to 0.5.")
+        changed = self.instance.pk is not None and share != self.instance.holdout_share
+        if changed and services.layer_launched(layer=self.instance.key):
+            raise ValidationError(
+                "Experiments of this layer are launched: a new holdout would move their customers. Complete them first."
+            )
+        return share
+
+
+@admin.register(Layer)
+class LayerAdmin(admin.ModelAdmin):
+    """Layers: groups of experiments that never share a customer, each with its holdout."""
+
+    form = LayerForm
+    list_display = ["key", "holdout_share", "experiments_launched"]
+
+    @admin.display(description="launched experiments")
+    def experiments_launched(self, obj: Layer) -> str:
+        return ", ".join(services.layer_launched(layer=obj.key)) or "-"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Layer | None = None) -> list[str]:
+        return ["key"] if obj is not None else []

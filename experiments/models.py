@@ -41,18 +41,54 @@ def guardrail_metrics_validate(value: object) -> None:
         )
 
 
+class Layer(models.Model):
+    """A group of mutually exclusive experiments, with a holdout that always gets the default."""
+
+    key = models.SlugField(max_length=50, unique=True)
+    holdout_share = models.FloatField(
+        default=0.0,
+        help_text="Share of the layer's customers kept out of every experiment (they get the placement's "
+        "default), in [0, 0.5]. Fixed while an experiment of the layer is launched.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(holdout_share__gte=0) & Q(holdout_share__lte=0.5), name="layer_holdout_share_range"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
 class Experiment(models.Model):
     """One question asked of live traffic on one placement.
 
-    At most one experiment runs per placement (a partial unique index), so two experiments never
-    compete for the same request and every exposure belongs to exactly one variant.
+    Experiments run in layers: those of one layer never share a customer (each owns a slice of the
+    layer's traffic, fixed at launch), and a placement's launched experiments are all in one layer,
+    so two experiments never compete for the same request and every exposure belongs to exactly
+    one variant.
     """
 
     key = models.SlugField(max_length=100, unique=True, help_text="Stable id; part of the assignment hash.")
     hypothesis = models.TextField(blank=True, default="")
     placement = models.CharField(max_length=20, choices=Placement.choices)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT, editable=False)
-    traffic_share = models.FloatField(default=1.0, help_text="Share of customers in the experiment, in (0, 1].")
+    traffic_share = models.FloatField(
+        default=1.0, help_text="Share of the layer's customers (outside its holdout) in the experiment, in (0, 1]."
+    )
+    layer = models.SlugField(
+        max_length=50,
+        default="default",
+        help_text="Experiments of one layer never share a customer; one placement's experiments share a layer.",
+    )
+    # The slice of the layer's [0, 1) this experiment owns, set at its first launch; None for an
+    # experiment launched before layers (it keeps its own traffic hash).
+    layer_start = models.FloatField(null=True, blank=True, editable=False)
+    layer_end = models.FloatField(null=True, blank=True, editable=False)
     salt = models.CharField(
         max_length=64, default=new_salt, help_text="Part of the assignment hash; a new salt reshuffles customers."
     )
@@ -82,9 +118,6 @@ class Experiment(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["placement"], condition=Q(status=Status.RUNNING), name="one_running_experiment_per_placement"
-            ),
             models.CheckConstraint(
                 condition=Q(traffic_share__gt=0) & Q(traffic_share__lte=1), name="experiment_traffic_share_range"
             ),

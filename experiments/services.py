@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from experiments import serving
-from experiments.models import Experiment, Status, Variant
+from experiments.assignment import slice_allocate
+from experiments.models import Experiment, Layer, Status, Variant
 from placements.public import (
     DefaultStrategy,
     StrategyError,
@@ -58,7 +60,9 @@ def experiment_validate_for_launch(*, experiment: Experiment, variants: list[Var
 
 
 def experiment_launch(*, experiment_id: int) -> Experiment:
-    """Start (or resume) serving an experiment; at most one runs per placement."""
+    """Start (or resume) serving an experiment. At its first launch it takes a free slice of its
+    layer's traffic (its traffic share of what the holdout leaves); a resumed one keeps its slice,
+    so its customers keep their variants."""
     with transaction.atomic():
         experiment = Experiment.objects.select_for_update().get(pk=experiment_id)
         if experiment.status not in (Status.DRAFT, Status.PAUSED):
@@ -66,24 +70,52 @@ def experiment_launch(*, experiment_id: int) -> Experiment:
                 f"Only a draft or paused experiment can be launched; this one is {experiment.status}."
             )
         experiment_validate_for_launch(experiment=experiment, variants=list(experiment.variants.all()))
-        running = Experiment.objects.filter(placement=experiment.placement, status=Status.RUNNING).first()
-        if running is not None:
+        layer, _ = Layer.objects.get_or_create(key=experiment.layer)
+        # Launches in one layer wait for each other here: two cannot take the same slice.
+        layer = Layer.objects.select_for_update().get(pk=layer.pk)
+        launched = Experiment.objects.filter(status__in=LAUNCHED).exclude(pk=experiment.pk)
+        other = launched.filter(placement=experiment.placement).exclude(layer=experiment.layer).first()
+        if other is not None:
             raise ExperimentError(
-                f"Experiment {running.key!r} is already running on {experiment.get_placement_display()}; "
-                "pause or complete it first (one running experiment per placement)."
+                f"Experiment {other.key!r} on {experiment.get_placement_display()} is in layer {other.layer!r}: "
+                "one placement's experiments share a layer (so no request gets two variants). "
+                f"Put this one in layer {other.layer!r}, or complete {other.key!r} first."
             )
+        if experiment.layer_start is None:
+            _slice_take(experiment=experiment, layer=layer, launched=launched)
         experiment.status = Status.RUNNING
         experiment.started_at = experiment.started_at or timezone.now()
-        try:
-            # A savepoint: the partial unique index still guards a launch racing this one.
-            with transaction.atomic():
-                experiment.save(update_fields=["status", "started_at"])
-        except IntegrityError as exc:
-            raise ExperimentError(
-                f"Another experiment was just launched on {experiment.get_placement_display()}."
-            ) from exc
+        experiment.save(update_fields=["status", "started_at", "layer_start", "layer_end"])
     serving.running_experiments_forget()
     return experiment
+
+
+def layer_launched(*, layer: str) -> list[str]:
+    """Keys of the running or paused experiments of `layer` (they hold slices of it)."""
+    return list(
+        Experiment.objects.filter(layer=layer, status__in=LAUNCHED).order_by("key").values_list("key", flat=True)
+    )
+
+
+def _slice_take(*, experiment: Experiment, layer: Layer, launched: QuerySet[Experiment]) -> None:
+    in_layer = launched.filter(layer=layer.key)
+    legacy = in_layer.filter(layer_start__isnull=True).first()
+    if legacy is not None:
+        raise ExperimentError(
+            f"Experiment {legacy.key!r} in layer {layer.key!r} was launched before layers and keeps its own "
+            "split of traffic: complete it before launching another experiment in its layer."
+        )
+    taken = list(in_layer.values_list("layer_start", "layer_end"))
+    width = experiment.traffic_share * (1 - layer.holdout_share)
+    found = slice_allocate(taken=taken, width=width, low=layer.holdout_share)
+    if found is None:
+        free = 1 - layer.holdout_share - sum(end - start for start, end in taken)
+        raise ExperimentError(
+            f"Layer {layer.key!r} has {free:.0%} of its traffic free (other experiments and the holdout hold the "
+            f"rest); this experiment needs {width:.0%}. Lower its traffic share, or complete another experiment "
+            "of the layer."
+        )
+    experiment.layer_start, experiment.layer_end = found
 
 
 def experiment_pause(*, experiment_id: int) -> Experiment:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.utils import timezone
 
-from experiments.assignment import assign
+from experiments.assignment import assign, assign_in_slice, layer_unit
 from experiments.models import Experiment, Exposure, Status
 from placements.public import Strategy, StrategyError, strategy_parse
 from recsite.metrics import ENABLED, clicks_count
@@ -48,6 +48,10 @@ class RunningExperiment:
     salt: str
     traffic_share: float
     variants: tuple[RunningVariant, ...]
+    layer: str = "default"
+    # Its slice of the layer, [start, end); None for an experiment launched before layers (its own
+    # traffic hash decides who is in).
+    layer_slice: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ class Assignment:
 
 
 def running_experiments() -> dict[str, RunningExperiment]:
-    """Placement → its running experiment, from a snapshot at most CACHE_SECONDS old."""
+    """Placement → its running experiments, from a snapshot at most CACHE_SECONDS old."""
     return _running.get()
 
 
@@ -71,8 +75,8 @@ def running_experiments_forget() -> None:
     _running.forget()
 
 
-def _running_experiments_load() -> dict[str, RunningExperiment]:
-    by_placement = {}
+def _running_experiments_load() -> dict[str, tuple[RunningExperiment, ...]]:
+    by_placement: dict[str, tuple[RunningExperiment, ...]] = {}
     for experiment in Experiment.objects.filter(status=Status.RUNNING).prefetch_related("variants"):
         try:
             variants = tuple(
@@ -89,46 +93,64 @@ def _running_experiments_load() -> dict[str, RunningExperiment]:
             # the placement down: its customers get the default strategy instead.
             logger.exception("experiment %s has an invalid variant config; not serving it", experiment.key)
             continue
-        by_placement[experiment.placement] = RunningExperiment(
+        running = RunningExperiment(
             id=experiment.pk,
             key=experiment.key,
             salt=experiment.salt,
             traffic_share=experiment.traffic_share,
             variants=variants,
+            layer=experiment.layer,
+            layer_slice=None if experiment.layer_start is None else (experiment.layer_start, experiment.layer_end),
         )
+        by_placement[experiment.placement] = (*by_placement.get(experiment.placement, ()), running)
     return by_placement
 
 
-_running: CachedSnapshot[dict[str, RunningExperiment]] = CachedSnapshot(
+_running: CachedSnapshot[dict[str, tuple[RunningExperiment, ...]]] = CachedSnapshot(
     _running_experiments_load, max_age=CACHE_SECONDS
 )
 
 
 def experiment_assign(*, placement: str, customer_id: str | None) -> Assignment | None:
     """The running experiment and variant for this customer on this placement, or None (no
-    experiment running, no customer id, or the customer is outside its traffic share)."""
+    experiment running, no customer id, or the customer is in none of the experiments' slices of
+    the layer: outside their traffic or in the layer's holdout)."""
     if not customer_id:
         return None
-    experiment = running_experiments().get(placement)
-    if experiment is None:
-        return None
-    variant_key = assign(
-        experiment_key=experiment.key,
-        salt=experiment.salt,
-        customer_id=customer_id,
-        traffic_share=experiment.traffic_share,
-        weights=[(v.key, v.weight) for v in experiment.variants],
-    )
-    if variant_key is None:
-        return None
-    variant = next(v for v in experiment.variants if v.key == variant_key)
-    return Assignment(
-        experiment_id=experiment.id,
-        experiment_key=experiment.key,
-        variant_id=variant.id,
-        variant_key=variant.key,
-        strategy=variant.strategy,
-    )
+    places: dict[str, float] = {}
+    for experiment in running_experiments().get(placement, ()):
+        weights = [(v.key, v.weight) for v in experiment.variants]
+        if experiment.layer_slice is None:
+            variant_key = assign(
+                experiment_key=experiment.key,
+                salt=experiment.salt,
+                customer_id=customer_id,
+                traffic_share=experiment.traffic_share,
+                weights=weights,
+            )
+        else:
+            if experiment.layer not in places:
+                places[experiment.layer] = layer_unit(layer=experiment.layer, customer_id=customer_id)
+            start, end = experiment.layer_slice
+            variant_key = assign_in_slice(
+                experiment_key=experiment.key,
+                salt=experiment.salt,
+                customer_id=customer_id,
+                place=places[experiment.layer],
+                start=start,
+                end=end,
+                weights=weights,
+            )
+        if variant_key is not None:
+            variant = next(v for v in experiment.variants if v.key == variant_key)
+            return Assignment(
+                experiment_id=experiment.id,
+                experiment_key=experiment.key,
+                variant_id=variant.id,
+                variant_key=variant.key,
+                strategy=variant.strategy,
+            )
+    return None
 
 
 # --- exposure log --------------------------------------------------------------------------------

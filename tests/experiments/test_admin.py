@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
-from experiments.models import Experiment, Status, Variant
+from experiments.models import Experiment, Layer, Status, Variant
 from tests.factories import make_experiment
 
 pytestmark = pytest.mark.django_db
@@ -17,6 +17,7 @@ def change_form_data(experiment: Experiment, weights: dict[str, float]) -> dict:
         "key": experiment.key,
         "hypothesis": "fused beats popularity",
         "placement": experiment.placement,
+        "layer": experiment.layer,
         "traffic_share": "1.0",
         "salt": experiment.salt,
         "primary_metric": "ctr",
@@ -78,8 +79,8 @@ def test_admin_actions_move_experiments_through_their_lifecycle(admin_client):
         "/admin/experiments/experiment/", {"action": "experiment_launch", "_selected_action": [draft.pk]}, follow=True
     )
     assert [str(m) for m in response.context["messages"]] == [
-        "draft: Experiment 'running' is already running on home feed; "
-        "pause or complete it first (one running experiment per placement)."
+        "draft: Layer 'default' has 0% of its traffic free (other experiments and the holdout hold the rest); "
+        "this experiment needs 100%. Lower its traffic share, or complete another experiment of the layer."
     ]
     # when the running one is completed and the draft launched
     admin_client.post(
@@ -153,3 +154,16 @@ def test_the_list_health_column_mentions_a_breach(admin_client):
     assert "GUARDRAIL BREACHED (conversion_rate of treatment; paused); no data yet" in page
     change = admin_client.get(f"/admin/experiments/experiment/{experiment.pk}/change/").content.decode()
     assert "Guardrail breached: Conversion rate of treatment -50.0% against the control" in change
+
+
+def test_a_layers_holdout_cannot_move_while_its_experiments_are_launched(admin_client):
+    make_experiment(key="running")
+    layer = Layer.objects.get(key="default")
+    url = f"/admin/experiments/layer/{layer.pk}/change/"
+
+    refused = admin_client.post(url, {"holdout_share": "0.2"})
+    listing = admin_client.get("/admin/experiments/layer/").content.decode()
+
+    assert "a new holdout would move their customers" in refused.content.decode()
+    assert Layer.objects.get(pk=layer.pk).holdout_share == 0.0
+    assert "running" in listing

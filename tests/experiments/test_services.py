@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django.db import IntegrityError, transaction
 
-from experiments.models import Experiment, Status
+from experiments.models import Experiment, Layer, Status
 from experiments.services import (
     WEIGHTS_FROZEN,
     ExperimentError,
@@ -36,23 +35,57 @@ def test_launch_pause_resume_complete():
         experiment_launch(experiment_id=experiment.pk)
 
 
-def test_only_one_experiment_runs_per_placement():
-    # given a running home-feed experiment
+def test_a_full_layer_refuses_another_experiment_on_its_placement():
+    # given a running home-feed experiment taking all of its layer's traffic
     make_experiment(key="first")
     second = make_experiment(key="second", launch=False)
     # when another one on the same placement is launched
-    with pytest.raises(ExperimentError, match="'first' is already running on home feed"):
+    with pytest.raises(ExperimentError, match="Layer 'default' has 0% of its traffic free"):
         experiment_launch(experiment_id=second.pk)
-    # then it stays a draft, and one on another placement may run
+    # then it stays a draft
     assert Experiment.objects.get(pk=second.pk).status == Status.DRAFT
-    assert make_experiment(key="third", placement="search").status == Status.RUNNING
 
 
-def test_database_refuses_a_second_running_experiment_on_a_placement():
-    # given a running experiment; when a write bypasses the services
-    make_experiment(key="first")
-    with pytest.raises(IntegrityError), transaction.atomic():
-        ExperimentFactory(key="sneaky", status=Status.RUNNING)
+def test_experiments_of_one_layer_take_disjoint_slices_and_a_resume_keeps_its_slice():
+    first = make_experiment(key="first", traffic_share=0.5)
+    second = make_experiment(key="second", traffic_share=0.3, placement="search")
+    third = make_experiment(key="third", traffic_share=0.3, launch=False)
+
+    assert (first.layer_start, first.layer_end) == (0.0, 0.5)
+    assert (second.layer_start, second.layer_end) == pytest.approx((0.5, 0.8))
+    with pytest.raises(ExperimentError, match="has 20% of its traffic free"):
+        experiment_launch(experiment_id=third.pk)
+    experiment_pause(experiment_id=first.pk)
+    resumed = experiment_launch(experiment_id=first.pk)
+    assert (resumed.layer_start, resumed.layer_end) == (0.0, 0.5)
+    experiment_complete(experiment_id=first.pk)
+    assert experiment_launch(experiment_id=third.pk).layer_start == 0.0  # the freed slice
+
+
+def test_a_holdout_is_kept_out_of_every_slice():
+    Layer.objects.create(key="ranking", holdout_share=0.1)
+
+    launched = make_experiment(key="ranked", layer="ranking", traffic_share=0.5)
+
+    assert (launched.layer_start, launched.layer_end) == pytest.approx((0.1, 0.55))
+
+
+def test_one_placement_keeps_its_experiments_in_one_layer():
+    make_experiment(key="first", traffic_share=0.5)
+    other_layer = make_experiment(key="second", traffic_share=0.5, layer="reasons", launch=False)
+
+    with pytest.raises(ExperimentError, match="'first' on home feed is in layer 'default'"):
+        experiment_launch(experiment_id=other_layer.pk)
+    assert make_experiment(key="third", placement="search", layer="reasons").status == Status.RUNNING
+
+
+def test_an_experiment_launched_before_layers_blocks_new_ones_in_its_layer_until_complete():
+    legacy = make_experiment(key="legacy", traffic_share=0.5)
+    Experiment.objects.filter(pk=legacy.pk).update(layer_start=None, layer_end=None)
+    newer = make_experiment(key="newer", traffic_share=0.3, placement="search", launch=False)
+
+    with pytest.raises(ExperimentError, match="'legacy' in layer 'default' was launched before layers"):
+        experiment_launch(experiment_id=newer.pk)
 
 
 @pytest.mark.parametrize(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import uuid
+from collections import Counter
 
 import pytest
 
 from experiments import serving
-from experiments.assignment import assign
-from experiments.models import Exposure
+from experiments.assignment import assign, layer_unit
+from experiments.models import Exposure, Layer
 from experiments.services import experiment_pause
 from tests.factories import make_experiment
 
@@ -41,18 +43,8 @@ def test_assign_matches_the_pure_hash_and_writes_nothing(django_assert_num_queri
 
 def test_no_assignment_without_customer_experiment_or_traffic():
     make_experiment(key="feed", traffic_share=0.5)
-    outside = next(
-        f"C{i}"
-        for i in range(100)
-        if assign(
-            experiment_key="feed",
-            salt="salt",
-            customer_id=f"C{i}",
-            traffic_share=0.5,
-            weights=[("control", 1), ("treatment", 1)],
-        )
-        is None
-    )
+    # Its slice of the default layer is [0, 0.5): a customer placed above it is outside.
+    outside = next(f"C{i}" for i in range(100) if layer_unit(layer="default", customer_id=f"C{i}") >= 0.5)
     assert serving.experiment_assign(placement="home_feed", customer_id=None) is None
     assert serving.experiment_assign(placement="search", customer_id="C1") is None
     assert serving.experiment_assign(placement="home_feed", customer_id=outside) is None
@@ -100,3 +92,28 @@ def test_exposures_in_a_request_wait_for_its_end_and_go_in_one_insert(django_ass
     with django_assert_num_queries(1):
         serving.exposures_flush()
     assert set(Exposure.objects.values_list("recommendation_id", flat=True)) == set(ids)
+
+
+def test_layers_never_put_a_customer_in_two_experiments_and_keep_the_holdout_out():
+    # given one layer with a 20% holdout: two home-feed experiments and one on search
+    Layer.objects.create(key="default", holdout_share=0.2)
+    make_experiment(key="feed-a", traffic_share=0.4)
+    make_experiment(key="feed-b", traffic_share=0.3)
+    make_experiment(key="search-a", traffic_share=0.3, placement="search")
+    customers = [f"C{i}" for i in range(6000)]
+
+    # when every customer asks both placements
+    seen: dict[str, set[str]] = {c: set() for c in customers}
+    for placement in ("home_feed", "search"):
+        for customer in customers:
+            assignment = serving.experiment_assign(placement=placement, customer_id=customer)
+            if assignment is not None:
+                seen[customer].add(assignment.experiment_key)
+
+    # then nobody is in two experiments, and each experiment and the holdout get their share
+    assert max(len(keys) for keys in seen.values()) == 1
+    counts = Counter(next(iter(keys), "holdout") for keys in seen.values())
+    expected = {"holdout": 0.2, "feed-a": 0.4 * 0.8, "feed-b": 0.3 * 0.8, "search-a": 0.3 * 0.8}
+    for name, share in expected.items():
+        sigma = math.sqrt(len(customers) * share * (1 - share))
+        assert abs(counts[name] - share * len(customers)) < 4 * sigma, (name, counts[name])
