@@ -179,16 +179,21 @@ class ExperimentAdmin(admin.ModelAdmin):
         if not (self.has_change_permission(request) and request.user.has_perm("placements.add_defaultstrategy")):
             raise PermissionDenied
         results = reverse("admin:experiments_experiment_results", args=[experiment_id])
+        share_text = request.POST.get("share", "100").strip()
         try:
             shipped = services.variant_ship(
-                experiment_id=experiment_id, variant_key=request.POST.get("variant", ""), user=request.user
+                experiment_id=experiment_id,
+                variant_key=request.POST.get("variant", ""),
+                user=request.user,
+                share=int(share_text) if share_text.isdigit() else -1,
             )
         except services.ExperimentError as exc:
             self.message_user(request, f"Not shipped: {exc}", level=messages.ERROR)
             return HttpResponseRedirect(results)
+        reach = "by default" if shipped.share == 100 else f"to {shipped.share}% of customers (a gradual rollout)"
         self.message_user(
             request,
-            f"Shipped: {shipped.get_placement_display()} now serves this strategy by default (v{shipped.version}); "
+            f"Shipped: {shipped.get_placement_display()} now serves this strategy {reach} (v{shipped.version}); "
             "the experiment is completed.",
             level=messages.SUCCESS,
         )

@@ -14,6 +14,7 @@ from experiments.assignment import slice_allocate
 from experiments.models import Experiment, Layer, Status, Variant
 from placements.public import (
     DefaultStrategy,
+    RolloutError,
     StrategyError,
     default_strategies_forget,
     default_strategy_save,
@@ -177,9 +178,10 @@ def variant_update(*, variant_id: int, weight: float | None = None, config: dict
     return variant
 
 
-def variant_ship(*, experiment_id: int, variant_key: str, user: Any = None) -> DefaultStrategy:
-    """Make a variant's strategy its placement's default (a new version) and complete the
-    experiment: it has been decided. Both or neither; raises ExperimentError saying why not."""
+def variant_ship(*, experiment_id: int, variant_key: str, user: Any = None, share: int = 100) -> DefaultStrategy:
+    """Make a variant's strategy its placement's default (a new version serving `share` percent of
+    customers: below 100 a gradual rollout the operator raises) and complete the experiment: it
+    has been decided. Both or neither; raises ExperimentError saying why not."""
     with transaction.atomic():
         experiment = Experiment.objects.select_for_update().filter(pk=experiment_id).first()
         if experiment is None:
@@ -197,7 +199,10 @@ def variant_ship(*, experiment_id: int, variant_key: str, user: Any = None) -> D
                 config=variant.config,
                 note=f"shipped from experiment {experiment.key}, variant {variant.key}",
                 user=user,
+                share=share,
             )
+        except RolloutError as exc:
+            raise ExperimentError(str(exc)) from exc
         except StrategyError as exc:
             raise ExperimentError(f"Variant {variant.key!r} cannot serve as the default: {exc}") from exc
         experiment.status, experiment.stopped_at = Status.COMPLETED, timezone.now()

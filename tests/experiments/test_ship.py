@@ -88,3 +88,41 @@ def test_operators_ship_from_the_results_page_merchandisers_may_not(client, djan
     assert answer.status_code == 302
     assert answer["Location"].endswith("/admin/placements/defaultstrategy/?placement__exact=home_feed")
     assert DefaultStrategy.objects.get().created_by == operator
+
+
+def test_shipping_through_a_gradual_rollout_serves_the_variant_to_its_share():
+    make_experiment(key="careful")
+    default_strategies_forget()
+
+    shipped = variant_ship(experiment_id=Experiment.objects.get(key="careful").pk, variant_key="treatment", share=25)
+
+    assert shipped.share == 25
+    on_variant = sum(
+        default_strategy("home_feed", f"c{i}").routes == {"itemcf": 1.0, "semantic": 0.5, "popularity": 0.1}
+        for i in range(4000)
+    )
+    assert 0.21 < on_variant / 4000 < 0.29
+
+
+@pytest.mark.parametrize("share", [-5, 150])
+def test_a_rollout_share_outside_0_to_100_ships_nothing(share):
+    experiment = make_experiment()
+
+    with pytest.raises(ExperimentError, match="whole percent from 0 to 100"):
+        variant_ship(experiment_id=experiment.pk, variant_key="treatment", share=share)
+    assert not DefaultStrategy.objects.exists()
+    assert Experiment.objects.get(pk=experiment.pk).status == Status.RUNNING
+
+
+def test_the_results_page_ships_to_a_share(client, admin_user):
+    experiment = make_experiment()
+    client.force_login(admin_user)
+
+    answer = client.post(
+        reverse("admin:experiments_experiment_ship", args=[experiment.pk]),
+        {"variant": "treatment", "share": "10"},
+        follow=True,
+    )
+
+    assert "serves this strategy to 10% of customers (a gradual rollout)" in answer.content.decode()
+    assert DefaultStrategy.objects.get().share == 10
