@@ -59,6 +59,12 @@ def default_strategy(placement: str, customer_id: str | None = None) -> Strategy
     return current.full
 
 
+def default_strategy_rolling(placement: str) -> Strategy | None:
+    """The version rolling out on `placement` now, if any."""
+    current = _defaults.get().get(placement)
+    return None if current is None else current.rolling
+
+
 def rollout_bucket(*, placement: str, version: int, customer_id: str) -> float:
     """A customer's place in [0, 100) for one version's rollout: stable, uniform, independent of
     experiment assignment (its own salt)."""

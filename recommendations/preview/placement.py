@@ -12,11 +12,21 @@ from dataclasses import dataclass
 
 from catalog.public import Customer, Event
 from experiments.public import Variant
-from placements.public import Placement, Strategy, StrategyError, default_strategy, strategy_parse
+from placements.public import (
+    Strategy,
+    StrategyError,
+    default_strategy,
+    default_strategy_rolling,
+    strategy_parse,
+)
 from recommendations.contracts import PlacementRequest, Recommendation, ScoredItem
+from recommendations.rules.stage import RuleNote, rules_explain
 from recommendations.serving import placement_answer
+from recommendations.variants import variant_serving
 
 DEFAULT = "default"
+# What this customer gets now: their experiment's variant, or the default (their rollout side).
+SERVED_NOW = "now"
 HISTORY_ROWS = 20
 
 
@@ -60,18 +70,22 @@ class Preview:
     headers: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     history: tuple[HistoryRow, ...]
+    # Active rules that touched no served item, and why (rules_explain).
+    rule_notes: tuple[RuleNote, ...] = ()
 
 
 def strategy_choices() -> list[tuple[str, str]]:
     """(value, label) of the strategies a preview can use: the default and every variant."""
     variants = Variant.objects.select_related("experiment").order_by("experiment__key", "key")
-    return [(DEFAULT, "default strategy")] + [
+    return [(SERVED_NOW, "what this customer is served now"), (DEFAULT, "default strategy")] + [
         (str(v.pk), f"{v.experiment.key} / {v.key} ({v.experiment.status})") for v in variants
     ]
 
 
-def strategy_for(*, choice: str, placement: str) -> tuple[Strategy, str]:
-    """The strategy of a `strategy_choices` value on `placement` and its label."""
+def strategy_for(*, choice: str, placement: str, customer_id: str | None = None) -> tuple[Strategy, str]:
+    """The strategy of a `strategy_choices` value on `placement` (for this customer) and its label."""
+    if choice == SERVED_NOW:
+        return served_now(placement=placement, customer_id=customer_id)
     if choice in ("", DEFAULT):
         strategy = default_strategy(placement)
         return strategy, f"default strategy ({strategy.name})"
@@ -83,6 +97,23 @@ def strategy_for(*, choice: str, placement: str) -> tuple[Strategy, str]:
         return strategy_parse(variant.config, name=label), label
     except StrategyError as exc:
         raise ValueError(f"variant {variant}: {exc}") from exc
+
+
+def served_now(*, placement: str, customer_id: str | None) -> tuple[Strategy, str]:
+    """The strategy serving this customer now, and why: their experiment and variant, or the
+    placement's default version (and which side of a rollout they are on)."""
+    served = variant_serving(placement=placement, customer_id=customer_id, k=1)
+    if served.assignment is not None:
+        label = f"served now: experiment {served.assignment.experiment_key}, variant {served.assignment.variant_key}"
+        return served.strategy, label
+    everyone = default_strategy(placement)
+    if served.strategy.name != everyone.name:
+        return (
+            served.strategy,
+            f"served now: {served.strategy.name}, the rolling-out version (this customer is in its share)",
+        )
+    rolling = " (outside the rolling-out version's share)" if default_strategy_rolling(placement) else ""
+    return served.strategy, f"served now: the default {served.strategy.name}{rolling}, no experiment"
 
 
 def recommendation_preview(
@@ -97,9 +128,7 @@ def recommendation_preview(
 ) -> Preview:
     """Run the serving pipeline for `placement` without serving: home feed (customer), similar
     items (`product_id`) or search (`query`). Raises ValueError / UnknownProduct on bad input."""
-    strategy, label = strategy_for(choice=strategy_choice, placement=placement)
-    if placement in (Placement.SIMILAR_ITEMS, Placement.SEARCH):
-        label = Placement(placement).label
+    strategy, label = strategy_for(choice=strategy_choice, placement=placement, customer_id=customer_id)
     recommendation = placement_answer(
         request=PlacementRequest(
             placement=placement,
@@ -121,6 +150,16 @@ def recommendation_preview(
             for position, item in enumerate(recommendation.items, start=1)
         ),
         history=customer_recent_history(customer_id=customer_id),
+        rule_notes=tuple(
+            rules_explain(
+                served=recommendation.items,
+                k=k,
+                placement=placement,
+                customer_id=customer_id,
+                apply_rules=strategy.rules,
+                category_path=category,
+            )
+        ),
     )
 
 

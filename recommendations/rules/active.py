@@ -44,19 +44,23 @@ class ActiveRule:
 
     def applies_to(self, *, placement: str, category: str | None, segment: dict | None, now: dt.datetime) -> bool:
         """Whether this rule is in scope for a request."""
+        return self.scope_miss(placement=placement, category=category, segment=segment, now=now) is None
+
+    def scope_miss(self, *, placement: str, category: str | None, segment: dict | None, now: dt.datetime) -> str | None:
+        """Why this rule is out of scope for a request (None: it applies)."""
         if self.placement and self.placement != placement:
-            return False
+            return f"it is for the {self.placement} placement"
         if self.starts_at is not None and now < self.starts_at:
-            return False
+            return f"it starts at {self.starts_at:%Y-%m-%d %H:%M}"
         if self.ends_at is not None and now >= self.ends_at:
-            return False
+            return f"it ended at {self.ends_at:%Y-%m-%d %H:%M}"
         if self.context_category is not None and not path_within(category or "", self.context_category):
-            return False
+            return f"it applies within the category {self.context_category!r} only"
         if self.segment is not None:
             key, value = self.segment
             if segment is None or str(segment.get(key, "")) != value:
-                return False
-        return True
+                return f"it is for customers with {key} = {value!r}"
+        return None
 
     def matches(self, *, product_id: str, category_path: str, brand: str, attributes: dict) -> bool:
         """Whether an item meets every target this rule names (a rule naming none matches nothing)."""

@@ -10,12 +10,13 @@ segment rule is active, and an embeddings query only while an MMR rule is in sco
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from django.db import connection
 
-from catalog.public import Customer, category_subtree_like
+from catalog.public import Customer, Product, category_subtree_like
 from recommendations.contracts import FusedItem, ScoredItem
-from recommendations.rules.active import RuleSet, rules_active
+from recommendations.rules.active import ActiveRule, RuleSet, rules_active
 from recommendations.rules.apply import RuleItem, RuleRequest, rules_apply, rules_in_scope
 from recsite.metrics import rules_actions_count, stage_timer
 
@@ -71,6 +72,75 @@ def rules_stage(
     served = rules_apply(items=items, ruleset=ruleset, request=request, k=k, pinned=pinned, similarity=similarity)
     rules_actions_count(kinds=[touch.kind for item in served for touch in item.rules])
     return served
+
+
+@dataclass(frozen=True)
+class RuleNote:
+    """Why an active rule left no mark on a list (for the preview; items show the rules that did)."""
+
+    rule_id: int
+    name: str
+    kind: str
+    note: str
+
+
+def rules_explain(
+    *,
+    served: Sequence[ScoredItem],
+    k: int,
+    placement: str,
+    customer_id: str | None = None,
+    apply_rules: bool = True,
+    excluded_external_ids: Sequence[str] = (),
+    category_path: str | None = None,
+) -> list[RuleNote]:
+    """For every active rule that touched none of `served`: why (out of scope, its pinned item
+    filtered out, its position beyond k, or no served item matched its targets). Not on the
+    serving path: a few queries, run by the preview."""
+    ruleset = rules_active()
+    if not apply_rules:
+        return [RuleNote(r.id, r.name, r.kind, "the strategy turns the merchandising rules off") for r in ruleset.rules]
+    segment = customer_attributes(customer_id=customer_id) if ruleset.has_segments and customer_id else None
+    request = RuleRequest(placement=placement, category=category_path, segment=segment)
+    touched = {touch.rule_id for item in served for touch in item.rules}
+    notes = []
+    for rule in ruleset.rules:
+        if rule.id in touched:
+            continue
+        miss = rule.scope_miss(placement=placement, category=category_path, segment=segment, now=request.now)
+        if miss is not None:
+            note = f"out of scope: {miss}"
+        elif rule.kind == "pin":
+            note = _pin_dropped(
+                rule=rule, k=k, customer_id=customer_id, excluded=excluded_external_ids, category=category_path
+            )
+        else:
+            note = "in scope, but no served item matched its targets"
+        notes.append(RuleNote(rule.id, rule.name, rule.kind, note))
+    return notes
+
+
+def _pin_dropped(
+    *, rule: ActiveRule, k: int, customer_id: str | None, excluded: Sequence[str], category: str | None
+) -> str:
+    if rule.position is not None and rule.position > k:
+        return f"its position {rule.position} is beyond the list's {k} items"
+    product = Product.objects.filter(pk=rule.product_pk).values("external_id", "in_stock").first()
+    if product is None:
+        return "its product no longer exists"
+    if not product["in_stock"]:
+        return f"dropped: {product['external_id']} is out of stock"
+    if product["external_id"] in excluded:
+        return f"dropped: the request excludes {product['external_id']}"
+    if customer_id and not available_items(
+        pks=[rule.product_pk], customer_id=customer_id, excluded_external_ids=(), category_path=None
+    ):
+        return f"dropped: {product['external_id']} is hidden for this customer"
+    if category is not None and not available_items(
+        pks=[rule.product_pk], customer_id=None, excluded_external_ids=(), category_path=category
+    ):
+        return f"dropped: {product['external_id']} is outside the requested category"
+    return f"dropped: {product['external_id']} was filtered out (e.g. the customer bought it already)"
 
 
 def available_prefix(
