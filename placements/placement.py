@@ -9,3 +9,4 @@ class Placement(models.TextChoices):
     HOME_FEED = "home_feed", "home feed"
     SIMILAR_ITEMS = "similar_items", "similar items"
     SEARCH = "search", "search"
+    BOUGHT_TOGETHER = "bought_together", "bought together"

@@ -149,11 +149,16 @@ def _bounded_int(config: Mapping[str, Any], key: str, maximum: int) -> int | Non
 
 def built_in_strategy(placement: str) -> Strategy:
     """What a placement serves while no default version is stored: the home feed's fused routes;
-    similar items by item-CF and semantic neighbours (the same weights); search by embedding."""
+    similar items by item-CF and semantic neighbours (the same weights); search by embedding;
+    bought together by the co-occurrence routes."""
     if placement == Placement.SIMILAR_ITEMS:
         return Strategy(name="similar")
     if placement == Placement.SEARCH:
         return Strategy(name="search", routes={"semantic": 1.0})
+    if placement == Placement.BOUGHT_TOGETHER:
+        # What was bought with the basket: co-occurrence routes only, popular items when they
+        # know nothing of it.
+        return Strategy(name="bought_together", routes={"itemcf": 1.0, "cf": 1.0, "popularity": 0.05})
     return Strategy()
 
 

@@ -19,7 +19,7 @@ class PlacementRequest:
     """One request to a placement, as the API, the preview and the replay ask it.
 
     Home feed: `customer_id` and the filters (`context_product` / `query` lead a cold start);
-    similar items: `product_id`; search: `query` (and `category`).
+    similar items: `product_id`; search: `query` (and `category`); bought together: `basket`.
     """
 
     placement: str
@@ -32,6 +32,7 @@ class PlacementRequest:
     query: str | None = None
     reasons: bool = True
     product_id: str | None = None
+    basket: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 
 from catalog.public import ItemNeighbor, Product
 from placements.public import SEARCH_KEYWORD, Placement, Strategy, built_in_strategy
 from recommendations.contracts import Candidate, FusedItem, Recommendation, RecRequest, ScoredItem
 from recommendations.embeddings.model import encode_texts
 from recommendations.errors import EmbeddingModelUnavailable, UnknownProduct
-from recommendations.history import customer_history
+from recommendations.history import History, customer_history
 from recommendations.ranking.stage import rank_stage
 from recommendations.reasons.stage import reasons_attach, rerank_stage
 from recommendations.recall import itemcf, semantic
@@ -69,6 +70,40 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
     return Recommendation(
         recommendation_id=recommendation_id, strategy=strategy.name, items=items[: request.k], ranker=ranked.ranker
     )
+
+
+def bought_together(
+    *,
+    basket: Sequence[str],
+    k: int = 10,
+    customer_id: str | None = None,
+    category: str | None = None,
+    strategy: Strategy | None = None,
+) -> Recommendation:
+    """Items bought with the products of `basket` (a cart): the strategy's routes run on the basket
+    as if it were a history (every item weighing the same), then the rank and rules stages; the
+    basket's own items are left out. Unknown ids are ignored; raises `UnknownProduct` when none
+    of them exists."""
+    strategy = strategy or built_in_strategy(Placement.BOUGHT_TOGETHER)
+    known = dict(Product.objects.filter(external_id__in=list(basket)).values_list("external_id", "pk"))
+    pks = tuple(known[product_id] for product_id in dict.fromkeys(basket) if product_id in known)
+    if not pks:
+        raise UnknownProduct(",".join(basket))
+    cart = History(product_pks=pks, weights=(1.0,) * len(pks))
+    request = RecRequest(customer_id=customer_id, k=k, category=category)
+    fused = recall_stage(request=request, strategy=strategy, history=cart, excluded_pks=frozenset(pks))
+    with stage_timer("rank"):
+        ranked = rank_stage(customer_id=customer_id, fused=fused, strategy=strategy)
+    items = rules_stage(
+        ranked=ranked.items,
+        k=k,
+        placement=Placement.BOUGHT_TOGETHER,
+        customer_id=customer_id,
+        apply_rules=strategy.rules,
+        excluded_pks=set(pks),
+        category_path=category,
+    )
+    return Recommendation(recommendation_id=uuid.uuid4(), strategy=strategy.name, items=items, ranker=ranked.ranker)
 
 
 def similar_items(

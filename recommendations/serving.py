@@ -14,7 +14,7 @@ from typing import Any
 
 from placements.public import Placement, Strategy
 from recommendations.contracts import PlacementRequest, Recommendation, RecRequest
-from recommendations.pipeline import recommend, search, similar_items
+from recommendations.pipeline import bought_together, recommend, search, similar_items
 from recommendations.served import served_list_record
 from recommendations.variants import exposure_record, variant_serving
 
@@ -32,11 +32,19 @@ def placement_answer(*, request: PlacementRequest, strategy: Strategy | None = N
     """The list the pipeline makes for `request` under `strategy` (None: the placement's built-in
     strategy); nothing is recorded.
 
-    Raises `UnknownProduct` for the similar items of an unknown product.
+    Raises `UnknownProduct` for the similar items of an unknown product, or a basket of unknown ones.
     """
     if request.placement == Placement.SIMILAR_ITEMS:
         return similar_items(
             product_id=request.product_id or "", k=request.k, customer_id=request.customer_id, strategy=strategy
+        )
+    if request.placement == Placement.BOUGHT_TOGETHER:
+        return bought_together(
+            basket=request.basket,
+            k=request.k,
+            customer_id=request.customer_id,
+            category=request.category,
+            strategy=strategy,
         )
     if request.placement == Placement.SEARCH:
         return search(
@@ -84,4 +92,6 @@ def served_context(*, request: PlacementRequest, k: int) -> dict[str, Any]:
         return {"k": k, "product": request.product_id}
     if request.placement == Placement.SEARCH:
         return {"k": k, "query": request.query, "category": request.category}
+    if request.placement == Placement.BOUGHT_TOGETHER:
+        return {"k": k, "products": list(request.basket), "category": request.category}
     return {"k": k, "category": request.category, "exclude": list(request.exclude)}

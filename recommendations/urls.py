@@ -4,11 +4,12 @@ the trailing slash is optional, as in catalog.urls."""
 from django.urls import re_path
 
 from recommendations.api.feedback import FeedbackApi
-from recommendations.api.views import RecommendationsApi, SearchApi, SimilarItemsApi
+from recommendations.api.views import BoughtTogetherApi, RecommendationsApi, SearchApi, SimilarItemsApi
 
 urlpatterns = [
     re_path(r"^recommendations/?$", RecommendationsApi.as_view(), name="recommendations"),
     re_path(r"^products/(?P<product_id>[^/]+)/similar/?$", SimilarItemsApi.as_view(), name="product-similar"),
     re_path(r"^search/?$", SearchApi.as_view(), name="search"),
+    re_path(r"^bought-together/?$", BoughtTogetherApi.as_view(), name="bought-together"),
     re_path(r"^feedback/?$", FeedbackApi.as_view(), name="feedback"),
 ]

@@ -15,6 +15,7 @@ from recommendations.contracts import REASON_GENERATED, REASON_GROUNDED
 
 MAX_K = 100
 MAX_EXCLUDE = 500
+MAX_BASKET = 50
 ID_MAX_LENGTH = 128
 CATEGORY_MAX_LENGTH = 1000
 QUERY_MAX_LENGTH = 500
@@ -105,6 +106,22 @@ class SimilarPathSerializer(serializers.Serializer):
     product_id = serializers.CharField(max_length=ID_MAX_LENGTH)
 
 
+class BoughtTogetherQuerySerializer(serializers.Serializer):
+    products = CommaSeparatedListField(
+        child=serializers.CharField(max_length=ID_MAX_LENGTH),
+        max_length=MAX_BASKET,
+        min_length=1,
+        help_text=f"The basket: product ids, comma-separated and/or repeated, 1 to {MAX_BASKET}.",
+    )
+    k = _k_field()
+    category = CategoryPathField(
+        max_length=CATEGORY_MAX_LENGTH,
+        required=False,
+        help_text="Only items in this category path (`Home > Kitchen`, spaces optional) or below it.",
+    )
+    customer = _customer_field()
+
+
 class SearchQuerySerializer(serializers.Serializer):
     q = serializers.CharField(max_length=QUERY_MAX_LENGTH, help_text="What the shopper typed (1 to 500 characters).")
     k = _k_field()
@@ -168,6 +185,11 @@ class RecommendationOutputSerializer(_RecommendationOutputSerializer):
 
 class SimilarOutputSerializer(_RecommendationOutputSerializer):
     product = serializers.CharField()
+    items = RecommendedItemSerializer(many=True)
+
+
+class BoughtTogetherOutputSerializer(_RecommendationOutputSerializer):
+    products = serializers.ListField(child=serializers.CharField(), help_text="The basket asked about.")
     items = RecommendedItemSerializer(many=True)
 
 

@@ -10,6 +10,8 @@ from rest_framework.views import APIView
 
 from placements.public import Placement
 from recommendations.api.serializers import (
+    BoughtTogetherOutputSerializer,
+    BoughtTogetherQuerySerializer,
     RecommendationOutputSerializer,
     RecommendationQuerySerializer,
     SearchOutputSerializer,
@@ -108,6 +110,45 @@ class SimilarItemsApi(APIView):
                 "recommendation_id": recommendation.recommendation_id,
                 "strategy": recommendation.strategy,
                 "product": product_id,
+                "items": recommendation.items,
+                **served.names,
+            }
+        )
+        return Response(output.data)
+
+
+class BoughtTogetherApi(APIView):
+    required_scope = Scope.READ_RECOMMENDATIONS
+
+    @extend_schema(
+        operation_id="bought_together",
+        parameters=[BoughtTogetherQuerySerializer],
+        responses={200: BoughtTogetherOutputSerializer, 404: ErrorSerializer, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        """Items bought with a basket (a cart's products): item-CF and collaborative neighbours of
+        the basket, the basket's own items left out. Unknown ids are ignored; 404 when none exists."""
+        query = BoughtTogetherQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        try:
+            served = placement_serve(
+                request=PlacementRequest(
+                    placement=Placement.BOUGHT_TOGETHER,
+                    customer_id=params.get("customer"),
+                    k=params["k"],
+                    category=params.get("category"),
+                    basket=tuple(params["products"]),
+                )
+            )
+        except UnknownProduct as exc:
+            raise NotFound("None of the products in `products` exists.") from exc
+        recommendation = served.recommendation
+        output = BoughtTogetherOutputSerializer(
+            {
+                "recommendation_id": recommendation.recommendation_id,
+                "strategy": recommendation.strategy,
+                "products": params["products"],
                 "items": recommendation.items,
                 **served.names,
             }

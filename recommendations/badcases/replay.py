@@ -85,6 +85,7 @@ def badcase_replay(*, case: dict[str, Any]) -> ReplayOutcome:
         include_purchased=bool(context.get("include_purchased", False)),
         query=context.get("query", ""),
         product_id=context.get("product", ""),
+        basket=tuple(context.get("products") or ()),
     )
     try:
         items = placement_serve(request=request, record=False).recommendation.items

@@ -137,6 +137,7 @@ def recommendation_preview(
             category=category,
             query=query,
             product_id=product_id,
+            basket=tuple(part.strip() for part in product_id.split(",") if part.strip()),
         ),
         strategy=strategy,
     )

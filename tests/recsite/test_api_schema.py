@@ -16,6 +16,7 @@ OPERATIONS = {
     ("/api/v1/events/", "post"): "events_ingest",
     ("/api/v1/recommendations/", "get"): "recommendations_list",
     ("/api/v1/search/", "get"): "search",
+    ("/api/v1/bought-together/", "get"): "bought_together",
     ("/api/v1/feedback/", "post"): "feedback_create",
     ("/healthz", "get"): "healthz",
     ("/readyz", "get"): "readyz",
