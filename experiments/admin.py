@@ -152,8 +152,8 @@ class ExperimentAdmin(admin.ModelAdmin):
     def traffic(self, obj: Experiment) -> str:
         """Its share, and once launched the slice of its layer it owns."""
         if obj.layer_start is None:
-            return f"{obj.traffic_share:.0%} ({obj.layer})"
-        return f"{obj.traffic_share:.0%} ({obj.layer}: {obj.layer_start:.0%}–{obj.layer_end:.0%})"
+            return f"{obj.traffic_share:.0%} ({obj.layer_key})"
+        return f"{obj.traffic_share:.0%} ({obj.layer_key}: {obj.layer_start:.0%}–{obj.layer_end:.0%})"
 
     @admin.display(description="results")
     def results_link(self, obj: Experiment) -> str:

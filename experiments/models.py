@@ -82,8 +82,11 @@ class Experiment(models.Model):
     )
     layer = models.SlugField(
         max_length=50,
-        default="default",
-        help_text="Experiments of one layer never share a customer; one placement's experiments share a layer.",
+        blank=True,
+        default="",
+        help_text="Experiments of one layer never share a customer; one placement's experiments share a layer. "
+        "Empty: the placement's own layer (named after it); name a layer to keep experiments on several "
+        "placements apart.",
     )
     # The slice of the layer's [0, 1) this experiment owns, set at its first launch; None for an
     # experiment launched before layers (it keeps its own traffic hash).
@@ -125,6 +128,11 @@ class Experiment(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+    @property
+    def layer_key(self) -> str:
+        """The layer it runs in: the named one, else its placement's own."""
+        return self.layer or self.placement
 
 
 class Variant(models.Model):

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from experiments import serving
@@ -71,16 +71,18 @@ def experiment_launch(*, experiment_id: int) -> Experiment:
                 f"Only a draft or paused experiment can be launched; this one is {experiment.status}."
             )
         experiment_validate_for_launch(experiment=experiment, variants=list(experiment.variants.all()))
-        layer, _ = Layer.objects.get_or_create(key=experiment.layer)
+        layer, _ = Layer.objects.get_or_create(key=experiment.layer_key)
         # Launches in one layer wait for each other here: two cannot take the same slice.
         layer = Layer.objects.select_for_update().get(pk=layer.pk)
         launched = Experiment.objects.filter(status__in=LAUNCHED).exclude(pk=experiment.pk)
-        other = launched.filter(placement=experiment.placement).exclude(layer=experiment.layer).first()
+        other = next(
+            (e for e in launched.filter(placement=experiment.placement) if e.layer_key != experiment.layer_key), None
+        )
         if other is not None:
             raise ExperimentError(
-                f"Experiment {other.key!r} on {experiment.get_placement_display()} is in layer {other.layer!r}: "
+                f"Experiment {other.key!r} on {experiment.get_placement_display()} is in layer {other.layer_key!r}: "
                 "one placement's experiments share a layer (so no request gets two variants). "
-                f"Put this one in layer {other.layer!r}, or complete {other.key!r} first."
+                f"Put this one in layer {other.layer_key!r}, or complete {other.key!r} first."
             )
         if experiment.layer_start is None:
             _slice_take(experiment=experiment, layer=layer, launched=launched)
@@ -93,13 +95,17 @@ def experiment_launch(*, experiment_id: int) -> Experiment:
 
 def layer_launched(*, layer: str) -> list[str]:
     """Keys of the running or paused experiments of `layer` (they hold slices of it)."""
-    return list(
-        Experiment.objects.filter(layer=layer, status__in=LAUNCHED).order_by("key").values_list("key", flat=True)
-    )
+    launched = _in_layer(Experiment.objects.filter(status__in=LAUNCHED), layer=layer).order_by("key")
+    return list(launched.values_list("key", flat=True))
+
+
+def _in_layer(experiments: QuerySet[Experiment], *, layer: str) -> QuerySet[Experiment]:
+    """Those of `experiments` in `layer`: named so, or on the placement it is named after."""
+    return experiments.filter(Q(layer=layer) | Q(layer="", placement=layer))
 
 
 def _slice_take(*, experiment: Experiment, layer: Layer, launched: QuerySet[Experiment]) -> None:
-    in_layer = launched.filter(layer=layer.key)
+    in_layer = _in_layer(launched, layer=layer.key)
     legacy = in_layer.filter(layer_start__isnull=True).first()
     if legacy is not None:
         raise ExperimentError(

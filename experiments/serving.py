@@ -48,7 +48,7 @@ class RunningExperiment:
     salt: str
     traffic_share: float
     variants: tuple[RunningVariant, ...]
-    layer: str = "default"
+    layer: str = ""
     # Its slice of the layer, [start, end); None for an experiment launched before layers (its own
     # traffic hash decides who is in).
     layer_slice: tuple[float, float] | None = None
@@ -99,7 +99,7 @@ def _running_experiments_load() -> dict[str, tuple[RunningExperiment, ...]]:
             salt=experiment.salt,
             traffic_share=experiment.traffic_share,
             variants=variants,
-            layer=experiment.layer,
+            layer=experiment.layer_key,
             layer_slice=None if experiment.layer_start is None else (experiment.layer_start, experiment.layer_end),
         )
         by_placement[experiment.placement] = (*by_placement.get(experiment.placement, ()), running)

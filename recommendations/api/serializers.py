@@ -21,6 +21,17 @@ CATEGORY_MAX_LENGTH = 1000
 QUERY_MAX_LENGTH = 500
 
 
+class BoundedCharField(serializers.CharField):
+    """A CharField whose length limit holds for the text as sent: DRF trims whitespace before it
+    checks the length, so a 501-character query with a leading tab passed a 500 limit the schema
+    states for the raw parameter."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if isinstance(data, str) and self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(data)
+
+
 class CommaSeparatedListField(serializers.ListField):
     """A list sent as `x=a,b`, as repeated parameters `x=a&x=b`, or both; blanks are dropped."""
 
@@ -35,7 +46,7 @@ class CommaSeparatedListField(serializers.ListField):
         return super().to_internal_value(items)
 
 
-class CategoryPathField(serializers.CharField):
+class CategoryPathField(BoundedCharField):
     """A category path in the catalog's form: `Home>Kitchen` becomes `Home > Kitchen`."""
 
     def run_validation(self, data: Any = serializers.empty) -> str | None:
@@ -52,13 +63,13 @@ def _k_field() -> serializers.IntegerField:
 
 
 class RecommendationQuerySerializer(serializers.Serializer):
-    customer = serializers.CharField(
+    customer = BoundedCharField(
         max_length=ID_MAX_LENGTH,
         help_text="The customer's external id; an unknown one gets a cold-start (popularity) list.",
     )
     k = _k_field()
     exclude = CommaSeparatedListField(
-        child=serializers.CharField(max_length=ID_MAX_LENGTH),
+        child=BoundedCharField(max_length=ID_MAX_LENGTH),
         max_length=MAX_EXCLUDE,
         default=list,
         help_text=f"Product ids to leave out: comma-separated and/or repeated, at most {MAX_EXCLUDE}.",
@@ -72,13 +83,13 @@ class RecommendationQuerySerializer(serializers.Serializer):
         default=False,
         help_text="Also recommend items the customer bought already (repeat-purchase catalogs).",
     )
-    context = serializers.CharField(
+    context = BoundedCharField(
         max_length=ID_MAX_LENGTH,
         required=False,
         help_text="The product the shopper is looking at: a customer without history gets items like it "
         "(an unknown id is ignored).",
     )
-    q = serializers.CharField(
+    q = BoundedCharField(
         max_length=QUERY_MAX_LENGTH,
         required=False,
         help_text="What the shopper searched for: a customer without history (and no `context`) gets items "
@@ -90,7 +101,7 @@ class RecommendationQuerySerializer(serializers.Serializer):
 
 
 def _customer_field() -> serializers.CharField:
-    return serializers.CharField(
+    return BoundedCharField(
         max_length=ID_MAX_LENGTH,
         required=False,
         help_text="The shopper's external id, when known: puts them in this placement's running experiment.",
@@ -103,12 +114,12 @@ class SimilarQuerySerializer(serializers.Serializer):
 
 
 class SimilarPathSerializer(serializers.Serializer):
-    product_id = serializers.CharField(max_length=ID_MAX_LENGTH)
+    product_id = BoundedCharField(max_length=ID_MAX_LENGTH)
 
 
 class BoughtTogetherQuerySerializer(serializers.Serializer):
     products = CommaSeparatedListField(
-        child=serializers.CharField(max_length=ID_MAX_LENGTH),
+        child=BoundedCharField(max_length=ID_MAX_LENGTH),
         max_length=MAX_BASKET,
         min_length=1,
         help_text=f"The basket: product ids, comma-separated and/or repeated, 1 to {MAX_BASKET}.",
@@ -123,7 +134,7 @@ class BoughtTogetherQuerySerializer(serializers.Serializer):
 
 
 class SearchQuerySerializer(serializers.Serializer):
-    q = serializers.CharField(max_length=QUERY_MAX_LENGTH, help_text="What the shopper typed (1 to 500 characters).")
+    q = BoundedCharField(max_length=QUERY_MAX_LENGTH, help_text="What the shopper typed (1 to 500 characters).")
     k = _k_field()
     category = CategoryPathField(
         max_length=CATEGORY_MAX_LENGTH,

@@ -79,7 +79,7 @@ def test_admin_actions_move_experiments_through_their_lifecycle(admin_client):
         "/admin/experiments/experiment/", {"action": "experiment_launch", "_selected_action": [draft.pk]}, follow=True
     )
     assert [str(m) for m in response.context["messages"]] == [
-        "draft: Layer 'default' has 0% of its traffic free (other experiments and the holdout hold the rest); "
+        "draft: Layer 'home_feed' has 0% of its traffic free (other experiments and the holdout hold the rest); "
         "this experiment needs 100%. Lower its traffic share, or complete another experiment of the layer."
     ]
     # when the running one is completed and the draft launched
@@ -158,7 +158,7 @@ def test_the_list_health_column_mentions_a_breach(admin_client):
 
 def test_a_layers_holdout_cannot_move_while_its_experiments_are_launched(admin_client):
     make_experiment(key="running")
-    layer = Layer.objects.get(key="default")
+    layer = Layer.objects.get(key="home_feed")
     url = f"/admin/experiments/layer/{layer.pk}/change/"
 
     refused = admin_client.post(url, {"holdout_share": "0.2"})

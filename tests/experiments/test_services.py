@@ -40,16 +40,24 @@ def test_a_full_layer_refuses_another_experiment_on_its_placement():
     make_experiment(key="first")
     second = make_experiment(key="second", launch=False)
     # when another one on the same placement is launched
-    with pytest.raises(ExperimentError, match="Layer 'default' has 0% of its traffic free"):
+    with pytest.raises(ExperimentError, match="Layer 'home_feed' has 0% of its traffic free"):
         experiment_launch(experiment_id=second.pk)
     # then it stays a draft
     assert Experiment.objects.get(pk=second.pk).status == Status.DRAFT
 
 
+def test_each_placement_has_its_own_layer_by_default():
+    feed = make_experiment(key="feed")
+    search = make_experiment(key="search", placement="search")
+
+    assert (feed.layer_key, search.layer_key) == ("home_feed", "search")
+    assert (feed.layer_start, feed.layer_end) == (search.layer_start, search.layer_end) == (0.0, 1.0)
+
+
 def test_experiments_of_one_layer_take_disjoint_slices_and_a_resume_keeps_its_slice():
-    first = make_experiment(key="first", traffic_share=0.5)
-    second = make_experiment(key="second", traffic_share=0.3, placement="search")
-    third = make_experiment(key="third", traffic_share=0.3, launch=False)
+    first = make_experiment(key="first", traffic_share=0.5, layer="shop")
+    second = make_experiment(key="second", traffic_share=0.3, placement="search", layer="shop")
+    third = make_experiment(key="third", traffic_share=0.3, launch=False, layer="shop")
 
     assert (first.layer_start, first.layer_end) == (0.0, 0.5)
     assert (second.layer_start, second.layer_end) == pytest.approx((0.5, 0.8))
@@ -74,7 +82,7 @@ def test_one_placement_keeps_its_experiments_in_one_layer():
     make_experiment(key="first", traffic_share=0.5)
     other_layer = make_experiment(key="second", traffic_share=0.5, layer="reasons", launch=False)
 
-    with pytest.raises(ExperimentError, match="'first' on home feed is in layer 'default'"):
+    with pytest.raises(ExperimentError, match="'first' on home feed is in layer 'home_feed'"):
         experiment_launch(experiment_id=other_layer.pk)
     assert make_experiment(key="third", placement="search", layer="reasons").status == Status.RUNNING
 
@@ -82,9 +90,9 @@ def test_one_placement_keeps_its_experiments_in_one_layer():
 def test_an_experiment_launched_before_layers_blocks_new_ones_in_its_layer_until_complete():
     legacy = make_experiment(key="legacy", traffic_share=0.5)
     Experiment.objects.filter(pk=legacy.pk).update(layer_start=None, layer_end=None)
-    newer = make_experiment(key="newer", traffic_share=0.3, placement="search", launch=False)
+    newer = make_experiment(key="newer", traffic_share=0.3, launch=False)
 
-    with pytest.raises(ExperimentError, match="'legacy' in layer 'default' was launched before layers"):
+    with pytest.raises(ExperimentError, match="'legacy' in layer 'home_feed' was launched before layers"):
         experiment_launch(experiment_id=newer.pk)
 
 

@@ -43,8 +43,8 @@ def test_assign_matches_the_pure_hash_and_writes_nothing(django_assert_num_queri
 
 def test_no_assignment_without_customer_experiment_or_traffic():
     make_experiment(key="feed", traffic_share=0.5)
-    # Its slice of the default layer is [0, 0.5): a customer placed above it is outside.
-    outside = next(f"C{i}" for i in range(100) if layer_unit(layer="default", customer_id=f"C{i}") >= 0.5)
+    # Its slice of the home feed's layer is [0, 0.5): a customer placed above it is outside.
+    outside = next(f"C{i}" for i in range(100) if layer_unit(layer="home_feed", customer_id=f"C{i}") >= 0.5)
     assert serving.experiment_assign(placement="home_feed", customer_id=None) is None
     assert serving.experiment_assign(placement="search", customer_id="C1") is None
     assert serving.experiment_assign(placement="home_feed", customer_id=outside) is None
@@ -95,11 +95,11 @@ def test_exposures_in_a_request_wait_for_its_end_and_go_in_one_insert(django_ass
 
 
 def test_layers_never_put_a_customer_in_two_experiments_and_keep_the_holdout_out():
-    # given one layer with a 20% holdout: two home-feed experiments and one on search
-    Layer.objects.create(key="default", holdout_share=0.2)
-    make_experiment(key="feed-a", traffic_share=0.4)
-    make_experiment(key="feed-b", traffic_share=0.3)
-    make_experiment(key="search-a", traffic_share=0.3, placement="search")
+    # given one layer shared by two placements, with a 20% holdout: two home-feed experiments and one on search
+    Layer.objects.create(key="shop", holdout_share=0.2)
+    make_experiment(key="feed-a", traffic_share=0.4, layer="shop")
+    make_experiment(key="feed-b", traffic_share=0.3, layer="shop")
+    make_experiment(key="search-a", traffic_share=0.3, placement="search", layer="shop")
     customers = [f"C{i}" for i in range(6000)]
 
     # when every customer asks both placements
