@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint venv worker web
+.PHONY: demo test test-fast stop lint venv worker web
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ demo: $(STAMP)
 ## 2. Run the test suite (what CI runs).
 test: $(STAMP)
 	bash scripts/test.sh
+
+## Stop everything the demo started: gunicorn, worker, beat and the embedded PostgreSQL.
+stop:
+	bash scripts/stop.sh
+
+## The quick loop while developing: no slow tests (real workers, large data), no browser tests.
+test-fast: $(STAMP)
+	bash scripts/test.sh -m "not slow" --ignore-glob='*_browser.py'
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .

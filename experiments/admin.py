@@ -18,7 +18,8 @@ from django.utils.html import format_html
 from experiments import services, serving
 from experiments.dashboard import experiment_dashboard, guardrail_banner
 from experiments.models import Experiment, Exposure, Layer, Metric, Status, Variant, VariantDailySnapshot
-from experiments.stats import SRM_ALPHA
+from experiments.stats import MIN_UNITS_PER_VARIANT, SRM_ALPHA
+from experiments.tasks import build_experiment_snapshots
 
 
 class VariantForm(forms.ModelForm):
@@ -170,7 +171,27 @@ class ExperimentAdmin(admin.ModelAdmin):
             self.admin_site.admin_view(self.ship_view),
             name="experiments_experiment_ship",
         )
-        return [results, ship, *super().get_urls()]
+        refresh = path(
+            "<int:experiment_id>/results/refresh/",
+            self.admin_site.admin_view(self.refresh_view),
+            name="experiments_experiment_refresh",
+        )
+        return [results, ship, refresh, *super().get_urls()]
+
+    def refresh_view(self, request: HttpRequest, experiment_id: int) -> HttpResponse:
+        """POST: queue the snapshot task now (it rebuilds every collecting experiment's last days)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        build_experiment_snapshots.delay()
+        self.message_user(
+            request,
+            "Snapshot refresh queued: the worker rebuilds the snapshots of every running experiment "
+            "and checks their guardrails; reload this page in a minute to see the new numbers.",
+            level=messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:experiments_experiment_results", args=[experiment_id]))
 
     def ship_view(self, request: HttpRequest, experiment_id: int) -> HttpResponse:
         """POST `variant`: its strategy becomes the placement's default; the experiment completes."""
@@ -217,6 +238,8 @@ class ExperimentAdmin(admin.ModelAdmin):
             and self.has_change_permission(request)
             and request.user.has_perm("placements.add_defaultstrategy"),
             "ship_variants": dashboard.experiment.variants.all(),
+            "can_refresh": dashboard.experiment.started_at is not None,
+            "min_units": MIN_UNITS_PER_VARIANT,
         }
         return TemplateResponse(request, "admin/experiments/experiment/results.html", context)
 

@@ -13,14 +13,21 @@ from django.utils import timezone
 
 from experiments import metrics
 from experiments.bayes import PRIORS, chances_to_beat
-from experiments.charts import line_chart_svg
+from experiments.charts import LiftBar, lift_chart_svg, line_chart_svg
 from experiments.guardrails import GUARDRAIL_ALPHA, GuardrailCheck, guardrails_check
 from experiments.models import Experiment, Exposure, Metric
 from experiments.selectors import PRE_PERIOD_DAYS
-from experiments.snapshots import experiment_live_arms, experiment_metric_series, experiment_snapshot_arms
+from experiments.snapshots import (
+    experiment_daily_arms,
+    experiment_live_arms,
+    experiment_snapshot_arms,
+    experiment_snapshot_computed_at,
+)
 from experiments.stats import MIN_UNITS_PER_VARIANT, SRM_ALPHA, Comparison
 
 SAMPLES_PER_VARIANT = 5
+# A snapshot older than this missed a daily run of the beat task: the page says so in colour.
+SNAPSHOT_STALE_AFTER = dt.timedelta(hours=26)
 RATE_METRICS = (metrics.CTR, metrics.ADD_TO_CART_RATE, metrics.CONVERSION_RATE)
 # Column headers; the full definitions are the Metric labels, shown as the primary metric.
 SHORT_LABELS = {
@@ -74,6 +81,26 @@ class ChanceRow:
 
 
 @dataclass(frozen=True)
+class VerdictRow:
+    metric: str
+    variant: str
+    is_primary: bool
+    verdict: str  # win, lose, inconclusive
+    rule: str
+    relative: str  # relative lift with its always-valid 95% CI
+    chance: str  # Bayesian chance to beat the control
+
+
+@dataclass(frozen=True)
+class SampleSizeRow:
+    variant: str
+    customers: int  # the smaller arm of the pair: the one that limits the test
+    needed_observed: str
+    needed_minimum: str
+    progress: int  # percent of the customers needed for the minimum effect, capped at 100
+
+
+@dataclass(frozen=True)
 class SampleList:
     variant: str
     customer: str
@@ -100,6 +127,15 @@ class Dashboard:
     chance_priors: tuple[tuple[str, str], ...]  # (metric label, prior and posterior)
     chart_svg: str
     samples: tuple[SampleList, ...]
+    verdicts: tuple[VerdictRow, ...] = ()
+    lift_svg: str = ""
+    lift_over_time_svg: str = ""
+    sample_sizes: tuple[SampleSizeRow, ...] = ()
+    minimum_effect: str = ""
+    guardrail_status: str = ""
+    guardrail_breached: bool = False
+    snapshot_age: str = ""
+    snapshot_stale: bool = False
 
 
 def experiment_dashboard(*, experiment_id: int) -> Dashboard:
@@ -113,7 +149,12 @@ def experiment_dashboard(*, experiment_id: int) -> Dashboard:
         as_of = f"snapshot of {day:%Y-%m-%d} (cumulative to the end of that day, UTC)"
     primary = experiment.primary_metric
     result = metrics.experiment_result(arms=arms, primary_metric=primary) if _has_data(arms) else None
-    series = experiment_metric_series(experiment_id=experiment_id, metric=primary)
+    daily = experiment_daily_arms(experiment_id=experiment_id)
+    chances = chances_to_beat(arms=arms) if result else {}
+    verdicts = _verdicts(arms, primary, chances) if result else ()
+    guardrail_rows = _guardrail_rows(arms, experiment.guardrail_metrics) if result else ()
+    computed_at = experiment_snapshot_computed_at(experiment_id=experiment_id) if day else None
+    y_format = (lambda v: f"{v:.1%}") if primary in RATE_METRICS else (lambda v: f"{v:,.2f}")
     return Dashboard(
         experiment=experiment,
         as_of=as_of,
@@ -129,7 +170,7 @@ def experiment_dashboard(*, experiment_id: int) -> Dashboard:
         ),
         warnings=result.warnings if result else (),
         cuped_text=_cuped_text(result, primary),
-        guardrail_rows=_guardrail_rows(arms, experiment.guardrail_metrics) if result else (),
+        guardrail_rows=guardrail_rows,
         guardrail_banner=guardrail_banner(experiment),
         guardrail_help=(
             f"A breach is a treatment worse on a guardrail with the always-valid p-value, Holm-corrected "
@@ -143,19 +184,148 @@ def experiment_dashboard(*, experiment_id: int) -> Dashboard:
             )
         ),
         chance_rows=tuple(
-            ChanceRow(variant=key, chances=tuple(_chance(chances[m]) for m in metrics.METRICS))
-            for key, chances in chances_to_beat(arms=arms).items()
-        )
-        if result
-        else (),
+            ChanceRow(variant=key, chances=tuple(_chance(by_metric[m]) for m in metrics.METRICS))
+            for key, by_metric in chances.items()
+        ),
         chance_priors=tuple((SHORT_LABELS[m], PRIORS[m]) for m in metrics.METRICS),
         chart_svg=line_chart_svg(
-            series=series,
+            series=_metric_series(daily, primary),
             title=f"Cumulative {Metric(primary).label} per variant",
-            y_format=(lambda v: f"{v:.1%}") if primary in RATE_METRICS else (lambda v: f"{v:,.2f}"),
+            y_format=y_format,
         ),
         samples=_samples(experiment=experiment),
+        verdicts=verdicts,
+        lift_svg=lift_chart_svg(bars=_lift_bars(arms, primary) if result else (), title=_LIFT_TITLE, width=580),
+        lift_over_time_svg=_lift_over_time_svg(daily, primary),
+        sample_sizes=_sample_sizes(arms, primary) if result else (),
+        minimum_effect=f"{metrics.SEQUENTIAL_RELATIVE_EFFECT:.0%}",
+        guardrail_status=_guardrail_status(experiment, guardrail_rows),
+        guardrail_breached=bool(experiment.guardrail_breach) or any(r.breached for r in guardrail_rows),
+        snapshot_age=_snapshot_age(computed_at),
+        snapshot_stale=computed_at is None or timezone.now() - computed_at > SNAPSHOT_STALE_AFTER,
     )
+
+
+_LIFT_TITLE = "Relative lift vs control (always-valid 95% CI)"
+
+
+def _treatment_pairs(arms: list[metrics.ArmInput]) -> list[tuple[metrics.ArmInput, metrics.ArmInput]]:
+    control = next(arm for arm in arms if arm.is_control)
+    return [(control, arm) for arm in arms if not arm.is_control]
+
+
+def _verdicts(
+    arms: list[metrics.ArmInput], primary: str, chances: dict[str, dict[str, float | None]]
+) -> tuple[VerdictRow, ...]:
+    """Per metric and treatment: win / lose / inconclusive with the rule, the primary metric first."""
+    order = (primary, *(m for m in metrics.METRICS if m != primary))
+    rows = []
+    for metric in order:
+        for control, arm in _treatment_pairs(arms):
+            v = metrics.metric_verdict(metric=metric, control=control.sums, treatment=arm.sums)
+            relative = "–"
+            if v.relative is not None and v.relative_ci is not None:
+                relative = f"{v.relative:+.1%} [{v.relative_ci[0]:+.1%}, {v.relative_ci[1]:+.1%}]"
+            rows.append(
+                VerdictRow(
+                    metric=SHORT_LABELS[metric],
+                    variant=arm.key,
+                    is_primary=metric == primary,
+                    verdict=v.verdict,
+                    rule=v.rule,
+                    relative=relative,
+                    chance=_chance(chances.get(arm.key, {}).get(metric)),
+                )
+            )
+    return tuple(rows)
+
+
+def _lift_bars(arms: list[metrics.ArmInput], primary: str) -> list[LiftBar]:
+    bars = []
+    for metric in (primary, *(m for m in metrics.METRICS if m != primary)):
+        for control, arm in _treatment_pairs(arms):
+            v = metrics.metric_verdict(metric=metric, control=control.sums, treatment=arm.sums)
+            if v.relative is not None and v.relative_ci is not None:
+                label = f"{SHORT_LABELS[metric]} · {arm.key}"
+                bars.append(LiftBar(label, v.relative, v.relative_ci[0], v.relative_ci[1], v.verdict))
+    return bars
+
+
+def _lift_over_time_svg(daily: list[tuple[dt.date, list[metrics.ArmInput]]], primary: str) -> str:
+    """The primary metric's cumulative relative lift per treatment, day by day, in its confidence sequence
+    (always valid, so the band may be read on every day without inflating false alarms)."""
+    series: dict[str, list[tuple[dt.date, float | None]]] = {}
+    bands: dict[str, list[tuple[dt.date, float, float]]] = {}
+    for day, arms in daily:
+        if not any(arm.is_control for arm in arms):
+            continue
+        for control, arm in _treatment_pairs(arms):
+            v = metrics.metric_verdict(metric=primary, control=control.sums, treatment=arm.sums)
+            series.setdefault(arm.key, []).append((day, v.relative))
+            if v.relative_ci is not None:
+                bands.setdefault(arm.key, []).append((day, *v.relative_ci))
+    return line_chart_svg(
+        series=series,
+        bands=bands,
+        title=f"Cumulative relative lift in {SHORT_LABELS[primary]}, with its confidence sequence",
+        y_format=lambda v: f"{v:+.0%}",
+        css_class="lift-over-time-chart",
+        width=620,
+    )
+
+
+def _metric_series(
+    daily: list[tuple[dt.date, list[metrics.ArmInput]]], metric: str
+) -> dict[str, list[tuple[dt.date, float | None]]]:
+    series: dict[str, list[tuple[dt.date, float | None]]] = {}
+    for day, arms in daily:
+        for arm in arms:
+            series.setdefault(arm.key, []).append((day, metrics.metric_value(sums=arm.sums, metric=metric)))
+    # the control first, so it keeps the first colour
+    return dict(sorted(series.items(), key=lambda item: item[0] != _control_key(daily)))
+
+
+def _control_key(daily: list[tuple[dt.date, list[metrics.ArmInput]]]) -> str | None:
+    return next((arm.key for _, arms in daily for arm in arms if arm.is_control), None)
+
+
+def _sample_sizes(arms: list[metrics.ArmInput], primary: str) -> tuple[SampleSizeRow, ...]:
+    rows = []
+    for control, arm in _treatment_pairs(arms):
+        v = metrics.metric_verdict(metric=primary, control=control.sums, treatment=arm.sums)
+        customers = min(control.sums.customers, arm.sums.customers)
+        rows.append(
+            SampleSizeRow(
+                variant=arm.key,
+                customers=customers,
+                needed_observed=f"{v.needed_observed:,}" if v.needed_observed else "–",
+                needed_minimum=f"{v.needed_minimum:,}" if v.needed_minimum else "–",
+                progress=min(100, round(100 * customers / v.needed_minimum)) if v.needed_minimum else 0,
+            )
+        )
+    return tuple(rows)
+
+
+def _guardrail_status(experiment: Experiment, rows: tuple[GuardrailRow, ...]) -> str:
+    if not experiment.guardrail_metrics:
+        return "No guardrails set."
+    breached = sorted({f"{r.metric} of {r.variant}" for r in rows if r.breached})
+    if breached:
+        return f"Guardrail breached: {', '.join(breached)}."
+    if experiment.guardrail_breach:
+        return "Guardrail breached (recorded by the snapshot task; see below)."
+    names = ", ".join(SHORT_LABELS.get(m, m) for m in experiment.guardrail_metrics)
+    return f"Guardrails hold: {names}."
+
+
+def _snapshot_age(computed_at: dt.datetime | None) -> str:
+    if computed_at is None:
+        return "No snapshot yet: the numbers are computed live on each view."
+    minutes = int((timezone.now() - computed_at).total_seconds() // 60)
+    age = f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+    if minutes >= 24 * 60:
+        age = f"{minutes // (24 * 60)} d {minutes // 60 % 24} h"
+    return f"Snapshot computed {age} ago ({computed_at:%Y-%m-%d %H:%M} UTC)."
 
 
 def _has_data(arms: list[metrics.ArmInput]) -> bool:

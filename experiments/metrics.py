@@ -291,3 +291,62 @@ def _primary_successes(sums: VariantSums, metric: str) -> int:
         CONVERSION_RATE: sums.purchasers,
         REVENUE_PER_CUSTOMER: sums.purchasers,
     }[metric]
+
+
+WIN, LOSE, INCONCLUSIVE = "win", "lose", "inconclusive"
+
+
+@dataclass(frozen=True)
+class MetricVerdict:
+    """One metric of one treatment against the control, decided by the always-valid test (safe to
+    read at any time, so a verdict shown every day does not inflate the false-positive rate)."""
+
+    metric: str
+    verdict: str  # WIN, LOSE or INCONCLUSIVE
+    rule: str  # the rule that decided it, in words
+    relative: float | None
+    # the always-valid 95% confidence sequence of the effect, divided by the control's level
+    relative_ci: tuple[float, float] | None
+    p_value: float | None  # always-valid
+    # customers per arm needed for 80% power: to detect the observed effect, and the minimum effect
+    needed_observed: int | None
+    needed_minimum: int | None
+
+
+def metric_verdict(
+    *,
+    metric: str,
+    control: VariantSums,
+    treatment: VariantSums,
+    minimum_relative_effect: float = SEQUENTIAL_RELATIVE_EFFECT,
+) -> MetricVerdict:
+    """Win when the always-valid p < α and its confidence sequence excludes 0 on the good side,
+    lose on the bad side, inconclusive otherwise or while an arm is under the minimum sample."""
+    control_estimate = metric_estimate(sums=control, metric=metric)
+    treatment_estimate = metric_estimate(sums=treatment, metric=metric)
+    sequential = metric_sequential(metric=metric, control=control, treatment=treatment)
+    if control_estimate is None or treatment_estimate is None or sequential is None:
+        return MetricVerdict(
+            metric, INCONCLUSIVE, "no data yet (under 2 customers an arm)", None, None, None, None, None
+        )
+    level, diff = control_estimate.value, treatment_estimate.value - control_estimate.value
+    relative = diff / level if level else None
+    relative_ci = (sequential.ci[0] / level, sequential.ci[1] / level) if level else None
+    needed_observed = stats.sample_size_for_effect(control=control_estimate, treatment=treatment_estimate, effect=diff)
+    needed_minimum = stats.sample_size_for_effect(
+        control=control_estimate, treatment=treatment_estimate, effect=abs(level) * minimum_relative_effect
+    )
+    p = sequential.p_value
+    excludes_zero = sequential.ci[0] > 0 or sequential.ci[1] < 0
+    if level == 0 and diff == 0:
+        verdict, rule = INCONCLUSIVE, "no events yet in either arm"
+    elif min(control.customers, treatment.customers) < stats.MIN_UNITS_PER_VARIANT:
+        verdict, rule = INCONCLUSIVE, f"too early: under {stats.MIN_UNITS_PER_VARIANT} customers an arm"
+    elif p < stats.ALPHA and excludes_zero:
+        better = (sequential.ci[0] > 0) == HIGHER_IS_BETTER[metric]
+        verdict = WIN if better else LOSE
+        rule = f"always-valid p = {p:.3g} < {stats.ALPHA:g} and the 95% CI excludes 0"
+    else:
+        verdict = INCONCLUSIVE
+        rule = f"always-valid p = {p:.3g} ≥ {stats.ALPHA:g}: the 95% CI includes 0"
+    return MetricVerdict(metric, verdict, rule, relative, relative_ci, p, needed_observed, needed_minimum)

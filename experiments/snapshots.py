@@ -128,3 +128,25 @@ def experiment_metric_series(*, experiment_id: int, metric: str) -> dict[str, li
         sums = VariantSums(**{name: getattr(s, name) for name in names})
         series.setdefault(s.variant.key, []).append((s.day, metric_value(sums=sums, metric=metric)))
     return series
+
+
+def experiment_daily_arms(*, experiment_id: int) -> list[tuple[dt.date, list[ArmInput]]]:
+    """Each snapshot day with every variant's cumulative sums on it, in day order (one query)."""
+    names = VariantSums.field_names()
+    days: dict[dt.date, list[ArmInput]] = {}
+    snapshots = (
+        VariantDailySnapshot.objects.filter(experiment_id=experiment_id)
+        .select_related("variant")
+        .order_by("day", "-variant__is_control", "variant__key")
+    )
+    for s in snapshots:
+        sums = VariantSums(**{name: getattr(s, name) for name in names})
+        days.setdefault(s.day, []).append(
+            ArmInput(key=s.variant.key, is_control=s.variant.is_control, weight=s.variant.weight, sums=sums)
+        )
+    return list(days.items())
+
+
+def experiment_snapshot_computed_at(*, experiment_id: int) -> dt.datetime | None:
+    """When the snapshot task last wrote this experiment's snapshots (None before the first)."""
+    return VariantDailySnapshot.objects.filter(experiment_id=experiment_id).aggregate(at=Max("computed_at"))["at"]

@@ -243,6 +243,24 @@ def sample_size_per_variant(*, baseline: float, relative_mde: float, alpha: floa
     return math.ceil(z**2 * (baseline * (1 - baseline) + p2 * (1 - p2)) / (p2 - baseline) ** 2)
 
 
+def sample_size_for_effect(
+    *, control: Estimate, treatment: Estimate, effect: float, alpha: float = ALPHA, power: float = 0.8
+) -> int | None:
+    """Customers per arm a two-sided test needs to detect an absolute `effect` with `power`.
+
+    n = (z_{1−α/2} + z_power)² (σ_c² + σ_t²) / effect², where σ² is the per-customer variance behind
+    each estimate (its variance × n), so means, proportions and delta-method ratios all work.
+    None when the effect is 0 or the arms have no variance (nothing to size against).
+    """
+    if effect == 0 or control.n <= 0 or treatment.n <= 0:
+        return None
+    unit_variance = control.variance * control.n + treatment.variance * treatment.n
+    if unit_variance <= 0:
+        return None
+    z = _normal_quantile(alpha) + float(sps.norm.ppf(power))
+    return math.ceil(z**2 * unit_variance / effect**2)
+
+
 def sample_warnings(
     *,
     units: dict[str, int],

@@ -17,6 +17,8 @@ admin.site.index_title = "Catalog, recommendations and experiments"
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    # Before the admin's own URLs, whose catch-all would answer it; a string, so recsite imports no app.
+    path("admin/overview/", include("monitoring.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("catalog.urls")),
     path("api/v1/", include("recommendations.urls")),

@@ -35,9 +35,17 @@ then broker_up=1; fi
 if [ "$broker_up" = 1 ]; then
   step "Redis is reachable at $REDIS_URL: starting a Celery worker (queues default,gpu)"
   mkdir -p var/log
-  .venv/bin/celery -A recsite worker -Q default,gpu --concurrency 1 -l info >var/log/worker.log 2>&1 &
+  mkdir -p var/run
+  .venv/bin/celery -A recsite worker -Q default,gpu --concurrency 1 -l info --pidfile var/run/worker.pid \
+    >var/log/worker.log 2>&1 &
   WORKER_PID=$!
-  trap 'kill $WORKER_PID 2>/dev/null || true' EXIT
+  # Beat queues the periodic tasks (snapshots, guardrails, drift, quality, embeddings): without it
+  # the results, overview and monitoring pages never refresh by themselves.
+  step "Starting Celery beat (schedule in var/run/, log in var/log/beat.log)"
+  .venv/bin/celery -A recsite beat -l info -s var/run/celerybeat-schedule --pidfile var/run/beat.pid \
+    >var/log/beat.log 2>&1 &
+  BEAT_PID=$!
+  trap 'kill $WORKER_PID $BEAT_PID 2>/dev/null || true' EXIT
 else
   step "No broker at $REDIS_URL: no Celery worker is started. Products added later through the API"
   echo "    stay marked for embedding (by their text hash) until 'manage.py embed' runs or a worker is started."
@@ -64,6 +72,8 @@ cat <<EOT
 recsite is starting on http://127.0.0.1:$PORT
   admin:     http://127.0.0.1:$PORT/admin/   (user admin, password admin — demo only)
   API docs:  http://127.0.0.1:$PORT/api/docs/
+  overview:  http://127.0.0.1:$PORT/admin/overview/   (traffic, experiments, models, drift, bad cases, workers)
+  logs:      var/log/worker.log, var/log/beat.log (when Redis is up); stop everything: make stop
   API key:   $API_KEY
 
 Try:
@@ -78,4 +88,7 @@ Try:
 Stop with Ctrl-C.
 EOT
 
+# A pid file, so `make stop` (scripts/stop.sh) finds gunicorn from another shell.
+export GUNICORN_CMD_ARGS="${GUNICORN_CMD_ARGS:-} --pid var/run/gunicorn.pid"
+mkdir -p var/run
 GUNICORN_BIND=${GUNICORN_BIND:-0.0.0.0:$PORT} .venv/bin/gunicorn recsite.wsgi -c deploy/gunicorn.conf.py

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from experiments.models import Experiment, Exposure
 from experiments.snapshots import experiment_snapshots_build
+from experiments.tasks import build_experiment_snapshots
 from tests.experiments.traffic import traffic_generate
 from tests.factories import ProductFactory, make_experiment
 
@@ -51,10 +52,46 @@ def test_results_page_shows_variants_lift_health_chart_and_samples(
     assert rows["control"].lift == "–"
     # and the split is healthy, the chart draws one line per variant over the four days
     assert 'id="srm-banner"' in html and "Sample ratio OK." in html
-    assert html.count('<polyline class="series"') == 2
-    assert html.count("<circle") == 8
+    metric_chart = html[html.index('class="experiment-chart"') :]
+    assert metric_chart[: metric_chart.index("</svg>")].count('<polyline class="series"') == 2
+    assert metric_chart[: metric_chart.index("</svg>")].count("<circle") == 8
+    # and above the fold: the primary metric's verdict is a win, with the rule that decided it
+    primary = dashboard.verdicts[0]
+    assert (primary.metric, primary.variant, primary.verdict) == ("CTR", "treatment", "win")
+    assert primary.rule.startswith("always-valid p = ") and primary.rule.endswith("< 0.05 and the 95% CI excludes 0")
+    assert [v.metric for v in dashboard.verdicts] == [
+        "CTR",
+        "Add-to-cart rate",
+        "Conversion rate",
+        "Revenue / customer",
+    ]
+    # and the lift chart draws one green bar (a win) for CTR, the lift over time one band over the four days
+    assert 'class="lift-bar" data-verdict="win"' in html
+    lift_over_time = html[html.index('class="lift-over-time-chart"') :]
+    assert lift_over_time[: lift_over_time.index("</svg>")].count('<polygon class="band"') == 1
+    # and the sample size: 500 customers an arm, fewer needed for the observed doubling than for a 10% lift
+    (size,) = dashboard.sample_sizes
+    assert 400 < size.customers <= 600
+    assert int(size.needed_observed.replace(",", "")) < size.customers < int(size.needed_minimum.replace(",", ""))
+    assert 0 < size.progress < 100
+    # and the snapshot's age, just built, with a refresh button
+    assert dashboard.snapshot_age.startswith("Snapshot computed 0 min ago") and not dashboard.snapshot_stale
+    assert 'id="refresh-snapshot"' in html
     # and five sample lists per variant are shown
     assert [s.variant for s in dashboard.samples] == ["control"] * 5 + ["treatment"] * 5
+
+
+def test_refresh_queues_the_snapshot_task_and_says_so(admin_client, running, monkeypatch):
+    queued = []
+    monkeypatch.setattr(build_experiment_snapshots, "delay", lambda: queued.append(True))
+    # a GET changes nothing
+    assert admin_client.get(results_url(running) + "refresh/").status_code == 405
+    assert queued == []
+    # when the operator presses refresh; then the task is queued and the page says so
+    response = admin_client.post(results_url(running) + "refresh/", follow=True)
+    assert queued == [True]
+    assert response.redirect_chain[-1][0] == results_url(running)
+    assert "Snapshot refresh queued" in response.content.decode()
 
 
 def test_a_skewed_split_raises_the_srm_banner(admin_client, running):

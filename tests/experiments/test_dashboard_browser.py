@@ -9,6 +9,7 @@ from django.utils import timezone
 from experiments.breaches import experiments_guardrails_enforce
 from experiments.models import Experiment
 from experiments.snapshots import experiment_snapshots_build, experiments_snapshots_refresh
+from experiments.tasks import build_experiment_snapshots
 from tests.browser import BROWSER_TEST, admin_login, screenshot
 from tests.experiments.traffic import experiment_with_conversion_harm, traffic_generate
 from tests.factories import ProductFactory, make_experiment
@@ -16,7 +17,7 @@ from tests.factories import ProductFactory, make_experiment
 pytestmark = BROWSER_TEST
 
 
-def test_results_page_renders_table_banner_and_chart(page, live_server, django_user_model):
+def test_results_page_renders_table_banner_and_chart(page, live_server, django_user_model, monkeypatch):
     # given an experiment with 2,000 customers over 5 days, treatment clicking twice as often
     from experiments.serving import running_experiments_forget
 
@@ -31,12 +32,44 @@ def test_results_page_renders_table_banner_and_chart(page, live_server, django_u
     experiment_snapshots_build(experiment_id=experiment.pk)
     # when an operator logs in and opens the results page
     admin_login(page, live_server, django_user_model)
+    page.set_viewport_size({"width": 1400, "height": 900})
     page.goto(f"{live_server.url}/admin/experiments/experiment/{experiment.pk}/results/")
-    page.wait_for_selector("#variant-table")
-    screenshot(page, "experiment_results.png")
-    # then the table lists both arms, the banner says the split is healthy, and the chart is drawn
+    page.wait_for_selector("#verdicts")
+    screenshot(page, "experiment_results_fold.png", full_page=False)
+    # then above the fold (1400 x 900): the verdict with its rule, the lift chart, the split, guardrails,
+    # the sample size and the snapshot's age with a refresh button
+    for selector in (
+        "#verdicts",
+        "#lift-chart svg",
+        "#srm-pill",
+        "#guardrail-pill",
+        "#sample-size",
+        "#refresh-snapshot",
+    ):
+        box = page.locator(selector).bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 900, selector
+    primary = page.locator("#verdicts tbody tr").first.locator("td").all_inner_texts()
+    assert primary[:3] == ["CTR (primary)", "treatment", "win"]
+    assert "always-valid p" in page.inner_text("#verdicts")
+    assert page.locator("#lift-chart g.lift-bar[data-verdict=win]").count() == 1
+    assert page.inner_text("#srm-pill") == "Sample ratio OK"
+    assert page.inner_text("#snapshot-age").startswith("Snapshot computed")
+    # and the full table is collapsed; opened, it lists both arms and fits the width
+    assert not page.locator("#variant-table").is_visible()
+    page.click("#full-table summary")
     assert page.locator("#variant-table tbody tr").count() == 2
     assert "Sample ratio OK." in page.inner_text("#srm-banner")
+    table = page.locator("#variant-table").bounding_box()
+    assert table["x"] + table["width"] <= 1400
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1400
+    screenshot(page, "experiment_results.png")
+    # and refresh queues the snapshot task (recorded here: no worker) and says so
+    queued = []
+    monkeypatch.setattr(build_experiment_snapshots, "delay", lambda: queued.append(True))
+    page.click("#refresh-snapshot")
+    page.wait_for_selector(".messagelist")
+    assert "Snapshot refresh queued" in page.inner_text(".messagelist")
+    assert queued == [True]
     chart = page.locator("svg.experiment-chart")
     assert chart.locator("polyline.series").count() == 2
     assert chart.bounding_box()["width"] > 600

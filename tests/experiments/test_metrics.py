@@ -149,3 +149,26 @@ def test_ctr_gets_no_cuped_and_the_per_customer_metrics_do():
     ]
     assert metrics.experiment_result(arms=arms, primary_metric="ctr").cuped is None
     assert set(metrics.experiment_result(arms=arms, primary_metric="conversion_rate").cuped.comparisons) == {"b"}
+
+
+def test_metric_verdict_wins_loses_and_stays_inconclusive_by_the_always_valid_rule():
+    control = metrics.variant_sums(**arrays(11, 3000, 0.05))
+    better = metrics.variant_sums(**arrays(12, 3000, 0.10))
+    same = metrics.variant_sums(**arrays(13, 3000, 0.05))
+    # a doubled click-through rate wins, and the rule that decided it is stated
+    win = metrics.metric_verdict(metric=metrics.CTR, control=control, treatment=better)
+    assert win.verdict == metrics.WIN
+    assert win.rule.endswith("< 0.05 and the 95% CI excludes 0") and win.p_value < 0.05
+    assert win.relative_ci[0] > 0 and win.relative_ci[0] < win.relative < win.relative_ci[1]
+    # the same comparison the other way round loses
+    assert metrics.metric_verdict(metric=metrics.CTR, control=better, treatment=control).verdict == metrics.LOSE
+    # no difference: inconclusive, the interval straddles 0
+    tie = metrics.metric_verdict(metric=metrics.CTR, control=control, treatment=same)
+    assert tie.verdict == metrics.INCONCLUSIVE and tie.relative_ci[0] < 0 < tie.relative_ci[1]
+    assert "includes 0" in tie.rule
+    # under the minimum sample, inconclusive whatever the numbers
+    small = metrics.variant_sums(**arrays(14, 50, 0.3))
+    early = metrics.metric_verdict(metric=metrics.CTR, control=control, treatment=small)
+    assert early.verdict == metrics.INCONCLUSIVE and early.rule.startswith("too early")
+    # the power calculation: fewer customers needed for the large observed effect than for a 10% lift
+    assert win.needed_observed < 3000 < win.needed_minimum

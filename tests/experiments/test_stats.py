@@ -220,3 +220,21 @@ def test_cuped_estimates_from_sums_match_adjusting_each_customer():
         )
         assert math.isclose(estimate.value, expected.value, rel_tol=TOL)
         assert math.isclose(estimate.variance, expected.variance, rel_tol=1e-7)
+
+
+def test_sample_size_for_effect_matches_the_two_proportion_formula_and_scales_with_the_effect():
+    # given two proportions 10% and 12%, as estimates of 1,000 customers each
+    control = stats.proportion_estimate(successes=100, n=1000)
+    treatment = stats.proportion_estimate(successes=120, n=1000)
+    # then the customers per arm are the textbook two-proportion number (3,839 at α 0.05, 80% power)
+    needed = stats.sample_size_for_effect(control=control, treatment=treatment, effect=0.02)
+    assert needed == stats.sample_size_per_variant(baseline=0.1, relative_mde=0.2) == 3839
+    # and half the effect needs four times the customers; more power needs more
+    assert stats.sample_size_for_effect(control=control, treatment=treatment, effect=0.01) in range(
+        4 * 3839 - 4, 4 * 3839 + 1
+    )
+    assert stats.sample_size_for_effect(control=control, treatment=treatment, effect=0.02, power=0.9) > needed
+    # and no effect, or no variance, has no size
+    assert stats.sample_size_for_effect(control=control, treatment=treatment, effect=0.0) is None
+    flat = stats.Estimate(value=1.0, variance=0.0, n=10)
+    assert stats.sample_size_for_effect(control=flat, treatment=flat, effect=0.1) is None
