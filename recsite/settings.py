@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -204,6 +205,15 @@ CELERY_BEAT_SCHEDULE = {
     "check-drift": {"task": "monitoring.tasks.check_drift", "schedule": 3600.0},
     "build-placement-quality": {"task": "monitoring.tasks.build_placement_quality", "schedule": 900.0},
 }
+
+# --- Catalog --------------------------------------------------------------------------------
+# Event times a client may send: not later than the server's clock plus this skew, not earlier
+# than the floor (an ISO 8601 date or time, UTC when it has no offset). Outside them a row is
+# refused: one event dated 2999 would otherwise be "now" for every time-decayed score.
+EVENT_FUTURE_SKEW = dt.timedelta(minutes=float(os.environ.get("EVENT_FUTURE_SKEW_MINUTES", "10")))
+EVENT_TIMESTAMP_FLOOR = dt.datetime.fromisoformat(os.environ.get("EVENT_TIMESTAMP_FLOOR", "1990-01-01"))
+if EVENT_TIMESTAMP_FLOOR.tzinfo is None:
+    EVENT_TIMESTAMP_FLOOR = EVENT_TIMESTAMP_FLOOR.replace(tzinfo=dt.UTC)
 
 # --- Recommendation engine --------------------------------------------------------------------
 # Name or path of a sentence-transformers model; empty means all-MiniLM-L6-v2 as shipped inside

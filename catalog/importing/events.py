@@ -16,7 +16,9 @@ from collections.abc import Iterable, Mapping
 from itertools import islice
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from catalog.importing import fields
 from catalog.importing.customers import customers_ensure
@@ -46,10 +48,26 @@ class EventInput(NamedTuple):
     recommendation_id: uuid.UUID | None
 
 
-def event_input_parse(row: Mapping[str, Any], *, rating_scale: RatingScale = DEFAULT_SCALE) -> EventInput:
+class TimeBounds(NamedTuple):
+    """The event times accepted: from `earliest` to `latest`, both included."""
+
+    earliest: dt.datetime
+    latest: dt.datetime
+
+
+def time_bounds(*, now: dt.datetime | None = None) -> TimeBounds:
+    """The configured floor, and the server's clock plus the allowed skew."""
+    now = now or timezone.now()
+    return TimeBounds(settings.EVENT_TIMESTAMP_FLOOR, now + settings.EVENT_FUTURE_SKEW)
+
+
+def event_input_parse(
+    row: Mapping[str, Any], *, rating_scale: RatingScale = DEFAULT_SCALE, bounds: TimeBounds | None = None
+) -> EventInput:
     """One interchange row -> EventInput; raises FieldError naming the first bad field.
 
     A rating is stored on 1–5 (`rating_scale` maps it); its id derives from the value as sent.
+    A time outside `bounds` (default: `time_bounds()`) is refused.
     """
     customer = fields.text(row, "customer", max_length=128, required=True)
     product = fields.text(row, "product", max_length=128, required=True)
@@ -57,6 +75,18 @@ def event_input_parse(row: Mapping[str, Any], *, rating_scale: RatingScale = DEF
     if event_type not in EVENT_TYPES:
         raise FieldError("type", f"must be one of {', '.join(EventType.values)}, got {event_type!r}")
     timestamp = fields.timestamp(row, "timestamp")
+    bounds = bounds or time_bounds()
+    if timestamp > bounds.latest:
+        raise FieldError(
+            "timestamp",
+            f"is in the future: {timestamp.isoformat()} is later than the server's clock plus"
+            f" {settings.EVENT_FUTURE_SKEW} (EVENT_FUTURE_SKEW_MINUTES)",
+        )
+    if timestamp < bounds.earliest:
+        raise FieldError(
+            "timestamp",
+            f"is too old: {timestamp.isoformat()} is before {bounds.earliest.isoformat()} (EVENT_TIMESTAMP_FLOOR)",
+        )
     value = fields.number(row, "value")
     stored = value
     if event_type == EventType.RATING:
@@ -88,6 +118,9 @@ def events_ingest(
     `rating_scale` names the scale of the ratings (`ratings.SCALES`), or `auto` to infer it from
     the first chunk; the report's notes say which was used when the file holds ratings.
 
+    A time later than the server's clock plus EVENT_FUTURE_SKEW or before EVENT_TIMESTAMP_FLOOR is
+    a row error; each stored event keeps the server's time of receipt (`received_at`).
+
     A row naming a product the catalog does not have is an error; an unknown customer is
     created. `created` counts inserted events, `unchanged` the valid ones already stored (same
     `event_id`), `updated` is always 0: a stored event is never changed.
@@ -105,13 +138,14 @@ def events_ingest(
         if scale is None:
             scale = rating_scale_infer(_rating_values(chunk))
         valid: list[tuple[int, EventInput]] = []
+        bounds = time_bounds()
         for line, row in chunk:
             problem = fields.row_problem(row)
             if problem:
                 errors.append(RowError(line, None, problem))
                 continue
             try:
-                event = event_input_parse(row, rating_scale=scale)
+                event = event_input_parse(row, rating_scale=scale, bounds=bounds)
                 rated = rated or event.type == EventType.RATING
                 valid.append((line, event))
             except FieldError as exc:
@@ -202,7 +236,7 @@ def _insert(records: Iterable[tuple]) -> tuple[int, list]:
         cursor.execute(
             # Key order: concurrent batches sharing keys take their row locks in the same order,
             # so they wait for each other instead of deadlocking.
-            f"WITH inserted AS (INSERT INTO {table} ({columns}, created_at) SELECT {columns}, now() FROM {_STAGING}"
+            f"WITH inserted AS (INSERT INTO {table} ({columns}, received_at) SELECT {columns}, now() FROM {_STAGING}"
             " ORDER BY event_id ON CONFLICT (event_id) DO NOTHING RETURNING type, recommendation_id)"
             " SELECT count(*), array_remove(array_agg(recommendation_id) FILTER (WHERE type = 'click'), NULL)"
             " FROM inserted"

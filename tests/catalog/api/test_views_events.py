@@ -152,3 +152,28 @@ def test_post_without_trailing_slash_is_routed_not_redirected(storefront_client)
     # then it is stored, not redirected (a redirect would drop the body)
     assert response.status_code == 201
     assert Event.objects.filter(product=product).count() == 1
+
+
+def test_an_event_from_the_future_or_the_distant_past_is_refused_naming_the_time(storefront_client):
+    ProductFactory(external_id="p1")
+
+    single = storefront_client.post(URL, _event(timestamp="2999-01-01T00:00:00Z"), format="json")
+    batch = storefront_client.post(
+        URL,
+        [_event(event_id="ok"), _event(event_id="old", timestamp="1900-01-01T00:00:00Z")],
+        format="json",
+    )
+
+    assert single.status_code == 400
+    assert list(single.json()["error"]["fields"]) == ["timestamp"]
+    assert single.json()["error"]["fields"]["timestamp"][0].startswith("is in the future: 2999-01-01T00:00:00+00:00")
+    assert batch.status_code == 207
+    assert batch.json()["errors"] == [
+        {
+            "index": 1,
+            "field": "timestamp",
+            "message": "is too old: 1900-01-01T00:00:00+00:00 is before 1990-01-01T00:00:00+00:00"
+            " (EVENT_TIMESTAMP_FLOOR)",
+        }
+    ]
+    assert list(Event.objects.values_list("event_id", flat=True)) == ["ok"]
