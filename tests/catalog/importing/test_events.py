@@ -176,3 +176,38 @@ def test_the_server_keeps_its_time_of_receipt_beside_the_clients(catalog):
     assert event.timestamp == dt.datetime(2011, 1, 1, tzinfo=dt.UTC)
     # the database's now(): the start of the (test's) transaction, so no tighter than this
     assert abs(event.received_at - timezone.now()) < dt.timedelta(minutes=5)
+
+
+def test_an_id_resent_with_other_content_is_a_conflict_not_a_duplicate(catalog):
+    # given e1 stored
+    first = {"event_id": "e1", "customer": "C1", "product": "P1", "type": "click", "timestamp": "2024-03-01T10:00:00"}
+    events_ingest(rows=[first])
+
+    # when e1 comes again unchanged, with another product and time, and a new id twice with two contents
+    report = events_ingest(
+        rows=[
+            first,
+            {**first, "product": "P2", "timestamp": "2024-03-02T10:00:00"},
+            {**first, "event_id": "e2"},
+            {**first, "event_id": "e2", "type": "purchase"},
+        ]
+    )
+
+    # then the identical re-send is a duplicate; the others are conflicts naming what differs
+    assert (report.received, report.created, report.unchanged, report.errors) == (4, 1, 1, [])
+    assert report.conflicts == [
+        RowError(
+            2,
+            "event_id",
+            "'e1' was stored with other content (product, timestamp); not stored."
+            " Re-send an event unchanged, or give a new event a new id",
+        ),
+        RowError(
+            4,
+            "event_id",
+            "'e2' was stored with other content (type); not stored. Re-send an event unchanged, or give a new"
+            " event a new id",
+        ),
+    ]
+    assert dict(Event.objects.values_list("event_id", "type")) == {"e1": "click", "e2": "click"}
+    assert Event.objects.get(event_id="e1").product.external_id == "P1"
