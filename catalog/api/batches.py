@@ -35,6 +35,8 @@ class BatchResult:
     single: bool
     # Rows whose id was stored with other content (events): not stored, not errors in their shape.
     conflicts: tuple[BatchRowError, ...] = ()
+    # Rows stored with a change (bidi controls removed, a long title cut).
+    warnings: tuple[BatchRowError, ...] = ()
 
 
 def batch_rows(*, data: Any, noun: str, max_rows: int = MAX_BATCH_ROWS) -> tuple[list[Any], bool]:
@@ -90,6 +92,7 @@ def batch_import(
         errors=tuple(errors),
         single=single,
         conflicts=conflicts,
+        warnings=tuple(BatchRowError(positions[w.line - 1], w.field, w.message) for w in report.warnings),
     )
 
 

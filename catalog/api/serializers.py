@@ -73,6 +73,7 @@ class ProductImportOutputSerializer(serializers.Serializer):
     updated = serializers.IntegerField()
     unchanged = serializers.IntegerField()
     errors = RowErrorSerializer(many=True)
+    warnings = RowErrorSerializer(many=True, help_text="Rows stored with a change: what was changed and why.")
 
 
 class EventIngestOutputSerializer(serializers.Serializer):
