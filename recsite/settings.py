@@ -23,6 +23,11 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
+# Set where the site is deployed (the image sets it): DEBUG on there would show settings and code
+# to anyone who makes a request fail.
+PRODUCTION = env_bool("DJANGO_PRODUCTION", False)
+if PRODUCTION and DEBUG:
+    raise RuntimeError("DJANGO_PRODUCTION is set: DJANGO_DEBUG must be off (0)")
 DEV_SECRET_KEY = "insecure-dev-key"
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or (DEV_SECRET_KEY if DEBUG else "")
 if not DEBUG:
