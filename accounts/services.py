@@ -55,3 +55,8 @@ def api_key_mark_used(*, api_key: ApiKey, now: dt.datetime | None = None) -> boo
 
 def api_key_revoke(*, api_key_id: int) -> None:
     ApiKey.objects.filter(pk=api_key_id).update(revoked=True)
+
+
+def api_keys_revoke_named(*, name: str) -> int:
+    """Revoke every active key called `name`; returns how many."""
+    return ApiKey.objects.filter(name=name, revoked=False).update(revoked=True)

@@ -89,7 +89,7 @@ def generate(exposures: int) -> int:
         cursor.execute(
             """
             INSERT INTO catalog_event
-                (event_id, customer_id, product_id, type, timestamp, recommendation_id, created_at)
+                (event_id, customer_id, product_id, type, timestamp, recommendation_id, received_at)
             SELECT 'bench-page:' || x.recommendation_id, cu.id, %(product)s, 'click', x.created_at,
                    x.recommendation_id, now()
             FROM experiments_exposure x JOIN catalog_customer cu ON cu.external_id = x.customer_external_id

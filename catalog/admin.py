@@ -128,7 +128,7 @@ class EventAdmin(admin.ModelAdmin):
     date_hierarchy = "timestamp"
     raw_id_fields = ["customer", "product"]
     search_fields = ["event_id"]
-    readonly_fields = ["created_at"]
+    readonly_fields = ["received_at"]
     # The events table is the largest one: no COUNT(*) over it on every page.
     show_full_result_count = False
 

@@ -103,7 +103,9 @@ class Event(models.Model):
     value = models.FloatField(null=True, blank=True)
     timestamp = models.DateTimeField()
     recommendation_id = models.UUIDField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # The server's time of receipt, beside the client's `timestamp`: what a client cannot move
+    # (popularity's "now", the bad-case detectors compare with it).
+    received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         # A constraint, not unique=True: that would add a second (LIKE) index on the key.

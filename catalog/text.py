@@ -1,10 +1,21 @@
-"""The text of a product that gets embedded, and its hash (the embedding's staleness key)."""
+"""The text of a product that gets embedded, its hash (the embedding's staleness key), and the
+cleaning of catalog text on its way in."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
 from typing import Any
+
+# Bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): they make text
+# display in another order than it is stored ("evil mug" shown as "live mug"), a spoofing tool.
+BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def bidi_strip(text: str) -> tuple[str, bool]:
+    """`text` without bidi control characters, and whether it held any."""
+    cleaned = text.translate(BIDI_CONTROLS)
+    return cleaned, len(cleaned) != len(text)
 
 
 def product_text(

@@ -39,6 +39,15 @@ class BadRequest(APIException):
     default_code = "bad_request"
 
 
+class Conflict(APIException):
+    """409: the request clashes with what is stored (an event id stored with other content);
+    `detail` may be a dict of field -> messages, answered as `fields`."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Conflicts with what is stored."
+    default_code = "conflict"
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, SuspiciousOperation):
         # E.g. more query parameters than DATA_UPLOAD_MAX_NUMBER_FIELDS: Django would answer an
@@ -62,7 +71,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         }
     else:
         fields = data if isinstance(data, dict) else {api_settings.NON_FIELD_ERRORS_KEY: data}
-        body = {"code": "invalid", "message": _invalid_message(fields), "fields": fields}
+        if isinstance(exc, Conflict):
+            body = {
+                "code": Conflict.default_code,
+                "message": _invalid_message(fields, prefix="Conflict"),
+                "fields": fields,
+            }
+        else:
+            body = {"code": "invalid", "message": _invalid_message(fields), "fields": fields}
     response.data = {"error": body}
     if isinstance(exc, DatabaseUnavailable):
         response["Retry-After"] = str(RETRY_AFTER_S)
@@ -77,13 +93,13 @@ def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> Json
     return JsonResponse({"error": {"code": "not_found", "message": message, "fields": {}}}, status=404)
 
 
-def _invalid_message(fields: dict[str, Any]) -> str:
+def _invalid_message(fields: dict[str, Any], *, prefix: str = "Invalid input") -> str:
     """'Invalid input: k: Ensure this value is less than or equal to 100.' (first message per field)."""
     parts = []
     for name, errors in fields.items():
         first = first_message(errors)
         parts.append(first if name == api_settings.NON_FIELD_ERRORS_KEY else f"{name}: {first}")
-    return "Invalid input: " + "; ".join(parts)
+    return f"{prefix}: " + "; ".join(parts)
 
 
 def first_message(errors: Any) -> str:

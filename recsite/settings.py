@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -22,6 +23,11 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
+# Set where the site is deployed (the image sets it): DEBUG on there would show settings and code
+# to anyone who makes a request fail.
+PRODUCTION = env_bool("DJANGO_PRODUCTION", False)
+if PRODUCTION and DEBUG:
+    raise RuntimeError("DJANGO_PRODUCTION is set: DJANGO_DEBUG must be off (0)")
 DEV_SECRET_KEY = "insecure-dev-key"
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or (DEV_SECRET_KEY if DEBUG else "")
 if not DEBUG:
@@ -57,7 +63,16 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "recsite.csp.ContentSecurityPolicyMiddleware",
 ]
+# On the admin's pages (recsite.csp). The templates hold inline scripts and styles, hence
+# 'unsafe-inline'; product images may come from any https host. Empty: no header.
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline';"
+    " script-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
+)
+CSP_PATH_PREFIXES = ("/admin/",)
 
 # Metrics at /metrics (recsite.metrics); RECSITE_METRICS=0 turns them off (the overhead bench).
 METRICS_ENABLED = env_bool("RECSITE_METRICS", True)
@@ -204,6 +219,15 @@ CELERY_BEAT_SCHEDULE = {
     "check-drift": {"task": "monitoring.tasks.check_drift", "schedule": 3600.0},
     "build-placement-quality": {"task": "monitoring.tasks.build_placement_quality", "schedule": 900.0},
 }
+
+# --- Catalog --------------------------------------------------------------------------------
+# Event times a client may send: not later than the server's clock plus this skew, not earlier
+# than the floor (an ISO 8601 date or time, UTC when it has no offset). Outside them a row is
+# refused: one event dated 2999 would otherwise be "now" for every time-decayed score.
+EVENT_FUTURE_SKEW = dt.timedelta(minutes=float(os.environ.get("EVENT_FUTURE_SKEW_MINUTES", "10")))
+EVENT_TIMESTAMP_FLOOR = dt.datetime.fromisoformat(os.environ.get("EVENT_TIMESTAMP_FLOOR", "1990-01-01"))
+if EVENT_TIMESTAMP_FLOOR.tzinfo is None:
+    EVENT_TIMESTAMP_FLOOR = EVENT_TIMESTAMP_FLOOR.replace(tzinfo=dt.UTC)
 
 # --- Recommendation engine --------------------------------------------------------------------
 # Name or path of a sentence-transformers model; empty means all-MiniLM-L6-v2 as shipped inside

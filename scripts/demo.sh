@@ -6,11 +6,18 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 PORT=${PORT:-8000}
+# DEBUG off (no debug pages with settings and code): production settings, but over plain HTTP on
+# 127.0.0.1, with a secret key of its own kept under var/ across runs.
+mkdir -p var
+[ -s var/demo-secret-key ] || (umask 077; $PY -c 'import secrets; print(secrets.token_urlsafe(50))' >var/demo-secret-key)
+export DJANGO_DEBUG=0 DJANGO_SECRET_KEY=${DJANGO_SECRET_KEY:-$(cat var/demo-secret-key)} \
+  DJANGO_SECURE_SSL_REDIRECT=0 DJANGO_SECURE_COOKIES=0 DJANGO_HSTS_SECONDS=0
 
 step() { printf '\n==> %s\n' "$*"; }
 
 step "Database (embedded PostgreSQL with pgvector under var/, unless DATABASE_URL is set) and migrations"
 $PY manage.py migrate --no-input
+$PY manage.py collectstatic --no-input -v 0
 
 step "Loading the UCI Online Retail data (CC BY 4.0; see data/online-retail/ATTRIBUTION.md)"
 $PY manage.py load_demo
@@ -52,13 +59,19 @@ else
 fi
 
 step "Demo accounts"
-$PY manage.py shell --no-imports -v 0 -c "
+ADMIN_PASSWORD=$($PY manage.py shell --no-imports -v 0 -c "
+import secrets
 from django.contrib.auth import get_user_model
 User = get_user_model()
-if not User.objects.filter(username='admin').exists():
-    User.objects.create_superuser('admin', 'admin@example.com', 'admin')
-"
-API_KEY=$($PY manage.py create_api_key demo-storefront)
+if User.objects.filter(username='admin').exists():
+    print('(unchanged since the first run; manage.py changepassword admin sets a new one)')
+else:
+    password = secrets.token_urlsafe(12)
+    User.objects.create_superuser('admin', 'admin@example.com', password)
+    print(password)
+")
+# One valid demo key: this run's replaces the last run's.
+API_KEY=$($PY manage.py create_api_key --replace demo-storefront)
 read -r CUSTOMER PRODUCT < <($PY manage.py shell --no-imports -v 0 -c "
 from django.db.models import Count
 from catalog.models import Customer, Product
@@ -70,7 +83,7 @@ print(c, p)
 cat <<EOT
 
 recsite is starting on http://127.0.0.1:$PORT
-  admin:     http://127.0.0.1:$PORT/admin/   (user admin, password admin — demo only)
+  admin:     http://127.0.0.1:$PORT/admin/   (user admin, password $ADMIN_PASSWORD)
   API docs:  http://127.0.0.1:$PORT/api/docs/
   overview:  http://127.0.0.1:$PORT/admin/overview/   (traffic, experiments, models, drift, bad cases, workers)
   logs:      var/log/worker.log, var/log/beat.log (when Redis is up); stop everything: make stop
@@ -91,4 +104,4 @@ EOT
 # A pid file, so `make stop` (scripts/stop.sh) finds gunicorn from another shell.
 export GUNICORN_CMD_ARGS="${GUNICORN_CMD_ARGS:-} --pid var/run/gunicorn.pid"
 mkdir -p var/run
-GUNICORN_BIND=${GUNICORN_BIND:-0.0.0.0:$PORT} .venv/bin/gunicorn recsite.wsgi -c deploy/gunicorn.conf.py
+GUNICORN_BIND=${GUNICORN_BIND:-127.0.0.1:$PORT} .venv/bin/gunicorn recsite.wsgi -c deploy/gunicorn.conf.py

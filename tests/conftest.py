@@ -1,6 +1,7 @@
 import os
 
 import pytest
+from django.db import connections
 from rest_framework.test import APIClient
 
 from tests.factories import make_api_key
@@ -50,8 +51,16 @@ def fresh_reason_caches():
 
 @pytest.fixture
 def page(live_server):
-    """A page in headless Chromium (tests.browser); page-test modules set `pytestmark = BROWSER_TEST`."""
+    """A page in headless Chromium (tests.browser); page-test modules set `pytestmark = BROWSER_TEST`.
+
+    While Playwright's sync API runs its event loop in this thread, Django keeps the test's
+    database connections apart from the thread's own (asgiref's Local sees a running loop), so
+    the test database's teardown never closed them: closed here, before the loop stops.
+    """
     from tests.browser import chromium_page
 
     with chromium_page() as browser_page:
-        yield browser_page
+        try:
+            yield browser_page
+        finally:
+            connections.close_all()

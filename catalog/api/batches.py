@@ -12,7 +12,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.settings import api_settings
 
 from catalog.importing.report import ImportReport
-from recsite.api_errors import first_message
+from recsite.api_errors import Conflict, first_message
 
 MAX_BATCH_ROWS = 1000
 
@@ -33,6 +33,10 @@ class BatchResult:
     errors: tuple[BatchRowError, ...]
     # The body was one object, not a list: its failure is the request's failure.
     single: bool
+    # Rows whose id was stored with other content (events): not stored, not errors in their shape.
+    conflicts: tuple[BatchRowError, ...] = ()
+    # Rows stored with a change (bidi controls removed, a long title cut).
+    warnings: tuple[BatchRowError, ...] = ()
 
 
 def batch_rows(*, data: Any, noun: str, max_rows: int = MAX_BATCH_ROWS) -> tuple[list[Any], bool]:
@@ -57,7 +61,8 @@ def batch_import(
     service: Callable[..., ImportReport],
 ) -> BatchResult:
     """Validate each row's shape, hand the valid rows to `service(rows=...)` and merge both
-    stages' errors by position in the posted list. A single-object body fails as a whole (400)."""
+    stages' errors by position in the posted list. A single-object body fails as a whole (400, or
+    409 for a conflict)."""
     rows, single = batch_rows(data=data, noun=noun)
     errors: list[BatchRowError] = []
     positions: list[int] = []
@@ -74,8 +79,11 @@ def batch_import(
     # The importer numbers the rows it was given from 1.
     errors += [BatchRowError(positions[e.line - 1], e.field, e.message) for e in report.errors]
     errors.sort(key=lambda e: e.index)
+    conflicts = tuple(BatchRowError(positions[c.line - 1], c.field, c.message) for c in report.conflicts)
     if single and errors:
         raise ValidationError({errors[0].field or api_settings.NON_FIELD_ERRORS_KEY: [errors[0].message]})
+    if single and conflicts:
+        raise Conflict({conflicts[0].field or api_settings.NON_FIELD_ERRORS_KEY: [conflicts[0].message]})
     return BatchResult(
         received=len(rows),
         created=report.created,
@@ -83,6 +91,8 @@ def batch_import(
         unchanged=report.unchanged,
         errors=tuple(errors),
         single=single,
+        conflicts=conflicts,
+        warnings=tuple(BatchRowError(positions[w.line - 1], w.field, w.message) for w in report.warnings),
     )
 
 

@@ -73,13 +73,17 @@ class ProductImportOutputSerializer(serializers.Serializer):
     updated = serializers.IntegerField()
     unchanged = serializers.IntegerField()
     errors = RowErrorSerializer(many=True)
+    warnings = RowErrorSerializer(many=True, help_text="Rows stored with a change: what was changed and why.")
 
 
 class EventIngestOutputSerializer(serializers.Serializer):
     received = serializers.IntegerField()
     created = serializers.IntegerField()
-    duplicates = serializers.IntegerField(help_text="Rows whose `event_id` was stored already.")
+    duplicates = serializers.IntegerField(help_text="Rows whose `event_id` was stored already, with the same content.")
     errors = RowErrorSerializer(many=True)
+    conflicts = RowErrorSerializer(
+        many=True, help_text="Rows whose `event_id` was stored with other content: not stored, nothing changed."
+    )
 
 
 class ProductFilterSerializer(serializers.Serializer):

@@ -53,7 +53,7 @@ def _rows_schema(row_serializer: type, name: str) -> PolymorphicProxySerializer:
 
 
 def _batch_status(result: BatchResult) -> int:
-    return status.HTTP_207_MULTI_STATUS if result.errors else status.HTTP_201_CREATED
+    return status.HTTP_207_MULTI_STATUS if result.errors or result.conflicts else status.HTTP_201_CREATED
 
 
 class ProductPagination(LimitOffsetPagination):
@@ -132,14 +132,21 @@ class EventIngestApi(APIView):
     @extend_schema(
         operation_id="events_ingest",
         request=_rows_schema(EventRowSerializer, "EventRows"),
-        responses={201: EventIngestOutputSerializer, 207: EventIngestOutputSerializer, **WRITE_ERRORS},
+        responses={
+            201: EventIngestOutputSerializer,
+            207: EventIngestOutputSerializer,
+            409: ErrorSerializer,
+            **WRITE_ERRORS,
+        },
     )
     def post(self, request: Request) -> Response:
         """Store behaviour events (one object, or a list of at most 1000).
 
         Unknown customers are created; an event for an unknown product is a row error. Re-sent
-        `event_id`s count as `duplicates` and change nothing. 201: no row failed; 207: some did,
-        `errors` says which (0-based `index`) and why. A single object that fails is a 400.
+        `event_id`s with the same content count as `duplicates` and change nothing; with other
+        content they are `conflicts` and are not stored. 201: no row failed; 207: some did,
+        `errors` and `conflicts` say which (0-based `index`) and why. A single object that fails
+        is a 400, one that conflicts a 409.
         """
         result = batch_import(data=request.data, noun="event", row_serializer=EventRowSerializer, service=events_ingest)
         output = EventIngestOutputSerializer(
@@ -148,6 +155,7 @@ class EventIngestApi(APIView):
                 "created": result.created,
                 "duplicates": result.updated + result.unchanged,
                 "errors": result.errors,
+                "conflicts": result.conflicts,
             }
         )
         return Response(output.data, status=_batch_status(result))

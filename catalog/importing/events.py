@@ -1,6 +1,7 @@
 """Ingest behaviour events in bulk: validate, resolve product and customer ids (creating unknown
 customers), COPY each chunk into a temporary table and insert from it with
-`ON CONFLICT (event_id) DO NOTHING`, so re-sending an event never counts it twice.
+`ON CONFLICT (event_id) DO NOTHING`, so re-sending an event never counts it twice. A re-sent id
+whose content differs from the stored event's is a conflict, reported per row, never a duplicate.
 
 Events without an `event_id` get one derived from their content (customer, product, type, time,
 value): importing the same file twice is a no-op with or without ids.
@@ -16,7 +17,9 @@ from collections.abc import Iterable, Mapping
 from itertools import islice
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from catalog.importing import fields
 from catalog.importing.customers import customers_ensure
@@ -33,6 +36,15 @@ CHUNK_SIZE = 20_000
 EVENT_TYPES = frozenset(EventType.values)
 _STAGING = "_event_import"
 _COLUMNS = ("event_id", "customer_id", "product_id", "type", "value", "timestamp", "recommendation_id")
+# Content column -> the interchange field a conflict names.
+_CONTENT = {
+    "customer_id": "customer",
+    "product_id": "product",
+    "type": "type",
+    "value": "value",
+    "timestamp": "timestamp",
+    "recommendation_id": "recommendation_id",
+}
 
 
 class EventInput(NamedTuple):
@@ -46,10 +58,26 @@ class EventInput(NamedTuple):
     recommendation_id: uuid.UUID | None
 
 
-def event_input_parse(row: Mapping[str, Any], *, rating_scale: RatingScale = DEFAULT_SCALE) -> EventInput:
+class TimeBounds(NamedTuple):
+    """The event times accepted: from `earliest` to `latest`, both included."""
+
+    earliest: dt.datetime
+    latest: dt.datetime
+
+
+def time_bounds(*, now: dt.datetime | None = None) -> TimeBounds:
+    """The configured floor, and the server's clock plus the allowed skew."""
+    now = now or timezone.now()
+    return TimeBounds(settings.EVENT_TIMESTAMP_FLOOR, now + settings.EVENT_FUTURE_SKEW)
+
+
+def event_input_parse(
+    row: Mapping[str, Any], *, rating_scale: RatingScale = DEFAULT_SCALE, bounds: TimeBounds | None = None
+) -> EventInput:
     """One interchange row -> EventInput; raises FieldError naming the first bad field.
 
     A rating is stored on 1–5 (`rating_scale` maps it); its id derives from the value as sent.
+    A time outside `bounds` (default: `time_bounds()`) is refused.
     """
     customer = fields.text(row, "customer", max_length=128, required=True)
     product = fields.text(row, "product", max_length=128, required=True)
@@ -57,6 +85,18 @@ def event_input_parse(row: Mapping[str, Any], *, rating_scale: RatingScale = DEF
     if event_type not in EVENT_TYPES:
         raise FieldError("type", f"must be one of {', '.join(EventType.values)}, got {event_type!r}")
     timestamp = fields.timestamp(row, "timestamp")
+    bounds = bounds or time_bounds()
+    if timestamp > bounds.latest:
+        raise FieldError(
+            "timestamp",
+            f"is in the future: {timestamp.isoformat()} is later than the server's clock plus"
+            f" {settings.EVENT_FUTURE_SKEW} (EVENT_FUTURE_SKEW_MINUTES)",
+        )
+    if timestamp < bounds.earliest:
+        raise FieldError(
+            "timestamp",
+            f"is too old: {timestamp.isoformat()} is before {bounds.earliest.isoformat()} (EVENT_TIMESTAMP_FLOOR)",
+        )
     value = fields.number(row, "value")
     stored = value
     if event_type == EventType.RATING:
@@ -88,13 +128,19 @@ def events_ingest(
     `rating_scale` names the scale of the ratings (`ratings.SCALES`), or `auto` to infer it from
     the first chunk; the report's notes say which was used when the file holds ratings.
 
+    A time later than the server's clock plus EVENT_FUTURE_SKEW or before EVENT_TIMESTAMP_FLOOR is
+    a row error; each stored event keeps the server's time of receipt (`received_at`).
+
     A row naming a product the catalog does not have is an error; an unknown customer is
     created. `created` counts inserted events, `unchanged` the valid ones already stored (same
-    `event_id`), `updated` is always 0: a stored event is never changed.
+    `event_id` and content), `conflicts` the rows whose `event_id` was stored with other content
+    (or came earlier in the same import with other content); `updated` is always 0: a stored
+    event is never changed.
     """
     started = time.perf_counter()
     received = created = unchanged = 0
     errors: list[RowError] = []
+    conflicts: list[RowError] = []
     product_pks: dict[str, int] = {}
     customer_pks: dict[str, int] = {}
     numbered = fields.numbered(rows)
@@ -105,29 +151,31 @@ def events_ingest(
         if scale is None:
             scale = rating_scale_infer(_rating_values(chunk))
         valid: list[tuple[int, EventInput]] = []
+        bounds = time_bounds()
         for line, row in chunk:
             problem = fields.row_problem(row)
             if problem:
                 errors.append(RowError(line, None, problem))
                 continue
             try:
-                event = event_input_parse(row, rating_scale=scale)
+                event = event_input_parse(row, rating_scale=scale, bounds=bounds)
                 rated = rated or event.type == EventType.RATING
                 valid.append((line, event))
             except FieldError as exc:
                 errors.append(RowError(line, exc.field, exc.message))
         _products_resolve(product_pks, {event.product for _, event in valid})
-        known = []
+        known: list[tuple[int, EventInput]] = []
         for line, event in valid:
             if event.product in product_pks:
-                known.append(event)
+                known.append((line, event))
             else:
                 errors.append(RowError(line, "product", f"unknown product {event.product!r}"))
         with transaction.atomic():
-            missing_customers = {e.customer for e in known} - customer_pks.keys()
+            missing_customers = {e.customer for _, e in known} - customer_pks.keys()
             customer_pks.update(customers_ensure(external_ids=missing_customers))
-            inserted, clicked = _insert(
+            inserted, clicked, conflicting = _insert(
                 (
+                    line,
                     e.event_id,
                     customer_pks[e.customer],
                     product_pks[e.product],
@@ -136,13 +184,24 @@ def events_ingest(
                     e.timestamp,
                     e.recommendation_id,
                 )
-                for e in known
+                for line, e in known
             )
         if clicked:
             clicks_stored.send(sender=Event, recommendation_ids=clicked)
         created += inserted
-        unchanged += len(known) - inserted
+        unchanged += len(known) - inserted - len(conflicting)
+        event_ids = {line: e.event_id for line, e in known}
+        conflicts += [
+            RowError(
+                line,
+                "event_id",
+                f"{event_ids[line]!r} was stored with other content ({', '.join(differing)}); not stored."
+                " Re-send an event unchanged, or give a new event a new id",
+            )
+            for line, differing in conflicting
+        ]
     errors.sort(key=lambda e: e.line)
+    conflicts.sort(key=lambda e: e.line)
     return ImportReport(
         received=received,
         created=created,
@@ -151,6 +210,7 @@ def events_ingest(
         errors=errors,
         duration_s=time.perf_counter() - started,
         notes=[f"ratings read on the {scale.name} scale, stored on 1-5"] if rated and scale is not None else [],
+        conflicts=conflicts,
     )
 
 
@@ -180,32 +240,45 @@ def _products_resolve(cache: dict[str, int], external_ids: set[str]) -> None:
             cache.update(cursor.fetchall())
 
 
-def _insert(records: Iterable[tuple]) -> tuple[int, list]:
-    """COPY records into a session-local staging table, then insert the new ones; returns how
-    many were inserted and the recommendation ids of the new clicks. Must run inside a
-    transaction (the staging table drops at commit)."""
+def _insert(records: Iterable[tuple]) -> tuple[int, list, list[tuple[int, list[str]]]]:
+    """COPY (line, *_COLUMNS) records into a session-local staging table, then insert the new ones;
+    returns how many were inserted, the recommendation ids of the new clicks, and the conflicts:
+    (line, the fields that differ) for each record whose id is stored with other content. Must
+    run inside a transaction (the staging table drops at commit)."""
     table = Event._meta.db_table
     columns = ", ".join(f'"{c}"' for c in _COLUMNS)
     with connection.cursor() as cursor:
         # IF NOT EXISTS + TRUNCATE: an enclosing transaction (a caller's, or a test's) may
         # already hold the table from an earlier chunk.
         cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (event_id text, customer_id bigint, product_id bigint,"
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (line bigint, event_id text, customer_id bigint,"
+            " product_id bigint,"
             ' type text, value double precision, "timestamp" timestamptz, recommendation_id uuid) ON COMMIT DROP'
         )
         cursor.execute(f"TRUNCATE {_STAGING}")
-        with cursor.copy(f"COPY {_STAGING} ({columns}) FROM STDIN") as copy:
+        with cursor.copy(f"COPY {_STAGING} (line, {columns}) FROM STDIN") as copy:
             for record in records:
                 copy.write_row(record)
         # The clicks among the new rows carry the lists they are attributed to (per-variant click
         # counters); re-sent events are not new, so they are not counted twice.
         cursor.execute(
             # Key order: concurrent batches sharing keys take their row locks in the same order,
-            # so they wait for each other instead of deadlocking.
-            f"WITH inserted AS (INSERT INTO {table} ({columns}, created_at) SELECT {columns}, now() FROM {_STAGING}"
-            " ORDER BY event_id ON CONFLICT (event_id) DO NOTHING RETURNING type, recommendation_id)"
+            # so they wait for each other instead of deadlocking; then line order, so the first of
+            # two rows sharing an id is the one stored (the second is the conflict).
+            f"WITH inserted AS (INSERT INTO {table} ({columns}, received_at) SELECT {columns}, now() FROM {_STAGING}"
+            " ORDER BY event_id, line ON CONFLICT (event_id) DO NOTHING RETURNING type, recommendation_id)"
             " SELECT count(*), array_remove(array_agg(recommendation_id) FILTER (WHERE type = 'click'), NULL)"
             " FROM inserted"
         )
         inserted, clicked = cursor.fetchone()
-        return inserted, clicked or []
+        # After the insert, every staged id is stored: a staged row that differs from its stored
+        # event lost to an earlier sending (or an earlier row of this batch) with other content.
+        differs = ", ".join(
+            f"CASE WHEN e.{column} IS DISTINCT FROM s.{column} THEN '{name}' END" for column, name in _CONTENT.items()
+        )
+        stored, staged = (", ".join(f"{alias}.{c}" for c in _CONTENT) for alias in ("e", "s"))
+        cursor.execute(
+            f"SELECT line, array_remove(ARRAY[{differs}], NULL) FROM {_STAGING} s JOIN {table} e USING (event_id)"
+            f" WHERE ({stored}) IS DISTINCT FROM ({staged}) ORDER BY line"
+        )
+        return inserted, clicked or [], cursor.fetchall()

@@ -19,7 +19,7 @@ from catalog.importing.fields import FieldError
 from catalog.importing.readers import Row
 from catalog.importing.report import ImportReport, RowError
 from catalog.models import Category, Product
-from catalog.text import product_text, text_hash
+from catalog.text import bidi_strip, product_text, text_hash
 
 CHUNK_SIZE = 1000
 # The stored (displayed) title; a longer one is cut for display and kept in the description.
@@ -55,8 +55,8 @@ class ProductInput:
     in_stock: bool = True
     attributes: dict[str, Any] = field(default_factory=dict)
     image_url: str = ""
-    # Stored, but changed on the way: said per row in the import report.
-    warning: str | None = None
+    # Stored, but changed on the way: (field, what changed), said per row in the import report.
+    warnings: tuple[tuple[str, str], ...] = ()
 
     @property
     def text_hash(self) -> str:
@@ -69,6 +69,9 @@ class ProductInput:
                 attributes=self.attributes,
             )
         )
+
+
+BIDI_WARNING = "bidi control characters (U+202A-U+202E, U+2066-U+2069) removed: they can make text display reversed"
 
 
 def product_input_parse(row: Mapping[str, Any]) -> ProductInput:
@@ -91,17 +94,24 @@ def product_input_parse(row: Mapping[str, Any]) -> ProductInput:
         # The id is one segment of the API's URLs (/api/v1/products/{id}/): with a "/" the
         # product could be stored but never read.
         raise FieldError("id", f"must not contain '/', got {external_id!r}")
-    title, description, warning = title_fit(
-        title=fields.text(row, "title", max_length=MAX_TITLE_INPUT, required=True),
-        description=fields.text(row, "description", max_length=100_000),
-    )
+    warnings: list[tuple[str, str]] = []
+    texts = {}
+    for name, max_length in (("title", MAX_TITLE_INPUT), ("description", 100_000), ("category", 1000), ("brand", 200)):
+        texts[name], stripped = bidi_strip(fields.text(row, name, max_length=max_length, required=name == "title"))
+        if stripped:
+            warnings.append((name, BIDI_WARNING))
+    if not texts["title"].strip():
+        raise FieldError("title", "is required (it held only bidi control characters)")
+    title, description, cut = title_fit(title=texts["title"].strip(), description=texts["description"])
+    if cut:
+        warnings.insert(0, ("title", cut))
     return ProductInput(
         external_id=external_id,
         title=title,
         description=description,
-        warning=warning,
-        category_path=category_path_normalize(fields.text(row, "category", max_length=1000)),
-        brand=fields.text(row, "brand", max_length=200),
+        warnings=tuple(warnings),
+        category_path=category_path_normalize(texts["category"]),
+        brand=texts["brand"].strip(),
         price=fields.price(row, "price"),
         currency=currency,
         in_stock=fields.boolean(row, "in_stock", default=True),
@@ -172,7 +182,7 @@ def products_upsert(*, rows: Iterable[Row] | Iterable[tuple[int, Row]], chunk_si
         created, updated, unchanged = created + c, updated + u, unchanged + n
     errors.sort(key=lambda e: e.line)
     warnings = sorted(
-        (RowError(line, "title", item.warning) for line, item in latest.values() if item.warning),
+        (RowError(line, name, message) for line, item in latest.values() for name, message in item.warnings),
         key=lambda w: w.line,
     )
     return ImportReport(

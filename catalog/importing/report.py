@@ -22,7 +22,8 @@ class RowError:
 @dataclass(frozen=True)
 class ImportReport:
     """`received` counts every row; each row ends up in exactly one of created / updated /
-    unchanged / errors (one error per rejected row, on its first fault)."""
+    unchanged / errors / conflicts (one error per rejected row, on its first fault; a conflict is
+    a row whose id was stored with other content, so it was not stored)."""
 
     received: int
     created: int
@@ -34,6 +35,7 @@ class ImportReport:
     warnings: list[RowError] = field(default_factory=list)
     # How the file was read (the rating scale used, ...).
     notes: list[str] = field(default_factory=list)
+    conflicts: list[RowError] = field(default_factory=list)
 
     @property
     def rows_per_s(self) -> float:
@@ -47,15 +49,17 @@ class ImportReport:
 
 def report_summary(report: ImportReport, *, label: str, max_errors: int = 50) -> list[str]:
     """Lines for a terminal: the counts, the speed, then the first `max_errors` errors."""
+    conflicts = f", conflicts {len(report.conflicts)}" if report.conflicts else ""
     lines = [
         f"{label}: received {report.received}, created {report.created}, updated {report.updated}, "
-        f"unchanged {report.unchanged}, errors {len(report.errors)} "
+        f"unchanged {report.unchanged}, errors {len(report.errors)}{conflicts} "
         f"({report.duration_s:.2f} s, {report.rows_per_s:,.0f} rows/s)"
     ]
     lines.extend(f"  {note}" for note in report.notes)
     lines.extend(f"  {error}" for error in report.errors[:max_errors])
     if len(report.errors) > max_errors:
         lines.append(f"  ... and {len(report.errors) - max_errors} more errors")
+    lines.extend(f"  conflict: {conflict}" for conflict in report.conflicts[:max_errors])
     if report.warnings:
         lines.append(f"  {len(report.warnings)} row(s) stored with a warning:")
         lines.extend(f"  {warning}" for warning in report.warnings[:max_errors])

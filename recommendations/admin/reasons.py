@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import BadRequest, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from recommendations.admin.inputs import id_param, nul_message, nul_params
 from recommendations.preview.prompt import PreviewError, template_preview
 from recommendations.reasons import templates
 from recommendations.reasons.backend_choice import _backend
@@ -189,12 +190,20 @@ class PromptTemplateAdmin(admin.ModelAdmin):
 
     def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         template = self._template(request, pk)
-        version_id = request.GET.get("version") or template.active_version_id
+        version_id = template.active_version_id
+        if request.GET.get("version"):
+            version_id = id_param(request.GET["version"])
+            if version_id is None:
+                raise BadRequest(f"version: not a version id: {request.GET['version']!r}")
         version = get_object_or_404(PromptTemplateVersion, pk=version_id, template=template)
         customer, product = request.GET.get("customer", "").strip(), request.GET.get("product", "").strip()
         backend_name = request.GET.get("backend") or settings.REASON_BACKEND
         preview, error = None, ""
-        if backend_name not in BACKENDS:
+        bad = nul_params(request.GET)
+        if bad:
+            customer, product = customer.replace("\x00", ""), product.replace("\x00", "")
+            error = nul_message(bad)
+        elif backend_name not in BACKENDS:
             error = f"unknown backend {backend_name!r}"
         elif customer:
             try:

@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from placements.public import Placement
+from recommendations.admin.inputs import nul_message, nul_params
 from recommendations.errors import UnknownProduct
 from recommendations.models import HiddenItem, MerchRule, ServedList
 from recommendations.preview import placement as preview
@@ -136,7 +137,9 @@ class MerchRuleAdmin(admin.ModelAdmin):
         params = request.GET
         placement = params.get("placement") or Placement.HOME_FEED
         error = result = None
-        if "run" in params:
+        if "run" in params and nul_params(params):
+            error = nul_message(nul_params(params))
+        elif "run" in params:
             try:
                 k = max(1, min(int(params.get("k") or 10), PREVIEW_MAX_K))
                 result = preview.recommendation_preview(
@@ -167,6 +170,8 @@ class MerchRuleAdmin(admin.ModelAdmin):
     def customers_view(self, request: HttpRequest) -> JsonResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
+        if nul_params(request.GET, ("q",)):
+            return JsonResponse({"error": nul_message(["q"])}, status=400)
         return JsonResponse({"customers": preview.customer_search(prefix=request.GET.get("q", "").strip()[:128])})
 
 

@@ -4,7 +4,9 @@ the request path. The generated-reason guardrail is another detector, run where 
 
 - out_of_stock_served: an item out of stock whose last change (`updated_at`) came before the list
   was served, i.e. it was out of stock when served;
-- purchased_served: on the home feed, an item the customer had purchased before the list was served;
+- purchased_served: on the home feed, an item whose purchase the server had received before it
+  served the list (`received_at`, not the client's `timestamp`: a client's clock, or a replay of
+  old purchases, must not file cases);
 - low_relevance: the top item scores below `BADCASE_MIN_TOP_SCORE[placement]` (home-feed lists a
   learned ranker ordered are skipped: its scores have no fixed scale).
 
@@ -66,11 +68,11 @@ def detections_find(*, served_lists: list) -> list[tuple[object, str, str, dict]
                 customer__external_id__in={s.customer_external_id for s in home},
                 product__external_id__in={i["id"] for s in home for i in s.items},
             )
-            .values_list("customer__external_id", "product__external_id", "timestamp")
-            .order_by("timestamp")
+            .values_list("customer__external_id", "product__external_id", "received_at")
+            .order_by("received_at")
         )
-        for customer, product, timestamp in rows:
-            purchases.setdefault((customer, product), timestamp)  # the first purchase
+        for customer, product, received_at in rows:
+            purchases.setdefault((customer, product), received_at)  # the first purchase received
     thresholds = settings.BADCASE_MIN_TOP_SCORE
     found = []
     for served in served_lists:
@@ -80,7 +82,7 @@ def detections_find(*, served_lists: list) -> list[tuple[object, str, str, dict]
                 found.append((served, BadCaseSource.OUT_OF_STOCK_SERVED, item["id"], {"position": item["position"]}))
             bought = purchases.get((served.customer_external_id, item["id"]))
             if served.placement == Placement.HOME_FEED and bought is not None and bought < served.created_at:
-                evidence = {"position": item["position"], "purchased_at": bought.isoformat()}
+                evidence = {"position": item["position"], "purchase_received_at": bought.isoformat()}
                 found.append((served, BadCaseSource.PURCHASED_SERVED, item["id"], evidence))
         threshold = thresholds.get(served.placement)
         ranked_by_model = "@v" in served.ranker

@@ -1,11 +1,13 @@
 """Popularity: the time-decayed sum of event weights per item.
 
 Decay is measured from the latest event in the data, not the wall clock, so a historical data set
-(or a quiet shop) still has a meaningful ranking. Serving's ranking does not depend on that choice
-(decay from any later time scales every item alike); offline, where customers' requests happen at
-different times, `popularity_as_of` scores each request as of its own time from the events before
-it (a shop's popularity in 2003 is not its popularity in 2014). Built in batches into `catalog.ItemPopularity`;
-serving reads the top of it, cached per process for a short time (it is derived data).
+(or a quiet shop) still has a meaningful ranking; but never from later than the server's clock, a
+time no client can move (an event stamped in the future would otherwise decay all others to 0).
+Serving's ranking does not depend on that choice (decay from any later time scales every item
+alike); offline, where customers' requests happen at different times, `popularity_as_of` scores
+each request as of its own time from the events before it (a shop's popularity in 2003 is not its
+popularity in 2014). Built in batches into `catalog.ItemPopularity`; serving reads the top of it,
+cached per process for a short time (it is derived data).
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ def popularity_rebuild(*, half_life_days: float = HALF_LIFE_DAYS) -> int:
             weights=interactions.weights,
             timestamps=interactions.timestamps,
             n_items=interactions.n_items,
-            reference_time=float(interactions.timestamps.max()),
+            reference_time=min(float(interactions.timestamps.max()), timezone.now().timestamp()),
             half_life_days=half_life_days,
         )
         if len(interactions.items)

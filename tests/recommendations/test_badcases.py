@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from catalog.models import EventType
+from catalog.models import Event, EventType
 from recommendations.badcases.detectors import badcases_detect
 from recommendations.badcases.models import BadCase, BadCaseResolution, BadCaseSource, BadCaseStatus
 from recommendations.badcases.replay import badcase_replay, regression_case
@@ -226,3 +226,27 @@ def test_rule_touch_is_kept_in_the_record(merch_shop):
             "rules": [{"rule": 4, "kind": "boost", "effect": "score ×2"}],
         }
     ]
+
+
+def test_purchased_served_compares_the_servers_receipt_time_not_the_clients_clock(merch_shop):
+    # given two feeds served an hour ago; then a replay of 2011 purchases arrives for dave, while
+    # erin's purchase reached the server two hours ago though her client stamped it just now
+    an_hour_ago = timezone.now() - dt.timedelta(hours=1)
+    dave_list = served(ids=["p1"], customer="dave", at=an_hour_ago)
+    erin_list = served(ids=["p2"], customer="erin", at=an_hour_ago)
+    old = dt.datetime(2011, 6, 1, tzinfo=dt.UTC)
+    EventFactory(customer=CustomerFactory(external_id="dave"), product=merch_shop["p1"], timestamp=old)
+    erin = EventFactory(
+        customer=CustomerFactory(external_id="erin"), product=merch_shop["p2"], timestamp=timezone.now()
+    )
+    Event.objects.filter(pk=erin.pk).update(received_at=timezone.now() - dt.timedelta(hours=2))
+
+    # when
+    badcases_detect()
+
+    # then only erin's list served an item the server knew she had bought
+    cases = set(
+        BadCase.objects.filter(source=BadCaseSource.PURCHASED_SERVED).values_list("recommendation_id", flat=True)
+    )
+    assert cases == {erin_list}
+    assert dave_list not in cases

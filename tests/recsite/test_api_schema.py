@@ -56,6 +56,7 @@ def test_schema_documents_every_operation_its_parameters_and_errors(api_client):
         "201",
         "207",
         "400",
+        "409",
         "401",
         "403",
         "414",

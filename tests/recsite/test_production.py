@@ -66,3 +66,27 @@ def test_development_settings_keep_the_defaults():
     assert settings.SECRET_KEY == "insecure-dev-key"
     assert not getattr(settings, "SECURE_SSL_REDIRECT", False)
     assert settings.WHITENOISE_USE_FINDERS is True
+
+
+def test_production_refuses_debug_on():
+    result = manage("check", DJANGO_PRODUCTION="1", DJANGO_DEBUG="1")
+
+    assert result.returncode != 0
+    assert "DJANGO_PRODUCTION is set: DJANGO_DEBUG must be off (0)" in result.stderr
+
+
+@pytest.mark.slow
+def test_the_demos_settings_load_with_debug_off_and_cookies_over_http():
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; print(settings.DEBUG, settings.SESSION_COOKIE_SECURE)",
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY=STRONG_KEY,
+        DJANGO_SECURE_SSL_REDIRECT="0",
+        DJANGO_SECURE_COOKIES="0",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]

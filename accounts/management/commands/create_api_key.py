@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
-from accounts.services import api_key_create
+from accounts.services import api_key_create, api_keys_revoke_named
 
 
 class Command(BaseCommand):
@@ -14,10 +15,18 @@ class Command(BaseCommand):
             dest="scopes",
             help="repeatable; default: all scopes",
         )
+        parser.add_argument(
+            "--replace",
+            action="store_true",
+            help="revoke the active keys of this name first (a re-run demo keeps one valid key, not one per run)",
+        )
 
-    def handle(self, *args, name: str, scopes: list[str] | None, **options) -> None:
+    def handle(self, *args, name: str, scopes: list[str] | None, replace: bool, **options) -> None:
         try:
-            _, raw_key = api_key_create(name=name, scopes=scopes)
+            with transaction.atomic():
+                if replace:
+                    api_keys_revoke_named(name=name)
+                _, raw_key = api_key_create(name=name, scopes=scopes)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(raw_key)

@@ -39,7 +39,7 @@ def test_a_batch_is_stored_and_unknown_customers_are_created(storefront_client):
 
     # then
     assert response.status_code == 201
-    assert response.json() == {"received": 2, "created": 2, "duplicates": 0, "errors": []}
+    assert response.json() == {"received": 2, "created": 2, "duplicates": 0, "errors": [], "conflicts": []}
     rating = Event.objects.get(event_id="e2")
     assert (rating.customer.external_id, rating.type, rating.value, str(rating.recommendation_id)) == (
         "new-customer",
@@ -57,7 +57,7 @@ def test_resending_events_counts_duplicates_and_stores_nothing_twice(storefront_
     response = storefront_client.post(URL, [_event(), _event(event_id="e2")], format="json")
 
     assert response.status_code == 201
-    assert response.json() == {"received": 2, "created": 1, "duplicates": 1, "errors": []}
+    assert response.json() == {"received": 2, "created": 1, "duplicates": 1, "errors": [], "conflicts": []}
     assert Event.objects.count() == 2
 
 
@@ -97,7 +97,7 @@ def test_one_event_object_is_accepted(storefront_client):
     response = storefront_client.post(URL, _event(), format="json")
 
     assert response.status_code == 201
-    assert response.json() == {"received": 1, "created": 1, "duplicates": 0, "errors": []}
+    assert response.json() == {"received": 1, "created": 1, "duplicates": 0, "errors": [], "conflicts": []}
 
 
 def test_one_bad_event_object_is_a_400_naming_the_field(storefront_client):
@@ -152,3 +152,55 @@ def test_post_without_trailing_slash_is_routed_not_redirected(storefront_client)
     # then it is stored, not redirected (a redirect would drop the body)
     assert response.status_code == 201
     assert Event.objects.filter(product=product).count() == 1
+
+
+def test_an_event_from_the_future_or_the_distant_past_is_refused_naming_the_time(storefront_client):
+    ProductFactory(external_id="p1")
+
+    single = storefront_client.post(URL, _event(timestamp="2999-01-01T00:00:00Z"), format="json")
+    batch = storefront_client.post(
+        URL,
+        [_event(event_id="ok"), _event(event_id="old", timestamp="1900-01-01T00:00:00Z")],
+        format="json",
+    )
+
+    assert single.status_code == 400
+    assert list(single.json()["error"]["fields"]) == ["timestamp"]
+    assert single.json()["error"]["fields"]["timestamp"][0].startswith("is in the future: 2999-01-01T00:00:00+00:00")
+    assert batch.status_code == 207
+    assert batch.json()["errors"] == [
+        {
+            "index": 1,
+            "field": "timestamp",
+            "message": "is too old: 1900-01-01T00:00:00+00:00 is before 1990-01-01T00:00:00+00:00"
+            " (EVENT_TIMESTAMP_FLOOR)",
+        }
+    ]
+    assert list(Event.objects.values_list("event_id", flat=True)) == ["ok"]
+
+
+def test_a_conflicting_resend_is_a_409_alone_and_a_per_row_conflict_in_a_batch(storefront_client):
+    ProductFactory(external_id="p1")
+    ProductFactory(external_id="p2")
+    storefront_client.post(URL, _event(), format="json")
+
+    same = storefront_client.post(URL, _event(), format="json")
+    single = storefront_client.post(URL, _event(product="p2"), format="json")
+    batch = storefront_client.post(URL, [_event(event_id="e2"), _event(type="view")], format="json")
+
+    assert same.status_code == 201
+    assert same.json() == {"received": 1, "created": 0, "duplicates": 1, "errors": [], "conflicts": []}
+    assert single.status_code == 409
+    assert single.json()["error"]["code"] == "conflict"
+    assert single.json()["error"]["fields"] == {
+        "event_id": [
+            "'e1' was stored with other content (product); not stored. Re-send an event unchanged, or give a new"
+            " event a new id"
+        ]
+    }
+    assert batch.status_code == 207
+    body = batch.json()
+    assert (body["created"], body["duplicates"], body["errors"]) == (1, 0, [])
+    assert [(c["index"], c["field"]) for c in body["conflicts"]] == [(1, "event_id")]
+    assert "(type)" in body["conflicts"][0]["message"]
+    assert Event.objects.get(event_id="e1").product.external_id == "p1"

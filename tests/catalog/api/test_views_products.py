@@ -147,6 +147,7 @@ def test_upsert_creates_updates_and_reports_bad_rows_by_index(storefront_client)
             {"index": 3, "field": None, "message": "Expected an object, got a string."},
             {"index": 4, "field": "price", "message": "must be >= 0, got -1"},
         ],
+        "warnings": [],
     }
     new = Product.objects.get(external_id="new")
     assert (new.title, new.category.path, new.price) == ("Mug", "Home > Kitchen", Decimal("3.50"))
@@ -161,7 +162,7 @@ def test_upsert_of_the_same_rows_twice_is_201_and_unchanged(storefront_client):
     response = storefront_client.post(URL, rows, format="json")
 
     assert response.status_code == 201
-    assert response.json() == {"received": 2, "created": 0, "updated": 0, "unchanged": 2, "errors": []}
+    assert response.json() == {"received": 2, "created": 0, "updated": 0, "unchanged": 2, "errors": [], "warnings": []}
 
 
 def test_upsert_of_one_object_is_201(storefront_client):
@@ -250,3 +251,18 @@ def test_list_costs_three_queries_whatever_the_page_size(storefront_client, djan
         response = storefront_client.get(URL, {"limit": 20})
 
     assert len(response.json()["results"]) == 20
+
+
+def test_an_upsert_removes_bidi_controls_and_says_so(storefront_client):
+    response = storefront_client.post(URL, {"id": "p1", "title": "evil\u202e mug"}, format="json")
+
+    assert response.status_code == 201
+    assert response.json()["warnings"] == [
+        {
+            "index": 0,
+            "field": "title",
+            "message": "bidi control characters (U+202A-U+202E, U+2066-U+2069) removed: they can make text"
+            " display reversed",
+        }
+    ]
+    assert Product.objects.get(external_id="p1").title == "evil mug"

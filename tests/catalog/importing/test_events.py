@@ -8,6 +8,7 @@ import json
 import uuid
 
 import pytest
+from django.utils import timezone
 
 from catalog.importing.events import event_id_derive, events_ingest
 from catalog.importing.readers import read_rows
@@ -136,3 +137,77 @@ def test_csv_events_with_recommendation_id_and_small_chunks(tmp_path, catalog):
     assert Event.objects.get(event_id="a").recommendation_id == uuid.UUID(REC_ID)
     assert Event.objects.get(event_id="b").value == 12.5
     assert sorted(Customer.objects.values_list("external_id", flat=True)) == ["C1", "C2", "C3"]
+
+
+def test_times_beyond_the_skew_or_before_the_floor_are_row_errors(catalog, settings):
+    # given a 5-minute skew and a 2000 floor
+    settings.EVENT_FUTURE_SKEW = dt.timedelta(minutes=5)
+    settings.EVENT_TIMESTAMP_FLOOR = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    now = timezone.now()
+    soon = (now + dt.timedelta(minutes=4)).isoformat()
+    late = (now + dt.timedelta(minutes=6)).isoformat()
+    rows = [
+        {"customer": "C1", "product": "P1", "type": "view", "timestamp": soon},
+        {"customer": "C1", "product": "P1", "type": "view", "timestamp": late},
+        {"customer": "C1", "product": "P1", "type": "view", "timestamp": "2999-01-01T00:00:00Z"},
+        {"customer": "C1", "product": "P1", "type": "view", "timestamp": "1999-12-31T23:59:59Z"},
+        {"customer": "C1", "product": "P2", "type": "view", "timestamp": "2000-01-01T00:00:00Z"},
+    ]
+
+    # when
+    report = events_ingest(rows=rows)
+
+    # then the two rows inside the bounds are stored, the others each name the time at fault
+    assert [(e.line, e.field) for e in report.errors] == [(2, "timestamp"), (3, "timestamp"), (4, "timestamp")]
+    assert report.errors[1].message == (
+        "is in the future: 2999-01-01T00:00:00+00:00 is later than the server's clock plus 0:05:00"
+        " (EVENT_FUTURE_SKEW_MINUTES)"
+    )
+    assert report.errors[2].message == (
+        "is too old: 1999-12-31T23:59:59+00:00 is before 2000-01-01T00:00:00+00:00 (EVENT_TIMESTAMP_FLOOR)"
+    )
+    assert report.created == 2
+
+
+def test_the_server_keeps_its_time_of_receipt_beside_the_clients(catalog):
+    events_ingest(rows=[{"customer": "C1", "product": "P1", "type": "view", "timestamp": "2011-01-01T00:00:00Z"}])
+
+    event = Event.objects.get()
+    assert event.timestamp == dt.datetime(2011, 1, 1, tzinfo=dt.UTC)
+    # the database's now(): the start of the (test's) transaction, so no tighter than this
+    assert abs(event.received_at - timezone.now()) < dt.timedelta(minutes=5)
+
+
+def test_an_id_resent_with_other_content_is_a_conflict_not_a_duplicate(catalog):
+    # given e1 stored
+    first = {"event_id": "e1", "customer": "C1", "product": "P1", "type": "click", "timestamp": "2024-03-01T10:00:00"}
+    events_ingest(rows=[first])
+
+    # when e1 comes again unchanged, with another product and time, and a new id twice with two contents
+    report = events_ingest(
+        rows=[
+            first,
+            {**first, "product": "P2", "timestamp": "2024-03-02T10:00:00"},
+            {**first, "event_id": "e2"},
+            {**first, "event_id": "e2", "type": "purchase"},
+        ]
+    )
+
+    # then the identical re-send is a duplicate; the others are conflicts naming what differs
+    assert (report.received, report.created, report.unchanged, report.errors) == (4, 1, 1, [])
+    assert report.conflicts == [
+        RowError(
+            2,
+            "event_id",
+            "'e1' was stored with other content (product, timestamp); not stored."
+            " Re-send an event unchanged, or give a new event a new id",
+        ),
+        RowError(
+            4,
+            "event_id",
+            "'e2' was stored with other content (type); not stored. Re-send an event unchanged, or give a new"
+            " event a new id",
+        ),
+    ]
+    assert dict(Event.objects.values_list("event_id", "type")) == {"e1": "click", "e2": "click"}
+    assert Event.objects.get(event_id="e1").product.external_id == "P1"

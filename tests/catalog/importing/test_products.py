@@ -192,3 +192,19 @@ def test_saving_a_product_keeps_its_text_hash_true_to_its_fields(db):
     product.refresh_from_db()
     assert product.text_hash != before
     assert product.text_hash == text_hash(product_text(title="BLACK METAL LANTERN"))
+
+
+def test_bidi_controls_are_removed_from_catalog_text_with_a_warning():
+    rows = [
+        {"id": "p1", "title": "\u202emug live", "brand": "Ac\u2066me\u2069", "category": "Home > \u202aMugs"},
+        {"id": "p2", "title": "Plain mug"},
+        {"id": "p3", "title": "\u202e\u202c"},
+    ]
+
+    report = products_upsert(rows=rows)
+
+    product = Product.objects.get(external_id="p1")
+    assert (product.title, product.brand, product.category.path) == ("mug live", "Acme", "Home > Mugs")
+    assert [(w.line, w.field) for w in report.warnings] == [(1, "title"), (1, "category"), (1, "brand")]
+    assert report.warnings[0].message.startswith("bidi control characters (U+202A-U+202E, U+2066-U+2069) removed")
+    assert report.errors == [RowError(3, "title", "is required (it held only bidi control characters)")]

@@ -4,6 +4,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from django.utils import timezone
 
 from catalog.models import EventType, ItemPopularity
 from recommendations.recall import popularity
@@ -114,3 +115,21 @@ def test_popularity_as_of_merges_clocks_beyond_its_memory_bound_never_reading_la
     assert len(as_of.times) <= 10
     rows = np.searchsorted(as_of.times, clocks, side="right") - 1
     assert (as_of.times[rows] <= clocks).all()
+
+
+@pytest.mark.django_db
+def test_an_event_stamped_in_the_future_does_not_decay_the_others_away(clear_cache):
+    # given: recent purchases, and one event dated 2999 stored before times were bounded
+    products = ProductFactory.create_batch(5)
+    now = timezone.now()
+    for product in products:
+        EventFactory(product=product, type=EventType.PURCHASE, timestamp=now - dt.timedelta(days=1))
+    EventFactory(product=products[0], type=EventType.VIEW, timestamp=dt.datetime(2999, 1, 1, tzinfo=dt.UTC))
+
+    # when
+    written = popularity_rebuild()
+
+    # then decay runs from the server's clock: every item keeps its score, a feed for k=5 fills
+    assert written == 5
+    assert len(popularity_candidates(n=5)) == 5
+    assert ItemPopularity.objects.get(product=products[1]).score == pytest.approx(4.0 * 0.5 ** (1 / 14), rel=1e-3)

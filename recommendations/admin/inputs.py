@@ -1,0 +1,29 @@
+"""Checks on the admin's query parameters, so malformed input is a message or a 400, never a 500."""
+
+from __future__ import annotations
+
+from django.http import QueryDict
+
+# The largest primary key PostgreSQL's bigint holds: a larger id fails the query itself.
+MAX_ID = 2**63 - 1
+
+
+def nul_params(params: QueryDict, names: tuple[str, ...] | None = None) -> list[str]:
+    """The parameters (among `names`, default all) holding a NUL character: PostgreSQL text
+    cannot, so a query that carries one fails."""
+    return sorted(
+        {name for name, values in params.lists() if names is None or name in names for v in values if "\x00" in v}
+    )
+
+
+def nul_message(names: list[str]) -> str:
+    return f"{', '.join(names)}: must not contain a NUL character."
+
+
+def id_param(value: str | None) -> int | None:
+    """A positive row id from a query parameter, or None when it is not one."""
+    try:
+        number = int(value or "")
+    except ValueError:
+        return None
+    return number if 0 < number <= MAX_ID else None
