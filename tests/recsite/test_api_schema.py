@@ -53,6 +53,14 @@ def test_schema_documents_every_operation_its_parameters_and_errors(api_client):
         "context": False,
         "q": False,
         "reasons": False,
+        "price_min": False,
+        "price_max": False,
+        "brand": False,
+        "attr": False,
+        "boost": False,
+        "bury": False,
+        "page_size": False,
+        "cursor": False,
     }
     assert set(recommendations["responses"]) == {"200", "400", "401", "403", "414", "429", "503"}
     assert set(schema["paths"]["/api/v1/events/"]["post"]["responses"]) == {
