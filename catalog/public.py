@@ -1,8 +1,10 @@
 """What other apps use of the catalog: its models, the product text that is embedded, the import
-field parsers (the simulator and the API reuse them), category-path filters and the clicks signal."""
+field parsers (the simulator and the API reuse them), category-path filters, the clicks signal,
+and customers (read, erase) and the products' attribute keys."""
 
 from catalog.api.parsers import JSONBodyParser
 from catalog.categories import PATH_SEPARATOR, category_subtree_like, category_subtree_q
+from catalog.customers import CatalogErasure, customer_erase, customer_get, product_attribute_keys
 from catalog.importing.fields import FieldError, number, text, timestamp
 from catalog.importing.products import category_path_normalize
 from catalog.importing.readers import BadLine, read_rows
@@ -15,6 +17,7 @@ __all__ = [
     "category_subtree_like",
     "category_subtree_q",
     "BadLine",
+    "CatalogErasure",
     "Customer",
     "Event",
     "EventType",
@@ -26,7 +29,10 @@ __all__ = [
     "ProductEmbedding",
     "category_path_normalize",
     "clicks_stored",
+    "customer_erase",
+    "customer_get",
     "number",
+    "product_attribute_keys",
     "product_text",
     "read_rows",
     "text",

@@ -1,7 +1,8 @@
 """What other apps use of experiments: the request path (which variant serves a customer, the
-exposure log) and the models the back office and monitoring read."""
+exposure log), the models the back office and monitoring read, and erasing a customer's exposures."""
 
 from experiments.charts import line_chart_svg
+from experiments.erasure import exposures_erase
 from experiments.models import Experiment, Exposure, Status, Variant
 from experiments.serving import Assignment, experiment_assign, exposure_log
 
@@ -14,4 +15,5 @@ __all__ = [
     "Variant",
     "experiment_assign",
     "exposure_log",
+    "exposures_erase",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import numpy as np
 
@@ -12,6 +13,41 @@ import numpy as np
 # yet, after it failed, e.g. the endpoint timed out, or when the guardrails rejected it).
 REASON_GENERATED = "generated"
 REASON_GROUNDED = "grounded"
+
+
+# The recall route of what a known customer is looking at (`context=`) or typed (`q=`): the
+# semantic matches of it, fused with their personal candidates (recommendations.recall.stage).
+CONTEXT_ROUTE = "context"
+
+# Score multipliers of a request's `boost=` and `bury=` (a merchandising rule sets its own).
+REQUEST_BOOST = 1.5
+REQUEST_BURY = 0.5
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    """A request's own filters and boosters, on every placement; the rules stage applies them in
+    its one candidates query (filters) and before the merchandising rules (boosts).
+
+    `attributes`, `boosts` and `buries` are (attribute key, accepted values) pairs: an item
+    matches when its value (or one element of its list value) is one of them, as text.
+    """
+
+    price_min: Decimal | None = None
+    price_max: Decimal | None = None
+    # Matched without regard to case.
+    brands: tuple[str, ...] = ()
+    attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    boosts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    buries: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def reorders(self) -> bool:
+        return bool(self.boosts or self.buries)
+
+    @property
+    def is_empty(self) -> bool:
+        return self == ItemFilter()
 
 
 @dataclass(frozen=True)
@@ -33,6 +69,10 @@ class PlacementRequest:
     reasons: bool = True
     product_id: str | None = None
     basket: tuple[str, ...] = ()
+    item_filter: ItemFilter = ItemFilter()
+    # Product pks served on the previous pages of this list (pagination): left out, and recall
+    # asks for as many more candidates.
+    seen: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -44,12 +84,15 @@ class RecRequest:
     exclude: tuple[str, ...] = ()
     category: str | None = None
     include_purchased: bool = False
-    # What the shopper is looking at (a product id) or typed (a query): a customer without
-    # history gets semantic matches to it instead of popularity alone.
+    # What the shopper is looking at (a product id) or typed (a query): its semantic matches
+    # lead the list (a customer without history: instead of popularity alone; with history:
+    # fused with their personal candidates as the `context` route).
     context_product: str | None = None
     query: str | None = None
     # False: no reasons on this list (a storefront that does not show them skips their cost).
     reasons: bool = True
+    item_filter: ItemFilter = ItemFilter()
+    seen: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

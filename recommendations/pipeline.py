@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from catalog.public import ItemNeighbor, Product
 from placements.public import SEARCH_KEYWORD, Placement, Strategy, built_in_strategy
-from recommendations.contracts import Candidate, FusedItem, Recommendation, RecRequest, ScoredItem
+from recommendations.contracts import Candidate, FusedItem, ItemFilter, Recommendation, RecRequest, ScoredItem
 from recommendations.embeddings.model import encode_texts
 from recommendations.errors import EmbeddingModelUnavailable, UnknownProduct
 from recommendations.history import History, customer_history
@@ -42,7 +42,7 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
     """
     strategy = strategy or Strategy()
     history = customer_history(customer_id=request.customer_id)
-    excluded_pks = frozenset() if request.include_purchased else history.purchased_pks
+    excluded_pks = (frozenset() if request.include_purchased else history.purchased_pks) | frozenset(request.seen)
     fused = recall_stage(request=request, strategy=strategy, history=history, excluded_pks=excluded_pks)
     with stage_timer("rank"):
         ranked = rank_stage(customer_id=request.customer_id, fused=fused, strategy=strategy)
@@ -55,6 +55,7 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
         excluded_pks=excluded_pks,
         excluded_external_ids=request.exclude,
         category_path=request.category,
+        item_filter=request.item_filter,
     )
     recommendation_id = uuid.uuid4()
     items = rerank_stage(items=items, strategy=strategy, history_pks=history.product_pks, placement=Placement.HOME_FEED)
@@ -79,6 +80,8 @@ def bought_together(
     customer_id: str | None = None,
     category: str | None = None,
     strategy: Strategy | None = None,
+    item_filter: ItemFilter = ItemFilter(),
+    seen: Sequence[int] = (),
 ) -> Recommendation:
     """Items bought with the products of `basket` (a cart): the strategy's routes run on the basket
     as if it were a history (every item weighing the same), then the rank and rules stages; the
@@ -90,8 +93,9 @@ def bought_together(
     if not pks:
         raise UnknownProduct(",".join(basket))
     cart = History(product_pks=pks, weights=(1.0,) * len(pks))
-    request = RecRequest(customer_id=customer_id, k=k, category=category)
-    fused = recall_stage(request=request, strategy=strategy, history=cart, excluded_pks=frozenset(pks))
+    request = RecRequest(customer_id=customer_id, k=k, category=category, seen=tuple(seen))
+    excluded = frozenset(pks) | frozenset(seen)
+    fused = recall_stage(request=request, strategy=strategy, history=cart, excluded_pks=excluded)
     with stage_timer("rank"):
         ranked = rank_stage(customer_id=customer_id, fused=fused, strategy=strategy)
     items = rules_stage(
@@ -100,14 +104,22 @@ def bought_together(
         placement=Placement.BOUGHT_TOGETHER,
         customer_id=customer_id,
         apply_rules=strategy.rules,
-        excluded_pks=set(pks),
+        excluded_pks=excluded,
         category_path=category,
+        item_filter=item_filter,
     )
     return Recommendation(recommendation_id=uuid.uuid4(), strategy=strategy.name, items=items, ranker=ranked.ranker)
 
 
 def similar_items(
-    *, product_id: str, k: int = 10, customer_id: str | None = None, strategy: Strategy | None = None
+    *,
+    product_id: str,
+    k: int = 10,
+    customer_id: str | None = None,
+    strategy: Strategy | None = None,
+    category: str | None = None,
+    item_filter: ItemFilter = ItemFilter(),
+    seen: Sequence[int] = (),
 ) -> Recommendation:
     """Products like `product_id`: its semantic neighbours merged with its item-CF neighbours, by
     the strategy's weights for those two routes (and its rules switch).
@@ -118,11 +130,15 @@ def similar_items(
     if product_pk is None:
         raise UnknownProduct(product_id)
     strategy = strategy or built_in_strategy(Placement.SIMILAR_ITEMS)
-    n = max(strategy.candidates_per_route, k)
+    n = max(strategy.candidates_per_route, k + len(seen))
     neighbors = ItemNeighbor.objects.filter(product_id=product_pk).order_by("rank").values_list("neighbor_id", "score")
     candidates = {
         itemcf.ROUTE: [Candidate(product_pk=pk, route=itemcf.ROUTE, score=score) for pk, score in neighbors[:n]],
-        semantic.ROUTE: semantic.semantic_neighbors(product_pk=product_pk, n=n, knn_filter=semantic.KnnFilter()),
+        semantic.ROUTE: semantic.semantic_neighbors(
+            product_pk=product_pk,
+            n=n,
+            knn_filter=semantic.KnnFilter(excluded_pks=tuple(seen), category_path=category),
+        ),
     }
     weights = {route: strategy.routes.get(route, 0.0) for route in candidates}
     items = rules_stage(
@@ -131,7 +147,9 @@ def similar_items(
         placement=Placement.SIMILAR_ITEMS,
         customer_id=customer_id,
         apply_rules=strategy.rules,
-        excluded_pks={product_pk},
+        excluded_pks={product_pk, *seen},
+        category_path=category,
+        item_filter=item_filter,
     )
     return Recommendation(recommendation_id=uuid.uuid4(), strategy=strategy.name, items=items)
 
@@ -143,6 +161,8 @@ def search(
     category: str | None = None,
     customer_id: str | None = None,
     strategy: Strategy | None = None,
+    item_filter: ItemFilter = ItemFilter(),
+    seen: Sequence[int] = (),
 ) -> Recommendation:
     """In-stock products matching the text `query` (within `category`'s subtree when given),
     after the merchandising rules of the search placement (unless the strategy turns them off).
@@ -157,7 +177,7 @@ def search(
     if query.strip() and k > 0:
         # A few more than k, so that items the rules exclude leave no hole.
         n = k + SEARCH_RULES_MARGIN
-        knn_filter = semantic.KnnFilter(category_path=category)
+        knn_filter = semantic.KnnFilter(excluded_pks=tuple(seen), category_path=category)
         try:
             if strategy.search == SEARCH_KEYWORD:
                 with stage_timer("search.keyword"):
@@ -174,6 +194,8 @@ def search(
             placement=Placement.SEARCH,
             customer_id=customer_id,
             apply_rules=strategy.rules,
+            excluded_pks=seen,
+            item_filter=item_filter,
         )
     return Recommendation(recommendation_id=uuid.uuid4(), strategy=strategy.name, items=items, fallback=fallback)
 

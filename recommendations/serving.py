@@ -9,6 +9,7 @@ replay (`record=False`) all come through here, so the three can never disagree.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +37,13 @@ def placement_answer(*, request: PlacementRequest, strategy: Strategy | None = N
     """
     if request.placement == Placement.SIMILAR_ITEMS:
         return similar_items(
-            product_id=request.product_id or "", k=request.k, customer_id=request.customer_id, strategy=strategy
+            product_id=request.product_id or "",
+            k=request.k,
+            customer_id=request.customer_id,
+            strategy=strategy,
+            category=request.category,
+            item_filter=request.item_filter,
+            seen=request.seen,
         )
     if request.placement == Placement.BOUGHT_TOGETHER:
         return bought_together(
@@ -45,6 +52,8 @@ def placement_answer(*, request: PlacementRequest, strategy: Strategy | None = N
             customer_id=request.customer_id,
             category=request.category,
             strategy=strategy,
+            item_filter=request.item_filter,
+            seen=request.seen,
         )
     if request.placement == Placement.SEARCH:
         return search(
@@ -53,6 +62,8 @@ def placement_answer(*, request: PlacementRequest, strategy: Strategy | None = N
             category=request.category,
             customer_id=request.customer_id,
             strategy=strategy,
+            item_filter=request.item_filter,
+            seen=request.seen,
         )
     return recommend(
         request=RecRequest(
@@ -64,6 +75,8 @@ def placement_answer(*, request: PlacementRequest, strategy: Strategy | None = N
             context_product=request.context_product,
             query=request.query,
             reasons=request.reasons,
+            item_filter=request.item_filter,
+            seen=request.seen,
         ),
         strategy=strategy,
     )
@@ -87,9 +100,19 @@ def placement_serve(*, request: PlacementRequest, record: bool = True) -> Served
 
 
 def served_context(*, request: PlacementRequest, k: int) -> dict[str, Any]:
-    """The request's parameters kept with its served list (what a replay asks again)."""
+    """The request's parameters kept with its served list (what a replay asks again); a filtered
+    request's filter and a later page's count of earlier items, for the record."""
+    context = _placement_context(request=request, k=k)
+    if not request.item_filter.is_empty:
+        context["filter"] = json.loads(json.dumps(dataclasses.asdict(request.item_filter), default=str))
+    if request.seen:
+        context["after_items"] = len(request.seen)
+    return context
+
+
+def _placement_context(*, request: PlacementRequest, k: int) -> dict[str, Any]:
     if request.placement == Placement.SIMILAR_ITEMS:
-        return {"k": k, "product": request.product_id}
+        return {"k": k, "product": request.product_id, **({"category": request.category} if request.category else {})}
     if request.placement == Placement.SEARCH:
         return {"k": k, "query": request.query, "category": request.category}
     if request.placement == Placement.BOUGHT_TOGETHER:

@@ -3,6 +3,7 @@ the trailing slash is optional, as in catalog.urls."""
 
 from django.urls import re_path
 
+from recommendations.api.customers import CustomerDetailApi
 from recommendations.api.feedback import FeedbackApi
 from recommendations.api.views import BoughtTogetherApi, RecommendationsApi, SearchApi, SimilarItemsApi
 
@@ -11,5 +12,6 @@ urlpatterns = [
     re_path(r"^products/(?P<product_id>[^/]+)/similar/?$", SimilarItemsApi.as_view(), name="product-similar"),
     re_path(r"^search/?$", SearchApi.as_view(), name="search"),
     re_path(r"^bought-together/?$", BoughtTogetherApi.as_view(), name="bought-together"),
+    re_path(r"^customers/(?P<customer_id>[^/]+)/?$", CustomerDetailApi.as_view(), name="customer-detail"),
     re_path(r"^feedback/?$", FeedbackApi.as_view(), name="feedback"),
 ]

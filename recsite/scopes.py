@@ -13,3 +13,5 @@ class Scope(models.TextChoices):
     READ_RECOMMENDATIONS = "read:recommendations"
     WRITE_EVENTS = "write:events"
     WRITE_CATALOG = "write:catalog"
+    # Customers' attributes and their erasure: personal data, so a key of its own.
+    WRITE_CUSTOMERS = "write:customers"

@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from catalog.public import FieldError, category_path_normalize
 from recommendations.contracts import REASON_GENERATED, REASON_GROUNDED
+from recommendations.filters import MAX_VALUES, FilterError, item_filter_build
 
 MAX_K = 100
 MAX_EXCLUDE = 500
@@ -19,6 +20,10 @@ MAX_BASKET = 50
 ID_MAX_LENGTH = 128
 CATEGORY_MAX_LENGTH = 1000
 QUERY_MAX_LENGTH = 500
+BRAND_MAX_LENGTH = 200
+PAIR_MAX_LENGTH = 1000
+MAX_PRICE = 10**10
+CURSOR_MAX_LENGTH = 3000
 
 
 class BoundedCharField(serializers.CharField):
@@ -62,7 +67,68 @@ def _k_field() -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=MAX_K, default=10, help_text="How many items.")
 
 
-class RecommendationQuerySerializer(serializers.Serializer):
+def _pairs_field(help_text: str) -> serializers.ListField:
+    return serializers.ListField(
+        child=BoundedCharField(max_length=PAIR_MAX_LENGTH),
+        max_length=MAX_VALUES,
+        required=False,
+        default=list,
+        help_text=help_text,
+    )
+
+
+def _price_field(help_text: str) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, max_value=MAX_PRICE - 1, required=False, help_text=help_text
+    )
+
+
+class StorefrontQuerySerializer(serializers.Serializer):
+    """What every placement takes: the request's filters and boosters, and pagination. The
+    validated data carries them as `item_filter` (recommendations.contracts.ItemFilter)."""
+
+    price_min = _price_field("Only items at this price or above (items without a price are left out), e.g. `10`.")
+    price_max = _price_field("Only items at this price or below, e.g. `49.90`.")
+    brand = serializers.ListField(
+        child=BoundedCharField(max_length=BRAND_MAX_LENGTH),
+        max_length=MAX_VALUES,
+        required=False,
+        default=list,
+        help_text="Only items of this brand (any case); repeat for several: `brand=Acme&brand=Globex`.",
+    )
+    attr = _pairs_field(
+        "Only items whose attribute has this value, or one of these: `color:red`, `color:red|blue`; "
+        "repeat for several attributes (all must match). An attribute no product has is a 400."
+    )
+    boost = _pairs_field("Raise the score of matching items ×1.5: `color:red` (repeatable, `|` for several values).")
+    bury = _pairs_field("Lower the score of matching items ×0.5: `color:blue` (repeatable, `|` for several values).")
+    page_size = serializers.IntegerField(
+        min_value=1, max_value=MAX_K, required=False, help_text="Items per page (overrides `k`), e.g. `20`."
+    )
+    cursor = BoundedCharField(
+        max_length=CURSOR_MAX_LENGTH,
+        required=False,
+        help_text="`next_cursor` of the previous page: the next items of the same list, none repeated. Send "
+        "the same parameters with it; a cursor of another request, or altered, is a 400.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            attrs["item_filter"] = item_filter_build(
+                price_min=attrs.get("price_min"),
+                price_max=attrs.get("price_max"),
+                brands=attrs["brand"],
+                attr=attrs["attr"],
+                boost=attrs["boost"],
+                bury=attrs["bury"],
+            )
+        except FilterError as exc:
+            raise serializers.ValidationError({exc.field: [exc.message]}) from exc
+        attrs["k"] = attrs.get("page_size") or attrs["k"]
+        return attrs
+
+
+class RecommendationQuerySerializer(StorefrontQuerySerializer):
     customer = BoundedCharField(
         max_length=ID_MAX_LENGTH,
         help_text="The customer's external id; an unknown one gets a cold-start (popularity) list.",
@@ -86,14 +152,14 @@ class RecommendationQuerySerializer(serializers.Serializer):
     context = BoundedCharField(
         max_length=ID_MAX_LENGTH,
         required=False,
-        help_text="The product the shopper is looking at: a customer without history gets items like it "
-        "(an unknown id is ignored).",
+        help_text="The product the shopper is looking at: items like it lead the list (for a customer with "
+        "history, blended with their own candidates); an unknown id is ignored.",
     )
     q = BoundedCharField(
         max_length=QUERY_MAX_LENGTH,
         required=False,
-        help_text="What the shopper searched for: a customer without history (and no `context`) gets items "
-        "matching it.",
+        help_text="What the shopper searched for: items matching it lead the list (for a customer with "
+        "history, blended with their own candidates; `context` wins when both are given).",
     )
     reasons = serializers.BooleanField(
         default=True, help_text="Write a reason per item (`Because you bought …`); false leaves `reason` null."
@@ -108,16 +174,21 @@ def _customer_field() -> serializers.CharField:
     )
 
 
-class SimilarQuerySerializer(serializers.Serializer):
+class SimilarQuerySerializer(StorefrontQuerySerializer):
     k = _k_field()
     customer = _customer_field()
+    category = CategoryPathField(
+        max_length=CATEGORY_MAX_LENGTH,
+        required=False,
+        help_text="Only items in this category path (`Home > Kitchen`, spaces optional) or below it.",
+    )
 
 
 class SimilarPathSerializer(serializers.Serializer):
     product_id = BoundedCharField(max_length=ID_MAX_LENGTH)
 
 
-class BoughtTogetherQuerySerializer(serializers.Serializer):
+class BoughtTogetherQuerySerializer(StorefrontQuerySerializer):
     products = CommaSeparatedListField(
         child=BoundedCharField(max_length=ID_MAX_LENGTH),
         max_length=MAX_BASKET,
@@ -133,7 +204,7 @@ class BoughtTogetherQuerySerializer(serializers.Serializer):
     customer = _customer_field()
 
 
-class SearchQuerySerializer(serializers.Serializer):
+class SearchQuerySerializer(StorefrontQuerySerializer):
     q = BoundedCharField(max_length=QUERY_MAX_LENGTH, help_text="What the shopper typed (1 to 500 characters).")
     k = _k_field()
     category = CategoryPathField(
@@ -182,6 +253,9 @@ class _RecommendationOutputSerializer(serializers.Serializer):
     strategy = serializers.CharField()
     experiment = serializers.CharField(allow_null=True, help_text="The experiment serving this list; null when none.")
     variant = serializers.CharField(allow_null=True, help_text="Its variant (arm); null when none.")
+    next_cursor = serializers.CharField(
+        allow_null=True, help_text="Send it as `cursor` (with the same parameters) for the next page; null at the end."
+    )
 
 
 class RecommendationOutputSerializer(_RecommendationOutputSerializer):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,11 +24,21 @@ from recommendations.api.serializers import (
 )
 from recommendations.contracts import PlacementRequest
 from recommendations.errors import UnknownProduct
-from recommendations.serving import placement_serve
+from recommendations.pagination import CursorInvalid, Page, page_serve
 from recsite.api_errors import ErrorSerializer
 from recsite.scopes import Scope
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 429: ErrorSerializer}
+
+
+def _page(*, request: PlacementRequest, params: dict) -> Page:
+    """This page of the list, the request's filters applied; a bad cursor is a 400 naming it."""
+    try:
+        return page_serve(
+            request=dataclasses.replace(request, item_filter=params["item_filter"]), cursor=params.get("cursor")
+        )
+    except CursorInvalid as exc:
+        raise ValidationError({"cursor": [str(exc)]}) from exc
 
 
 class RecommendationsApi(APIView):
@@ -43,7 +55,8 @@ class RecommendationsApi(APIView):
         query = RecommendationQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        served = placement_serve(
+        page = _page(
+            params=params,
             request=PlacementRequest(
                 placement=Placement.HOME_FEED,
                 customer_id=params["customer"],
@@ -54,8 +67,9 @@ class RecommendationsApi(APIView):
                 context_product=params.get("context"),
                 query=params.get("q"),
                 reasons=params["reasons"],
-            )
+            ),
         )
+        served = page.served
         recommendation = served.recommendation
         output = RecommendationOutputSerializer(
             {
@@ -64,6 +78,7 @@ class RecommendationsApi(APIView):
                 "customer": params["customer"],
                 "ranker": recommendation.ranker,
                 "items": recommendation.items,
+                "next_cursor": page.next_cursor,
                 **served.names,
             }
         )
@@ -94,16 +109,19 @@ class SimilarItemsApi(APIView):
         query.is_valid(raise_exception=True)
         customer = query.validated_data.get("customer")
         try:
-            served = placement_serve(
+            page = _page(
+                params=query.validated_data,
                 request=PlacementRequest(
                     placement=Placement.SIMILAR_ITEMS,
                     customer_id=customer,
                     k=query.validated_data["k"],
+                    category=query.validated_data.get("category"),
                     product_id=path.validated_data["product_id"],
-                )
+                ),
             )
         except UnknownProduct as exc:
             raise NotFound(f"No product with id {product_id!r}.") from exc
+        served = page.served
         recommendation = served.recommendation
         output = SimilarOutputSerializer(
             {
@@ -111,6 +129,7 @@ class SimilarItemsApi(APIView):
                 "strategy": recommendation.strategy,
                 "product": product_id,
                 "items": recommendation.items,
+                "next_cursor": page.next_cursor,
                 **served.names,
             }
         )
@@ -132,17 +151,19 @@ class BoughtTogetherApi(APIView):
         query.is_valid(raise_exception=True)
         params = query.validated_data
         try:
-            served = placement_serve(
+            page = _page(
+                params=params,
                 request=PlacementRequest(
                     placement=Placement.BOUGHT_TOGETHER,
                     customer_id=params.get("customer"),
                     k=params["k"],
                     category=params.get("category"),
                     basket=tuple(params["products"]),
-                )
+                ),
             )
         except UnknownProduct as exc:
             raise NotFound("None of the products in `products` exists.") from exc
+        served = page.served
         recommendation = served.recommendation
         output = BoughtTogetherOutputSerializer(
             {
@@ -150,6 +171,7 @@ class BoughtTogetherApi(APIView):
                 "strategy": recommendation.strategy,
                 "products": params["products"],
                 "items": recommendation.items,
+                "next_cursor": page.next_cursor,
                 **served.names,
             }
         )
@@ -169,15 +191,17 @@ class SearchApi(APIView):
         query = SearchQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        served = placement_serve(
+        page = _page(
+            params=params,
             request=PlacementRequest(
                 placement=Placement.SEARCH,
                 customer_id=params.get("customer"),
                 k=params["k"],
                 query=params["q"],
                 category=params.get("category"),
-            )
+            ),
         )
+        served = page.served
         recommendation = served.recommendation
         output = SearchOutputSerializer(
             {
@@ -186,6 +210,7 @@ class SearchApi(APIView):
                 "query": params["q"],
                 "fallback": recommendation.fallback,
                 "items": recommendation.items,
+                "next_cursor": page.next_cursor,
                 **served.names,
             }
         )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.db import connection
 
 from catalog.public import Product
-from recommendations.contracts import ScoredItem
+from recommendations.contracts import CONTEXT_ROUTE, ScoredItem
 from recommendations.reasons.guardrails import FIELD_MAX_CHARS, ProductFacts, prompt_text_sanitize
 
 RULE = "rule"
@@ -38,6 +38,10 @@ def basis_of(*, item: ScoredItem, weights: Mapping[str, float]) -> Basis:
     if not item.routes:
         return Basis(route="popularity")
     route = max(item.routes, key=lambda r: (weights.get(r, 0.0) * item.routes[r], r))
+    if route == CONTEXT_ROUTE:
+        # Matched to what the shopper looks at or typed: explained as a semantic match, as the
+        # cold-start feed's context items are.
+        return Basis(route="semantic")
     if route == COLLABORATIVE:
         # The collaborative route also learns "bought with": its seed is explained as item-CF's is,
         # so templates written for the three original routes stay truthful.

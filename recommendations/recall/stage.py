@@ -1,7 +1,10 @@
 """The recall stage of the home feed: the strategy's routes propose candidates, fused into one list.
 
 A customer without history (or whose routes find nothing) gets the popular items, led by what
-matches the context item or query when the request gives one.
+matches the context item or query when the request gives one. A customer with history gets that
+match too, as one more route (`context`) weighing CONTEXT_LEAD times the sum of the strategy's
+route weights (the most any personal item can score): its best matches lead, its weaker ones mix
+with the personal candidates, and an item both propose rises most.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import Set
 
 from catalog.public import Product
 from placements.public import Strategy
-from recommendations.contracts import Candidate, FusedItem, RecRequest
+from recommendations.contracts import CONTEXT_ROUTE, Candidate, FusedItem, RecRequest
 from recommendations.embeddings.model import encode_texts
 from recommendations.errors import EmbeddingModelUnavailable
 from recommendations.history import History
@@ -23,13 +26,16 @@ logger = logging.getLogger(__name__)
 
 COLD_START_WEIGHTS = {popularity.ROUTE: 1.0}
 COLD_START_CONTEXT_WEIGHTS = {semantic.ROUTE: 1.0, popularity.ROUTE: 0.1}
+# The context route's weight over the sum of the strategy's weights: > 1, so the context leads.
+CONTEXT_LEAD = 1.2
 
 
 def recall_stage(
     *, request: RecRequest, strategy: Strategy, history: History, excluded_pks: Set[int]
 ) -> list[FusedItem]:
     """The fused candidates of the strategy's routes for this request, best first."""
-    n = max(strategy.candidates_per_route, request.k)
+    # A next page leaves the earlier pages' items out (`excluded_pks`): as many more candidates.
+    n = max(strategy.candidates_per_route, request.k + len(request.seen))
     weights = strategy.routes
     knn_filter = semantic.KnnFilter(
         excluded_pks=tuple(sorted(excluded_pks)), excluded_external_ids=request.exclude, category_path=request.category
@@ -47,6 +53,15 @@ def recall_stage(
                 candidates[semantic.ROUTE] = semantic.customer_semantic_candidates(
                     history=history, n=n, knn_filter=knn_filter
                 )
+    has_context = bool(request.context_product or (request.query and request.query.strip()))
+    if any(candidates.values()) and has_context:
+        with stage_timer("recall.context"):
+            context_candidates = _context_candidates(request=request, n=n, knn_filter=knn_filter)
+        if context_candidates:
+            candidates[CONTEXT_ROUTE] = [
+                Candidate(product_pk=c.product_pk, route=CONTEXT_ROUTE, score=c.score) for c in context_candidates
+            ]
+            weights = {**weights, CONTEXT_ROUTE: CONTEXT_LEAD * sum(weights.values())}
     if not any(candidates.values()):
         context: list[Candidate] = []
         if request.context_product or request.query:

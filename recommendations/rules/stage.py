@@ -9,13 +9,15 @@ segment rule is active, and an embeddings query only while an MMR rule is in sco
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from django.db import connection
 
 from catalog.public import Customer, Product, category_subtree_like
-from recommendations.contracts import FusedItem, ScoredItem
+from recommendations.contracts import REQUEST_BOOST, REQUEST_BURY, FusedItem, ItemFilter, ScoredItem
 from recommendations.rules.active import ActiveRule, RuleSet, rules_active
 from recommendations.rules.apply import RuleItem, RuleRequest, rules_apply, rules_in_scope
 from recsite.metrics import rules_actions_count, stage_timer
@@ -32,9 +34,10 @@ def rules_stage(
     excluded_pks: Iterable[int] = (),
     excluded_external_ids: Sequence[str] = (),
     category_path: str | None = None,
+    item_filter: ItemFilter = ItemFilter(),
 ) -> tuple[ScoredItem, ...]:
-    """The served top `k` of `ranked` after the filters and (unless not `apply_rules`) the
-    merchandising rules."""
+    """The served top `k` of `ranked` after the filters (the request's `item_filter` among them),
+    the request's boosts and buries, and (unless not `apply_rules`) the merchandising rules."""
     excluded = set(excluded_pks)
     ordered = [item for item in ranked if item.product_pk not in excluded]
     if k <= 0:
@@ -47,14 +50,15 @@ def rules_stage(
         "customer_id": customer_id,
         "excluded_external_ids": excluded_external_ids,
         "category_path": category_path,
+        "item_filter": item_filter,
     }
     pks = [item.product_pk for item in ordered]
-    if in_scope:
-        pinned_pks = [pk for pk in ruleset.pinned_pks if pk not in excluded]
+    if in_scope or item_filter.reorders:
+        pinned_pks = [pk for pk in ruleset.pinned_pks if pk not in excluded] if in_scope else []
         rows = available_items(pks=pks + pinned_pks, **filters)
     else:
-        # No rule applies: the served list is the first k available items, so only as many
-        # candidates are read as it takes to find them.
+        # No rule applies and the request reorders nothing: the served list is the first k
+        # available items, so only as many candidates are read as it takes to find them.
         pinned_pks = []
         rows = available_prefix(pks=pks, k=k, **filters)
     items = [
@@ -62,6 +66,8 @@ def rules_stage(
         for f in ordered
         if f.product_pk in rows
     ]
+    if item_filter.reorders:
+        items = request_boosts_apply(items=items, item_filter=item_filter)
     pinned = {pk: RuleItem(product_pk=pk, score=0.0, routes={}, **rows[pk]) for pk in pinned_pks if pk in rows}
     similarity = None
     mmr_window = max(
@@ -150,6 +156,7 @@ def available_prefix(
     customer_id: str | None,
     excluded_external_ids: Sequence[str],
     category_path: str | None,
+    item_filter: ItemFilter = ItemFilter(),
 ) -> dict[int, dict]:
     """`available_items` of the shortest prefix of `pks` that holds `k` available ones (or all of
     `pks`), read in windows that double from 2k + 10."""
@@ -162,6 +169,7 @@ def available_prefix(
                 customer_id=customer_id,
                 excluded_external_ids=excluded_external_ids,
                 category_path=category_path,
+                item_filter=item_filter,
             )
         )
         start, size = start + size, size * 2
@@ -169,10 +177,16 @@ def available_prefix(
 
 
 def available_items(
-    *, pks: Sequence[int], customer_id: str | None, excluded_external_ids: Sequence[str], category_path: str | None
+    *,
+    pks: Sequence[int],
+    customer_id: str | None,
+    excluded_external_ids: Sequence[str],
+    category_path: str | None,
+    item_filter: ItemFilter = ItemFilter(),
 ) -> dict[int, dict]:
     """pk → the fields the rules read, for the in-stock products among `pks` that pass the filters
-    (not hidden for the customer, not excluded, within the category).
+    (not hidden for the customer, not excluded, within the category, and the request's price,
+    brand and attribute filters).
 
     Raw SQL with array parameters: hundreds of candidates bind as one value, not one each.
     """
@@ -196,6 +210,9 @@ def available_items(
     if category_path is not None:
         sql += " AND (c.path = %s OR c.path LIKE %s)"
         params += [category_path, category_subtree_like(category_path)]
+    filter_sql, filter_params = item_filter_sql(item_filter)
+    sql += filter_sql
+    params += filter_params
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {
@@ -204,10 +221,67 @@ def available_items(
                 "title": title,
                 "category_path": path,
                 "brand": brand,
-                "attributes": attributes if isinstance(attributes, dict) else {},
+                "attributes": _json_object(attributes),
             }
             for pk, external_id, title, path, brand, attributes in cursor.fetchall()
         }
+
+
+def _json_object(value: Any) -> dict:
+    # Django's psycopg 3 setup hands jsonb to a raw cursor as text (its JSONField decodes it).
+    if isinstance(value, str):
+        value = json.loads(value)
+    return value if isinstance(value, dict) else {}
+
+
+def item_filter_sql(item_filter: ItemFilter) -> tuple[str, list]:
+    """The WHERE conditions of a request's filters (on `p`, catalog_product), and their params.
+
+    An attribute matches when its text (`->>`: a number as written, a boolean as `true`) is one of
+    the values, or when it is a list holding one of them as a string (`?|`). A product without a
+    price fails a price bound.
+    """
+    sql, params = "", []
+    if item_filter.price_min is not None:
+        sql += " AND p.price >= %s"
+        params.append(item_filter.price_min)
+    if item_filter.price_max is not None:
+        sql += " AND p.price <= %s"
+        params.append(item_filter.price_max)
+    if item_filter.brands:
+        sql += " AND lower(p.brand) = ANY(%s)"
+        params.append([brand.lower() for brand in item_filter.brands])
+    for key, values in item_filter.attributes:
+        sql += (
+            " AND (p.attributes->>%s = ANY(%s)"
+            " OR (jsonb_typeof(p.attributes->%s) = 'array' AND p.attributes->%s ?| %s))"
+        )
+        params += [key, list(values), key, key, list(values)]
+    return sql, params
+
+
+def request_boosts_apply(*, items: Sequence[RuleItem], item_filter: ItemFilter) -> list[RuleItem]:
+    """The request's `boost=` (score × REQUEST_BOOST) and `bury=` (× REQUEST_BURY), each matching
+    pair counting once, re-sorted by the new score (stable); before the merchandising rules, which
+    may still pin or move an item."""
+    rescored = []
+    for item in items:
+        score = item.score
+        for pairs, factor in ((item_filter.boosts, REQUEST_BOOST), (item_filter.buries, REQUEST_BURY)):
+            for key, values in pairs:
+                if attribute_matches(item.attributes.get(key), values):
+                    score *= factor
+        rescored.append(item if score == item.score else replace(item, score=score))
+    return sorted(rescored, key=lambda item: -item.score)
+
+
+def attribute_matches(value: Any, accepted: Sequence[str]) -> bool:
+    """Whether an attribute value is one of `accepted`, compared as the SQL filter does."""
+    if isinstance(value, list):
+        return any(isinstance(v, str) and v in accepted for v in value)
+    if value is None:
+        return False
+    return (value if isinstance(value, str) else json.dumps(value)) in accepted
 
 
 def customer_attributes(*, customer_id: str) -> dict:

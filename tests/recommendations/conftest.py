@@ -2,6 +2,7 @@ import pytest
 from django.utils import timezone
 
 from catalog.models import ItemPopularity
+from recommendations.filters import attribute_keys_forget
 from recommendations.recall import popularity
 from recommendations.rules.active import rules_forget
 from tests.factories import CategoryFactory, CustomerFactory, ProductFactory
@@ -13,6 +14,7 @@ def merch_shop(db):
     ones in Garden; customer `alice` has no history, so her feed is the popularity list."""
     popularity._cache.clear()
     rules_forget()
+    attribute_keys_forget()
     kitchen = CategoryFactory(name="Kitchen", path="Home > Kitchen")
     garden = CategoryFactory(name="Garden", path="Home > Garden")
     products = {}
@@ -29,6 +31,7 @@ def merch_shop(db):
     yield products
     popularity._cache.clear()
     rules_forget()
+    attribute_keys_forget()
 
 
 @pytest.fixture

@@ -14,6 +14,9 @@ OPERATIONS = {
     ("/api/v1/products/{product_id}/", "get"): "products_retrieve",
     ("/api/v1/products/{product_id}/similar/", "get"): "products_similar",
     ("/api/v1/events/", "post"): "events_ingest",
+    ("/api/v1/customers/", "post"): "customers_upsert",
+    ("/api/v1/customers/{customer_id}/", "get"): "customers_retrieve",
+    ("/api/v1/customers/{customer_id}/", "delete"): "customers_erase",
     ("/api/v1/recommendations/", "get"): "recommendations_list",
     ("/api/v1/search/", "get"): "search",
     ("/api/v1/bought-together/", "get"): "bought_together",
@@ -37,7 +40,7 @@ def test_schema_documents_every_operation_its_parameters_and_errors(api_client):
         (path, method): op["operationId"]
         for path, item in schema["paths"].items()
         for method, op in item.items()
-        if method in {"get", "post"}
+        if method in {"get", "post", "delete"}
     }
     assert operations == OPERATIONS
     recommendations = schema["paths"]["/api/v1/recommendations/"]["get"]
@@ -50,6 +53,14 @@ def test_schema_documents_every_operation_its_parameters_and_errors(api_client):
         "context": False,
         "q": False,
         "reasons": False,
+        "price_min": False,
+        "price_max": False,
+        "brand": False,
+        "attr": False,
+        "boost": False,
+        "bury": False,
+        "page_size": False,
+        "cursor": False,
     }
     assert set(recommendations["responses"]) == {"200", "400", "401", "403", "414", "429", "503"}
     assert set(schema["paths"]["/api/v1/events/"]["post"]["responses"]) == {

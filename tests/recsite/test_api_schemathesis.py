@@ -22,7 +22,7 @@ from tests.factories import ProductFactory, make_api_key
 EXAMPLES_PER_OPERATION = 25
 # Batch writes answer 207 with a per-row report and keep the valid rows, by design (DESIGN.md: a
 # bad row is reported, the good rows are kept), so a batch holding an invalid row is not refused.
-BATCH_WRITES = {("POST", "/api/v1/events/"), ("POST", "/api/v1/products/")}
+BATCH_WRITES = {("POST", "/api/v1/events/"), ("POST", "/api/v1/products/"), ("POST", "/api/v1/customers/")}
 # Validation goes beyond what the schema can say (an event's product must exist, a category
 # path's parts are at most 200 characters, ids are trimmed): a schema-valid request may get a
 # 400 naming the field. Required here: no 5xx, responses as documented, invalid input refused.
