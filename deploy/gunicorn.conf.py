@@ -11,6 +11,11 @@ from pathlib import Path
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+# Web workers encode one short query at a time, on the CPU: with the bundle a worker wrote beside
+# the ONNX export, they do it without torch (recommendations/embeddings/bundle.py) — a lighter,
+# faster starting process. EMBEDDING_DEVICE=auto here would probe for a GPU, which imports torch.
+os.environ.setdefault("EMBEDDING_DEVICE", "cpu")
+
 # A request never waits on the database for longer than this (the API answers 503 instead).
 os.environ.setdefault("DB_STATEMENT_TIMEOUT_MS", "5000")
 

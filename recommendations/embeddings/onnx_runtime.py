@@ -12,6 +12,7 @@ sentence-transformers model whose first module is a text Transformer works.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from recommendations.embeddings.bundle import bundle_write, manifest_path
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -141,7 +144,12 @@ def onnx_encoder(*, model: SentenceTransformer, location: str, directory: Path, 
             if attempt or not path.exists():
                 logger.info("exporting the embedding model to %s", path)
                 onnx_export(model=model, path=path)
-            return OnnxEncoder(model=model, path=path, threads=threads)
+            encoder = OnnxEncoder(model=model, path=path, threads=threads)
+            manifest = manifest_path(directory=directory, location=location)
+            if not manifest.exists() or json.loads(manifest.read_text()).get("onnx") != path.name:
+                # For the web tier: the same export, runnable without torch.
+                bundle_write(model=model, onnx_path=path, manifest=manifest, input_names=encoder.input_names)
+            return encoder
         except Exception:
             # Any failure (an architecture the exporter cannot trace, no onnxruntime) costs speed,
             # not service.

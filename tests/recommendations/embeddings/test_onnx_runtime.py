@@ -54,7 +54,9 @@ def test_export_is_made_once_and_a_corrupt_file_is_exported_again(tmp_path):
     again = onnx_encoder(model=model, location=location, directory=tmp_path, threads=1)
     assert first is not None and again is not None
     assert path.stat().st_mtime_ns == written
-    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no partial files left behind
+    # The export and the web tier's bundle (manifest, tokenizer); no partial files left behind.
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".json", ".onnx"]
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
 
     path.write_bytes(b"not an onnx model")
     repaired = onnx_encoder(model=model, location=location, directory=tmp_path, threads=1)
