@@ -249,6 +249,9 @@ EMBEDDING_DEVICE = os.environ.get("EMBEDDING_DEVICE", "auto")
 # exported once into EMBEDDING_ONNX_DIR; "torch" keeps torch. A GPU always uses torch.
 EMBEDDING_RUNTIME = os.environ.get("EMBEDDING_RUNTIME", "auto")
 EMBEDDING_ONNX_DIR = Path(os.environ.get("EMBEDDING_ONNX_DIR", VAR_DIR / "onnx"))
+# The web tier's query encoder (the torch-free bundle): "fp32", or "int8" (dynamically quantised;
+# bench/int8_encoder.py measures its agreement with fp32 and the search recall it keeps).
+EMBEDDING_QUERY_PRECISION = os.environ.get("EMBEDDING_QUERY_PRECISION", "fp32")
 # LightGBM device for ranker training: "auto" (gpu, i.e. OpenCL, where an NVIDIA GPU is visible;
 # cpu otherwise), cpu, gpu or cuda (a source build of LightGBM). An unusable device falls back to cpu.
 RANKER_DEVICE = os.environ.get("RANKER_DEVICE", "auto")

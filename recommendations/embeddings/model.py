@@ -127,12 +127,16 @@ def torch_free_encoder() -> BundleEncoder | None:
     probe) with ONNX Runtime allowed and a worker has written the bundle; None otherwise."""
     if settings.EMBEDDING_DEVICE.strip().lower() != "cpu" or settings.EMBEDDING_RUNTIME.strip().lower() == "torch":
         return None
-    return _bundle(model_location(embedding_model_name()), str(settings.EMBEDDING_ONNX_DIR))
+    return _bundle(
+        model_location(embedding_model_name()),
+        str(settings.EMBEDDING_ONNX_DIR),
+        settings.EMBEDDING_QUERY_PRECISION.strip().lower(),
+    )
 
 
 @functools.cache
-def _bundle(location: str, directory: str) -> BundleEncoder | None:
-    return bundle_encoder(directory=Path(directory), location=location)
+def _bundle(location: str, directory: str, precision: str) -> BundleEncoder | None:
+    return bundle_encoder(directory=Path(directory), location=location, precision=precision)
 
 
 def active_encoder() -> Callable[..., np.ndarray]:

@@ -12,7 +12,6 @@ sentence-transformers model whose first module is a text Transformer works.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import re
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from recommendations.embeddings.bundle import bundle_write, manifest_path
+from recommendations.embeddings.bundle import bundle_current, bundle_write, manifest_path
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -146,7 +145,7 @@ def onnx_encoder(*, model: SentenceTransformer, location: str, directory: Path, 
                 onnx_export(model=model, path=path)
             encoder = OnnxEncoder(model=model, path=path, threads=threads)
             manifest = manifest_path(directory=directory, location=location)
-            if not manifest.exists() or json.loads(manifest.read_text()).get("onnx") != path.name:
+            if not bundle_current(manifest=manifest, onnx_name=path.name):
                 # For the web tier: the same export, runnable without torch.
                 bundle_write(model=model, onnx_path=path, manifest=manifest, input_names=encoder.input_names)
             return encoder

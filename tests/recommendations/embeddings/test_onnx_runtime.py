@@ -55,7 +55,7 @@ def test_export_is_made_once_and_a_corrupt_file_is_exported_again(tmp_path):
     assert first is not None and again is not None
     assert path.stat().st_mtime_ns == written
     # The export and the web tier's bundle (manifest, tokenizer); no partial files left behind.
-    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".json", ".onnx"]
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".json", ".onnx", ".onnx"]  # fp32, int8
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
 
     path.write_bytes(b"not an onnx model")
