@@ -10,6 +10,7 @@ from recommendations.reasons.models import (  # noqa: F401
     PromptTemplateVersion,
     ReasonServing,
 )
+from recommendations.shadow.models import ShadowList, ShadowStrategy  # noqa: F401
 
 
 class EvaluationRun(models.Model):

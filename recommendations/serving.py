@@ -17,6 +17,7 @@ from placements.public import Placement, Strategy
 from recommendations.contracts import PlacementRequest, Recommendation, RecRequest
 from recommendations.pipeline import bought_together, recommend, search, similar_items
 from recommendations.served import served_list_record
+from recommendations.shadow.offer import shadow_offer
 from recommendations.variants import exposure_record, variant_serving
 
 
@@ -84,7 +85,7 @@ def placement_answer(*, request: PlacementRequest, strategy: Strategy | None = N
 
 def placement_serve(*, request: PlacementRequest, record: bool = True) -> Served:
     """Serve `request` with the strategy this customer gets now; with `record`, log the exposure
-    (inside an experiment) and keep the served list."""
+    (inside an experiment), keep the served list and offer it to the placement's shadow."""
     served = variant_serving(placement=request.placement, customer_id=request.customer_id, k=request.k)
     recommendation = placement_answer(request=dataclasses.replace(request, k=served.k), strategy=served.strategy)
     if record:
@@ -96,6 +97,7 @@ def placement_serve(*, request: PlacementRequest, record: bool = True) -> Served
             names=served.names,
             context=served_context(request=request, k=served.k),
         )
+        shadow_offer(request=request, recommendation=recommendation)
     return Served(recommendation=recommendation, names=served.names, k=served.k)
 
 

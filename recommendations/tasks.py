@@ -23,6 +23,7 @@ from recommendations.recall.collaborative import collaborative_rebuild
 from recommendations.recall.itemcf import itemcf_neighbors_rebuild
 from recommendations.recall.popularity import popularity_rebuild
 from recommendations.served import served_lists_prune
+from recommendations.shadow import scoring
 from recsite.tasks import transient_task
 
 
@@ -95,3 +96,9 @@ def detect_bad_cases() -> int:
 def prune_served_lists() -> int:
     """Delete served lists past their retention (idempotent)."""
     return served_lists_prune()
+
+
+@transient_task(acks_late=True, ignore_result=True, name="recommendations.tasks.shadow_score")
+def shadow_score(*, shadow_id: int, request: dict[str, Any], recommendation_id: str, served: list[str]) -> None:
+    """A shadow strategy's list for a served request, compared and kept (off the request path)."""
+    scoring.shadow_score(shadow_id=shadow_id, request=request, recommendation_id=recommendation_id, served=served)
