@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import uuid
 
-from django.contrib.auth.models import Group
-
 from recommendations.badcases.models import BadCase, BadCaseSource, BadCaseStatus
 from recommendations.models import HiddenItem
-from tests.browser import BROWSER_TEST, screenshot
+from tests.browser import BROWSER_TEST, role_login, screenshot
 from tests.factories import ProductFactory
 
 pytestmark = BROWSER_TEST
@@ -37,16 +35,6 @@ def served_case(*, source: str, flagged: str, position: int, **fields) -> BadCas
     )
 
 
-def merchandiser_login(page, live_server, django_user_model) -> None:
-    user = django_user_model.objects.create_user("merch", "merch@example.com", "s3cret-pass", is_staff=True)
-    user.groups.add(Group.objects.get(name="Merchandisers"))
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "merch")
-    page.fill("#id_password", "s3cret-pass")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
-
-
 def test_merchandiser_reads_the_queue_in_one_line_per_case_and_resolves_from_the_top(
     page, live_server, django_user_model
 ):
@@ -61,7 +49,7 @@ def test_merchandiser_reads_the_queue_in_one_line_per_case_and_resolves_from_the
     case = served_case(source=BadCaseSource.OUT_OF_STOCK_SERVED, flagged="p2", position=2, evidence={"position": 2})
     served_case(source=BadCaseSource.LOW_RELEVANCE, flagged="p1", position=1, evidence={"score": 0.1, "threshold": 0.3})
     served_case(source=BadCaseSource.FEEDBACK, flagged="p4", position=4, reason_code="irrelevant")
-    merchandiser_login(page, live_server, django_user_model)
+    role_login(page, live_server, django_user_model, group="Merchandisers")
 
     # when the merchandiser opens the queue
     page.goto(f"{live_server.url}/admin/recommendations/badcase/")
