@@ -32,6 +32,9 @@ BROWSER_TEST = [
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed"),
     pytest.mark.django_db(transaction=True),
 ]
+# For page tests signed in as a role (`role_login`): the groups come from data migrations, which a
+# transactional test's flush removes; serialized_rollback restores them for the next test.
+ROLE_BROWSER_TEST = [BROWSER_TEST[0], pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 @contextmanager

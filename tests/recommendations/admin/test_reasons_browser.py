@@ -4,10 +4,10 @@ against customers and products with the guardrails' verdicts, published, then ro
 from __future__ import annotations
 
 from recommendations.reasons.pool import active_templates, active_templates_forget
-from tests.browser import BROWSER_TEST, role_login, screenshot
+from tests.browser import ROLE_BROWSER_TEST, role_login, screenshot
 from tests.recommendations.reasons_fixtures import default_templates, make_shop
 
-pytestmark = BROWSER_TEST
+pytestmark = ROLE_BROWSER_TEST
 
 NEW_GROUNDED = "{% if seed %}Goes with your {{ seed.title|lower }}{% else %}Popular{% endif %}"
 

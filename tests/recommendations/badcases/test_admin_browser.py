@@ -7,10 +7,10 @@ import uuid
 
 from recommendations.badcases.models import BadCase, BadCaseSource, BadCaseStatus
 from recommendations.models import HiddenItem
-from tests.browser import BROWSER_TEST, role_login, screenshot
+from tests.browser import ROLE_BROWSER_TEST, role_login, screenshot
 from tests.factories import ProductFactory
 
-pytestmark = BROWSER_TEST
+pytestmark = ROLE_BROWSER_TEST
 
 # A 1×1 PNG: an image that loads without the network (the CSP allows data: images).
 PIXEL = (
