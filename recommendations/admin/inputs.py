@@ -41,3 +41,14 @@ def preview_pairs(*, customers: str, products: str, purpose: str) -> list[tuple[
     if purpose == "rerank":
         product_ids = [""]
     return [(c, p) for c in customer_ids for p in product_ids]
+
+
+def k_param(value: str | None, *, maximum: int, default: int = 10) -> int:
+    """A list length from a query parameter; ValueError with a message a person reads (never
+    Python's own) when it is not a whole number from 1 to `maximum`."""
+    text = (value or "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= maximum:
+        raise ValueError(f"Number of items: enter a whole number from 1 to {maximum}, not {text[:20]!r}.")
+    return int(text)
