@@ -4,10 +4,25 @@ threshold) and daily placement quality; all read-only, written by the periodic t
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
 
+from experiments.public import line_chart_svg
+from monitoring.drift_summary import (
+    KS_P_SIGNIFICANT,
+    PSI_WATCH,
+    drift_reference_current,
+    drift_settings,
+    drift_statuses,
+    drift_trend,
+)
 from monitoring.models import DriftReference, DriftReport, PlacementDailyQuality
 from monitoring.selectors import drift_latest
+from monitoring.services import drift_reference_build
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -48,7 +63,48 @@ class DriftReportAdmin(ReadOnlyAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         drift_warn(request)
-        return super().changelist_view(request, extra_context)
+        trend = drift_trend(now=timezone.now())
+        chart = (
+            line_chart_svg(series=trend, title="PSI per day (last 30 days)", y_format=lambda v: f"{v:.2f}", width=1000)
+            if trend
+            else ""
+        )
+        context = {
+            "statuses": drift_statuses(),
+            # The SVG is built from numbers and our own signal labels, escaped by line_chart_svg.
+            "trend_svg": mark_safe(chart),
+            "reference": drift_reference_current(),
+            "drift": drift_settings(),
+            "psi_watch": PSI_WATCH,
+            "ks_p": KS_P_SIGNIFICANT,
+            "can_set_reference": request.user.has_perm("monitoring.add_driftreference"),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, context)
+
+    def get_urls(self):
+        own = [
+            path(
+                "set-reference/",
+                self.admin_site.admin_view(require_POST(self.set_reference_view)),
+                name="monitoring_drift_set_reference",
+            )
+        ]
+        return own + super().get_urls()
+
+    def set_reference_view(self, request: HttpRequest) -> HttpResponse:
+        """What `manage.py drift reference` does, from a button: every event up to now."""
+        if not request.user.has_perm("monitoring.add_driftreference"):
+            raise PermissionDenied
+        reference = drift_reference_build(window_start=None, window_end=timezone.now())
+        sizes = ", ".join(f"{len(values)} {signal.replace('_', ' ')}" for signal, values in reference.samples.items())
+        self.message_user(
+            request,
+            f"New drift reference {reference.pk} ({reference.model_name}) from every event up to now: "
+            f"{sizes or 'no samples yet'}. The next check compares against it.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:monitoring_driftreport_changelist"))
 
 
 @admin.register(DriftReference)

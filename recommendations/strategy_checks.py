@@ -17,7 +17,7 @@ def reason_template_live_check(strategy: Strategy) -> None:
     if strategy.reason_template is None:
         return
     found = PromptTemplate.objects.filter(
-        name=strategy.reason_template, purpose="reason", is_active=True, active_version__isnull=False
+        name=strategy.reason_template, purpose="reason", is_active=True, active_version__published_at__isnull=False
     )
     if not found.exists():
         raise StrategyError(f"no active reason template named {strategy.reason_template!r} (admin: Prompt templates)")

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Group
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
@@ -31,6 +32,9 @@ BROWSER_TEST = [
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed"),
     pytest.mark.django_db(transaction=True),
 ]
+# For page tests signed in as a role (`role_login`): the groups come from data migrations, which a
+# transactional test's flush removes; serialized_rollback restores them for the next test.
+ROLE_BROWSER_TEST = [BROWSER_TEST[0], pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 @contextmanager
@@ -51,6 +55,17 @@ def chromium_page() -> Iterator:
 def admin_login(page, live_server, django_user_model, *, username: str = "ops") -> None:
     """Create a superuser and sign the page in to the admin as them."""
     django_user_model.objects.create_superuser(username, f"{username}@example.com", "s3cret-pass")
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "s3cret-pass")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+
+
+def role_login(page, live_server, django_user_model, *, group: str, username: str = "staff") -> None:
+    """Create a staff user in `group` (Operators, Merchandisers) and sign the page in as them."""
+    user = django_user_model.objects.create_user(username, f"{username}@example.com", "s3cret-pass", is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", "s3cret-pass")

@@ -27,3 +27,28 @@ def id_param(value: str | None) -> int | None:
     except ValueError:
         return None
     return number if 0 < number <= MAX_ID else None
+
+
+# Each pair renders and, with a model backend, generates: a handful keeps the page quick.
+PREVIEW_PAIRS_MAX = 12
+
+
+def preview_pairs(*, customers: str, products: str, purpose: str) -> list[tuple[str, str]]:
+    """Every (customer, product) pair from two comma-separated lists; a rerank template orders a
+    customer's candidates, so it takes customers only."""
+    customer_ids = [c.strip() for c in customers.split(",") if c.strip()]
+    product_ids = [p.strip() for p in products.split(",") if p.strip()] or [""]
+    if purpose == "rerank":
+        product_ids = [""]
+    return [(c, p) for c in customer_ids for p in product_ids]
+
+
+def k_param(value: str | None, *, maximum: int, default: int = 10) -> int:
+    """A list length from a query parameter; ValueError with a message a person reads (never
+    Python's own) when it is not a whole number from 1 to `maximum`."""
+    text = (value or "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= maximum:
+        raise ValueError(f"Number of items: enter a whole number from 1 to {maximum}, not {text[:20]!r}.")
+    return int(text)

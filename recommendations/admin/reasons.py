@@ -1,5 +1,7 @@
-"""Admin for prompt templates: edit (every save is a new version), diff, activate or roll back,
-preview for a customer and item; the pool's impressions, clicks and posterior; cached generations."""
+"""Admin for prompt templates: edit (every save is a new draft version), diff, preview a version
+against chosen customers and items with the guardrails' verdicts, publish it (who and when are
+kept) or roll back to an earlier published one; the pool's impressions, clicks and posterior;
+cached generations."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from recommendations.admin.inputs import id_param, nul_message, nul_params
+from recommendations.admin.inputs import PREVIEW_PAIRS_MAX, id_param, nul_message, nul_params, preview_pairs
 from recommendations.preview.prompt import PreviewError, template_preview
 from recommendations.reasons import templates
 from recommendations.reasons.backend_choice import _backend
@@ -41,7 +43,8 @@ class PromptTemplateForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        version = self.instance.active_version if self.instance.pk else None
+        # An edit starts from the newest version: a pending draft, else what is served.
+        version = templates.template_latest_version(template_id=self.instance.pk) if self.instance.pk else None
         if version is not None:
             self.fields["body"].initial = version.body
             self.fields["grounded"].initial = version.grounded
@@ -66,29 +69,45 @@ class VersionInline(admin.TabularInline):
     fk_name = "template"
     extra = 0
     can_delete = False
-    fields = ("version", "note", "created_at", "actions_")
+    fields = ("version", "note", "created_at", "state", "actions_")
     readonly_fields = fields
     ordering = ("-version",)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
+    @admin.display(description="state")
+    def state(self, version: PromptTemplateVersion) -> str:
+        if version.published_at is None:
+            return format_html('<span class="draft">draft (not served)</span>')
+        who = version.published_by.get_username() if version.published_by else "migration or API"
+        served = " — <strong>served</strong>" if version.template.active_version_id == version.pk else ""
+        return format_html("published {} by {}" + served, version.published_at.strftime("%Y-%m-%d %H:%M"), who)
+
     @admin.display(description="")
     def actions_(self, version: PromptTemplateVersion) -> str:
         template = version.template
         diff = reverse("admin:reasons_template_diff", args=[template.pk])
         preview = reverse("admin:reasons_template_preview", args=[template.pk])
-        if template.active_version_id == version.pk:
-            state = format_html("<strong>active</strong>")
-        else:
+        # Inside the change form (forms cannot nest): a button posts that form, with its CSRF
+        # token, to the publish or roll-back URL instead.
+        if version.published_at is None:
+            publish = reverse("admin:reasons_template_publish", args=[template.pk, version.pk])
+            button = format_html(
+                '<button type="submit" formaction="{}" formmethod="post" class="publish">publish</button>', publish
+            )
+        elif template.active_version_id != version.pk:
             activate = reverse("admin:reasons_template_activate", args=[template.pk, version.pk])
-            # Inside the change form (forms cannot nest): the button posts that form, with its
-            # CSRF token, to the activate URL instead.
-            state = format_html('<button type="submit" formaction="{}" formmethod="post">activate</button>', activate)
+            button = format_html(
+                '<button type="submit" formaction="{}" formmethod="post" class="rollback">roll back to this</button>',
+                activate,
+            )
+        else:
+            button = ""
         old = template.active_version_id or version.pk
         return format_html(
-            '{} <a href="{}?old={}&new={}">diff with active</a> <a href="{}?version={}">preview</a>',
-            state,
+            '{} <a href="{}?old={}&new={}">diff with served</a> · <a href="{}?version={}">preview</a>',
+            button,
             diff,
             old,
             version.pk,
@@ -106,13 +125,20 @@ class PromptTemplateAdmin(admin.ModelAdmin):
     readonly_fields = ("impressions", "clicks", "posterior", "variables")
     fieldsets = (
         (None, {"fields": ("name", "purpose", "placement", "is_active")}),
-        ("Text (saving stores a new version and serves it)", {"fields": ("body", "grounded", "note", "variables")}),
+        (
+            "Text (saving stores a new draft: preview it, then publish it from the versions below)",
+            {"fields": ("body", "grounded", "note", "variables")},
+        ),
         ("Prompt pool (Thompson sampling on clicks)", {"fields": ("impressions", "clicks", "posterior")}),
     )
 
-    @admin.display(description="active version")
+    @admin.display(description="served version")
     def version(self, template: PromptTemplate) -> str:
-        return f"v{template.active_version.version}" if template.active_version else "—"
+        served = f"v{template.active_version.version}" if template.active_version else "—"
+        latest = templates.template_latest_version(template_id=template.pk)
+        if latest is not None and latest.published_at is None:
+            return f"{served} (draft v{latest.version})"
+        return served
 
     @admin.display(description="CTR")
     def ctr(self, template: PromptTemplate) -> str:
@@ -132,11 +158,22 @@ class PromptTemplateAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj: PromptTemplate, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        current = obj.active_version
+        latest = templates.template_latest_version(template_id=obj.pk)
         body, grounded = form.cleaned_data["body"], form.cleaned_data["grounded"]
-        if current is None or (current.body, current.grounded) != (body, grounded):
-            templates.template_version_create(
+        if latest is None or (latest.body, latest.grounded) != (body, grounded):
+            draft = templates.template_version_create(
                 template_id=obj.pk, body=body, grounded=grounded, note=form.cleaned_data["note"]
+            )
+            preview = reverse("admin:reasons_template_preview", args=[obj.pk])
+            self.message_user(
+                request,
+                format_html(
+                    'Draft v{} saved, not served yet: <a href="{}?version={}">preview it</a>, then publish it.',
+                    draft.version,
+                    preview,
+                    draft.pk,
+                ),
+                messages.WARNING,
             )
             obj.refresh_from_db()
         active_templates_forget()
@@ -145,6 +182,11 @@ class PromptTemplateAdmin(admin.ModelAdmin):
         own = [
             path("<int:pk>/diff/", self.admin_site.admin_view(self.diff_view), name="reasons_template_diff"),
             path("<int:pk>/preview/", self.admin_site.admin_view(self.preview_view), name="reasons_template_preview"),
+            path(
+                "<int:pk>/versions/<int:version_pk>/publish/",
+                self.admin_site.admin_view(require_POST(self.publish_view)),
+                name="reasons_template_publish",
+            ),
             path(
                 "<int:pk>/versions/<int:version_pk>/activate/",
                 self.admin_site.admin_view(require_POST(self.activate_view)),
@@ -183,9 +225,27 @@ class PromptTemplateAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, template):
             raise Http404
         version = get_object_or_404(PromptTemplateVersion, pk=version_pk, template=template)
-        templates.template_version_activate(version_id=version.pk)
+        try:
+            templates.template_version_activate(version_id=version.pk)
+        except templates.TemplateError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        else:
+            active_templates_forget()
+            self.log_change(request, template, f"Rolled back to v{version.version}")
+            self.message_user(request, f"{template.name}: v{version.version} is now served.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:recommendations_prompttemplate_change", args=[template.pk]))
+
+    def publish_view(self, request: HttpRequest, pk: int, version_pk: int) -> HttpResponse:
+        template = self._template(request, pk)
+        if not self.has_change_permission(request, template):
+            raise Http404
+        version = get_object_or_404(PromptTemplateVersion, pk=version_pk, template=template)
+        templates.template_version_publish(version_id=version.pk, user_id=request.user.pk)
         active_templates_forget()
-        self.message_user(request, f"{template.name}: v{version.version} is now served.", messages.SUCCESS)
+        self.log_change(request, template, f"Published v{version.version}")
+        self.message_user(
+            request, f"{template.name}: v{version.version} is published by you and now served.", messages.SUCCESS
+        )
         return HttpResponseRedirect(reverse("admin:recommendations_prompttemplate_change", args=[template.pk]))
 
     def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -198,7 +258,7 @@ class PromptTemplateAdmin(admin.ModelAdmin):
         version = get_object_or_404(PromptTemplateVersion, pk=version_id, template=template)
         customer, product = request.GET.get("customer", "").strip(), request.GET.get("product", "").strip()
         backend_name = request.GET.get("backend") or settings.REASON_BACKEND
-        preview, error = None, ""
+        results, error = [], ""
         bad = nul_params(request.GET)
         if bad:
             customer, product = customer.replace("\x00", ""), product.replace("\x00", "")
@@ -206,12 +266,22 @@ class PromptTemplateAdmin(admin.ModelAdmin):
         elif backend_name not in BACKENDS:
             error = f"unknown backend {backend_name!r}"
         elif customer:
-            try:
-                preview = template_preview(
-                    version_id=version.pk, customer_id=customer, product_id=product, backend=_backend(backend_name)
-                )
-            except (PreviewError, BackendError, templates.TemplateError) as exc:
-                error = str(exc)
+            pairs = preview_pairs(customers=customer, products=product, purpose=template.purpose)
+            if len(pairs) > PREVIEW_PAIRS_MAX:
+                error = f"{len(pairs)} customer × product pairs: choose at most {PREVIEW_PAIRS_MAX}"
+            else:
+                backend = _backend(backend_name)
+                for one_customer, one_product in pairs:
+                    try:
+                        preview = template_preview(
+                            version_id=version.pk, customer_id=one_customer, product_id=one_product, backend=backend
+                        )
+                        results.append((one_customer, one_product, preview, ""))
+                    except (PreviewError, BackendError, templates.TemplateError) as exc:
+                        results.append((one_customer, one_product, None, str(exc)))
+        if len(results) == 1 and results[0][3]:
+            error = results[0][3]
+        accepted = sum(1 for r in results if r[2] is not None and r[2].accepted)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Preview {template.name} v{version.version}",
@@ -219,7 +289,8 @@ class PromptTemplateAdmin(admin.ModelAdmin):
             "version": version,
             "customer": customer,
             "product": product,
-            "preview": preview,
+            "results": results,
+            "accepted": accepted,
             "error": error,
             "backends": BACKENDS,
             "backend": backend_name,

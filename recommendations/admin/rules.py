@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from placements.public import Placement
-from recommendations.admin.inputs import nul_message, nul_params
+from recommendations.admin.inputs import k_param, nul_message, nul_params
 from recommendations.errors import UnknownProduct
 from recommendations.models import HiddenItem, MerchRule, ServedList
 from recommendations.preview import placement as preview
@@ -76,12 +76,26 @@ class MerchRuleAdmin(admin.ModelAdmin):
             "Scope: which requests",
             {"fields": ["placement", "context_category", ("segment_key", "segment_value"), ("starts_at", "ends_at")]},
         ),
-        ("Pin", {"fields": ["product", "position"]}),
+        # `for-<kind>` classes: the form's script shows only the fieldsets of the chosen kind.
         (
-            "Targets: which items (boost, bury, exclude)",
-            {"fields": ["item_ids", "target_category", "target_brand", ("target_attribute", "target_attribute_value")]},
+            "Pin: the item and its position",
+            {"fields": ["product", "position"], "classes": ["for-pin"]},
         ),
-        ("Parameters", {"fields": ["multiplier", ("max_per_category", "top_k"), "mmr_lambda"]}),
+        (
+            "Targets: which items (any of these matches)",
+            {
+                "fields": [
+                    "item_ids",
+                    "target_category",
+                    "target_brand",
+                    ("target_attribute", "target_attribute_value"),
+                ],
+                "classes": ["for-boost", "for-bury", "for-exclude"],
+            },
+        ),
+        ("Boost or bury: by how much", {"fields": ["multiplier"], "classes": ["for-boost", "for-bury"]}),
+        ("Category cap", {"fields": [("max_per_category", "top_k")], "classes": ["for-category_cap"]}),
+        ("Diversity (MMR)", {"fields": ["mmr_lambda"], "classes": ["for-mmr"]}),
     ]
 
     @admin.display(description="target")
@@ -141,7 +155,7 @@ class MerchRuleAdmin(admin.ModelAdmin):
             error = nul_message(nul_params(params))
         elif "run" in params:
             try:
-                k = max(1, min(int(params.get("k") or 10), PREVIEW_MAX_K))
+                k = k_param(params.get("k"), maximum=PREVIEW_MAX_K)
                 result = preview.recommendation_preview(
                     placement=placement,
                     customer_id=params.get("customer") or None,

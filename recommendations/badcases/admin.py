@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince
 
-from recommendations.badcases.models import BadCase, BadCaseResolution, BadCaseStatus
+from catalog.public import Product
+from recommendations.badcases.models import BadCase, BadCaseResolution, BadCaseSource, BadCaseStatus
+from recommendations.badcases.presentation import badcase_served_rows, badcase_why, product_titles
 from recommendations.badcases.replay import regression_case
 from recommendations.badcases.resolution import (
     ResolutionError,
@@ -25,38 +28,46 @@ from recommendations.badcases.resolution import (
 )
 from recommendations.reasons.models import PromptTemplateVersion
 
+# Short names for the queue's detector column (the full one is the tooltip and the filter's label).
+DETECTOR_SHORT = {
+    BadCaseSource.FEEDBACK: "customer feedback",
+    BadCaseSource.OUT_OF_STOCK_SERVED: "out of stock",
+    BadCaseSource.PURCHASED_SERVED: "already bought",
+    BadCaseSource.REASON_GUARDRAIL: "reason guardrail",
+    BadCaseSource.LOW_RELEVANCE: "low relevance",
+}
+
 
 @admin.register(BadCase)
 class BadCaseAdmin(admin.ModelAdmin):
     change_form_template = "admin/recommendations/badcase/change_form.html"
-    list_display = [
-        "id",
-        "created_at",
-        "source",
-        "reason_code",
-        "product_external_id",
-        "customer_external_id",
-        "placement",
-        "status",
-        "assignee",
-    ]
+    # One line per case, fitting 1400 px: what was flagged, where, by whom, how long ago, and who has it.
+    list_display = ["item_title", "placement", "detector", "age", "status", "assignee"]
+    list_display_links = ["item_title"]
     list_filter = ["status", "source", "reason_code", "placement", "assignee"]
     list_select_related = ["assignee"]
     search_fields = ["product_external_id", "customer_external_id", "text", "=recommendation_id"]
-    fields = [
-        ("status", "assignee"),
-        "notes",
-        ("source", "reason_code", "placement"),
-        "text",
-        ("customer_external_id", "product_external_id"),
-        "recommendation_id",
-        ("resolution", "resolution_ref", "resolved_at"),
-        "prompt_template",
-        "served_list",
-        "snapshot_details",
-        "created_at",
+    fieldsets = [
+        (None, {"fields": ["why", ("status", "assignee"), "notes"]}),
+        ("Served list (the flagged item highlighted)", {"fields": ["served_list"]}),
+        (
+            "Details",
+            {
+                "fields": [
+                    ("source", "reason_code", "placement"),
+                    "text",
+                    ("customer_external_id", "product_external_id"),
+                    "recommendation_id",
+                    ("resolution", "resolution_ref", "resolved_at"),
+                    "prompt_template",
+                    "created_at",
+                    "snapshot_details",
+                ]
+            },
+        ),
     ]
     readonly_fields = [
+        "why",
         "source",
         "reason_code",
         "placement",
@@ -74,32 +85,67 @@ class BadCaseAdmin(admin.ModelAdmin):
     ]
     actions = ["triage_to_me", "mark_wont_fix", "resolve_hide", "resolve_exclude", "export_regression_set"]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[BadCase]:
+        title = Product.objects.filter(external_id=OuterRef("product_external_id")).values("title")[:1]
+        return super().get_queryset(request).annotate(item_title=Subquery(title))
+
+    @admin.display(description="flagged item", ordering="item_title")
+    def item_title(self, case: BadCase) -> str:
+        title = getattr(case, "item_title", None) or product_titles([case.product_external_id]).get(
+            case.product_external_id, ""
+        )
+        return format_html(
+            '<span class="case-title" title="{} ({})">{}</span>',
+            title,
+            case.product_external_id or "-",
+            title or case.product_external_id or "(no item)",
+        )
+
+    @admin.display(description="detector", ordering="source")
+    def detector(self, case: BadCase) -> str:
+        return format_html(
+            '<span title="{}">{}</span>', case.get_source_display(), DETECTOR_SHORT.get(case.source, case.source)
+        )
+
+    @admin.display(description="age", ordering="created_at")
+    def age(self, case: BadCase) -> str:
+        # Only the largest unit: "3 days", not "3 days, 4 hours", so the column stays narrow.
+        return timesince(case.created_at, depth=1)
+
+    @admin.display(description="why it was flagged")
+    def why(self, case: BadCase) -> str:
+        title = product_titles([case.product_external_id]).get(case.product_external_id, "")
+        return format_html('<p id="why-flagged">{}</p>', badcase_why(case, title=title))
+
     @admin.display(description="served list")
     def served_list(self, case: BadCase) -> str:
-        items = (case.snapshot or {}).get("items") or []
-        if not items:
+        rows = badcase_served_rows(case)
+        if not rows:
             return "-"
-        flagged = case.product_external_id
-        rows = format_html_join(
+        cards = format_html_join(
             "",
-            '<tr class="{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            '<tr class="{}"><td class="pos">{}</td><td>{}</td><td><strong>{}</strong><br>'
+            '<span class="quiet">{}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>',
             (
                 (
-                    "flagged" if item["id"] == flagged else "",
-                    item["position"],
-                    item["id"],
-                    ", ".join(f"{r} {s:.2f}" for r, s in item.get("routes", {}).items()),
-                    "" if item.get("ranked_score") is None else f"{item['ranked_score']:.4f}",
-                    "; ".join(f"#{t['rule']} {t['kind']}: {t['effect']}" for t in item.get("rules", [])),
-                    f"{item['score']:.4f}",
+                    "flagged" if row.flagged else "",
+                    row.position,
+                    format_html('<img src="{}" alt="" class="thumb" loading="lazy">', row.image_url)
+                    if row.image_url
+                    else format_html('<span class="thumb placeholder" title="no image">{}</span>', row.title[:1]),
+                    row.title,
+                    row.product_id + (" — flagged" if row.flagged else ""),
+                    row.routes,
+                    row.rules or "-",
+                    f"{row.score:.4f}",
                 )
-                for item in items
+                for row in rows
             ),
         )
         return format_html(
-            '<table id="snapshot-items"><thead><tr><th>#</th><th>item</th><th>routes</th><th>ranker score</th>'
+            '<table id="snapshot-items"><thead><tr><th>#</th><th></th><th>item</th><th>routes</th>'
             "<th>rules</th><th>final score</th></tr></thead><tbody>{}</tbody></table>",
-            rows,
+            cards,
         )
 
     @admin.display(description="prompt template")
@@ -112,10 +158,14 @@ class BadCaseAdmin(admin.ModelAdmin):
         url = reverse("admin:recommendations_prompttemplate_change", args=[version.template_id])
         return format_html('<a href="{}" id="open-template">{} v{}</a>', url, version.template.name, version.version)
 
-    @admin.display(description="snapshot (variant, versions, features, evidence)")
+    @admin.display(description="raw snapshot")
     def snapshot_details(self, case: BadCase) -> str:
-        details = {key: value for key, value in (case.snapshot or {}).items() if key != "items"}
-        return format_html("<pre>{}</pre>", json.dumps(details, indent=1, default=str))
+        # Collapsed: the facts behind the words above, for whoever debugs the engine.
+        return format_html(
+            '<details id="raw-snapshot"><summary>JSON: served list, variant, versions, features, evidence</summary>'
+            '<pre style="white-space:pre-wrap">{}</pre></details>',
+            json.dumps(case.snapshot or {}, indent=1, default=str),
+        )
 
     def response_change(self, request: HttpRequest, obj: BadCase) -> HttpResponse:
         for button, resolve in (("_resolve_hide", self._hide), ("_resolve_exclude", self._exclude)):

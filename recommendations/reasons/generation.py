@@ -204,7 +204,7 @@ def popular_reason_specs(
     97% of the popular items' reasons in sampled feeds (bench/reasons_cache.py)."""
     versions = list(
         PromptTemplate.objects.filter(
-            purpose=Purpose.REASON, placement=placement, is_active=True, active_version__isnull=False
+            purpose=Purpose.REASON, placement=placement, is_active=True, active_version__published_at__isnull=False
         ).values_list("active_version_id", flat=True)
     )
     if not versions or top_n <= 0:

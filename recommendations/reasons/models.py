@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from placements.public import Placement
@@ -38,7 +39,11 @@ class PromptTemplate(models.Model):
 
 
 class PromptTemplateVersion(models.Model):
-    """One saved text of a template (never edited: a change is a new version)."""
+    """One saved text of a template (never edited: a change is a new version).
+
+    A new version is a draft (`published_at` empty): previewed, never served. Publishing it makes
+    it the template's `active_version`; only published versions are served or rolled back to.
+    """
 
     template = models.ForeignKey(PromptTemplate, on_delete=models.CASCADE, related_name="versions")
     version = models.PositiveIntegerField()
@@ -48,6 +53,10 @@ class PromptTemplateVersion(models.Model):
     grounded = models.TextField(blank=True, default="")
     note = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True, help_text="Empty: a draft, never served.")
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["template", "-version"]
@@ -55,6 +64,10 @@ class PromptTemplateVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.template.name} v{self.version}"
+
+    @property
+    def is_draft(self) -> bool:
+        return self.published_at is None
 
 
 class Generation(models.Model):

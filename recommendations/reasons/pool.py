@@ -54,7 +54,10 @@ def active_templates_forget() -> None:
 
 
 def _load() -> tuple[ActiveTemplate, ...]:
-    rows = PromptTemplate.objects.filter(is_active=True, active_version__isnull=False).select_related("active_version")
+    # Published versions only: a draft is previewed, never served.
+    rows = PromptTemplate.objects.filter(is_active=True, active_version__published_at__isnull=False).select_related(
+        "active_version"
+    )
     return tuple(
         ActiveTemplate(
             id=t.pk,

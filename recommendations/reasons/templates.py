@@ -1,5 +1,5 @@
-"""Prompt templates: versions (every save is a new one), activation and rollback, diffs, and
-rendering in the Django template language.
+"""Prompt templates: versions (every save is a new one, a draft until published), publishing and
+rollback to an earlier published version, diffs, and rendering in the Django template language.
 
 Variables a template can use (all strings are sanitised catalog text, see `guardrails`):
 
@@ -26,6 +26,7 @@ from typing import Any
 
 from django.db import transaction
 from django.template import Context, TemplateSyntaxError
+from django.utils import timezone
 
 from placements.public import Placement
 from recommendations.reasons.models import PromptTemplate, PromptTemplateVersion, Purpose
@@ -108,9 +109,16 @@ def grounded_render(*, source: str, variables: Mapping[str, Any]) -> str:
 
 
 def template_version_create(
-    *, template_id: int, body: str, grounded: str = "", note: str = "", activate: bool = True
+    *,
+    template_id: int,
+    body: str,
+    grounded: str = "",
+    note: str = "",
+    publish: bool = False,
+    user_id: int | None = None,
 ) -> PromptTemplateVersion:
-    """Store a new version of the template (numbered after its latest) and, by default, serve it.
+    """Store a new version of the template (numbered after its latest): a draft, served only once
+    published (`publish=True` publishes it at once, as `user_id`).
 
     Raises TemplateError (and stores nothing) when either text does not compile.
     """
@@ -122,32 +130,55 @@ def template_version_create(
         version = PromptTemplateVersion.objects.create(
             template=template, version=latest + 1, body=body, grounded=grounded, note=note
         )
-        if activate:
-            template.active_version = version
-            template.save(update_fields=["active_version"])
+        if publish:
+            template_version_publish(version_id=version.pk, user_id=user_id)
+            version.refresh_from_db()
     return version
 
 
 def template_create(
     *, name: str, purpose: str = Purpose.REASON, placement: str = Placement.HOME_FEED, body: str, grounded: str = ""
 ) -> PromptTemplate:
-    """A new template with its first version active."""
+    """A new template with its first version published."""
     template_compile_check(source=body)
     template_compile_check(source=grounded)
     with transaction.atomic():
         template = PromptTemplate.objects.create(name=name, purpose=purpose, placement=placement)
-        template_version_create(template_id=template.pk, body=body, grounded=grounded, note="created")
+        template_version_create(template_id=template.pk, body=body, grounded=grounded, note="created", publish=True)
     template.refresh_from_db()
     return template
 
 
+def template_version_publish(*, version_id: int, user_id: int | None = None) -> PromptTemplate:
+    """Publish a draft (who and when are kept on the version) and serve it. Publishing a version
+    that is published already serves it again, keeping its first publication."""
+    with transaction.atomic():
+        version = PromptTemplateVersion.objects.select_for_update().select_related("template").get(pk=version_id)
+        if version.published_at is None:
+            version.published_at = timezone.now()
+            version.published_by_id = user_id
+            version.save(update_fields=["published_at", "published_by"])
+        template = version.template
+        template.active_version = version
+        template.save(update_fields=["active_version"])
+    return template
+
+
 def template_version_activate(*, version_id: int) -> PromptTemplate:
-    """Serve this version of its template (a rollback when it is older than the active one)."""
+    """Serve this published version of its template again (a rollback when it is older than the
+    active one). Raises TemplateError for a draft: a draft is published, never rolled back to."""
     version = PromptTemplateVersion.objects.select_related("template").get(pk=version_id)
+    if version.published_at is None:
+        raise TemplateError(f"{version} is a draft: preview and publish it instead")
     template = version.template
     template.active_version = version
     template.save(update_fields=["active_version"])
     return template
+
+
+def template_latest_version(*, template_id: int) -> PromptTemplateVersion | None:
+    """The template's newest version, draft or published (what an edit starts from)."""
+    return PromptTemplateVersion.objects.filter(template_id=template_id).order_by("-version").first()
 
 
 def template_versions_diff(*, old_id: int, new_id: int) -> str:

@@ -145,7 +145,9 @@ def test_a_grounded_text_failing_at_run_time_serves_the_built_in_reason(storefro
     # given an operator's grounded text that compiles but fails on every render
     template = default_templates()["reason"]
     make_shop()
-    template_version_create(template_id=template.pk, body=DEFAULT_REASON_BODY, grounded="{{ route|divisibleby:2 }}")
+    template_version_create(
+        template_id=template.pk, body=DEFAULT_REASON_BODY, grounded="{{ route|divisibleby:2 }}", publish=True
+    )
     active_templates_forget()
     before = _fallbacks("template_error")
     # when the feed is served, through the pipeline and through the API

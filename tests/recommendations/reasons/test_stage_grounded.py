@@ -86,7 +86,10 @@ def test_a_new_template_version_changes_the_reason_at_once(shop):
     # given an operator's new grounded text
     template = default_templates()["reason"]
     template_version_create(
-        template_id=template.pk, body="x", grounded="{% if seed %}Goes with your {{ seed.title|lower }}{% endif %}"
+        template_id=template.pk,
+        body="x",
+        grounded="{% if seed %}Goes with your {{ seed.title|lower }}{% endif %}",
+        publish=True,
     )
     from recommendations.reasons.pool import active_templates_forget
 

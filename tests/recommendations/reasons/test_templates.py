@@ -1,14 +1,17 @@
-"""Prompt templates: versions, diff, activate/roll back, and the admin (edit, diff, preview)."""
+"""Prompt templates: versions (drafts until published), diff, publish and roll back, the pool
+serving published versions only, and the admin (edit, diff, preview, publish)."""
 
 import pytest
 
 from recommendations.reasons.models import PromptTemplate, PromptTemplateVersion
+from recommendations.reasons.pool import active_templates, active_templates_forget
 from recommendations.reasons.templates import (
     TemplateError,
     template_create,
     template_render,
     template_version_activate,
     template_version_create,
+    template_version_publish,
     template_versions_diff,
 )
 from tests.recommendations.reasons_fixtures import default_templates, make_shop
@@ -18,7 +21,9 @@ pytestmark = pytest.mark.django_db
 
 def test_every_save_is_a_new_version_and_rollback_serves_an_old_one():
     template = template_create(name="warm", body="v1 body", grounded="Hi")
-    second = template_version_create(template_id=template.pk, body="v2 body", grounded="Hello", note="warmer")
+    second = template_version_create(
+        template_id=template.pk, body="v2 body", grounded="Hello", note="warmer", publish=True
+    )
     template.refresh_from_db()
     assert (second.version, template.active_version_id) == (2, second.pk)
 
@@ -49,7 +54,42 @@ def test_rendering_does_not_escape_or_execute_catalog_text():
     assert out == "Item: R&D {{ x }} <b>"
 
 
-def test_admin_edit_stores_a_new_version_and_diff_and_activate_work(admin_client):
+def served_version_ids(template: PromptTemplate) -> set[int]:
+    active_templates_forget()
+    return {t.version_id for t in active_templates() if t.id == template.pk}
+
+
+def test_a_new_version_is_a_draft_the_pool_does_not_serve_until_published(django_user_model):
+    # given a served template and an operator
+    template = template_create(name="warm", body="v1 body", grounded="Hi")
+    first = template.active_version
+    operator = django_user_model.objects.create_user("olga")
+    # when a new version is saved
+    draft = template_version_create(template_id=template.pk, body="v2 body", grounded="Hello")
+    # then it is a draft, and the pool still serves v1
+    assert draft.is_draft
+    assert served_version_ids(template) == {first.pk}
+    # and a draft cannot be rolled back to, only published
+    with pytest.raises(TemplateError, match="draft"):
+        template_version_activate(version_id=draft.pk)
+    # when the operator publishes it
+    template_version_publish(version_id=draft.pk, user_id=operator.pk)
+    # then it is served, with who and when kept
+    draft.refresh_from_db()
+    assert (draft.published_by, draft.published_at is not None) == (operator, True)
+    assert served_version_ids(template) == {draft.pk}
+    # and rolling back serves v1 again, keeping v2's publication
+    template_version_activate(version_id=first.pk)
+    assert served_version_ids(template) == {first.pk}
+    draft.refresh_from_db()
+    assert draft.published_by == operator
+
+
+def test_the_migrations_default_templates_are_published():
+    assert PromptTemplateVersion.objects.filter(template__name="default-reason", published_at__isnull=True).count() == 0
+
+
+def test_admin_edit_stores_a_draft_and_diff_publish_and_rollback_work(admin_client):
     template = template_create(name="adm", body="first body", grounded="First")
     data = {"name": "adm", "purpose": "reason", "placement": "home_feed", "is_active": "on"}
     data |= {"body": "second body", "grounded": "Second", "note": "edited"}
@@ -59,13 +99,20 @@ def test_admin_edit_stores_a_new_version_and_diff_and_activate_work(admin_client
     response = admin_client.post(f"/admin/recommendations/prompttemplate/{template.pk}/change/", data)
     assert response.status_code == 302, response.content.decode()[:2000]
     template.refresh_from_db()
-    assert (template.active_version.version, template.active_version.body) == (2, "second body")
+    new = template.versions.get(version=2)
+    assert (new.body, new.published_at, template.active_version.version) == ("second body", None, 1)
 
-    old, new = template.versions.get(version=1), template.active_version
+    old = template.versions.get(version=1)
     diff = admin_client.get(
         f"/admin/recommendations/prompttemplate/{template.pk}/diff/", {"old": old.pk, "new": new.pk}
     )
     assert "+second body" in diff.content.decode() and "-first body" in diff.content.decode()
+
+    publish = admin_client.post(f"/admin/recommendations/prompttemplate/{template.pk}/versions/{new.pk}/publish/")
+    assert publish.status_code == 302
+    template.refresh_from_db()
+    assert template.active_version_id == new.pk
+    assert template.active_version.published_by.username == "admin"
 
     rollback = admin_client.post(f"/admin/recommendations/prompttemplate/{template.pk}/versions/{old.pk}/activate/")
     assert rollback.status_code == 302
@@ -114,7 +161,7 @@ def test_versions_are_listed_on_the_change_page(admin_client):
     template = template_create(name="listed", body="b", grounded="g")
     template_version_create(template_id=template.pk, body="b2", grounded="g")
     page = admin_client.get(f"/admin/recommendations/prompttemplate/{template.pk}/change/").content.decode()
-    assert "diff with active" in page and "activate" in page
+    assert "diff with served" in page and ">publish</button>" in page and "draft (not served)" in page
     assert PromptTemplateVersion.objects.filter(template=template).count() == 2
 
 
