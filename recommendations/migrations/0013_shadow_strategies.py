@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recommendations', '0011_default_strategy_roles'),
+        ('recommendations', '0012_prompt_version_drafts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
