@@ -111,10 +111,20 @@ DATABASES = {"default": dj_database_url.parse(database_url(), conn_max_age=600, 
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(os.environ.get("DB_CONNECT_TIMEOUT_S", "3"))
 if os.environ.get("DB_STATEMENT_TIMEOUT_MS"):
     DATABASES["default"]["OPTIONS"]["options"] = f"-c statement_timeout={int(os.environ['DB_STATEMENT_TIMEOUT_MS'])}"
+# Seconds the client waits for any answer before it gives up on the connection (a server that
+# accepts TCP but never answers): by default the statement timeout plus the connect timeout where
+# a statement timeout is set (the web), else none (long rebuilds in workers and commands).
+# recsite.db_engine enforces it.
+DB_ANSWER_TIMEOUT_S = (
+    float(os.environ["DB_ANSWER_TIMEOUT_S"])
+    if os.environ.get("DB_ANSWER_TIMEOUT_S")
+    else int(os.environ["DB_STATEMENT_TIMEOUT_MS"]) / 1000 + DATABASES["default"]["OPTIONS"]["connect_timeout"]
+    if os.environ.get("DB_STATEMENT_TIMEOUT_MS")
+    else None
+)
+DATABASES["default"]["ENGINE"] = "recsite.db_engine"
 # Parallel checkouts (or helpers) on one server can keep their test databases apart.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("RECSITE_TEST_DB", "test_recsite")}
-if METRICS_ENABLED:
-    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

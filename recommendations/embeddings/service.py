@@ -4,17 +4,23 @@ An embedding is fresh when it was made by the configured model from the product'
 (same `text_hash`); anything else is re-embedded. Every run works in chunks, each written in one
 statement inside its own transaction, so a killed worker leaves whole chunks or nothing, and a
 second run only picks up what the first did not finish.
+
+Search never goes without its HNSW index: a bulk run writes into the table while the index serves,
+then builds a fresh index beside it (CREATE INDEX CONCURRENTLY under another name) and swaps it in
+within one short transaction. A run killed during the build leaves the serving index untouched and
+an invalid half-built one, which the next run drops before it builds again.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from pgvector.psycopg.vector import register_vector_info
 from psycopg import Cursor
@@ -27,8 +33,20 @@ from recommendations.embeddings.model import embedding_dimension, embedding_mode
 # and the one-statement write amortise well, small enough that a killed worker loses little.
 CHUNK_SIZE = 2048
 HNSW_INDEX_NAME = "product_embedding_hnsw"
-# A run that embeds at least this many products, and at least half the catalog, rebuilds the index.
+# The replacement is built under this name beside the serving index, then renamed over it.
+HNSW_NEXT_INDEX_NAME = "product_embedding_hnsw_next"
+# A run that embeds at least this many products, and at least half the catalog, rebuilds the index:
+# the rows it rewrote left as many dead entries in the graph, which a fresh build does not carry.
 BULK_MIN_ROWS = 1000
+# The swap waits this long at most for its table lock, then steps back and tries again: queries
+# queue behind a waiting ACCESS EXCLUSIVE lock, so a long wait would stall search itself.
+SWAP_LOCK_TIMEOUT = "2s"
+SWAP_ATTEMPTS = 10
+# A build whose client died (SIGKILL) stops within this instead of finishing unseen and holding
+# the rebuild lock; what it leaves is an invalid index, dropped by the next run.
+BUILD_CLIENT_CHECK_INTERVAL = "1s"
+# Session advisory lock (any constant) held by one rebuild at a time, freed when its session ends.
+REBUILD_LOCK_KEY = 0x656D6278
 
 EMBEDDINGS_TABLE = ProductEmbedding._meta.db_table
 PRODUCTS_TABLE = Product._meta.db_table
@@ -108,7 +126,10 @@ def ensure_vector_dimension(*, dim: int) -> bool:
     """Re-type the embeddings column to `vector(dim)` when it differs; returns whether it did.
 
     Switching to a model of another dimension drops every stored embedding (they cannot be
-    compared with the new ones anyway) and rebuilds the HNSW cosine index on the new column.
+    compared with the new ones anyway) and builds the HNSW cosine index on the new column in the
+    same transaction. No shadow of the old vectors is kept: a query embedded by the new model has
+    the new dimension and could not be answered from them, so the index on the new column (empty,
+    then filled row by row) is the only one that can serve.
     """
     if dim < 1:
         raise ValueError(f"an embedding dimension must be positive, not {dim}")
@@ -123,24 +144,67 @@ def ensure_vector_dimension(*, dim: int) -> bool:
         # ALTER refuses to run while deferred foreign-key checks of an enclosing transaction wait.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(f"DELETE FROM {qn(EMBEDDINGS_TABLE)}")
-        cursor.execute(f"DROP INDEX IF EXISTS {qn(HNSW_INDEX_NAME)}")
+        for name in vector_indexes():
+            cursor.execute(f"DROP INDEX IF EXISTS {qn(name)}")
         cursor.execute(f"ALTER TABLE {qn(EMBEDDINGS_TABLE)} ALTER COLUMN vector TYPE vector({int(dim)})")
-        _create_vector_index(cursor)
+        # On an empty column: instant.
+        cursor.execute(_index_sql(HNSW_INDEX_NAME, concurrently=False))
     return True
 
 
-def vector_index_exists() -> bool:
+def vector_indexes() -> dict[str, bool]:
+    """The embeddings table's HNSW indexes by name, each with whether it is valid (can serve)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [HNSW_INDEX_NAME])
-        return cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT c.relname, i.indisvalid FROM pg_index i"
+            " JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam"
+            " WHERE i.indrelid = %s::regclass AND a.amname = 'hnsw' ORDER BY c.relname",
+            [EMBEDDINGS_TABLE],
+        )
+        return dict(cursor.fetchall())
+
+
+def vector_index_exists() -> bool:
+    """Whether the serving index is there and valid."""
+    return vector_indexes().get(HNSW_INDEX_NAME, False)
+
+
+def drop_stale_vector_indexes() -> list[str]:
+    """Drop what a killed build left: an invalid index, or a replacement never swapped in.
+
+    Returns the names dropped. Call it only while holding the rebuild lock (a replacement being
+    built right now looks like a leftover).
+    """
+    stale = [name for name, valid in vector_indexes().items() if name != HNSW_INDEX_NAME or not valid]
+    with connection.cursor() as cursor:
+        for name in stale:
+            cursor.execute(f"DROP INDEX {_concurrently()} IF EXISTS {connection.ops.quote_name(name)}")
+    return stale
 
 
 def ensure_vector_index() -> bool:
-    """Build the HNSW cosine index when it is missing (a bulk run killed midway leaves it so)."""
-    if vector_index_exists():
-        return False
-    with transaction.atomic(), connection.cursor() as cursor:
-        _create_vector_index(cursor)
+    """Build the serving HNSW index when it is missing or invalid; returns whether it built one.
+
+    Leftovers of a killed build are dropped on the way.
+    """
+    with _rebuild_lock() as locked:
+        if not locked:
+            return False
+        drop_stale_vector_indexes()
+        if vector_index_exists():
+            return False
+        _build_and_swap()
+    return True
+
+
+def rebuild_vector_index() -> bool:
+    """Build a fresh HNSW index beside the serving one and swap it in; the serving one answers
+    until the swap. Returns False when another rebuild holds the lock (it does the same work)."""
+    with _rebuild_lock() as locked:
+        if not locked:
+            return False
+        drop_stale_vector_indexes()
+        _build_and_swap()
     return True
 
 
@@ -154,8 +218,8 @@ def embed_products(
 
     `batch_size` is the model's batch; `progress` is called with the number of products done
     after each chunk. Running it again right away embeds nothing. When most of the catalog needs
-    embedding (a new catalog, a new model), the HNSW index is dropped and built again at the end:
-    inserting rows one by one into the graph costs several times more than building it.
+    embedding (a new catalog, a new model), a fresh HNSW index is built beside the serving one at
+    the end and swapped in: the rewritten rows left as many dead entries in the old graph.
     """
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be positive, not {batch_size}")
@@ -168,13 +232,12 @@ def embed_products(
     pending = products_to_embed(model_name=model_name).count()
     if limit is not None:
         pending = min(pending, limit)
-    if pending >= BULK_MIN_ROWS and pending * 2 >= Product.objects.count():
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP INDEX IF EXISTS {connection.ops.quote_name(HNSW_INDEX_NAME)}")
-    try:
-        embedded, skipped = _embed_chunks(model_name=model_name, batch_size=batch_size, limit=limit, progress=progress)
-    finally:
-        ensure_vector_index()
+    bulk = pending >= BULK_MIN_ROWS and pending * 2 >= Product.objects.count()
+    # A run killed before left a half-built index, or none: set that right first.
+    ensure_vector_index()
+    embedded, skipped = _embed_chunks(model_name=model_name, batch_size=batch_size, limit=limit, progress=progress)
+    if bulk:
+        rebuild_vector_index()
 
     duration = time.perf_counter() - started
     return EmbedReport(
@@ -216,17 +279,71 @@ def _embed_chunks(
     return embedded, skipped
 
 
-def _create_vector_index(cursor) -> None:
-    # Room to build the graph in memory, which is what makes a build fast (used only as needed).
-    cursor.execute("SET LOCAL maintenance_work_mem = '512MB'")
-    # Like ALTER, CREATE INDEX refuses to run while deferred foreign-key checks of an enclosing
-    # transaction wait (only tests wrap a whole run in one transaction).
-    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-    cursor.execute(
-        f"CREATE INDEX IF NOT EXISTS {connection.ops.quote_name(HNSW_INDEX_NAME)} "
-        f"ON {connection.ops.quote_name(EMBEDDINGS_TABLE)} "
+def _concurrently() -> str:
+    # CONCURRENTLY cannot run inside a transaction block: only tests wrap a whole run in one, and
+    # there nobody else reads the table.
+    return "" if connection.in_atomic_block else "CONCURRENTLY"
+
+
+def _index_sql(name: str, *, concurrently: bool) -> str:
+    qn = connection.ops.quote_name
+    return (
+        f"CREATE INDEX {'CONCURRENTLY' if concurrently else ''} {qn(name)} ON {qn(EMBEDDINGS_TABLE)} "
         "USING hnsw (vector vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
     )
+
+
+@contextmanager
+def _rebuild_lock() -> Iterator[bool]:
+    """Session advisory lock: one rebuild at a time; a second caller gets False and goes on."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [REBUILD_LOCK_KEY])
+        locked = bool(cursor.fetchone()[0])
+    try:
+        yield locked
+    finally:
+        if locked:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [REBUILD_LOCK_KEY])
+
+
+def _build_and_swap() -> None:
+    """Build the replacement under its own name while the serving index answers, then swap."""
+    in_block = connection.in_atomic_block
+    with connection.cursor() as cursor:
+        # Room to build the graph in memory, which is what makes a build fast (used only as needed).
+        cursor.execute(
+            "SELECT set_config('maintenance_work_mem', '512MB', %s),"
+            " set_config('client_connection_check_interval', %s, %s)",
+            [in_block, BUILD_CLIENT_CHECK_INTERVAL, in_block],
+        )
+        if in_block:
+            # Like ALTER, CREATE INDEX refuses to run while deferred foreign-key checks wait.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        try:
+            cursor.execute(_index_sql(HNSW_NEXT_INDEX_NAME, concurrently=not in_block))
+        finally:
+            if not in_block:
+                cursor.execute("RESET maintenance_work_mem")
+                cursor.execute("RESET client_connection_check_interval")
+    _swap_in_next()
+
+
+def _swap_in_next() -> None:
+    """Drop the serving index and rename the replacement over it, in one short transaction."""
+    qn = connection.ops.quote_name
+    for attempt in range(SWAP_ATTEMPTS):
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [SWAP_LOCK_TIMEOUT])
+                cursor.execute(f"DROP INDEX IF EXISTS {qn(HNSW_INDEX_NAME)}")
+                cursor.execute(f"ALTER INDEX {qn(HNSW_NEXT_INDEX_NAME)} RENAME TO {qn(HNSW_INDEX_NAME)}")
+            return
+        except OperationalError:
+            # Lock timeout: a long query holds the table; the old index serves meanwhile.
+            if attempt == SWAP_ATTEMPTS - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
 
 
 def _read_chunk(*, model_name: str, after_pk: int, size: int) -> _Chunk:

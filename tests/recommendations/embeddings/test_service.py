@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import psycopg
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import override_settings
 
 from catalog.models import DEFAULT_EMBEDDING_DIM, Product, ProductEmbedding
@@ -309,7 +310,13 @@ def test_embed_task_returns_the_report_as_a_dict(kitchen_and_garden):
     assert set(report) == {"embedded", "skipped", "model_name", "device", "duration_s", "items_per_s"}
 
 
-def test_embedding_most_of_the_catalog_rebuilds_the_index_instead_of_inserting_into_it(kitchen_and_garden, monkeypatch):
+def index_oid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 'product_embedding_hnsw'::regclass::oid")
+        return cursor.fetchone()[0]
+
+
+def test_embedding_most_of_the_catalog_rebuilds_the_index_beside_the_serving_one(kitchen_and_garden, monkeypatch):
     # given: three products count as a bulk run
     monkeypatch.setattr(service, "BULK_MIN_ROWS", 3)
     index_during_encode: list[bool] = []
@@ -319,20 +326,25 @@ def test_embedding_most_of_the_catalog_rebuilds_the_index_instead_of_inserting_i
         return encode_texts(texts, batch_size=batch_size)
 
     monkeypatch.setattr(service, "encode_texts", encode_and_look)
+    before = index_oid()
 
     # when
     report = embed_products()
 
-    # then
-    assert (report.embedded, index_during_encode) == (3, [False])
+    # then: the index served throughout, and a fresh one replaced it
+    assert (report.embedded, index_during_encode) == (3, [True])
     assert hnsw_index_definition() == HNSW_INDEX
-    # and a small run keeps the index in place
+    assert service.vector_indexes() == {"product_embedding_hnsw": True}
+    rebuilt = index_oid()
+    assert rebuilt != before
+    # and a small run keeps the index as it is
     retitle(kitchen_and_garden["hose"], "stainless steel kettle")
-    assert (embed_products().embedded, index_during_encode) == (1, [False, True])
+    assert (embed_products().embedded, index_during_encode) == (1, [True, True])
+    assert index_oid() == rebuilt
 
 
 def test_a_missing_index_is_built_again(kitchen_and_garden):
-    # given: a bulk run killed before it rebuilt the index
+    # given: the index was dropped by hand
     with connection.cursor() as cursor:
         cursor.execute("DROP INDEX product_embedding_hnsw")
 
@@ -342,6 +354,51 @@ def test_a_missing_index_is_built_again(kitchen_and_garden):
     # then
     assert report.embedded == 3
     assert hnsw_index_definition() == HNSW_INDEX
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_concurrent_rebuild_swaps_in_exactly_one_valid_index(kitchen_and_garden):
+    # given: the index serves (outside a transaction, so the build runs CONCURRENTLY)
+    embed_products()
+    before = index_oid()
+
+    # when
+    rebuilt = service.rebuild_vector_index()
+
+    # then
+    assert rebuilt is True
+    assert service.vector_indexes() == {"product_embedding_hnsw": True}
+    assert index_oid() != before
+    assert hnsw_index_definition() == HNSW_INDEX
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_half_built_index_left_by_a_killed_build_is_dropped_by_the_next_run(kitchen_and_garden):
+    # given: a concurrent build that failed midway, as a killed one does: it waits for a writer's
+    # open transaction and gives up, leaving its index INVALID beside the serving one
+    embed_products()
+    serving = index_oid()
+    writer = psycopg.connect(**connection.get_connection_params())
+    try:
+        writer.execute("UPDATE catalog_productembedding SET updated_at = now()")
+        with connection.cursor() as cursor, pytest.raises(OperationalError):
+            cursor.execute("SET lock_timeout = '200ms'")
+            try:
+                cursor.execute(service._index_sql(service.HNSW_NEXT_INDEX_NAME, concurrently=True))
+            finally:
+                cursor.execute("RESET lock_timeout")
+    finally:
+        writer.rollback()
+        writer.close()
+    assert service.vector_indexes() == {"product_embedding_hnsw": True, "product_embedding_hnsw_next": False}
+
+    # when
+    built = service.ensure_vector_index()
+
+    # then: the leftover is gone, the serving index was never touched
+    assert built is False
+    assert service.vector_indexes() == {"product_embedding_hnsw": True}
+    assert index_oid() == serving
 
 
 def test_products_are_read_and_written_chunk_by_chunk(kitchen_and_garden, monkeypatch):

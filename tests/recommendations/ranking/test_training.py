@@ -4,6 +4,8 @@ import lightgbm as lgb
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from recommendations.models import RankerModel
 from recommendations.ranking.features import FEATURE_SETS
@@ -144,3 +146,22 @@ def test_a_memory_budget_too_small_for_every_list_samples_customers_and_says_so(
     assert data.windows["sampled_to"] == 5
     assert (data.windows["customers_sampled"], data.windows["lists"]) == (10, 10)
     assert "to stay within the memory budget" in data.windows["sample_rule"]
+
+
+def test_a_version_is_one_insert_made_after_the_fit_so_a_killed_run_leaves_nothing_half_written(shop):
+    # given: every statement of a training run
+    with CaptureQueriesContext(connection) as queries:
+        # when
+        ranker = ranker_train(feature_set="statistical")
+
+    # then: the row, artifact included, is written by one INSERT and never touched again (a SIGKILL
+    # before its commit leaves no version; after it, a whole one: bench/train_kill_drill.py)
+    writes = [
+        q["sql"]
+        for q in queries.captured_queries
+        if '"recommendations_rankermodel"' in q["sql"] and not q["sql"].lstrip().startswith("SELECT")
+    ]
+    assert len(writes) == 1
+    assert writes[0].startswith('INSERT INTO "recommendations_rankermodel"')
+    assert ranker.artifact in writes[0]
+    assert lgb.Booster(model_str=RankerModel.objects.get().artifact).num_feature() == len(ranker.feature_names)
