@@ -14,10 +14,20 @@ from collections.abc import Sequence
 
 from catalog.public import ItemNeighbor, Product
 from placements.public import SEARCH_KEYWORD, Placement, Strategy, built_in_strategy
-from recommendations.contracts import Candidate, FusedItem, ItemFilter, Recommendation, RecRequest, ScoredItem
+from recommendations.contracts import (
+    HISTORY_CUSTOMER,
+    HISTORY_NONE,
+    HISTORY_SESSION,
+    Candidate,
+    FusedItem,
+    ItemFilter,
+    Recommendation,
+    RecRequest,
+    ScoredItem,
+)
 from recommendations.embeddings.model import encode_texts
 from recommendations.errors import EmbeddingModelUnavailable, UnknownProduct
-from recommendations.history import History, customer_history
+from recommendations.history import History, customer_history, session_history
 from recommendations.ranking.stage import rank_stage
 from recommendations.reasons.stage import reasons_attach, rerank_stage
 from recommendations.recall import itemcf, semantic
@@ -41,7 +51,7 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
     out-of-stock items and, when `category` is given, items outside that category's subtree.
     """
     strategy = strategy or Strategy()
-    history = customer_history(customer_id=request.customer_id)
+    history, history_source = request_history(request)
     excluded_pks = (frozenset() if request.include_purchased else history.purchased_pks) | frozenset(request.seen)
     fused = recall_stage(request=request, strategy=strategy, history=history, excluded_pks=excluded_pks)
     with stage_timer("rank"):
@@ -69,7 +79,11 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
                 placement=Placement.HOME_FEED,
             )
     return Recommendation(
-        recommendation_id=recommendation_id, strategy=strategy.name, items=items[: request.k], ranker=ranked.ranker
+        recommendation_id=recommendation_id,
+        strategy=strategy.name,
+        items=items[: request.k],
+        ranker=ranked.ranker,
+        history=history_source,
     )
 
 
@@ -109,6 +123,18 @@ def bought_together(
         item_filter=item_filter,
     )
     return Recommendation(recommendation_id=uuid.uuid4(), strategy=strategy.name, items=items, ranker=ranked.ranker)
+
+
+def request_history(request: RecRequest) -> tuple[History, str]:
+    """The customer's history; when it is empty, the anonymous session's (a linked session's
+    events are the customer's already); and which one it is."""
+    history = customer_history(customer_id=request.customer_id)
+    if not history.is_empty:
+        return history, HISTORY_CUSTOMER
+    history = session_history(session_id=request.session_id)
+    if not history.is_empty:
+        return history, HISTORY_SESSION
+    return History(), HISTORY_NONE
 
 
 def similar_items(
