@@ -25,6 +25,12 @@ HISTORY_CUSTOMER = "customer"
 HISTORY_SESSION = "session"
 HISTORY_NONE = "none"
 
+# What a search's answer matched: text (SKU, brand, title words), meaning, both, or nothing.
+MATCH_LEXICAL = "lexical"
+MATCH_SEMANTIC = "semantic"
+MATCH_HYBRID = "hybrid"
+MATCH_NONE = "none"
+
 # Score multipliers of a request's `boost=` and `bury=` (a merchandising rule sets its own).
 REQUEST_BOOST = 1.5
 REQUEST_BURY = 0.5
@@ -169,6 +175,10 @@ class Recommendation:
     fallback: str | None = None
     # Home feed: the history it was made from (HISTORY_CUSTOMER, HISTORY_SESSION, HISTORY_NONE).
     history: str | None = None
+    # Search: what the items matched (MATCH_*), and the facet counts of the matches
+    # (facet -> value -> count; recommendations.facets).
+    matched: str | None = None
+    facets: dict[str, dict[str, int]] | None = None
 
 
 @dataclass(frozen=True)

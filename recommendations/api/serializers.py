@@ -15,6 +15,10 @@ from recommendations.contracts import (
     HISTORY_CUSTOMER,
     HISTORY_NONE,
     HISTORY_SESSION,
+    MATCH_HYBRID,
+    MATCH_LEXICAL,
+    MATCH_NONE,
+    MATCH_SEMANTIC,
     REASON_GENERATED,
     REASON_GROUNDED,
 )
@@ -225,7 +229,10 @@ class BoughtTogetherQuerySerializer(StorefrontQuerySerializer):
 
 
 class SearchQuerySerializer(StorefrontQuerySerializer):
-    q = BoundedCharField(max_length=QUERY_MAX_LENGTH, help_text="What the shopper typed (1 to 500 characters).")
+    q = BoundedCharField(
+        max_length=QUERY_MAX_LENGTH,
+        help_text="What the shopper typed (1 to 500 characters): words, a brand or a SKU, e.g. `85123A`.",
+    )
     k = _k_field()
     category = CategoryPathField(
         max_length=CATEGORY_MAX_LENGTH,
@@ -304,8 +311,26 @@ class BoughtTogetherOutputSerializer(_RecommendationOutputSerializer):
     items = RecommendedItemSerializer(many=True)
 
 
+class SearchFacetsSerializer(serializers.Serializer):
+    category = serializers.DictField(child=serializers.IntegerField(), help_text="Category path -> matches.")
+    brand = serializers.DictField(child=serializers.IntegerField(), help_text="Brand -> matches.")
+    price = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Price band (`10-25`, `250+`, `none`) -> matches."
+    )
+
+
 class SearchOutputSerializer(_RecommendationOutputSerializer):
     query = serializers.CharField()
+    matched = serializers.ChoiceField(
+        choices=[MATCH_HYBRID, MATCH_LEXICAL, MATCH_SEMANTIC, MATCH_NONE],
+        help_text="What the items matched: `lexical` (SKU, brand or title words), `semantic` (meaning, above a "
+        "minimum similarity), `hybrid` (both, fused), `none` (nothing: e.g. a gibberish query).",
+    )
+    facets = SearchFacetsSerializer(
+        allow_null=True,
+        help_text="Counts per category, brand and price band over the query's matches (before this request's "
+        "own filters); null for an empty query.",
+    )
     fallback = serializers.CharField(
         allow_null=True,
         help_text="Set when the answer is degraded (keyword matching while the embedding model is "

@@ -199,7 +199,9 @@ class SearchApi(APIView):
         responses={200: SearchOutputSerializer, **ERRORS},
     )
     def get(self, request: Request) -> Response:
-        """Semantic search: the query's embedding against the catalog's."""
+        """Search by the placement's algorithm: `hybrid` (SKU, brand and title matching fused with the
+        semantic matches above a minimum similarity), `semantic` or `keyword`; `matched` says what
+        the items matched, `facets` counts the matches per category, brand and price band."""
         query = SearchQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
@@ -221,6 +223,8 @@ class SearchApi(APIView):
                 "strategy": recommendation.strategy,
                 "query": params["q"],
                 "fallback": recommendation.fallback,
+                "matched": recommendation.matched,
+                "facets": recommendation.facets,
                 "items": recommendation.items,
                 "next_cursor": page.next_cursor,
                 **served.names,
