@@ -74,22 +74,31 @@ def customer_get(*, customer_id: str) -> Customer | None:
 class CatalogErasure:
     customer: int
     events: int
+    # Anonymous sessions linked to the customer (their events are among `events`).
+    sessions: int = 0
 
 
 def customer_erase(*, customer_id: str) -> CatalogErasure:
-    """Delete the customer's row and every event of theirs (one statement each); nothing when
-    there is no such customer. Popularity and item neighbours are aggregates that name no one:
+    """Delete the customer's row, every event of theirs and of the sessions linked to them (also
+    those stored without the customer), and the links (one statement each); nothing when there is
+    no such customer. Popularity and item neighbours are aggregates that name no one:
     they stay until their next rebuild, which no longer sees these events."""
     pk = Customer.objects.filter(external_id=customer_id).values_list("pk", flat=True).first()
     if pk is None:
         return CatalogErasure(customer=0, events=0)
     with connection.cursor() as cursor:
         # Raw deletes: the ORM's cascade would load every event id into memory first.
-        cursor.execute("DELETE FROM catalog_event WHERE customer_id = %s", [pk])
+        cursor.execute(
+            "DELETE FROM catalog_event WHERE customer_id = %s"
+            " OR session_id IN (SELECT session_id FROM catalog_sessionlink WHERE customer_id = %s)",
+            [pk, pk],
+        )
         events = cursor.rowcount
+        cursor.execute("DELETE FROM catalog_sessionlink WHERE customer_id = %s", [pk])
+        sessions = cursor.rowcount
         cursor.execute("DELETE FROM catalog_customer WHERE id = %s", [pk])
         customers = cursor.rowcount
-    return CatalogErasure(customer=customers, events=events)
+    return CatalogErasure(customer=customers, events=events, sessions=sessions)
 
 
 def product_attribute_keys() -> frozenset[str]:

@@ -96,8 +96,14 @@ class Event(models.Model):
     # row's content when the source has none.
     event_id = models.CharField(max_length=200)
     # The composite indexes below lead with these columns; single-column FK indexes would only
-    # slow the bulk ingest down.
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events", db_index=False)
+    # slow the bulk ingest down. No customer: an anonymous session's event (`session_id` set),
+    # until the session is linked to a customer.
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="events", db_index=False, null=True, blank=True
+    )
+    # The storefront's anonymous session id, with or without a customer. NULL, not "", when none:
+    # the partial index below leaves those rows (most of them) out.
+    session_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="events", db_index=False)
     type = models.CharField(max_length=16, choices=EventType.choices)
     value = models.FloatField(null=True, blank=True)
@@ -117,12 +123,30 @@ class Event(models.Model):
                 condition=models.Q(recommendation_id__isnull=False),
             ),
             models.Index(fields=["customer", "-timestamp"]),
+            # A session's history (one query per feed request); most events have no session.
+            models.Index(
+                fields=["session_id", "-timestamp"],
+                name="event_session_idx",
+                condition=models.Q(session_id__isnull=False),
+            ),
             models.Index(fields=["product", "timestamp"]),
             models.Index(fields=["timestamp"]),
         ]
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.type} {self.product_id} @ {self.timestamp:%Y-%m-%d %H:%M}"
+
+
+class SessionLink(models.Model):
+    """An anonymous session claimed by a customer: its events are theirs (merged once, and each
+    later event of the session on ingest). One customer per session, for good."""
+
+    session_id = models.CharField(max_length=128, unique=True)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="sessions")
+    linked_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.session_id} -> {self.customer_id}"
 
 
 class ProductEmbedding(models.Model):

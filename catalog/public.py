@@ -9,6 +9,7 @@ from catalog.importing.fields import FieldError, number, text, timestamp
 from catalog.importing.products import category_path_normalize
 from catalog.importing.readers import BadLine, read_rows
 from catalog.models import Customer, Event, EventType, ItemNeighbor, ItemPopularity, Product, ProductEmbedding
+from catalog.sessions import SESSION_MAX_LENGTH, SessionClaimed, session_link
 from catalog.signals import clicks_stored
 from catalog.text import product_text, text_hash
 
@@ -16,7 +17,10 @@ __all__ = [
     "PATH_SEPARATOR",
     "category_subtree_like",
     "category_subtree_q",
+    "SESSION_MAX_LENGTH",
     "BadLine",
+    "SessionClaimed",
+    "session_link",
     "CatalogErasure",
     "Customer",
     "Event",

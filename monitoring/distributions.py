@@ -46,7 +46,8 @@ def window_pairs(*, window: Window) -> tuple[np.ndarray, np.ndarray]:
     """Distinct (customer pk, product pk) pairs with an event in the window, for embedded products."""
     sql = (
         "SELECT DISTINCT e.customer_id, e.product_id FROM catalog_event e"
-        " JOIN catalog_productembedding pe ON pe.product_id = e.product_id WHERE e.timestamp < %s"
+        " JOIN catalog_productembedding pe ON pe.product_id = e.product_id"
+        " WHERE e.timestamp < %s AND e.customer_id IS NOT NULL"
     )
     params: list = [window.end]
     if window.start is not None:

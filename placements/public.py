@@ -15,6 +15,7 @@ from placements.placement import Placement
 from placements.strategy import (
     ROUTES,
     SEARCH_ALGORITHMS,
+    SEARCH_HYBRID,
     SEARCH_KEYWORD,
     SEARCH_SEMANTIC,
     Strategy,
@@ -28,6 +29,7 @@ from placements.strategy import (
 
 __all__ = [
     "SEARCH_ALGORITHMS",
+    "SEARCH_HYBRID",
     "SEARCH_KEYWORD",
     "SEARCH_SEMANTIC",
     "built_in_strategy",

@@ -19,6 +19,18 @@ REASON_GROUNDED = "grounded"
 # semantic matches of it, fused with their personal candidates (recommendations.recall.stage).
 CONTEXT_ROUTE = "context"
 
+# Which history shaped a home feed: the customer's, the anonymous session's, or none (popularity
+# and the request's context).
+HISTORY_CUSTOMER = "customer"
+HISTORY_SESSION = "session"
+HISTORY_NONE = "none"
+
+# What a search's answer matched: text (SKU, brand, title words), meaning, both, or nothing.
+MATCH_LEXICAL = "lexical"
+MATCH_SEMANTIC = "semantic"
+MATCH_HYBRID = "hybrid"
+MATCH_NONE = "none"
+
 # Score multipliers of a request's `boost=` and `bury=` (a merchandising rule sets its own).
 REQUEST_BOOST = 1.5
 REQUEST_BURY = 0.5
@@ -73,6 +85,9 @@ class PlacementRequest:
     # Product pks served on the previous pages of this list (pagination): left out, and recall
     # asks for as many more candidates.
     seen: tuple[int, ...] = ()
+    # The storefront's anonymous session: its events shape the feed of a customer without
+    # history; with `customer_id`, serving links the two.
+    session_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +108,7 @@ class RecRequest:
     reasons: bool = True
     item_filter: ItemFilter = ItemFilter()
     seen: tuple[int, ...] = ()
+    session_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +173,12 @@ class Recommendation:
     # Why the list was made in a degraded way (e.g. keyword search while the embedding model is
     # unavailable); None when every stage worked.
     fallback: str | None = None
+    # Home feed: the history it was made from (HISTORY_CUSTOMER, HISTORY_SESSION, HISTORY_NONE).
+    history: str | None = None
+    # Search: what the items matched (MATCH_*), and the facet counts of the matches
+    # (facet -> value -> count; recommendations.facets).
+    matched: str | None = None
+    facets: dict[str, dict[str, int]] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Erasing a customer (the storefront's right-to-be-forgotten call): every row that names them,
 across the apps, each through its own facade.
 
-Gone: the customer and their events (catalog), their exposures (experiments), their served lists
+Gone: the customer and their events, and the events of the anonymous sessions linked to them
+(catalog), their exposures (experiments), their served lists
 and the reason servings of those lists, their hidden items, and the personal fields of their bad
 cases (the id, the feedback text, the served snapshot; the case stays, anonymous, for the review
 counts). Kept: what cannot be traced back to a person (popularity, item neighbours, the
@@ -37,6 +38,7 @@ class Erasure:
 
     customer: int
     events: int
+    sessions: int
     exposures: int
     served_lists: int
     reason_servings: int
@@ -71,6 +73,7 @@ def customer_erase(*, customer_id: str) -> Erasure:
     erasure = Erasure(
         customer=catalog.customer,
         events=catalog.events,
+        sessions=catalog.sessions,
         exposures=exposures,
         served_lists=served_lists,
         reason_servings=reason_servings,

@@ -107,6 +107,29 @@ def customer_history(*, customer_id: str | None) -> History:
     with connection.cursor() as cursor:
         cursor.execute(sql, [customer_id, HISTORY_MAX_EVENTS, EventType.PURCHASE.value])
         rows = cursor.fetchall()
+    return _history_from_rows(rows)
+
+
+def session_history(*, session_id: str | None) -> History:
+    """The history of an anonymous session: its latest events, aggregated as a customer's are
+    (the same weights and decay), in one query on the session index."""
+    if not session_id:
+        return History()
+    sql = (
+        "(SELECT true AS recent, e.product_id, e.type, e.value, e.timestamp FROM catalog_event e"
+        " WHERE e.session_id = %s ORDER BY e.timestamp DESC, e.id DESC LIMIT %s)"
+        " UNION ALL"
+        " (SELECT DISTINCT false, e.product_id, NULL::varchar, NULL::float8, NULL::timestamptz FROM catalog_event e"
+        "  WHERE e.session_id = %s AND e.type = %s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [session_id, HISTORY_MAX_EVENTS, session_id, EventType.PURCHASE.value])
+        rows = cursor.fetchall()
+    return _history_from_rows(rows)
+
+
+def _history_from_rows(rows: list[tuple]) -> History:
+    """Rows of (recent?, product pk, type, value, time): the recent events, then the purchased items."""
     recent = [row[1:] for row in rows if row[0]]
     if not recent:
         return History()

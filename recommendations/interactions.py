@@ -91,10 +91,14 @@ def interactions_load(*, until=None) -> tuple[Interactions, np.ndarray]:
     by Customer pk order. One query for the events, one for the catalog.
     """
     product_pks = np.fromiter(Product.objects.order_by("pk").values_list("pk", flat=True), dtype=np.int64)
-    sql = "SELECT customer_id, product_id, type, value, EXTRACT(EPOCH FROM timestamp) FROM catalog_event"
+    # Anonymous sessions' events (no customer until linked) train nothing: users are customers.
+    sql = (
+        "SELECT customer_id, product_id, type, value, EXTRACT(EPOCH FROM timestamp) FROM catalog_event"
+        " WHERE customer_id IS NOT NULL"
+    )
     params: list = []
     if until is not None:
-        sql += " WHERE timestamp < %s"
+        sql += " AND timestamp < %s"
         params.append(until)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

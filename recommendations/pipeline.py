@@ -13,16 +13,32 @@ import uuid
 from collections.abc import Sequence
 
 from catalog.public import ItemNeighbor, Product
-from placements.public import SEARCH_KEYWORD, Placement, Strategy, built_in_strategy
-from recommendations.contracts import Candidate, FusedItem, ItemFilter, Recommendation, RecRequest, ScoredItem
+from placements.public import SEARCH_HYBRID, SEARCH_KEYWORD, Placement, Strategy, built_in_strategy
+from recommendations.contracts import (
+    HISTORY_CUSTOMER,
+    HISTORY_NONE,
+    HISTORY_SESSION,
+    MATCH_HYBRID,
+    MATCH_LEXICAL,
+    MATCH_NONE,
+    MATCH_SEMANTIC,
+    Candidate,
+    FusedItem,
+    ItemFilter,
+    Recommendation,
+    RecRequest,
+    ScoredItem,
+)
 from recommendations.embeddings.model import encode_texts
 from recommendations.errors import EmbeddingModelUnavailable, UnknownProduct
-from recommendations.history import History, customer_history
+from recommendations.facets import search_facets
+from recommendations.history import History, customer_history, session_history
 from recommendations.ranking.stage import rank_stage
 from recommendations.reasons.stage import reasons_attach, rerank_stage
-from recommendations.recall import itemcf, semantic
-from recommendations.recall.fused import fuse
+from recommendations.recall import itemcf, lexical, semantic
+from recommendations.recall.fused import fuse, rrf_fuse
 from recommendations.recall.keyword import keyword_candidates
+from recommendations.recall.lexical import lexical_candidates
 from recommendations.recall.stage import recall_stage
 from recommendations.rules.stage import rules_stage
 from recsite.metrics import fallback_count, stage_timer
@@ -30,6 +46,14 @@ from recsite.metrics import fallback_count, stage_timer
 logger = logging.getLogger(__name__)
 
 KEYWORD_FALLBACK = "keyword search: the embedding model is unavailable"
+LEXICAL_FALLBACK = "lexical matches only: the embedding model is unavailable"
+
+# Hybrid search: semantic matches less similar than this to the query are not returned. MiniLM
+# gives any text some similarity to every product: on Online Retail (bench/search_quality.py)
+# gibberish queries reached 0.28-0.38, title queries at least 0.40, and NDCG@10 peaked from 0.4.
+MIN_SEMANTIC_SIMILARITY = 0.4
+# Matches each hybrid route proposes at least (fused, and counted in the facets).
+SEARCH_POOL = 100
 
 SEARCH_RULES_MARGIN = 20
 
@@ -41,7 +65,7 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
     out-of-stock items and, when `category` is given, items outside that category's subtree.
     """
     strategy = strategy or Strategy()
-    history = customer_history(customer_id=request.customer_id)
+    history, history_source = request_history(request)
     excluded_pks = (frozenset() if request.include_purchased else history.purchased_pks) | frozenset(request.seen)
     fused = recall_stage(request=request, strategy=strategy, history=history, excluded_pks=excluded_pks)
     with stage_timer("rank"):
@@ -69,7 +93,11 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
                 placement=Placement.HOME_FEED,
             )
     return Recommendation(
-        recommendation_id=recommendation_id, strategy=strategy.name, items=items[: request.k], ranker=ranked.ranker
+        recommendation_id=recommendation_id,
+        strategy=strategy.name,
+        items=items[: request.k],
+        ranker=ranked.ranker,
+        history=history_source,
     )
 
 
@@ -109,6 +137,18 @@ def bought_together(
         item_filter=item_filter,
     )
     return Recommendation(recommendation_id=uuid.uuid4(), strategy=strategy.name, items=items, ranker=ranked.ranker)
+
+
+def request_history(request: RecRequest) -> tuple[History, str]:
+    """The customer's history; when it is empty, the anonymous session's (a linked session's
+    events are the customer's already); and which one it is."""
+    history = customer_history(customer_id=request.customer_id)
+    if not history.is_empty:
+        return history, HISTORY_CUSTOMER
+    history = session_history(session_id=request.session_id)
+    if not history.is_empty:
+        return history, HISTORY_SESSION
+    return History(), HISTORY_NONE
 
 
 def similar_items(
@@ -174,22 +214,29 @@ def search(
     strategy = strategy or built_in_strategy(Placement.SEARCH)
     items: tuple[ScoredItem, ...] = ()
     fallback = None
+    matched, facets = MATCH_NONE, None
     if query.strip() and k > 0:
         # A few more than k, so that items the rules exclude leave no hole.
         n = k + SEARCH_RULES_MARGIN
         knn_filter = semantic.KnnFilter(excluded_pks=tuple(seen), category_path=category)
         try:
-            if strategy.search == SEARCH_KEYWORD:
+            if strategy.search == SEARCH_HYBRID:
+                ranked, matched, fallback = hybrid_search(query=query, n=max(n, SEARCH_POOL), knn_filter=knn_filter)
+            elif strategy.search == SEARCH_KEYWORD:
                 with stage_timer("search.keyword"):
-                    found = keyword_candidates(query=query, n=n, knn_filter=knn_filter)
+                    ranked = _as_fused(keyword_candidates(query=query, n=n, knn_filter=knn_filter))
+                matched = MATCH_LEXICAL if ranked else MATCH_NONE
             else:
-                found = _semantic_search(query=query, n=n, knn_filter=knn_filter)
+                ranked = _as_fused(_semantic_search(query=query, n=n, knn_filter=knn_filter))
+                matched = MATCH_SEMANTIC if ranked else MATCH_NONE
         except EmbeddingModelUnavailable:
             logger.exception("search fell back to keyword matching")
             fallback_count(stage="search", reason="embedding_model_unavailable")
-            found, fallback = keyword_candidates(query=query, n=n, knn_filter=knn_filter), KEYWORD_FALLBACK
+            ranked, fallback = _as_fused(keyword_candidates(query=query, n=n, knn_filter=knn_filter)), KEYWORD_FALLBACK
+            matched = MATCH_LEXICAL if ranked else MATCH_NONE
+        facets = search_facets(product_pks=[item.product_pk for item in ranked])
         items = rules_stage(
-            ranked=[FusedItem(product_pk=c.product_pk, score=c.score, routes={c.route: c.score}) for c in found],
+            ranked=ranked,
             k=k,
             placement=Placement.SEARCH,
             customer_id=customer_id,
@@ -197,7 +244,43 @@ def search(
             excluded_pks=seen,
             item_filter=item_filter,
         )
-    return Recommendation(recommendation_id=uuid.uuid4(), strategy=strategy.name, items=items, fallback=fallback)
+    return Recommendation(
+        recommendation_id=uuid.uuid4(),
+        strategy=strategy.name,
+        items=items,
+        fallback=fallback,
+        matched=matched,
+        facets=facets,
+    )
+
+
+def hybrid_search(*, query: str, n: int, knn_filter: semantic.KnnFilter) -> tuple[list[FusedItem], str, str | None]:
+    """Lexical matches (SKU, brand, title words) fused by reciprocal rank with the semantic matches
+    at least MIN_SEMANTIC_SIMILARITY similar; what matched (MATCH_*) and the fallback, if any."""
+    with stage_timer("search.lexical"):
+        found = {lexical.ROUTE: lexical_candidates(query=query, n=n, knn_filter=knn_filter)}
+    fallback = None
+    try:
+        close = [
+            c for c in _semantic_search(query=query, n=n, knn_filter=knn_filter) if c.score >= MIN_SEMANTIC_SIMILARITY
+        ]
+        found[semantic.ROUTE] = close
+    except EmbeddingModelUnavailable:
+        logger.exception("hybrid search answered with lexical matches only")
+        fallback_count(stage="search", reason="embedding_model_unavailable")
+        fallback = LEXICAL_FALLBACK
+    routes = {route for route, candidates in found.items() if candidates}
+    if routes == {lexical.ROUTE, semantic.ROUTE}:
+        matched = MATCH_HYBRID
+    elif routes:
+        matched = MATCH_LEXICAL if lexical.ROUTE in routes else MATCH_SEMANTIC
+    else:
+        matched = MATCH_NONE
+    return rrf_fuse(candidates=found), matched, fallback
+
+
+def _as_fused(candidates: list[Candidate]) -> list[FusedItem]:
+    return [FusedItem(product_pk=c.product_pk, score=c.score, routes={c.route: c.score}) for c in candidates]
 
 
 def _semantic_search(*, query: str, n: int, knn_filter: semantic.KnnFilter) -> list[Candidate]:

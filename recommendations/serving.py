@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from catalog.public import session_link
 from placements.public import Placement, Strategy
 from recommendations.contracts import PlacementRequest, Recommendation, RecRequest
 from recommendations.pipeline import bought_together, recommend, search, similar_items
@@ -78,6 +79,7 @@ def placement_answer(*, request: PlacementRequest, strategy: Strategy | None = N
             reasons=request.reasons,
             item_filter=request.item_filter,
             seen=request.seen,
+            session_id=request.session_id,
         ),
         strategy=strategy,
     )
@@ -85,7 +87,11 @@ def placement_answer(*, request: PlacementRequest, strategy: Strategy | None = N
 
 def placement_serve(*, request: PlacementRequest, record: bool = True) -> Served:
     """Serve `request` with the strategy this customer gets now; with `record`, log the exposure
-    (inside an experiment), keep the served list and offer it to the placement's shadow."""
+    (inside an experiment), keep the served list and offer it to the placement's shadow. A request
+    with a session and a customer links the two first (raises `SessionClaimed` for a session
+    another customer holds)."""
+    if record and request.session_id and request.customer_id:
+        session_link(session_id=request.session_id, customer_id=request.customer_id)
     served = variant_serving(placement=request.placement, customer_id=request.customer_id, k=request.k)
     recommendation = placement_answer(request=dataclasses.replace(request, k=served.k), strategy=served.strategy)
     if record:
@@ -119,4 +125,5 @@ def _placement_context(*, request: PlacementRequest, k: int) -> dict[str, Any]:
         return {"k": k, "query": request.query, "category": request.category}
     if request.placement == Placement.BOUGHT_TOGETHER:
         return {"k": k, "products": list(request.basket), "category": request.category}
+    # Not the session id: a served list must hold nothing that erasing a customer would miss.
     return {"k": k, "category": request.category, "exclude": list(request.exclude)}

@@ -52,13 +52,29 @@ class ProductRowSerializer(serializers.Serializer):
 class EventRowSerializer(serializers.Serializer):
     """One behaviour event in the interchange format; `event_id` makes re-sending harmless."""
 
-    customer = serializers.CharField(max_length=ID_MAX_LENGTH)
+    customer = serializers.CharField(
+        max_length=ID_MAX_LENGTH,
+        required=False,
+        help_text="The customer's external id; may be left out when `session` is given.",
+    )
+    session = serializers.CharField(
+        max_length=ID_MAX_LENGTH,
+        required=False,
+        help_text="An anonymous session id, e.g. `s-8f2c`: its events shape its feed. With `customer`, links "
+        "the session to that customer (its events become theirs); a session linked to another customer "
+        "is a conflict on `session`.",
+    )
     product = serializers.CharField(max_length=ID_MAX_LENGTH)
     type = serializers.ChoiceField(choices=EventType.choices)
     timestamp = serializers.DateTimeField(help_text="ISO 8601.")
     value = serializers.FloatField(required=False, allow_null=True, help_text="Rating or amount.")
     event_id = serializers.CharField(max_length=200, required=False, allow_blank=True)
     recommendation_id = serializers.UUIDField(required=False, allow_null=True)
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs.get("customer") and not attrs.get("session"):
+            raise serializers.ValidationError({"customer": ["Required unless the event has a `session`."]})
+        return attrs
 
 
 class RowErrorSerializer(serializers.Serializer):

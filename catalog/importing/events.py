@@ -4,7 +4,11 @@ customers), COPY each chunk into a temporary table and insert from it with
 whose content differs from the stored event's is a conflict, reported per row, never a duplicate.
 
 Events without an `event_id` get one derived from their content (customer, product, type, time,
-value): importing the same file twice is a no-op with or without ids.
+value, session): importing the same file twice is a no-op with or without ids.
+
+An event may carry an anonymous `session` instead of, or with, its `customer`: one with both links
+the session to the customer (catalog.sessions), and an event of a linked session is stored as its
+customer's. A session linked to another customer is a conflict on `session`, not stored.
 """
 
 from __future__ import annotations
@@ -29,13 +33,14 @@ from catalog.importing.ratings import DEFAULT as DEFAULT_SCALE
 from catalog.importing.readers import Row
 from catalog.importing.report import ImportReport, RowError
 from catalog.models import Event, EventType, Product
+from catalog.sessions import SESSION_MAX_LENGTH, session_customers, sessions_link
 from catalog.signals import clicks_stored
 
 # Rows per COPY + INSERT; bounds memory on files of any size and keeps each transaction short.
 CHUNK_SIZE = 20_000
 EVENT_TYPES = frozenset(EventType.values)
 _STAGING = "_event_import"
-_COLUMNS = ("event_id", "customer_id", "product_id", "type", "value", "timestamp", "recommendation_id")
+_COLUMNS = ("event_id", "customer_id", "product_id", "type", "value", "timestamp", "recommendation_id", "session_id")
 # Content column -> the interchange field a conflict names.
 _CONTENT = {
     "customer_id": "customer",
@@ -44,18 +49,21 @@ _CONTENT = {
     "value": "value",
     "timestamp": "timestamp",
     "recommendation_id": "recommendation_id",
+    "session_id": "session",
 }
 
 
 class EventInput(NamedTuple):
     # A NamedTuple rather than a frozen dataclass: built once per row on the hot path.
     event_id: str
+    # "" for an anonymous session's event
     customer: str
     product: str
     type: str
     value: float | None
     timestamp: dt.datetime
     recommendation_id: uuid.UUID | None
+    session: str | None = None
 
 
 class TimeBounds(NamedTuple):
@@ -79,7 +87,10 @@ def event_input_parse(
     A rating is stored on 1–5 (`rating_scale` maps it); its id derives from the value as sent.
     A time outside `bounds` (default: `time_bounds()`) is refused.
     """
-    customer = fields.text(row, "customer", max_length=128, required=True)
+    customer = fields.text(row, "customer", max_length=128)
+    session = fields.text(row, "session", max_length=SESSION_MAX_LENGTH) or None
+    if not customer and not session:
+        raise FieldError("customer", "is required unless the event has a `session`")
     product = fields.text(row, "product", max_length=128, required=True)
     event_type = fields.text(row, "type", max_length=16, required=True)
     if event_type not in EVENT_TYPES:
@@ -105,18 +116,32 @@ def event_input_parse(
         stored = rating_scale.normalize(value)
     recommendation_id = fields.uuid_value(row, "recommendation_id")
     event_id = fields.text(row, "event_id", max_length=200) or event_id_derive(
-        customer=customer, product=product, event_type=event_type, timestamp=timestamp, value=value
+        customer=customer, product=product, event_type=event_type, timestamp=timestamp, value=value, session=session
     )
-    return EventInput(event_id, customer, product, event_type, stored, timestamp, recommendation_id)
+    return EventInput(event_id, customer, product, event_type, stored, timestamp, recommendation_id, session)
 
 
 def event_id_derive(
-    *, customer: str, product: str, event_type: str, timestamp: dt.datetime, value: float | None
+    *,
+    customer: str,
+    product: str,
+    event_type: str,
+    timestamp: dt.datetime,
+    value: float | None,
+    session: str | None = None,
 ) -> str:
     """A deterministic idempotency key from the event's content (time normalised to UTC)."""
-    content = "\x1f".join(
-        (customer, product, event_type, timestamp.astimezone(dt.UTC).isoformat(), "" if value is None else repr(value))
-    )
+    parts = [
+        customer,
+        product,
+        event_type,
+        timestamp.astimezone(dt.UTC).isoformat(),
+        "" if value is None else repr(value),
+    ]
+    if session:
+        # Only when present, so the ids of events without a session stay what they were.
+        parts.append("session:" + session)
+    content = "\x1f".join(parts)
     return "sha256:" + hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
@@ -171,18 +196,21 @@ def events_ingest(
             else:
                 errors.append(RowError(line, "product", f"unknown product {event.product!r}"))
         with transaction.atomic():
-            missing_customers = {e.customer for _, e in known} - customer_pks.keys()
+            missing_customers = {e.customer for _, e in known if e.customer} - customer_pks.keys()
             customer_pks.update(customers_ensure(external_ids=missing_customers))
+            known, claimed, session_pks = _sessions_resolve(known, customer_pks)
+            conflicts += claimed
             inserted, clicked, conflicting = _insert(
                 (
                     line,
                     e.event_id,
-                    customer_pks[e.customer],
+                    customer_pks[e.customer] if e.customer else session_pks.get(e.session or ""),
                     product_pks[e.product],
                     e.type,
                     e.value,
                     e.timestamp,
                     e.recommendation_id,
+                    e.session,
                 )
                 for line, e in known
             )
@@ -212,6 +240,28 @@ def events_ingest(
         notes=[f"ratings read on the {scale.name} scale, stored on 1-5"] if rated and scale is not None else [],
         conflicts=conflicts,
     )
+
+
+def _sessions_resolve(
+    known: list[tuple[int, EventInput]], customer_pks: dict[str, int]
+) -> tuple[list[tuple[int, EventInput]], list[RowError], dict[str, int]]:
+    """Link the sessions that events name with a customer (the first such event of a session in
+    this chunk decides), and find the customer of every linked session. Returns the events to
+    store, the conflicts (a session another customer holds), and session -> customer pk."""
+    wanted: dict[str, int] = {}
+    for _, e in known:
+        if e.session and e.customer:
+            wanted.setdefault(e.session, customer_pks[e.customer])
+    linked, _ = sessions_link(links=wanted)
+    anonymous = sorted({e.session for _, e in known if e.session and not e.customer} - linked.keys())
+    session_pks = {**linked, **session_customers(session_ids=anonymous)}
+    kept, claimed = [], []
+    for line, e in known:
+        if e.session and e.customer and session_pks.get(e.session) != customer_pks[e.customer]:
+            claimed.append(RowError(line, "session", f"session {e.session!r} is linked to another customer"))
+        else:
+            kept.append((line, e))
+    return kept, claimed, session_pks
 
 
 def _rating_values(chunk: list[tuple[int, Row]]) -> list[float]:
@@ -253,7 +303,8 @@ def _insert(records: Iterable[tuple]) -> tuple[int, list, list[tuple[int, list[s
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {_STAGING} (line bigint, event_id text, customer_id bigint,"
             " product_id bigint,"
-            ' type text, value double precision, "timestamp" timestamptz, recommendation_id uuid) ON COMMIT DROP'
+            ' type text, value double precision, "timestamp" timestamptz, recommendation_id uuid, session_id text)'
+            " ON COMMIT DROP"
         )
         cursor.execute(f"TRUNCATE {_STAGING}")
         with cursor.copy(f"COPY {_STAGING} (line, {columns}) FROM STDIN") as copy:

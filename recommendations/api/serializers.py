@@ -11,7 +11,17 @@ from typing import Any
 from rest_framework import serializers
 
 from catalog.public import FieldError, category_path_normalize
-from recommendations.contracts import REASON_GENERATED, REASON_GROUNDED
+from recommendations.contracts import (
+    HISTORY_CUSTOMER,
+    HISTORY_NONE,
+    HISTORY_SESSION,
+    MATCH_HYBRID,
+    MATCH_LEXICAL,
+    MATCH_NONE,
+    MATCH_SEMANTIC,
+    REASON_GENERATED,
+    REASON_GROUNDED,
+)
 from recommendations.filters import MAX_VALUES, FilterError, item_filter_build
 
 MAX_K = 100
@@ -131,7 +141,16 @@ class StorefrontQuerySerializer(serializers.Serializer):
 class RecommendationQuerySerializer(StorefrontQuerySerializer):
     customer = BoundedCharField(
         max_length=ID_MAX_LENGTH,
-        help_text="The customer's external id; an unknown one gets a cold-start (popularity) list.",
+        required=False,
+        help_text="The customer's external id (this or `session` is required); an unknown one without a "
+        "session gets a cold-start (popularity) list.",
+    )
+    session = BoundedCharField(
+        max_length=ID_MAX_LENGTH,
+        required=False,
+        help_text="The anonymous session id, e.g. `s-8f2c`: when the customer has no history (or is not given), "
+        "the session's recent views, clicks and carts shape the feed. With `customer`, links the session to "
+        "the customer (its events become theirs); a session linked to another customer is a 409.",
     )
     k = _k_field()
     exclude = CommaSeparatedListField(
@@ -164,6 +183,11 @@ class RecommendationQuerySerializer(StorefrontQuerySerializer):
     reasons = serializers.BooleanField(
         default=True, help_text="Write a reason per item (`Because you bought …`); false leaves `reason` null."
     )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("customer") and not attrs.get("session"):
+            raise serializers.ValidationError({"customer": ["Required unless `session` is given."]})
+        return super().validate(attrs)
 
 
 def _customer_field() -> serializers.CharField:
@@ -205,7 +229,10 @@ class BoughtTogetherQuerySerializer(StorefrontQuerySerializer):
 
 
 class SearchQuerySerializer(StorefrontQuerySerializer):
-    q = BoundedCharField(max_length=QUERY_MAX_LENGTH, help_text="What the shopper typed (1 to 500 characters).")
+    q = BoundedCharField(
+        max_length=QUERY_MAX_LENGTH,
+        help_text="What the shopper typed (1 to 500 characters): words, a brand or a SKU, e.g. `85123A`.",
+    )
     k = _k_field()
     category = CategoryPathField(
         max_length=CATEGORY_MAX_LENGTH,
@@ -259,7 +286,13 @@ class _RecommendationOutputSerializer(serializers.Serializer):
 
 
 class RecommendationOutputSerializer(_RecommendationOutputSerializer):
-    customer = serializers.CharField()
+    customer = serializers.CharField(allow_null=True)
+    session = serializers.CharField(allow_null=True, help_text="The session asked about; null when none.")
+    history = serializers.ChoiceField(
+        choices=[HISTORY_CUSTOMER, HISTORY_SESSION, HISTORY_NONE],
+        help_text="The history the feed was made from: the customer's, the session's recent events, or none "
+        "(popular items, led by `context`/`q` when given).",
+    )
     ranker = serializers.CharField(
         allow_null=True,
         required=False,
@@ -278,8 +311,26 @@ class BoughtTogetherOutputSerializer(_RecommendationOutputSerializer):
     items = RecommendedItemSerializer(many=True)
 
 
+class SearchFacetsSerializer(serializers.Serializer):
+    category = serializers.DictField(child=serializers.IntegerField(), help_text="Category path -> matches.")
+    brand = serializers.DictField(child=serializers.IntegerField(), help_text="Brand -> matches.")
+    price = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Price band (`10-25`, `250+`, `none`) -> matches."
+    )
+
+
 class SearchOutputSerializer(_RecommendationOutputSerializer):
     query = serializers.CharField()
+    matched = serializers.ChoiceField(
+        choices=[MATCH_HYBRID, MATCH_LEXICAL, MATCH_SEMANTIC, MATCH_NONE],
+        help_text="What the items matched: `lexical` (SKU, brand or title words), `semantic` (meaning, above a "
+        "minimum similarity), `hybrid` (both, fused), `none` (nothing: e.g. a gibberish query).",
+    )
+    facets = SearchFacetsSerializer(
+        allow_null=True,
+        help_text="Counts per category, brand and price band over the query's matches (before this request's "
+        "own filters); null for an empty query.",
+    )
     fallback = serializers.CharField(
         allow_null=True,
         help_text="Set when the answer is degraded (keyword matching while the embedding model is "

@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalog.public import SessionClaimed
 from placements.public import Placement
 from recommendations.api.serializers import (
     BoughtTogetherOutputSerializer,
@@ -25,7 +26,7 @@ from recommendations.api.serializers import (
 from recommendations.contracts import PlacementRequest
 from recommendations.errors import UnknownProduct
 from recommendations.pagination import CursorInvalid, Page, page_serve
-from recsite.api_errors import ErrorSerializer
+from recsite.api_errors import Conflict, ErrorSerializer
 from recsite.scopes import Scope
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 429: ErrorSerializer}
@@ -47,19 +48,44 @@ class RecommendationsApi(APIView):
     @extend_schema(
         operation_id="recommendations_list",
         parameters=[RecommendationQuerySerializer],
-        responses={200: RecommendationOutputSerializer, **ERRORS},
+        responses={200: RecommendationOutputSerializer, 409: ErrorSerializer, **ERRORS},
     )
     def get(self, request: Request) -> Response:
-        """A customer's home feed: recall routes (item-CF, semantic, popularity), fused, then filtered
-        (stock, `exclude`, purchases, `category`). Unknown customers get popular items."""
+        """A customer's (or an anonymous session's) home feed: recall routes (item-CF, semantic,
+        popularity), fused, then filtered (stock, `exclude`, purchases, `category`). Without history
+        (customer's or session's), popular items. 409: the session is another customer's."""
         query = RecommendationQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        page = _page(
+        try:
+            page = self._page(params)
+        except SessionClaimed as exc:
+            raise Conflict({"session": [str(exc)]}) from exc
+        served = page.served
+        recommendation = served.recommendation
+        output = RecommendationOutputSerializer(
+            {
+                "recommendation_id": recommendation.recommendation_id,
+                "strategy": recommendation.strategy,
+                "customer": params.get("customer"),
+                "session": params.get("session"),
+                "history": recommendation.history,
+                "ranker": recommendation.ranker,
+                "items": recommendation.items,
+                "next_cursor": page.next_cursor,
+                **served.names,
+            }
+        )
+        return Response(output.data)
+
+    @staticmethod
+    def _page(params: dict) -> Page:
+        return _page(
             params=params,
             request=PlacementRequest(
                 placement=Placement.HOME_FEED,
-                customer_id=params["customer"],
+                customer_id=params.get("customer"),
+                session_id=params.get("session"),
                 k=params["k"],
                 exclude=tuple(params["exclude"]),
                 category=params.get("category"),
@@ -69,20 +95,6 @@ class RecommendationsApi(APIView):
                 reasons=params["reasons"],
             ),
         )
-        served = page.served
-        recommendation = served.recommendation
-        output = RecommendationOutputSerializer(
-            {
-                "recommendation_id": recommendation.recommendation_id,
-                "strategy": recommendation.strategy,
-                "customer": params["customer"],
-                "ranker": recommendation.ranker,
-                "items": recommendation.items,
-                "next_cursor": page.next_cursor,
-                **served.names,
-            }
-        )
-        return Response(output.data)
 
 
 class SimilarItemsApi(APIView):
@@ -187,7 +199,9 @@ class SearchApi(APIView):
         responses={200: SearchOutputSerializer, **ERRORS},
     )
     def get(self, request: Request) -> Response:
-        """Semantic search: the query's embedding against the catalog's."""
+        """Search by the placement's algorithm: `hybrid` (SKU, brand and title matching fused with the
+        semantic matches above a minimum similarity), `semantic` or `keyword`; `matched` says what
+        the items matched, `facets` counts the matches per category, brand and price band."""
         query = SearchQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
@@ -209,6 +223,8 @@ class SearchApi(APIView):
                 "strategy": recommendation.strategy,
                 "query": params["q"],
                 "fallback": recommendation.fallback,
+                "matched": recommendation.matched,
+                "facets": recommendation.facets,
                 "items": recommendation.items,
                 "next_cursor": page.next_cursor,
                 **served.names,

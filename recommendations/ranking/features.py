@@ -574,7 +574,7 @@ def events_load(
     """
     sql = (
         "SELECT customer_id, product_id, type, value, EXTRACT(EPOCH FROM timestamp)"
-        " FROM catalog_event WHERE timestamp < %s"
+        " FROM catalog_event WHERE timestamp < %s AND customer_id IS NOT NULL"
     )
     params: list = [dt.datetime.fromtimestamp(as_of, tz=dt.UTC)]
     if customer_pks is not None:

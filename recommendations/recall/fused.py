@@ -14,6 +14,25 @@ from collections.abc import Mapping, Sequence
 
 from recommendations.contracts import Candidate, FusedItem
 
+# Reciprocal rank fusion's constant (Cormack et al. 2009): damps the gap between the top ranks.
+RRF_K = 60
+
+
+def rrf_fuse(*, candidates: Mapping[str, Sequence[Candidate]], k: int = RRF_K) -> list[FusedItem]:
+    """Reciprocal rank fusion of lists whose scores are not comparable (a text rank and a cosine):
+    an item scores Σ over routes of 1 / (k + its rank there); `routes` keeps each route's own
+    max-normalised score. Ties break by product pk."""
+    scores: dict[int, float] = {}
+    routes: dict[int, dict[str, float]] = {}
+    for route, route_candidates in candidates.items():
+        best = max((c.score for c in route_candidates), default=0.0)
+        for rank, candidate in enumerate(route_candidates, start=1):
+            pk = candidate.product_pk
+            scores[pk] = scores.get(pk, 0.0) + 1.0 / (k + rank)
+            routes.setdefault(pk, {})[route] = max(candidate.score, 0.0) / best if best > 0 else 0.0
+    ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [FusedItem(product_pk=pk, score=score, routes=routes[pk]) for pk, score in ranked]
+
 
 def fuse(*, candidates: Mapping[str, Sequence[Candidate]], weights: Mapping[str, float]) -> list[FusedItem]:
     """Merge per-route candidate lists into one list, best first.

@@ -45,7 +45,8 @@ def test_schema_documents_every_operation_its_parameters_and_errors(api_client):
     assert operations == OPERATIONS
     recommendations = schema["paths"]["/api/v1/recommendations/"]["get"]
     assert {p["name"]: p.get("required", False) for p in recommendations["parameters"]} == {
-        "customer": True,
+        "customer": False,
+        "session": False,
         "k": False,
         "exclude": False,
         "category": False,
@@ -62,7 +63,7 @@ def test_schema_documents_every_operation_its_parameters_and_errors(api_client):
         "page_size": False,
         "cursor": False,
     }
-    assert set(recommendations["responses"]) == {"200", "400", "401", "403", "414", "429", "503"}
+    assert set(recommendations["responses"]) == {"200", "400", "401", "403", "409", "414", "429", "503"}
     assert set(schema["paths"]["/api/v1/events/"]["post"]["responses"]) == {
         "201",
         "207",

@@ -107,7 +107,7 @@ def test_one_bad_event_object_is_a_400_naming_the_field(storefront_client):
     unknown = storefront_client.post(URL, _event(product="nope"), format="json")
 
     assert missing.status_code == 400
-    assert missing.json()["error"]["fields"] == {"customer": ["This field is required."]}
+    assert missing.json()["error"]["fields"] == {"customer": ["Required unless the event has a `session`."]}
     assert unknown.status_code == 400
     assert unknown.json()["error"]["fields"] == {"product": ["unknown product 'nope'"]}
     assert not Event.objects.exists()

@@ -55,7 +55,7 @@ def test_bad_rows_are_reported_and_good_rows_stored(tmp_path, catalog):
         RowError(5, "value", "is required for a rating"),
         RowError(6, "value", "a rating on the 1-5 scale must be between 1 and 5, got 6"),
         RowError(7, "recommendation_id", "is not a UUID: 'x1'"),
-        RowError(8, "customer", "is required"),
+        RowError(8, "customer", "is required unless the event has a `session`"),
         RowError(10, None, "invalid JSON: Expecting value (column 1)"),
     ]
     assert (report.received, report.created, report.updated, report.unchanged) == (10, 2, 0, 0)
