@@ -74,12 +74,21 @@ class MerchRuleAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "kind", "is_active"]}),
         (
             "Scope: which requests",
-            {"fields": ["placement", "context_category", ("segment_key", "segment_value"), ("starts_at", "ends_at")]},
+            {
+                "fields": ["placement", "context_category", ("segment_key", "segment_value"), ("starts_at", "ends_at")],
+                "description": "Leave a field empty to apply everywhere: every placement, category, customer "
+                "and time. A segment matches a customer attribute (e.g. tier = gold).",
+            },
         ),
         # `for-<kind>` classes: the form's script shows only the fieldsets of the chosen kind.
         (
             "Pin: the item and its position",
-            {"fields": ["product", "position"], "classes": ["for-pin"]},
+            {
+                "fields": ["product", "position"],
+                "classes": ["for-pin"],
+                "description": "The item shows at this position (1 = first) in every list in scope, unless "
+                "it is out of stock, hidden for the customer or excluded by the request.",
+            },
         ),
         (
             "Targets: which items (any of these matches)",
@@ -91,11 +100,36 @@ class MerchRuleAdmin(admin.ModelAdmin):
                     ("target_attribute", "target_attribute_value"),
                 ],
                 "classes": ["for-boost", "for-bury", "for-exclude"],
+                "description": "Every target you name must match (items listed by id, a category and its "
+                "subcategories, a brand, an attribute value). Exclude drops the matching items.",
             },
         ),
-        ("Boost or bury: by how much", {"fields": ["multiplier"], "classes": ["for-boost", "for-bury"]}),
-        ("Category cap", {"fields": [("max_per_category", "top_k")], "classes": ["for-category_cap"]}),
-        ("Diversity (MMR)", {"fields": ["mmr_lambda"], "classes": ["for-mmr"]}),
+        (
+            "Boost or bury: by how much",
+            {
+                "fields": ["multiplier"],
+                "classes": ["for-boost", "for-bury"],
+                "description": "The matching items' scores are multiplied: above 1 raises them (boost), between "
+                "0 and 1 lowers them (bury); the list is then re-sorted.",
+            },
+        ),
+        (
+            "Category cap",
+            {
+                "fields": [("max_per_category", "top_k")],
+                "classes": ["for-category_cap"],
+                "description": "At most this many items of one category in the top k; the others move behind.",
+            },
+        ),
+        (
+            "Diversity (MMR)",
+            {
+                "fields": ["mmr_lambda"],
+                "classes": ["for-mmr"],
+                "description": "Re-orders the top of the list so that similar items spread out: 1 keeps the "
+                "relevance order, 0 favours variety only; 0.7 is a usual start.",
+            },
+        ),
     ]
 
     @admin.display(description="target")

@@ -66,6 +66,15 @@ def test_dry_run_counts_live_candidates_without_saving(admin_client, merch_shop,
         2,
         4,
     )
+    assert result.summary == (
+        "Of the latest 2 lists served on every placement, 2 would change: 4 served items would be lowered ×0.5. "
+        "3 in-stock products match its targets."
+    )
+    # Two examples, replayed from the served scores: the Acme items fall behind the others.
+    assert len(result.examples) == 2
+    assert result.examples[0].before == ("Item 1", "Item 2", "Item 3", "Item 4")
+    assert result.examples[0].after == ("Item 2", "Item 4", "Item 1", "Item 3")
+    assert "would be lowered" in answer.content.decode()
     assert MerchRule.objects.count() == 0
 
 
