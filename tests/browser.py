@@ -6,6 +6,7 @@ screenshots land in var/screenshots/ for people to look at.
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
@@ -34,7 +35,7 @@ BROWSER_TEST = [
 ]
 # For page tests signed in as a role (`role_login`): the groups come from data migrations, which a
 # transactional test's flush removes; serialized_rollback restores them for the next test.
-ROLE_BROWSER_TEST = [BROWSER_TEST[0], pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+ROLE_BROWSER_TEST = BROWSER_TEST
 
 
 @contextmanager
@@ -64,6 +65,7 @@ def admin_login(page, live_server, django_user_model, *, username: str = "ops") 
 
 def role_login(page, live_server, django_user_model, *, group: str, username: str = "staff") -> None:
     """Create a staff user in `group` (Operators, Merchandisers) and sign the page in as them."""
+    roles_restore()
     user = django_user_model.objects.create_user(username, f"{username}@example.com", "s3cret-pass", is_staff=True)
     user.groups.add(Group.objects.get(name=group))
     page.goto(f"{live_server.url}/admin/login/")
@@ -71,6 +73,30 @@ def role_login(page, live_server, django_user_model, *, group: str, username: st
     page.fill("#id_password", "s3cret-pass")
     page.click("input[type=submit]")
     page.wait_for_selector("#site-name")
+
+
+# The migrations that give the back-office groups their permissions, and their role tables.
+ROLE_MIGRATIONS = (
+    ("recommendations.migrations.0004_roles_merchandisers_operators", "ROLES"),
+    ("recommendations.migrations.0007_operators_prompt_templates", "TEMPLATE_ROLES"),
+    ("recommendations.migrations.0010_badcase_from_experiments", "BADCASE_ROLES"),
+    ("recommendations.migrations.0011_default_strategy_roles", "DEFAULT_STRATEGY_ROLES"),
+    ("monitoring.migrations.0002_operators_view_monitoring", "ROLES"),
+)
+
+
+def roles_restore() -> None:
+    """The groups the migrations create, made again with their permissions: a transactional test
+    before this one flushed them (serialized rollback would clash with the content types the
+    flush's post_migrate recreates)."""
+    for module, name in ROLE_MIGRATIONS:
+        for group_name, by_app in getattr(importlib.import_module(module), name).items():
+            group, _ = Group.objects.get_or_create(name=group_name)
+            for app_label, models in by_app.items():
+                codenames = [f"{action}_{model}" for model, actions in models.items() for action in actions]
+                group.permissions.add(
+                    *Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
+                )
 
 
 def screenshot(page, name: str, *, full_page: bool = True) -> None:

@@ -226,8 +226,10 @@ def test_search_matches_the_query_with_the_real_model(db):
     for product, vector in zip(products, encode_texts(titles), strict=True):
         ProductEmbedding.objects.create(product=product, model_name="real", text_hash=product.text_hash, vector=vector)
 
-    # when
-    found = search(query="a cup for coffee", k=2)
+    # when (semantic search: every product has some similarity, so k are returned)
+    found = search(
+        query="a cup for coffee", k=2, strategy=strategy_parse({"routes": {"semantic": 1}, "search": "semantic"})
+    )
 
     # then
     assert [item.title for item in found.items][0] == "red ceramic coffee mug"

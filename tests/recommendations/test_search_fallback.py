@@ -6,11 +6,15 @@ import pytest
 from django.test import override_settings
 
 from catalog.models import ItemPopularity
+from placements.public import strategy_parse
 from recommendations.contracts import RecRequest
 from recommendations.errors import EmbeddingModelUnavailable
-from recommendations.pipeline import KEYWORD_FALLBACK, recommend, search
+from recommendations.pipeline import KEYWORD_FALLBACK, LEXICAL_FALLBACK, recommend, search
 from recommendations.recall import popularity
 from tests.factories import ProductFactory
+
+# The semantic algorithm, whose fallback is keyword search (the built-in search is hybrid).
+SEMANTIC = strategy_parse({"routes": {"semantic": 1.0}, "search": "semantic"}, name="search")
 
 pytestmark = pytest.mark.django_db
 
@@ -32,8 +36,8 @@ def catalog():
 
 
 @BROKEN_MODEL
-def test_search_falls_back_to_keywords_and_says_so(catalog):
-    found = search(query="red coffee mug!", k=5)
+def test_semantic_search_falls_back_to_keywords_and_says_so(catalog):
+    found = search(query="red coffee mug!", k=5, strategy=SEMANTIC)
 
     # the mug matches three words, the scarf one; the out-of-stock mug is left out
     assert [item.product_id for item in found.items] == ["mug", "scarf"]
@@ -43,10 +47,11 @@ def test_search_falls_back_to_keywords_and_says_so(catalog):
 
 @BROKEN_MODEL
 def test_the_search_api_answers_200_with_the_fallback_named(storefront_client, catalog):
+    # The built-in search is hybrid: without the model its lexical half answers alone.
     response = storefront_client.get("/api/v1/search/", {"q": "garden & | ! shovel"})
 
     assert response.status_code == 200
-    assert response.json()["fallback"] == KEYWORD_FALLBACK
+    assert response.json()["fallback"] == LEXICAL_FALLBACK
     assert [item["id"] for item in response.json()["items"]] == ["shovel"]
 
 

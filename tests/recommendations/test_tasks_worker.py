@@ -87,8 +87,10 @@ def test_a_worker_killed_mid_task_leaves_nothing_half_written_and_the_task_runs_
             # when the worker is killed in the middle of the task
             first.send_signal(signal.SIGKILL)
             first.wait()
-        # then nothing was written, and the task is not done
-        assert ProductEmbedding.objects.count() == 0
+        # then the chunk was written whole or not at all (the kill may land after it, while the
+        # index is rebuilt beside the serving one), and the task is not done
+        written = ProductEmbedding.objects.count()
+        assert written in (0, 300)
         assert not result.ready()
         # and a new worker gets the task back and finishes it
         with celery_worker(queue=queue, redis_url=redis_url, log=log, extra_env=fast_redelivery):
@@ -100,7 +102,7 @@ def test_a_worker_killed_mid_task_leaves_nothing_half_written_and_the_task_runs_
         with client.connection_for_write() as broker:
             broker.default_channel.queue_delete(queue)
 
-    assert report["embedded"] == 300
+    assert report["embedded"] == 300 - written  # what the killed run stored is not embedded again
     assert sorted(ProductEmbedding.objects.values_list("product_id", "text_hash")) == sorted(
         (p.pk, p.text_hash) for p in products
     )

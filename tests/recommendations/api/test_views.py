@@ -162,7 +162,8 @@ def test_search_finds_products_by_meaning(storefront_client):
     body = response.json()
     assert body["query"] == "a cup for my morning espresso"
     assert [item["id"] for item in body["items"]][0] == "mug"
-    assert len(body["items"]) == 3
+    # Hybrid search (the built-in): the garden hose is too far in meaning to be returned at all.
+    assert "hose" not in [item["id"] for item in body["items"]]
 
 
 @pytest.mark.parametrize(
