@@ -6,6 +6,7 @@ import signal
 import time
 import uuid
 
+import factory
 import pytest
 from celery import Celery
 
@@ -72,9 +73,10 @@ def test_a_real_worker_embeds_the_products(redis_url, tmp_path):
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_task_leaves_nothing_half_written_and_the_task_runs_again(redis_url, tmp_path):
-    # given 300 products (one chunk: it is written whole or not at all) and a worker whose broker
-    # hands an unacknowledged task back after 5 s instead of an hour
-    products = [ProductFactory(title=f"hand painted ceramic mug number {i}") for i in range(300)]
+    # given 1,500 products (one chunk: it is written whole or not at all; enough that encoding them
+    # takes seconds even without torch) and a worker whose broker hands an unacknowledged task back
+    # after 5 s instead of an hour
+    products = ProductFactory.create_batch(1500, title=factory.Sequence(lambda i: f"hand painted ceramic mug {i}"))
     queue = f"gpu-test-{uuid.uuid4().hex}"
     log = tmp_path / "worker.log"
     fast_redelivery = {"CELERY_VISIBILITY_TIMEOUT_S": "5"}
@@ -83,14 +85,14 @@ def test_a_worker_killed_mid_task_leaves_nothing_half_written_and_the_task_runs_
         with celery_worker(queue=queue, redis_url=redis_url, log=log, extra_env=fast_redelivery) as first:
             result = client.send_task(embed_products.name, kwargs={"batch_size": 32}, queue=queue)
             _wait_for(lambda: "received" in log.read_text(errors="replace"), what="the task to be received", log=log)
-            time.sleep(1.0)
+            time.sleep(0.3)
             # when the worker is killed in the middle of the task
             first.send_signal(signal.SIGKILL)
             first.wait()
         # then the chunk was written whole or not at all (the kill may land after it, while the
         # index is rebuilt beside the serving one), and the task is not done
         written = ProductEmbedding.objects.count()
-        assert written in (0, 300)
+        assert written in (0, 1500)
         assert not result.ready()
         # and a new worker gets the task back and finishes it
         with celery_worker(queue=queue, redis_url=redis_url, log=log, extra_env=fast_redelivery):
@@ -102,7 +104,7 @@ def test_a_worker_killed_mid_task_leaves_nothing_half_written_and_the_task_runs_
         with client.connection_for_write() as broker:
             broker.default_channel.queue_delete(queue)
 
-    assert report["embedded"] == 300 - written  # what the killed run stored is not embedded again
+    assert report["embedded"] == 1500 - written  # what the killed run stored is not embedded again
     assert sorted(ProductEmbedding.objects.values_list("product_id", "text_hash")) == sorted(
         (p.pk, p.text_hash) for p in products
     )
