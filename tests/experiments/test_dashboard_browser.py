@@ -10,7 +10,7 @@ from experiments.breaches import experiments_guardrails_enforce
 from experiments.models import Experiment
 from experiments.snapshots import experiment_snapshots_build, experiments_snapshots_refresh
 from experiments.tasks import build_experiment_snapshots
-from tests.browser import BROWSER_TEST, admin_login, screenshot
+from tests.browser import BROWSER_TEST, role_login, screenshot
 from tests.experiments.traffic import experiment_with_conversion_harm, traffic_generate
 from tests.factories import ProductFactory, make_experiment
 
@@ -31,7 +31,7 @@ def test_results_page_renders_table_banner_and_chart(page, live_server, django_u
     )
     experiment_snapshots_build(experiment_id=experiment.pk)
     # when an operator logs in and opens the results page
-    admin_login(page, live_server, django_user_model)
+    role_login(page, live_server, django_user_model, group="Operators")
     page.set_viewport_size({"width": 1400, "height": 900})
     page.goto(f"{live_server.url}/admin/experiments/experiment/{experiment.pk}/results/")
     page.wait_for_selector("#verdicts")
@@ -82,7 +82,7 @@ def test_results_page_shows_the_guardrail_breach_and_the_chance_to_beat_control(
     experiments_snapshots_refresh()
     experiments_guardrails_enforce()
     # when an operator opens the results page
-    admin_login(page, live_server, django_user_model)
+    role_login(page, live_server, django_user_model, group="Operators")
     page.goto(f"{live_server.url}/admin/experiments/experiment/{experiment.pk}/results/")
     page.wait_for_selector("#guardrail-table")
     screenshot(page, "experiment_guardrails.png", full_page=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from placements.defaults import default_strategies_forget, default_strategy
-from tests.browser import BROWSER_TEST, admin_login, screenshot
+from tests.browser import BROWSER_TEST, role_login, screenshot
 from tests.factories import make_experiment
 
 pytestmark = BROWSER_TEST
@@ -12,7 +12,7 @@ pytestmark = BROWSER_TEST
 def test_an_operator_ships_the_treatment_and_sees_the_new_default(page, live_server, django_user_model):
     default_strategies_forget()
     experiment = make_experiment(key="fused-vs-popularity")
-    admin_login(page, live_server, django_user_model)
+    role_login(page, live_server, django_user_model, group="Operators")
     page.goto(f"{live_server.url}/admin/experiments/experiment/{experiment.pk}/results/")
     page.wait_for_selector("#ship")
     screenshot(page, "experiment_ship.png")

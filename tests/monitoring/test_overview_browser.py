@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from monitoring import overview as overview_module
-from tests.browser import BROWSER_TEST, admin_login, screenshot
+from tests.browser import BROWSER_TEST, role_login, screenshot
 from tests.monitoring.overview_data import overview_data
 
 pytestmark = BROWSER_TEST
@@ -15,7 +15,7 @@ def test_overview_answers_at_a_glance_and_fits_1400px(page, live_server, django_
     monkeypatch.setattr(overview_module, "workers_ping", lambda: ["celery@demo"])
     monkeypatch.setattr(overview_module, "queue_lengths", lambda: {"default": 0, "gpu": 0})
     # when an operator opens the admin index and follows the overview link
-    admin_login(page, live_server, django_user_model)
+    role_login(page, live_server, django_user_model, group="Operators")
     page.set_viewport_size({"width": 1400, "height": 900})
     page.click("#overview-link caption a")
     page.wait_for_selector("#overview-cards")

@@ -6,7 +6,7 @@ import json
 
 from placements.defaults import default_strategies_forget, default_strategy_save
 from placements.models import DefaultStrategy
-from tests.browser import BROWSER_TEST, admin_login, screenshot
+from tests.browser import BROWSER_TEST, role_login, screenshot
 
 pytestmark = BROWSER_TEST
 
@@ -14,7 +14,7 @@ pytestmark = BROWSER_TEST
 def test_an_operator_starts_a_rollout_and_raises_it(page, live_server, django_user_model):
     default_strategies_forget()
     default_strategy_save(placement="home_feed", config={"routes": {"itemcf": 1.0, "popularity": 0.1}}, note="launch")
-    admin_login(page, live_server, django_user_model)
+    role_login(page, live_server, django_user_model, group="Operators")
 
     page.goto(f"{live_server.url}/admin/placements/defaultstrategy/add/")
     page.select_option("#id_placement", "home_feed")
