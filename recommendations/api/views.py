@@ -42,6 +42,20 @@ def _page(*, request: PlacementRequest, params: dict) -> Page:
         raise ValidationError({"cursor": [str(exc)]}) from exc
 
 
+def page_body(page: Page, **fields: object) -> dict:
+    """What every placement's answer holds: the list's id, strategy, items, the next page's
+    cursor, the experiment and variant; `fields` adds the placement's own."""
+    recommendation = page.served.recommendation
+    return {
+        "recommendation_id": recommendation.recommendation_id,
+        "strategy": recommendation.strategy,
+        **fields,
+        "items": recommendation.items,
+        "next_cursor": page.next_cursor,
+        **page.served.names,
+    }
+
+
 class RecommendationsApi(APIView):
     required_scope = Scope.READ_RECOMMENDATIONS
 
@@ -61,20 +75,15 @@ class RecommendationsApi(APIView):
             page = self._page(params)
         except SessionClaimed as exc:
             raise Conflict({"session": [str(exc)]}) from exc
-        served = page.served
-        recommendation = served.recommendation
+        recommendation = page.served.recommendation
         output = RecommendationOutputSerializer(
-            {
-                "recommendation_id": recommendation.recommendation_id,
-                "strategy": recommendation.strategy,
-                "customer": params.get("customer"),
-                "session": params.get("session"),
-                "history": recommendation.history,
-                "ranker": recommendation.ranker,
-                "items": recommendation.items,
-                "next_cursor": page.next_cursor,
-                **served.names,
-            }
+            page_body(
+                page,
+                customer=params.get("customer"),
+                session=params.get("session"),
+                history=recommendation.history,
+                ranker=recommendation.ranker,
+            )
         )
         return Response(output.data)
 
@@ -133,18 +142,7 @@ class SimilarItemsApi(APIView):
             )
         except UnknownProduct as exc:
             raise NotFound(f"No product with id {product_id!r}.") from exc
-        served = page.served
-        recommendation = served.recommendation
-        output = SimilarOutputSerializer(
-            {
-                "recommendation_id": recommendation.recommendation_id,
-                "strategy": recommendation.strategy,
-                "product": product_id,
-                "items": recommendation.items,
-                "next_cursor": page.next_cursor,
-                **served.names,
-            }
-        )
+        output = SimilarOutputSerializer(page_body(page, product=product_id))
         return Response(output.data)
 
 
@@ -175,18 +173,7 @@ class BoughtTogetherApi(APIView):
             )
         except UnknownProduct as exc:
             raise NotFound("None of the products in `products` exists.") from exc
-        served = page.served
-        recommendation = served.recommendation
-        output = BoughtTogetherOutputSerializer(
-            {
-                "recommendation_id": recommendation.recommendation_id,
-                "strategy": recommendation.strategy,
-                "products": params["products"],
-                "items": recommendation.items,
-                "next_cursor": page.next_cursor,
-                **served.names,
-            }
-        )
+        output = BoughtTogetherOutputSerializer(page_body(page, products=params["products"]))
         return Response(output.data)
 
 
@@ -215,19 +202,14 @@ class SearchApi(APIView):
                 category=params.get("category"),
             ),
         )
-        served = page.served
-        recommendation = served.recommendation
+        recommendation = page.served.recommendation
         output = SearchOutputSerializer(
-            {
-                "recommendation_id": recommendation.recommendation_id,
-                "strategy": recommendation.strategy,
-                "query": params["q"],
-                "fallback": recommendation.fallback,
-                "matched": recommendation.matched,
-                "facets": recommendation.facets,
-                "items": recommendation.items,
-                "next_cursor": page.next_cursor,
-                **served.names,
-            }
+            page_body(
+                page,
+                query=params["q"],
+                fallback=recommendation.fallback,
+                matched=recommendation.matched,
+                facets=recommendation.facets,
+            )
         )
         return Response(output.data)

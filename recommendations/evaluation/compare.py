@@ -32,11 +32,9 @@ from recommendations.evaluation.strategies import (
     ROUTES,
     TrainedRoutes,
     fused_ranking,
-    route_scores,
+    masked_route_blocks,
     routes_train,
-    user_block,
 )
-from recommendations.interactions import interaction_matrix
 from recommendations.ranking.features import FEATURE_SETS, Catalog
 
 
@@ -139,23 +137,15 @@ def _fused_rankings(
 ) -> tuple[dict[str, list[list[int]]], dict[str, float]]:
     """Each arm's fused top-K per evaluated user (in `split.users` order), every route scored once
     per block of users for all arms; and each arm's seconds (its routes' scoring included)."""
-    seen = interaction_matrix(interactions=split.train)
     needed = [route for route in ROUTES if any(arm.routes.get(route, 0) > 0 for arm in arms.values())]
     rankings: dict[str, list[list[int]]] = {name: [] for name in arms}
     seconds = dict.fromkeys(arms, 0.0)
-    block_size = user_block(n_items=split.train.n_items, routes=len(needed))
-    for start in range(0, len(split.users), block_size):
-        users = split.users[start : start + block_size]
-        rows, cols = seen[users].nonzero()
-        scores = {}
-        for route in needed:
-            began = time.perf_counter()
-            scores[route] = route_scores(trained=trained, route=route, users=users)
-            if not config.include_seen:
-                scores[route][rows, cols] = -np.inf
+    blocks = masked_route_blocks(split=split, trained=trained, routes=needed, include_seen=config.include_seen)
+    for users, scores, route_seconds in blocks:
+        for route, elapsed in route_seconds.items():
             for name, arm in arms.items():
                 if arm.routes.get(route, 0) > 0:
-                    seconds[name] += time.perf_counter() - began
+                    seconds[name] += elapsed
         for name, arm in arms.items():
             began = time.perf_counter()
             for row in range(len(users)):

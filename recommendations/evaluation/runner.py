@@ -27,12 +27,11 @@ from recommendations.evaluation.strategies import (
     ROUTES,
     STRATEGIES,
     fused_ranking,
-    route_scores,
+    masked_route_blocks,
     routes_train,
     top_items,
-    user_block,
 )
-from recommendations.interactions import SECONDS_PER_DAY, interaction_matrix
+from recommendations.interactions import SECONDS_PER_DAY
 from recommendations.ranking.features import Catalog
 from recommendations.ranking.training import MEMORY_BUDGET_BYTES, RANK_CANDIDATES, ROUNDS, TrainingCut
 
@@ -182,7 +181,6 @@ def training_cut(*, config: EvaluationConfig, interactions: Interactions, protoc
 def _rank(*, split: Split, trained, config: EvaluationConfig) -> tuple[dict[str, list[list[int]]], dict[str, float]]:
     """Each strategy's top-K list per evaluated user (same order as `split.users`), and the
     seconds each strategy's scoring took (its routes included)."""
-    seen = interaction_matrix(interactions=split.train)
     needed = [
         r
         for r in ROUTES
@@ -191,17 +189,9 @@ def _rank(*, split: Split, trained, config: EvaluationConfig) -> tuple[dict[str,
     names = [name for name in config.strategies if not name.startswith(ranker_evaluation.PREFIX)]
     rankings: dict[str, list[list[int]]] = {name: [] for name in names}
     seconds = dict.fromkeys(names, 0.0)
-    block_size = user_block(n_items=split.train.n_items, routes=len(needed))
-    for start in range(0, len(split.users), block_size):
-        users = split.users[start : start + block_size]
-        rows, cols = seen[users].nonzero()
-        scores = {}
-        for route in needed:
-            began = time.perf_counter()
-            scores[route] = route_scores(trained=trained, route=route, users=users)
-            if not config.include_seen:
-                scores[route][rows, cols] = -np.inf
-            elapsed = time.perf_counter() - began
+    blocks = masked_route_blocks(split=split, trained=trained, routes=needed, include_seen=config.include_seen)
+    for users, scores, route_seconds in blocks:
+        for route, elapsed in route_seconds.items():
             for name in names:
                 if name == route or (name == "fused" and config.route_weights.get(route, 0) > 0):
                     seconds[name] += elapsed

@@ -9,7 +9,8 @@ routes' top candidates. A score of -inf marks an item the strategy cannot rank.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,7 @@ import scipy.sparse as sp
 
 from recommendations.contracts import Candidate, Interactions
 from recommendations.embeddings.customers import HISTORY_ITEMS, user_vectors
+from recommendations.evaluation.split import Split
 from recommendations.history import history_aggregate
 from recommendations.interactions import interaction_matrix, rank_in_runs
 from recommendations.recall import collaborative, itemcf, popularity
@@ -153,3 +155,24 @@ def top_items(*, scores: np.ndarray, k: int) -> np.ndarray:
         finite = finite[values >= kth]
     order = np.lexsort((finite, -scores[finite]))
     return finite[order][:k]
+
+
+def masked_route_blocks(
+    *, split: Split, trained: TrainedRoutes, routes: Sequence[str], include_seen: bool
+) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]]]:
+    """Per block of evaluated users (`user_block` of them): the users, each route's users × items
+    scores (their training items set to -inf unless `include_seen`), and each route's seconds."""
+    seen = interaction_matrix(interactions=split.train)
+    block_size = user_block(n_items=split.train.n_items, routes=len(routes))
+    for start in range(0, len(split.users), block_size):
+        users = split.users[start : start + block_size]
+        rows, cols = seen[users].nonzero()
+        scores: dict[str, np.ndarray] = {}
+        seconds: dict[str, float] = {}
+        for route in routes:
+            began = time.perf_counter()
+            scores[route] = route_scores(trained=trained, route=route, users=users)
+            if not include_seen:
+                scores[route][rows, cols] = -np.inf
+            seconds[route] = time.perf_counter() - began
+        yield users, scores, seconds
