@@ -45,3 +45,14 @@ def write_results(name: str, rows: list[dict], meta: dict) -> Path:
     payload = {"benchmark": name, "at": dt.datetime.now(dt.UTC).isoformat(), "machine": machine(), **meta}
     path.write_text(json.dumps({**payload, "rows": rows}, indent=2))
     return path
+
+
+def drill_report(name: str, rows: list[dict], summary: dict, args: object) -> None:
+    """A drill's ending: its table, its summary lines and the machine's load, and the JSON."""
+    print_table(rows)
+    print()
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    load = os.getloadavg()
+    print(f"load average: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print("wrote", write_results(name, rows, {"args": vars(args), "summary": summary, "loadavg": load}))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import socket
 import sys
 import threading
@@ -29,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.api_latency import free_port, setup_django, start_gunicorn  # noqa: E402
-from bench.common import RESULTS, percentile, print_table, write_results  # noqa: E402
+from bench.common import RESULTS, drill_report, percentile  # noqa: E402
 from recsite.database import embedded_database_url  # noqa: E402
 
 SCRATCH_DATABASE = "recsite_silent_drill"
@@ -190,14 +189,7 @@ def main() -> None:
     parser.add_argument("--after", type=float, default=15.0)
     args = parser.parse_args()
     report = run(before=args.before, silent=args.silent, after=args.after)
-    print_table(report["phases"])
-    print()
-    for name, value in report["summary"].items():
-        print(f"{name}: {value}")
-    load = os.getloadavg()
-    print(f"load average: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    meta = {"args": vars(args), "summary": report["summary"], "loadavg": load}
-    print("wrote", write_results("db_silent_drill", report["phases"], meta))
+    drill_report("db_silent_drill", report["phases"], report["summary"], args)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import percentile, print_table, write_results  # noqa: E402
+from bench.common import drill_report, percentile  # noqa: E402
 from recsite.database import embedded_database_url  # noqa: E402
 
 SCRATCH_DATABASE = "recsite_reembed_drill"
@@ -228,14 +228,7 @@ def main() -> None:
     parser.add_argument("--kill-after", type=float, default=1.0, help="seconds into the build before SIGKILL")
     args = parser.parse_args()
     report = run(n=args.products, kill_after=args.kill_after)
-    print_table(report["phases"])
-    print()
-    for name, value in report["summary"].items():
-        print(f"{name}: {value}")
-    load = os.getloadavg()
-    meta = {"args": vars(args), "summary": report["summary"], "loadavg": load}
-    print(f"load average: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print("wrote", write_results("reembed_drill", report["phases"], meta))
+    drill_report("reembed_drill", report["phases"], report["summary"], args)
 
 
 if __name__ == "__main__":

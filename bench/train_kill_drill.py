@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import print_table, write_results  # noqa: E402
+from bench.common import drill_report  # noqa: E402
 from recsite.database import embedded_database_url  # noqa: E402
 
 SCRATCH_DATABASE = "recsite_train_drill"
@@ -156,14 +156,7 @@ def main() -> None:
     args = parser.parse_args()
     fractions = [float(f) for f in args.fractions.split(",")]
     report = run(customers=args.customers, products=args.products, fractions=fractions)
-    print_table(report["rows"])
-    print()
-    for name, value in report["summary"].items():
-        print(f"{name}: {value}")
-    load = os.getloadavg()
-    print(f"load average: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    meta = {"args": vars(args), "summary": report["summary"], "loadavg": load}
-    print("wrote", write_results("train_kill_drill", report["rows"], meta))
+    drill_report("train_kill_drill", report["rows"], report["summary"], args)
 
 
 if __name__ == "__main__":
