@@ -26,7 +26,7 @@ class Command(BaseCommand):
             "--cutoff",
             type=iso_time,
             help="ISO time: events before it train, events at or after it test "
-            f"(default: the time that leaves the last {DEFAULT_TEST_FRACTION:.0%} of events for testing)",
+            f"(default: the time that leaves the last {DEFAULT_TEST_FRACTION:.0%}% of events for testing)",
         )
         split.add_argument("--holdout-last", type=int, help="each user's last N positive events test, the rest train")
         parser.add_argument("--k", type=int, default=10, help="list length the metrics look at (default 10)")
