@@ -1,14 +1,20 @@
 """Search quality: hit@10 and NDCG@10 of semantic, lexical and hybrid search on a labelled query
 set built from the catalog in the database (run on a loaded, embedded catalog):
 
-    .venv/bin/python bench/search_quality.py [--per-kind 60] [--seed 7]
+    .venv/bin/python bench/search_quality.py --catalog online-retail [--per-kind 60] [--seed 7] [--sweep]
 
 Query kinds, each with its relevant (in-stock) products: `sku` (an external id; the product),
-`brand` (a brand; its products), `title` (2-3 consecutive title words; the products whose title
-holds them), `title_typo` (the same with two adjacent letters of its longest word swapped) and
-`category` (a category's name; the products in its subtree). Kinds the catalog cannot make (no
-brands, no categories) are left out. Hybrid also runs at other minimum similarities, and the top
-semantic score of gibberish queries is printed, to choose MIN_SEMANTIC_SIMILARITY by measurement.
+`brand` (a brand; its products), `brand_typo` (the brand with two adjacent letters swapped),
+`title` (2-3 consecutive title words; the products whose title holds them), `title_typo` (the
+same with two adjacent letters of its longest word swapped) and `category` (a category's name;
+the products in its subtree). Kinds the catalog cannot make (no brands, no categories) are left
+out.
+
+Methods: `semantic` (the query's embedding), `lexical` (full-text as typed), `lexical+spelling`
+(after typo correction, as search runs it), `hybrid-nospell` (hybrid on the query as typed) and
+`hybrid` (what the search placement serves: corrected, then fused). With `--sweep`, hybrid also
+runs at other minimum similarities, and the top semantic score of gibberish queries is printed,
+to choose MIN_SEMANTIC_SIMILARITY by measurement.
 """
 
 from __future__ import annotations
@@ -58,6 +64,8 @@ def build_queries(*, per_kind: int, seed: int) -> list[tuple[str, str, set[int]]
             by_brand[brand].add(pk)
     for brand in rng.sample(sorted(by_brand), min(per_kind, len(by_brand))):
         queries.append(("brand", brand, by_brand[brand]))
+        if len(brand) >= 5:
+            queries.append(("brand_typo", swap_letters(brand, rng), by_brand[brand]))
     made = 0
     for _, _, title, _ in products:
         words = WORD.findall(title.lower())
@@ -69,12 +77,19 @@ def build_queries(*, per_kind: int, seed: int) -> list[tuple[str, str, set[int]]
         phrase = " ".join(fragment)
         queries.append(("title", phrase, relevant))
         longest = max(fragment, key=len)
-        i = rng.randrange(0, len(longest) - 1)
-        typo = longest[:i] + longest[i + 1] + longest[i] + longest[i + 2 :]
-        queries.append(("title_typo", phrase.replace(longest, typo, 1), relevant))
+        queries.append(("title_typo", phrase.replace(longest, swap_letters(longest, rng), 1), relevant))
         made += 1
     queries += category_queries(per_kind=per_kind, rng=rng)
     return queries
+
+
+def swap_letters(text: str, rng: random.Random) -> str:
+    """`text` with two adjacent letters of its longest word swapped (a different word)."""
+    word = max(text.split(), key=len)
+    i = rng.randrange(0, len(word) - 1)
+    if word[i] == word[i + 1]:
+        i = next((j for j in range(len(word) - 1) if word[j] != word[j + 1]), i)
+    return text.replace(word, word[:i] + word[i + 1] + word[i] + word[i + 2 :], 1)
 
 
 def category_queries(*, per_kind: int, rng: random.Random) -> list[tuple[str, str, set[int]]]:
@@ -98,14 +113,16 @@ def ndcg(ranked: list[int], relevant: set[int]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--catalog", default="catalog", help="the loaded catalog's name, for the table and the file")
     parser.add_argument("--per-kind", type=int, default=60)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--sweep", action="store_true", help="also hybrid at other minimum similarities")
     args = parser.parse_args()
     setup()
     from placements.public import strategy_parse
     from recommendations import pipeline
     from recommendations.embeddings.model import encode_texts
-    from recommendations.recall import semantic
+    from recommendations.recall import semantic, spelling
     from recommendations.recall.lexical import lexical_candidates
 
     queries = build_queries(per_kind=args.per_kind, seed=args.seed)
@@ -113,25 +130,35 @@ def main() -> None:
     semantic_strategy = strategy_parse({**no_rules, "search": "semantic"})
     hybrid_strategy = strategy_parse({**no_rules, "search": "hybrid"})
     default_threshold = pipeline.MIN_SEMANTIC_SIMILARITY
+    corrector = pipeline.query_correct
 
     def run(method: str, query: str) -> list[int]:
-        if method == "lexical":
-            found = lexical_candidates(query=query, n=K, knn_filter=semantic.KnnFilter())
+        if method.startswith("lexical"):
+            correction = corrector(query) if method == "lexical+spelling" else spelling.Correction(query=query)
+            extra = [word for _, word in correction.changes]
+            found = lexical_candidates(query=query, n=K, knn_filter=semantic.KnnFilter(), extra_words=extra)
             return [c.product_pk for c in found]
-        strategy = semantic_strategy if method == "semantic" else hybrid_strategy
-        return [item.product_pk for item in pipeline.search(query=query, k=K, strategy=strategy).items]
+        if method == "semantic":
+            return [item.product_pk for item in pipeline.search(query=query, k=K, strategy=semantic_strategy).items]
+        # The bench's own switch: hybrid on the query as typed, to measure what the correction adds.
+        pipeline.query_correct = (
+            (lambda text: spelling.Correction(query=text)) if method == "hybrid-nospell" else corrector
+        )
+        return [item.product_pk for item in pipeline.search(query=query, k=K, strategy=hybrid_strategy).items]
 
-    methods = ["semantic", "lexical", *(f"hybrid@{t}" for t in THRESHOLDS)]
+    methods = ["semantic", "lexical", "lexical+spelling", "hybrid-nospell", "hybrid"]
+    if args.sweep:
+        methods += [f"hybrid@{t}" for t in THRESHOLDS]
     scores: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     for method in methods:
-        if method.startswith("hybrid@"):
-            pipeline.MIN_SEMANTIC_SIMILARITY = float(method.split("@")[1])
+        pipeline.MIN_SEMANTIC_SIMILARITY = float(method.split("@")[1]) if "@" in method else default_threshold
         for kind, query, relevant in queries:
             ranked = run(method.split("@")[0], query)
             hit = float(any(pk in relevant for pk in ranked[:K]))
             for key in (kind, "all"):
                 scores[(method, key)].append((hit, ndcg(ranked, relevant)))
     pipeline.MIN_SEMANTIC_SIMILARITY = default_threshold
+    pipeline.query_correct = corrector
 
     kinds = sorted({kind for kind, _, _ in queries}) + ["all"]
     rows = []
@@ -140,6 +167,7 @@ def main() -> None:
             values = scores[(method, kind)]
             rows.append(
                 {
+                    "catalog": args.catalog,
                     "method": method,
                     "kind": kind,
                     "queries": len(values),
@@ -148,28 +176,28 @@ def main() -> None:
                 }
             )
     print_table(rows)
+    meta: dict = {
+        "catalog": args.catalog,
+        "per_kind": args.per_kind,
+        "seed": args.seed,
+        "min_semantic_similarity": default_threshold,
+    }
+    if args.sweep:
+        # The top semantic similarity a gibberish query reaches, against relevant title queries'.
+        def top_similarity(text: str) -> float:
+            found = semantic.semantic_candidates(vector=encode_texts([text])[0], n=1, knn_filter=semantic.KnnFilter())
+            return round(found[0].score, 3) if found else 0.0
 
-    # The top semantic similarity a gibberish query reaches, against relevant title queries'.
-    def top_similarity(text: str) -> float:
-        found = semantic.semantic_candidates(vector=encode_texts([text])[0], n=1, knn_filter=semantic.KnnFilter())
-        return round(found[0].score, 3) if found else 0.0
-
-    gibberish = [{"query": q, "top_cosine": top_similarity(q)} for q in GIBBERISH]
-    title_tops = sorted(top_similarity(q) for kind, q, _ in queries if kind == "title")
-    print_table(gibberish)
-    median = title_tops[len(title_tops) // 2] if title_tops else None
-    print(f"title queries' top cosine: min {title_tops[0] if title_tops else None}, median {median}")
-    path = write_results(
-        "search_quality",
-        rows,
-        {
-            "per_kind": args.per_kind,
-            "seed": args.seed,
-            "min_semantic_similarity": default_threshold,
+        gibberish = [{"query": q, "top_cosine": top_similarity(q)} for q in GIBBERISH]
+        title_tops = sorted(top_similarity(q) for kind, q, _ in queries if kind == "title")
+        print_table(gibberish)
+        median = title_tops[len(title_tops) // 2] if title_tops else None
+        print(f"title queries' top cosine: min {title_tops[0] if title_tops else None}, median {median}")
+        meta |= {
             "gibberish_top_cosine": gibberish,
             "title_top_cosine_min_median": [title_tops[0] if title_tops else None, median],
-        },
-    )
+        }
+    path = write_results(f"search_quality_{args.catalog}", rows, meta)
     print(f"written to {path}")
 
 

@@ -30,6 +30,12 @@ MATCH_LEXICAL = "lexical"
 MATCH_SEMANTIC = "semantic"
 MATCH_HYBRID = "hybrid"
 MATCH_NONE = "none"
+# What a bought-together list came from: co-purchases of every cart item, the co-occurrence
+# routes (no cart item has co-purchases), or both (the co-occurrence routes for the cart items
+# without co-purchases).
+SOURCE_COPURCHASE = "copurchase"
+SOURCE_NEIGHBORS = "neighbors"
+SOURCE_MIXED = "mixed"
 
 # Score multipliers of a request's `boost=` and `bury=` (a merchandising rule sets its own).
 REQUEST_BOOST = 1.5
@@ -85,9 +91,12 @@ class PlacementRequest:
     # Product pks served on the previous pages of this list (pagination): left out, and recall
     # asks for as many more candidates.
     seen: tuple[int, ...] = ()
-    # The storefront's anonymous session: its events shape the feed of a customer without
-    # history; with `customer_id`, serving links the two.
+    # The storefront's anonymous session: its events shape the list for a customer without
+    # history (the home feed, search's personalisation, the cart of similar items and bought
+    # together); with `customer_id`, serving links the two.
     session_id: str | None = None
+    # Search: re-rank towards the shopper's history (None: when they have one).
+    personalize: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +188,14 @@ class Recommendation:
     # (facet -> value -> count; recommendations.facets).
     matched: str | None = None
     facets: dict[str, dict[str, int]] | None = None
+    # Search: the query as corrected for typos (None when no word was), and whether the matches
+    # were re-ranked towards the shopper's history.
+    corrected: str | None = None
+    personalized: bool = False
+    # Bought together: where the list came from (SOURCE_*), and the ids of the session's (or
+    # customer's) cart items added to the basket asked about.
+    source: str | None = None
+    cart_added: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ evaluation; `customer_history` loads one customer's events for serving.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from django.db import connection
@@ -25,11 +26,13 @@ HISTORY_HALF_LIFE_DAYS = 30.0
 
 @dataclass(frozen=True)
 class History:
-    """One customer's recent items, most recent first, and everything they ever purchased."""
+    """One customer's recent items, most recent first, everything they ever purchased, and what is
+    in their cart (added among the recent events and not purchased since)."""
 
     product_pks: tuple[int, ...] = ()
     weights: tuple[float, ...] = ()
     purchased_pks: frozenset[int] = frozenset()
+    carted_pks: frozenset[int] = frozenset()
 
     @property
     def is_empty(self) -> bool:
@@ -148,4 +151,17 @@ def _history_from_rows(rows: list[tuple]) -> History:
         product_pks=tuple(int(pk) for pk in aggregated.items),
         weights=tuple(float(w) for w in aggregated.weights),
         purchased_pks=purchased,
+        carted_pks=_in_cart(recent),
     )
+
+
+def _in_cart(recent: list[tuple]) -> frozenset[int]:
+    """The products whose latest add-to-cart among `recent` (product, type, value, time) came
+    after their latest purchase, if any."""
+    carted: dict[int, datetime] = {}
+    bought: dict[int, datetime] = {}
+    for product, type_, _, time in recent:
+        latest = carted if type_ == EventType.ADD_TO_CART else bought if type_ == EventType.PURCHASE else None
+        if latest is not None and (product not in latest or time > latest[product]):
+            latest[product] = time
+    return frozenset(pk for pk, time in carted.items() if pk not in bought or time > bought[pk])

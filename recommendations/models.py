@@ -110,6 +110,23 @@ class CollaborativeNeighbor(models.Model):
         return f"v{self.model_id}: {self.product_id} → {self.neighbor_id} ({self.score:.4f})"
 
 
+class CoPurchaseNeighbor(models.Model):
+    """One product bought in the same basket as another (an anonymous session's or a customer's
+    purchases of one UTC day), with its association score; the table is replaced whole by each
+    rebuild (`recommendations.recall.copurchase`)."""
+
+    product = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+")
+    neighbor = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+")
+    score = models.FloatField()
+    rank = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["product", "rank"])]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} → {self.neighbor_id} ({self.score:.4f})"
+
+
 class EmbeddingAdaptation(models.Model):
     """One version of the sentence model fine-tuned on the shop's co-occurrence pairs
     (`recommendations.embeddings.adaptation`). Served by pointing `EMBEDDING_MODEL` at `path`."""

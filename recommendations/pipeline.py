@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from catalog.public import ItemNeighbor, Product
-from placements.public import SEARCH_HYBRID, SEARCH_KEYWORD, Placement, Strategy, built_in_strategy
+from placements.public import SEARCH_HYBRID, SEARCH_KEYWORD, SEARCH_SEMANTIC, Placement, Strategy, built_in_strategy
 from recommendations.contracts import (
     HISTORY_CUSTOMER,
     HISTORY_NONE,
@@ -22,6 +23,9 @@ from recommendations.contracts import (
     MATCH_LEXICAL,
     MATCH_NONE,
     MATCH_SEMANTIC,
+    SOURCE_COPURCHASE,
+    SOURCE_MIXED,
+    SOURCE_NEIGHBORS,
     Candidate,
     FusedItem,
     ItemFilter,
@@ -33,12 +37,14 @@ from recommendations.embeddings.model import encode_texts
 from recommendations.errors import EmbeddingModelUnavailable, UnknownProduct
 from recommendations.facets import search_facets
 from recommendations.history import History, customer_history, session_history
+from recommendations.ranking.personal import search_personalize
 from recommendations.ranking.stage import rank_stage
 from recommendations.reasons.stage import reasons_attach, rerank_stage
-from recommendations.recall import itemcf, lexical, semantic
-from recommendations.recall.fused import fuse, rrf_fuse
+from recommendations.recall import copurchase, itemcf, lexical, semantic
+from recommendations.recall.fused import fuse, fused_merge, rrf_fuse
 from recommendations.recall.keyword import keyword_candidates
 from recommendations.recall.lexical import lexical_candidates
+from recommendations.recall.spelling import Correction, query_correct
 from recommendations.recall.stage import recall_stage
 from recommendations.rules.stage import rules_stage
 from recsite.metrics import fallback_count, stage_timer
@@ -56,6 +62,12 @@ MIN_SEMANTIC_SIMILARITY = 0.4
 SEARCH_POOL = 100
 
 SEARCH_RULES_MARGIN = 20
+
+# Bought together: the co-occurrence routes' best item counts this much against the best
+# co-purchase (1) when every cart item has co-purchases, so they only fill the list after them.
+NEIGHBORS_FILL_WEIGHT = 0.01
+# The most items of the shopper's cart added to a bought-together basket.
+CART_MAX_ADDED = 20
 
 
 def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recommendation:
@@ -106,24 +118,47 @@ def bought_together(
     basket: Sequence[str],
     k: int = 10,
     customer_id: str | None = None,
+    session_id: str | None = None,
     category: str | None = None,
     strategy: Strategy | None = None,
     item_filter: ItemFilter = ItemFilter(),
     seen: Sequence[int] = (),
 ) -> Recommendation:
-    """Items bought with the products of `basket` (a cart): the strategy's routes run on the basket
-    as if it were a history (every item weighing the same), then the rank and rules stages; the
-    basket's own items are left out. Unknown ids are ignored; raises `UnknownProduct` when none
-    of them exists."""
+    """Items bought with the products of `basket` and of the shopper's cart (the customer's, else
+    the session's: what they added to the cart and have not bought since).
+
+    Each cart item brings its co-purchase neighbours (bought in the same basket); a cart item
+    without any brings the strategy's co-occurrence routes instead, which otherwise only fill the
+    list after the co-purchases. Then the rank and rules stages; the cart's own items are left out.
+    Unknown ids are ignored; raises `UnknownProduct` when none of them exists."""
     strategy = strategy or built_in_strategy(Placement.BOUGHT_TOGETHER)
     known = dict(Product.objects.filter(external_id__in=list(basket)).values_list("external_id", "pk"))
-    pks = tuple(known[product_id] for product_id in dict.fromkeys(basket) if product_id in known)
-    if not pks:
+    asked = tuple(known[product_id] for product_id in dict.fromkeys(basket) if product_id in known)
+    if not asked:
         raise UnknownProduct(",".join(basket))
+    history, _ = request_history(RecRequest(customer_id=customer_id, session_id=session_id))
+    added = tuple(sorted(history.carted_pks - set(asked)))[:CART_MAX_ADDED]
+    pks = asked + added
     cart = History(product_pks=pks, weights=(1.0,) * len(pks))
     request = RecRequest(customer_id=customer_id, k=k, category=category, seen=tuple(seen))
     excluded = frozenset(pks) | frozenset(seen)
-    fused = recall_stage(request=request, strategy=strategy, history=cart, excluded_pks=excluded)
+    with stage_timer("recall.copurchase"):
+        copurchased, covered = copurchase.copurchase_candidates(
+            cart=cart, n=max(strategy.candidates_per_route, k + len(excluded))
+        )
+    uncovered = tuple(pk for pk in pks if pk not in covered)
+    neighbors = recall_stage(
+        request=request,
+        strategy=strategy,
+        history=History(product_pks=uncovered, weights=(1.0,) * len(uncovered)) if uncovered else cart,
+        excluded_pks=excluded,
+    )
+    fused = fused_merge(
+        lists=[
+            (fuse(candidates={copurchase.ROUTE: copurchased}, weights={copurchase.ROUTE: 1.0}), 1.0),
+            (neighbors, 1.0 if uncovered else NEIGHBORS_FILL_WEIGHT),
+        ]
+    )
     with stage_timer("rank"):
         ranked = rank_stage(customer_id=customer_id, fused=fused, strategy=strategy)
     items = rules_stage(
@@ -136,7 +171,15 @@ def bought_together(
         category_path=category,
         item_filter=item_filter,
     )
-    return Recommendation(recommendation_id=uuid.uuid4(), strategy=strategy.name, items=items, ranker=ranked.ranker)
+    external = dict(Product.objects.filter(pk__in=added).values_list("pk", "external_id")) if added else {}
+    return Recommendation(
+        recommendation_id=uuid.uuid4(),
+        strategy=strategy.name,
+        items=items,
+        ranker=ranked.ranker,
+        source=SOURCE_NEIGHBORS if not covered else SOURCE_MIXED if uncovered else SOURCE_COPURCHASE,
+        cart_added=tuple(external[pk] for pk in added),
+    )
 
 
 def request_history(request: RecRequest) -> tuple[History, str]:
@@ -156,13 +199,15 @@ def similar_items(
     product_id: str,
     k: int = 10,
     customer_id: str | None = None,
+    session_id: str | None = None,
     strategy: Strategy | None = None,
     category: str | None = None,
     item_filter: ItemFilter = ItemFilter(),
     seen: Sequence[int] = (),
 ) -> Recommendation:
     """Products like `product_id`: its semantic neighbours merged with its item-CF neighbours, by
-    the strategy's weights for those two routes (and its rules switch).
+    the strategy's weights for those two routes (and its rules switch). What the shopper has in
+    the cart (the customer's, else the session's) is left out.
 
     Raises `UnknownProduct` when no product has that external id.
     """
@@ -170,6 +215,8 @@ def similar_items(
     if product_pk is None:
         raise UnknownProduct(product_id)
     strategy = strategy or built_in_strategy(Placement.SIMILAR_ITEMS)
+    history, _ = request_history(RecRequest(customer_id=customer_id, session_id=session_id))
+    seen = (*seen, *sorted(history.carted_pks))
     n = max(strategy.candidates_per_route, k + len(seen))
     neighbors = ItemNeighbor.objects.filter(product_id=product_pk).order_by("rank").values_list("neighbor_id", "score")
     candidates = {
@@ -200,6 +247,8 @@ def search(
     k: int = 10,
     category: str | None = None,
     customer_id: str | None = None,
+    session_id: str | None = None,
+    personalize: bool | None = None,
     strategy: Strategy | None = None,
     item_filter: ItemFilter = ItemFilter(),
     seen: Sequence[int] = (),
@@ -209,22 +258,32 @@ def search(
 
     By the strategy's algorithm: `semantic` scores by the cosine similarity between the query's and
     the product's embeddings (while the embedding model cannot be loaded, full-text keyword
-    matching answers and `fallback` says so); `keyword` is full-text matching alone.
+    matching answers and `fallback` says so); `keyword` is full-text matching alone; `hybrid`
+    fuses lexical and semantic matches (`hybrid_search`). Keyword and hybrid correct the query's
+    typos first (`corrected`). Unless `personalize` is false, the matches of a shopper with
+    history (the customer's, else the session's) are re-ranked towards it (`personalized`).
     """
     strategy = strategy or built_in_strategy(Placement.SEARCH)
     items: tuple[ScoredItem, ...] = ()
-    fallback = None
-    matched, facets = MATCH_NONE, None
+    fallback = corrected = None
+    matched, facets, personalized = MATCH_NONE, None, False
     if query.strip() and k > 0:
         # A few more than k, so that items the rules exclude leave no hole.
         n = k + SEARCH_RULES_MARGIN
         knn_filter = semantic.KnnFilter(excluded_pks=tuple(seen), category_path=category)
+        correction = Correction(query=query)
+        if strategy.search != SEARCH_SEMANTIC:
+            with stage_timer("search.spelling"):
+                correction = query_correct(query)
+        corrected = correction.query if correction.changes else None
+        exact: frozenset[int] = frozenset()
         try:
             if strategy.search == SEARCH_HYBRID:
-                ranked, matched, fallback = hybrid_search(query=query, n=max(n, SEARCH_POOL), knn_filter=knn_filter)
+                found = hybrid_search(query=query, correction=correction, n=max(n, SEARCH_POOL), knn_filter=knn_filter)
+                ranked, matched, fallback, exact = found.ranked, found.matched, found.fallback, found.exact
             elif strategy.search == SEARCH_KEYWORD:
                 with stage_timer("search.keyword"):
-                    ranked = _as_fused(keyword_candidates(query=query, n=n, knn_filter=knn_filter))
+                    ranked = _as_fused(keyword_candidates(query=correction.query, n=n, knn_filter=knn_filter))
                 matched = MATCH_LEXICAL if ranked else MATCH_NONE
             else:
                 ranked = _as_fused(_semantic_search(query=query, n=n, knn_filter=knn_filter))
@@ -232,9 +291,16 @@ def search(
         except EmbeddingModelUnavailable:
             logger.exception("search fell back to keyword matching")
             fallback_count(stage="search", reason="embedding_model_unavailable")
-            ranked, fallback = _as_fused(keyword_candidates(query=query, n=n, knn_filter=knn_filter)), KEYWORD_FALLBACK
-            matched = MATCH_LEXICAL if ranked else MATCH_NONE
+            ranked = _as_fused(keyword_candidates(query=correction.query, n=n, knn_filter=knn_filter))
+            fallback, matched = KEYWORD_FALLBACK, MATCH_LEXICAL if ranked else MATCH_NONE
         facets = search_facets(product_pks=[item.product_pk for item in ranked])
+        if personalize is not False and ranked:
+            history, _ = request_history(RecRequest(customer_id=customer_id, session_id=session_id))
+            if not history.is_empty:
+                with stage_timer("search.personalize"):
+                    reranked = search_personalize(ranked=ranked, history=history, pinned=exact)
+                if reranked is not None:
+                    ranked, personalized = reranked, True
         items = rules_stage(
             ranked=ranked,
             k=k,
@@ -251,18 +317,37 @@ def search(
         fallback=fallback,
         matched=matched,
         facets=facets,
+        corrected=corrected,
+        personalized=personalized,
     )
 
 
-def hybrid_search(*, query: str, n: int, knn_filter: semantic.KnnFilter) -> tuple[list[FusedItem], str, str | None]:
-    """Lexical matches (SKU, brand, title words) fused by reciprocal rank with the semantic matches
-    at least MIN_SEMANTIC_SIMILARITY similar; what matched (MATCH_*) and the fallback, if any."""
+@dataclass(frozen=True)
+class SearchMatches:
+    """A hybrid search's fused matches, what they matched (MATCH_*), the fallback if any, and the
+    exact SKU or brand matches among them."""
+
+    ranked: list[FusedItem]
+    matched: str
+    fallback: str | None = None
+    exact: frozenset[int] = frozenset()
+
+
+def hybrid_search(*, query: str, correction: Correction, n: int, knn_filter: semantic.KnnFilter) -> SearchMatches:
+    """Lexical matches (SKU, brand, title words; the typed words and their corrections) fused by
+    reciprocal rank with the semantic matches of the corrected query at least
+    MIN_SEMANTIC_SIMILARITY similar."""
     with stage_timer("search.lexical"):
-        found = {lexical.ROUTE: lexical_candidates(query=query, n=n, knn_filter=knn_filter)}
+        lexical_found = lexical_candidates(
+            query=query, n=n, knn_filter=knn_filter, extra_words=[word for _, word in correction.changes]
+        )
+    found = {lexical.ROUTE: lexical_found}
     fallback = None
     try:
         close = [
-            c for c in _semantic_search(query=query, n=n, knn_filter=knn_filter) if c.score >= MIN_SEMANTIC_SIMILARITY
+            c
+            for c in _semantic_search(query=correction.query, n=n, knn_filter=knn_filter)
+            if c.score >= MIN_SEMANTIC_SIMILARITY
         ]
         found[semantic.ROUTE] = close
     except EmbeddingModelUnavailable:
@@ -276,7 +361,8 @@ def hybrid_search(*, query: str, n: int, knn_filter: semantic.KnnFilter) -> tupl
         matched = MATCH_LEXICAL if lexical.ROUTE in routes else MATCH_SEMANTIC
     else:
         matched = MATCH_NONE
-    return rrf_fuse(candidates=found), matched, fallback
+    exact = frozenset(c.product_pk for c in lexical_found if c.score >= lexical.EXACT_BONUS)
+    return SearchMatches(ranked=rrf_fuse(candidates=found), matched=matched, fallback=fallback, exact=exact)
 
 
 def _as_fused(candidates: list[Candidate]) -> list[FusedItem]:

@@ -20,6 +20,7 @@ from recommendations.reasons.tasks import (  # noqa: F401
     refresh_prompt_pool,
 )
 from recommendations.recall.collaborative import collaborative_rebuild
+from recommendations.recall.copurchase import copurchase_rebuild
 from recommendations.recall.itemcf import itemcf_neighbors_rebuild
 from recommendations.recall.popularity import popularity_rebuild
 from recommendations.served import served_lists_prune
@@ -40,8 +41,11 @@ def embed_products(self, *, batch_size: int | None = None, limit: int | None = N
 
 @transient_task(acks_late=True, ignore_result=True)
 def build_neighbors() -> int:
-    """Rebuild item-CF neighbours from all events (idempotent: the table is replaced whole)."""
-    return itemcf_neighbors_rebuild()
+    """Rebuild item-CF neighbours from all events and co-purchase neighbours from all purchases
+    (idempotent: each table is replaced whole); returns the item-CF rows."""
+    rows = itemcf_neighbors_rebuild()
+    copurchase_rebuild()
+    return rows
 
 
 @transient_task(acks_late=True)

@@ -49,6 +49,16 @@ def fresh_reason_caches():
     memory_clear()
 
 
+@pytest.fixture(autouse=True)
+def fresh_search_vocabulary():
+    """Search's per-process vocabulary snapshot holds the words of earlier tests' catalogs."""
+    from recommendations.recall.spelling import vocabulary_forget
+
+    vocabulary_forget()
+    yield
+    vocabulary_forget()
+
+
 @pytest.fixture
 def page(live_server):
     """A page in headless Chromium (tests.browser); page-test modules set `pytestmark = BROWSER_TEST`.

@@ -21,6 +21,9 @@ from recommendations.contracts import (
     MATCH_SEMANTIC,
     REASON_GENERATED,
     REASON_GROUNDED,
+    SOURCE_COPURCHASE,
+    SOURCE_MIXED,
+    SOURCE_NEIGHBORS,
 )
 from recommendations.filters import MAX_VALUES, FilterError, item_filter_build
 
@@ -198,9 +201,20 @@ def _customer_field() -> serializers.CharField:
     )
 
 
+def _session_field(help_text: str) -> serializers.CharField:
+    return BoundedCharField(
+        max_length=ID_MAX_LENGTH,
+        required=False,
+        help_text=f"The anonymous session id, e.g. `s-8f2c`: {help_text} (the customer's history wins when they "
+        "have one). With `customer`, links the session to the customer; a session linked to another customer "
+        "is a 409.",
+    )
+
+
 class SimilarQuerySerializer(StorefrontQuerySerializer):
     k = _k_field()
     customer = _customer_field()
+    session = _session_field("what the session has in its cart is left out")
     category = CategoryPathField(
         max_length=CATEGORY_MAX_LENGTH,
         required=False,
@@ -226,6 +240,9 @@ class BoughtTogetherQuerySerializer(StorefrontQuerySerializer):
         help_text="Only items in this category path (`Home > Kitchen`, spaces optional) or below it.",
     )
     customer = _customer_field()
+    session = _session_field(
+        "what the session has in its cart (added and not bought since) joins the basket, and is left out"
+    )
 
 
 class SearchQuerySerializer(StorefrontQuerySerializer):
@@ -240,6 +257,15 @@ class SearchQuerySerializer(StorefrontQuerySerializer):
         help_text="Only items in this category path (`Home > Kitchen`, spaces optional) or below it.",
     )
     customer = _customer_field()
+    session = _session_field("its recent views, clicks and carts personalise the order of the matches")
+    personalize = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Re-rank the matches towards the shopper's history (the customer's, else the session's): on "
+        "by default when they have one; `false` keeps the search's own order. Exact SKU and brand matches "
+        "stay on top either way.",
+    )
 
 
 class RuleTouchSerializer(serializers.Serializer):
@@ -301,13 +327,30 @@ class RecommendationOutputSerializer(_RecommendationOutputSerializer):
     items = RecommendedItemSerializer(many=True)
 
 
+def _session_output_field() -> serializers.CharField:
+    return serializers.CharField(allow_null=True, help_text="The session asked about; null when none.")
+
+
 class SimilarOutputSerializer(_RecommendationOutputSerializer):
     product = serializers.CharField()
+    session = _session_output_field()
     items = RecommendedItemSerializer(many=True)
 
 
 class BoughtTogetherOutputSerializer(_RecommendationOutputSerializer):
     products = serializers.ListField(child=serializers.CharField(), help_text="The basket asked about.")
+    session = _session_output_field()
+    cart_added = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Products of the shopper's cart (the customer's, else the session's) added to the basket.",
+    )
+    source = serializers.ChoiceField(
+        choices=[SOURCE_COPURCHASE, SOURCE_NEIGHBORS, SOURCE_MIXED],
+        help_text="Where the items came from: `copurchase` (bought in the same basket as each cart item: one "
+        "shopper's purchases of one day), `neighbors` (no cart item has co-purchases yet: the co-occurrence "
+        "routes, item-CF and collaborative), `mixed` (co-purchases, and the co-occurrence routes for the cart "
+        "items without any).",
+    )
     items = RecommendedItemSerializer(many=True)
 
 
@@ -321,6 +364,15 @@ class SearchFacetsSerializer(serializers.Serializer):
 
 class SearchOutputSerializer(_RecommendationOutputSerializer):
     query = serializers.CharField()
+    session = _session_output_field()
+    corrected = serializers.CharField(
+        allow_null=True,
+        help_text="The query as searched after typo correction (`chrismas lights` -> `christmas lights`): a word "
+        "the catalog does not use, replaced by the closest one it does; null when no word was corrected.",
+    )
+    personalized = serializers.BooleanField(
+        help_text="Whether the matches were re-ranked towards the shopper's history (see `personalize`)."
+    )
     matched = serializers.ChoiceField(
         choices=[MATCH_HYBRID, MATCH_LEXICAL, MATCH_SEMANTIC, MATCH_NONE],
         help_text="What the items matched: `lexical` (SKU, brand or title words), `semantic` (meaning, above a "

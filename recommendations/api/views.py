@@ -33,13 +33,16 @@ ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 429:
 
 
 def _page(*, request: PlacementRequest, params: dict) -> Page:
-    """This page of the list, the request's filters applied; a bad cursor is a 400 naming it."""
+    """This page of the list, the request's filters applied; a bad cursor is a 400 naming it, a
+    session another customer holds a 409."""
     try:
         return page_serve(
             request=dataclasses.replace(request, item_filter=params["item_filter"]), cursor=params.get("cursor")
         )
     except CursorInvalid as exc:
         raise ValidationError({"cursor": [str(exc)]}) from exc
+    except SessionClaimed as exc:
+        raise Conflict({"session": [str(exc)]}) from exc
 
 
 def page_body(page: Page, **fields: object) -> dict:
@@ -71,10 +74,7 @@ class RecommendationsApi(APIView):
         query = RecommendationQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        try:
-            page = self._page(params)
-        except SessionClaimed as exc:
-            raise Conflict({"session": [str(exc)]}) from exc
+        page = self._page(params)
         recommendation = page.served.recommendation
         output = RecommendationOutputSerializer(
             page_body(
@@ -120,29 +120,31 @@ class SimilarItemsApi(APIView):
             ),
             SimilarQuerySerializer,
         ],
-        responses={200: SimilarOutputSerializer, 404: ErrorSerializer, **ERRORS},
+        responses={200: SimilarOutputSerializer, 404: ErrorSerializer, 409: ErrorSerializer, **ERRORS},
     )
     def get(self, request: Request, product_id: str) -> Response:
-        """Items like this one (item-CF neighbours and embedding neighbours)."""
+        """Items like this one (item-CF neighbours and embedding neighbours), without what the shopper
+        has in the cart. 409: the session is another customer's."""
         path = SimilarPathSerializer(data={"product_id": product_id})
         path.is_valid(raise_exception=True)
         query = SimilarQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        customer = query.validated_data.get("customer")
+        params = query.validated_data
         try:
             page = _page(
-                params=query.validated_data,
+                params=params,
                 request=PlacementRequest(
                     placement=Placement.SIMILAR_ITEMS,
-                    customer_id=customer,
-                    k=query.validated_data["k"],
-                    category=query.validated_data.get("category"),
+                    customer_id=params.get("customer"),
+                    session_id=params.get("session"),
+                    k=params["k"],
+                    category=params.get("category"),
                     product_id=path.validated_data["product_id"],
                 ),
             )
         except UnknownProduct as exc:
             raise NotFound(f"No product with id {product_id!r}.") from exc
-        output = SimilarOutputSerializer(page_body(page, product=product_id))
+        output = SimilarOutputSerializer(page_body(page, product=product_id, session=params.get("session")))
         return Response(output.data)
 
 
@@ -152,11 +154,14 @@ class BoughtTogetherApi(APIView):
     @extend_schema(
         operation_id="bought_together",
         parameters=[BoughtTogetherQuerySerializer],
-        responses={200: BoughtTogetherOutputSerializer, 404: ErrorSerializer, **ERRORS},
+        responses={200: BoughtTogetherOutputSerializer, 404: ErrorSerializer, 409: ErrorSerializer, **ERRORS},
     )
     def get(self, request: Request) -> Response:
-        """Items bought with a basket (a cart's products): item-CF and collaborative neighbours of
-        the basket, the basket's own items left out. Unknown ids are ignored; 404 when none exists."""
+        """Items bought with a basket (a cart's products) and the shopper's cart: each item's
+        co-purchases (bought in the same basket: one shopper's purchases of one day), the item-CF and
+        collaborative neighbours for an item without any (`source` says which served); the basket's
+        own items left out. Unknown ids are ignored; 404 when none exists; 409: the session is
+        another customer's."""
         query = BoughtTogetherQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
@@ -166,6 +171,7 @@ class BoughtTogetherApi(APIView):
                 request=PlacementRequest(
                     placement=Placement.BOUGHT_TOGETHER,
                     customer_id=params.get("customer"),
+                    session_id=params.get("session"),
                     k=params["k"],
                     category=params.get("category"),
                     basket=tuple(params["products"]),
@@ -173,7 +179,16 @@ class BoughtTogetherApi(APIView):
             )
         except UnknownProduct as exc:
             raise NotFound("None of the products in `products` exists.") from exc
-        output = BoughtTogetherOutputSerializer(page_body(page, products=params["products"]))
+        recommendation = page.served.recommendation
+        output = BoughtTogetherOutputSerializer(
+            page_body(
+                page,
+                products=params["products"],
+                session=params.get("session"),
+                cart_added=list(recommendation.cart_added),
+                source=recommendation.source,
+            )
+        )
         return Response(output.data)
 
 
@@ -183,12 +198,14 @@ class SearchApi(APIView):
     @extend_schema(
         operation_id="search",
         parameters=[SearchQuerySerializer],
-        responses={200: SearchOutputSerializer, **ERRORS},
+        responses={200: SearchOutputSerializer, 409: ErrorSerializer, **ERRORS},
     )
     def get(self, request: Request) -> Response:
         """Search by the placement's algorithm: `hybrid` (SKU, brand and title matching fused with the
         semantic matches above a minimum similarity), `semantic` or `keyword`; `matched` says what
-        the items matched, `facets` counts the matches per category, brand and price band."""
+        the items matched, `facets` counts the matches per category, brand and price band. Typos are
+        corrected first (`corrected`); a shopper's history re-ranks the matches (`personalized`).
+        409: the session is another customer's."""
         query = SearchQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
@@ -197,9 +214,11 @@ class SearchApi(APIView):
             request=PlacementRequest(
                 placement=Placement.SEARCH,
                 customer_id=params.get("customer"),
+                session_id=params.get("session"),
                 k=params["k"],
                 query=params["q"],
                 category=params.get("category"),
+                personalize=params.get("personalize"),
             ),
         )
         recommendation = page.served.recommendation
@@ -207,6 +226,9 @@ class SearchApi(APIView):
             page_body(
                 page,
                 query=params["q"],
+                session=params.get("session"),
+                corrected=recommendation.corrected,
+                personalized=recommendation.personalized,
                 fallback=recommendation.fallback,
                 matched=recommendation.matched,
                 facets=recommendation.facets,

@@ -57,3 +57,23 @@ def fuse(*, candidates: Mapping[str, Sequence[Candidate]], weights: Mapping[str,
                 seeds.setdefault(pk, {})[route] = candidate.seed_pk
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
     return [FusedItem(product_pk=pk, score=score, routes=routes[pk], seeds=seeds.get(pk, {})) for pk, score in ranked]
+
+
+def fused_merge(*, lists: Sequence[tuple[Sequence[FusedItem], float]]) -> list[FusedItem]:
+    """Merge already fused lists, each with a weight: every list's scores are divided by its best
+    (its top item counts its weight), summed per item; routes and seeds are united. Ties break by
+    product pk."""
+    scores: dict[int, float] = {}
+    routes: dict[int, dict[str, float]] = {}
+    seeds: dict[int, dict[str, int]] = {}
+    for items, weight in lists:
+        best = max((item.score for item in items), default=0.0)
+        if weight <= 0 or best <= 0:
+            continue
+        for item in items:
+            pk = item.product_pk
+            scores[pk] = scores.get(pk, 0.0) + weight * max(item.score, 0.0) / best
+            routes.setdefault(pk, {}).update(item.routes)
+            seeds.setdefault(pk, {}).update(item.seeds)
+    ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [FusedItem(product_pk=pk, score=score, routes=routes[pk], seeds=seeds[pk]) for pk, score in ranked]

