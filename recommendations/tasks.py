@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from recommendations.adminjobs import kinds as admin_job_kinds
+from recommendations.adminjobs.service import job_run
 from recommendations.badcases.detectors import badcases_detect
 from recommendations.embeddings import adaptation
 from recommendations.embeddings import service as embeddings
@@ -102,3 +104,12 @@ def prune_served_lists() -> int:
 def shadow_score(*, shadow_id: int, request: dict[str, Any], recommendation_id: str, served: list[str]) -> None:
     """A shadow strategy's list for a served request, compared and kept (off the request path)."""
     scoring.shadow_score(shadow_id=shadow_id, request=request, recommendation_id=recommendation_id, served=served)
+
+
+# Interactive: its errors and timeouts end in the job's row for the page, and a retry or a second
+# delivery would come after the person has left it (acked on receipt; no retries). The time limits
+# come with each call (recommendations.admin.jobs).
+@transient_task(ignore_result=True, acks_late=False, autoretry_for=())
+def run_admin_job(*, job_id: str) -> str:
+    """Run one admin job (a model preview, a dry run) and store its result in its row."""
+    return job_run(job_id=job_id, runners=admin_job_kinds.RUNNERS)

@@ -286,6 +286,16 @@ REASON_OPENAI_TIMEOUT = float(os.environ.get("REASON_OPENAI_TIMEOUT", "10"))
 REASON_OPENAI_RETRIES = int(os.environ.get("REASON_OPENAI_RETRIES", "2"))
 REASON_OPENAI_CONCURRENCY = int(os.environ.get("REASON_OPENAI_CONCURRENCY", "4"))
 
+# Expensive admin actions (model previews, rule dry runs) run on a worker (recommendations.adminjobs):
+# each may run this many seconds (then it stops and the page says so), waits at most this long for
+# a worker, and a user may have this many unfinished at once. Model previews go to the gpu queue
+# (where the local language model lives), the rest to the default one.
+ADMIN_JOB_TIME_LIMIT_S = int(os.environ.get("ADMIN_JOB_TIME_LIMIT_S", "120"))
+ADMIN_JOB_QUEUE_WAIT_S = int(os.environ.get("ADMIN_JOB_QUEUE_WAIT_S", "300"))
+ADMIN_JOBS_PER_USER = int(os.environ.get("ADMIN_JOBS_PER_USER", "3"))
+ADMIN_JOB_QUEUE = os.environ.get("ADMIN_JOB_QUEUE", "default")
+ADMIN_JOB_MODEL_QUEUE = os.environ.get("ADMIN_JOB_MODEL_QUEUE", "gpu")
+
 # --- Monitoring -------------------------------------------------------------------------------
 # PSI above this raises a drift alert (0.2: the usual "significant shift" reading of PSI).
 DRIFT_PSI_THRESHOLD = float(os.environ.get("DRIFT_PSI_THRESHOLD", "0.2"))
