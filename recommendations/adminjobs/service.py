@@ -82,19 +82,26 @@ def job_run(*, job_id: str, runners: dict[str, Callable[[dict[str, Any]], dict[s
     try:
         result = runners[job.kind](job.params)
     except SoftTimeLimitExceeded:
-        # The limit may have struck inside a query: the connection's state is unknown.
-        connection.close()
+        _connection_reset()
         AdminJob.objects.filter(pk=job_id).update(
             state=JobState.TIMED_OUT, error=timeout_message(job), finished_at=timezone.now()
         )
         return JobState.TIMED_OUT
     except Exception as exc:
         logger.exception("admin job %s (%s) failed", job_id, job.kind)
-        connection.close()
+        _connection_reset()
         job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
         return JobState.FAILED
     AdminJob.objects.filter(pk=job_id).update(state=JobState.DONE, result=result, finished_at=timezone.now())
     return JobState.DONE
+
+
+def _connection_reset() -> None:
+    """The limit or the error may have struck inside a query: the connection's state is unknown,
+    so the worker's is closed (the next query opens a new one); never one inside a caller's
+    transaction."""
+    if not connection.in_atomic_block:
+        connection.close()
 
 
 def job_read(*, job_id: Any, user: Any) -> AdminJob:
