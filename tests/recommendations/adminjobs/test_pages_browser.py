@@ -9,6 +9,7 @@ from django.urls import reverse
 from tests.browser import BROWSER_TEST, admin_login, screenshot
 from tests.processes import celery_worker
 from tests.recommendations.reasons_fixtures import ChatServer, default_templates, make_shop
+from tests.recsite.test_csp_browser import RECORD_VIOLATIONS
 
 pytestmark = [*BROWSER_TEST, pytest.mark.slow]
 
@@ -21,6 +22,7 @@ def test_the_preview_shows_its_job_running_then_the_result(
     # given a shop, a model endpoint that takes 4 s, and a worker
     make_shop()
     template = default_templates()["reason"]
+    page.add_init_script(RECORD_VIOLATIONS)
     admin_login(page, live_server, django_user_model)
     with ChatServer(lambda prompt: (200, "A teapot to pour for your white mug."), delay_s=4) as server:
         env = {"REASON_OPENAI_URL": server.url, "REASON_OPENAI_MODEL": "tiny-chat"}
@@ -35,9 +37,11 @@ def test_the_preview_shows_its_job_running_then_the_result(
             page.wait_for_selector("text=Running on a worker", timeout=WAIT_MS)
             screenshot(page, "admin_job_running.png")
             assert page.locator("td.output").count() == 0
+            assert page.evaluate("window.__cspViolations") == []  # the polling script is allowed
             # and shows the result when it is ready
             page.wait_for_selector("td.output", timeout=WAIT_MS)
             screenshot(page, "admin_job_done.png")
     assert page.inner_text("td.output") == "A teapot to pour for your white mug."
     assert "Finished on a worker in" in page.inner_text("#admin-job")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1400
+    assert page.evaluate("window.__cspViolations") == []
