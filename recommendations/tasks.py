@@ -21,6 +21,7 @@ from recommendations.reasons.tasks import (  # noqa: F401
     pregenerate_reasons,
     refresh_prompt_pool,
 )
+from recommendations.recall.budget import neighbors_share
 from recommendations.recall.collaborative import collaborative_rebuild
 from recommendations.recall.itemcf import itemcf_neighbors_rebuild
 from recommendations.recall.popularity import popularity_rebuild
@@ -42,8 +43,9 @@ def embed_products(self, *, batch_size: int | None = None, limit: int | None = N
 
 @transient_task(acks_late=True, ignore_result=True)
 def build_neighbors() -> int:
-    """Rebuild item-CF neighbours from all events (idempotent: the table is replaced whole)."""
-    return itemcf_neighbors_rebuild()
+    """Rebuild item-CF neighbours from all events, sampled to NEIGHBORS_MEMORY_BUDGET_MB
+    (idempotent: the table is replaced whole)."""
+    return itemcf_neighbors_rebuild(customer_share=neighbors_share())
 
 
 @transient_task(acks_late=True)
@@ -51,7 +53,8 @@ def build_collaborative(*, algorithm: str | None = None, activate: bool = True) 
     """Fit the collaborative route on all events and store (and serve) a new version (routed to
     the `gpu` queue: ALS runs on cuda there); returns its id. Delivered twice, it stores two
     versions, the later one served."""
-    return collaborative_rebuild(algorithm=algorithm, activate=activate).pk
+    share = neighbors_share(algorithm=algorithm)
+    return collaborative_rebuild(algorithm=algorithm, activate=activate, customer_share=share).pk
 
 
 @transient_task(acks_late=True)
@@ -66,8 +69,9 @@ def adapt_embeddings(*, max_pairs: int | None = None, epochs: int | None = None)
 
 @transient_task(acks_late=True, ignore_result=True)
 def build_popularity() -> int:
-    """Rebuild time-decayed item popularity from all events (idempotent: the table is replaced whole)."""
-    return popularity_rebuild()
+    """Rebuild time-decayed item popularity from all events, sampled to NEIGHBORS_MEMORY_BUDGET_MB
+    (idempotent: the table is replaced whole)."""
+    return popularity_rebuild(customer_share=neighbors_share())
 
 
 @transient_task(acks_late=True)

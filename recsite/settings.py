@@ -268,6 +268,11 @@ RANKER_DEVICE = os.environ.get("RANKER_DEVICE", "auto")
 # The ranker's training rows (float32 features) may take at most this much memory; beyond it the
 # customers whose lists are built are sampled (at random, seeded) and train_ranker / evaluate say so.
 RANKER_MEMORY_BUDGET_MB = int(os.environ.get("RANKER_MEMORY_BUDGET_MB", "2048"))
+# The neighbour jobs (build_neighbors: item-CF, popularity, collaborative) estimate their peak from
+# the events and items before they load them; over this budget they keep a seeded share of the
+# customers and say so, and refuse when even the items' part does not fit (docs/operations.md).
+# EASE is chosen for the collaborative route while its two dense item × item matrices fit it.
+NEIGHBORS_MEMORY_BUDGET_MB = int(os.environ.get("NEIGHBORS_MEMORY_BUDGET_MB", "4096"))
 # Reasons (recommendations.reasons): "grounded" (no model), "transformers" (a local causal LM on
 # gpu workers) or "openai" (an OpenAI-compatible endpoint: vLLM, Ollama, TGI).
 REASON_BACKEND = os.environ.get("REASON_BACKEND", "grounded")
