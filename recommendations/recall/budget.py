@@ -23,8 +23,9 @@ from recsite.memory import MB, MemoryPlan, memory_plan, rss_mb
 logger = logging.getLogger(__name__)
 
 # Peak bytes per loaded event over the process's size before the load, measured with
-# `build_neighbors` on the Online Retail demo (docs/operations.md), rounded up.
-EVENT_BYTES = 1_000
+# `build_neighbors` on the Online Retail demo (about 450 between a 47% sample and all customers;
+# docs/operations.md), rounded up.
+EVENT_BYTES = 600
 # item-CF multiplies BLOCK_ROWS item rows by the customer × item matrix at a time: at most every
 # item co-occurs, a COO triple (two int32, one float64) and its sorted copies.
 ITEMCF_BLOCK_COPIES = 3
