@@ -84,8 +84,16 @@ def interaction_matrix(*, interactions: Interactions) -> sp.csr_matrix:
     return matrix
 
 
-def interactions_load(*, until=None) -> tuple[Interactions, np.ndarray]:
-    """All stored events (before `until` when given) as `Interactions` over the whole catalog.
+# A job over budget keeps a share of the customers, all their events: a customer is kept when the
+# seeded hash of their pk, mod 10,000, falls below share × 10,000 (PostgreSQL's hashint8extended).
+CUSTOMER_SAMPLE = "abs(hashint8extended(customer_id, %s) %% 10000) < %s"
+CUSTOMER_SAMPLE_SEED = 42
+
+
+def interactions_load(*, until=None, customer_share: float = 1.0) -> tuple[Interactions, np.ndarray]:
+    """All stored events (before `until` when given) as `Interactions` over the whole catalog; with
+    `customer_share` below 1, only the events of that share of the customers (`CUSTOMER_SAMPLE`,
+    seeded: the same customers every run).
 
     Returns the interactions and `product_pks` (item index → Product pk, sorted). Users are indexed
     by Customer pk order. One query for the events, one for the catalog.
@@ -100,6 +108,9 @@ def interactions_load(*, until=None) -> tuple[Interactions, np.ndarray]:
     if until is not None:
         sql += " AND timestamp < %s"
         params.append(until)
+    if customer_share < 1.0:
+        sql += f" AND {CUSTOMER_SAMPLE}"
+        params += [CUSTOMER_SAMPLE_SEED, round(customer_share * 10_000)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

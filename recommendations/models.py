@@ -2,7 +2,8 @@
 
 from django.db import models
 
-# Bad cases and reasons keep their models in their own packages; Django finds them through this module.
+# Admin jobs, bad cases and reasons keep their models in their own packages; Django finds them through this module.
+from recommendations.adminjobs.models import AdminJob  # noqa: F401
 from recommendations.badcases.models import BadCase, BadCaseResolution, BadCaseSource, BadCaseStatus  # noqa: F401
 from recommendations.reasons.models import (  # noqa: F401
     Generation,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from recommendations.adminjobs import kinds as admin_job_kinds
+from recommendations.adminjobs.service import job_run
 from recommendations.badcases.detectors import badcases_detect
 from recommendations.embeddings import adaptation
 from recommendations.embeddings import service as embeddings
@@ -19,6 +21,7 @@ from recommendations.reasons.tasks import (  # noqa: F401
     pregenerate_reasons,
     refresh_prompt_pool,
 )
+from recommendations.recall.budget import neighbors_share
 from recommendations.recall.collaborative import collaborative_rebuild
 from recommendations.recall.copurchase import copurchase_rebuild
 from recommendations.recall.itemcf import itemcf_neighbors_rebuild
@@ -41,9 +44,10 @@ def embed_products(self, *, batch_size: int | None = None, limit: int | None = N
 
 @transient_task(acks_late=True, ignore_result=True)
 def build_neighbors() -> int:
-    """Rebuild item-CF neighbours from all events and co-purchase neighbours from all purchases
-    (idempotent: each table is replaced whole); returns the item-CF rows."""
-    rows = itemcf_neighbors_rebuild()
+    """Rebuild item-CF neighbours from all events, sampled to NEIGHBORS_MEMORY_BUDGET_MB, and
+    co-purchase neighbours from all purchases (idempotent: each table is replaced whole); returns
+    the item-CF rows."""
+    rows = itemcf_neighbors_rebuild(customer_share=neighbors_share())
     copurchase_rebuild()
     return rows
 
@@ -53,7 +57,8 @@ def build_collaborative(*, algorithm: str | None = None, activate: bool = True) 
     """Fit the collaborative route on all events and store (and serve) a new version (routed to
     the `gpu` queue: ALS runs on cuda there); returns its id. Delivered twice, it stores two
     versions, the later one served."""
-    return collaborative_rebuild(algorithm=algorithm, activate=activate).pk
+    share = neighbors_share(algorithm=algorithm)
+    return collaborative_rebuild(algorithm=algorithm, activate=activate, customer_share=share).pk
 
 
 @transient_task(acks_late=True)
@@ -68,8 +73,9 @@ def adapt_embeddings(*, max_pairs: int | None = None, epochs: int | None = None)
 
 @transient_task(acks_late=True, ignore_result=True)
 def build_popularity() -> int:
-    """Rebuild time-decayed item popularity from all events (idempotent: the table is replaced whole)."""
-    return popularity_rebuild()
+    """Rebuild time-decayed item popularity from all events, sampled to NEIGHBORS_MEMORY_BUDGET_MB
+    (idempotent: the table is replaced whole)."""
+    return popularity_rebuild(customer_share=neighbors_share())
 
 
 @transient_task(acks_late=True)
@@ -106,3 +112,12 @@ def prune_served_lists() -> int:
 def shadow_score(*, shadow_id: int, request: dict[str, Any], recommendation_id: str, served: list[str]) -> None:
     """A shadow strategy's list for a served request, compared and kept (off the request path)."""
     scoring.shadow_score(shadow_id=shadow_id, request=request, recommendation_id=recommendation_id, served=served)
+
+
+# Interactive: its errors and timeouts end in the job's row for the page, and a retry or a second
+# delivery would come after the person has left it (acked on receipt; no retries). The time limits
+# come with each call (recommendations.admin.jobs).
+@transient_task(ignore_result=True, acks_late=False, autoretry_for=())
+def run_admin_job(*, job_id: str) -> str:
+    """Run one admin job (a model preview, a dry run) and store its result in its row."""
+    return job_run(job_id=job_id, runners=admin_job_kinds.RUNNERS)

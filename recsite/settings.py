@@ -268,6 +268,11 @@ RANKER_DEVICE = os.environ.get("RANKER_DEVICE", "auto")
 # The ranker's training rows (float32 features) may take at most this much memory; beyond it the
 # customers whose lists are built are sampled (at random, seeded) and train_ranker / evaluate say so.
 RANKER_MEMORY_BUDGET_MB = int(os.environ.get("RANKER_MEMORY_BUDGET_MB", "2048"))
+# The neighbour jobs (build_neighbors: item-CF, popularity, collaborative) estimate their peak from
+# the events and items before they load them; over this budget they keep a seeded share of the
+# customers and say so, and refuse when even the items' part does not fit (docs/operations.md).
+# EASE is chosen for the collaborative route while its two dense item × item matrices fit it.
+NEIGHBORS_MEMORY_BUDGET_MB = int(os.environ.get("NEIGHBORS_MEMORY_BUDGET_MB", "4096"))
 # Reasons (recommendations.reasons): "grounded" (no model), "transformers" (a local causal LM on
 # gpu workers) or "openai" (an OpenAI-compatible endpoint: vLLM, Ollama, TGI).
 REASON_BACKEND = os.environ.get("REASON_BACKEND", "grounded")
@@ -285,6 +290,16 @@ REASON_OPENAI_API_KEY = os.environ.get("REASON_OPENAI_API_KEY", "")
 REASON_OPENAI_TIMEOUT = float(os.environ.get("REASON_OPENAI_TIMEOUT", "10"))
 REASON_OPENAI_RETRIES = int(os.environ.get("REASON_OPENAI_RETRIES", "2"))
 REASON_OPENAI_CONCURRENCY = int(os.environ.get("REASON_OPENAI_CONCURRENCY", "4"))
+
+# Expensive admin actions (model previews, rule dry runs) run on a worker (recommendations.adminjobs):
+# each may run this many seconds (then it stops and the page says so), waits at most this long for
+# a worker, and a user may have this many unfinished at once. Model previews go to the gpu queue
+# (where the local language model lives), the rest to the default one.
+ADMIN_JOB_TIME_LIMIT_S = int(os.environ.get("ADMIN_JOB_TIME_LIMIT_S", "120"))
+ADMIN_JOB_QUEUE_WAIT_S = int(os.environ.get("ADMIN_JOB_QUEUE_WAIT_S", "300"))
+ADMIN_JOBS_PER_USER = int(os.environ.get("ADMIN_JOBS_PER_USER", "3"))
+ADMIN_JOB_QUEUE = os.environ.get("ADMIN_JOB_QUEUE", "default")
+ADMIN_JOB_MODEL_QUEUE = os.environ.get("ADMIN_JOB_MODEL_QUEUE", "gpu")
 
 # --- Monitoring -------------------------------------------------------------------------------
 # PSI above this raises a drift alert (0.2: the usual "significant shift" reading of PSI).

@@ -74,3 +74,14 @@ def page(live_server):
             yield browser_page
         finally:
             connections.close_all()
+
+
+@pytest.fixture
+def admin_jobs_inline():
+    """Admin jobs (recommendations.adminjobs) run inside the request that submits them, in Celery's
+    eager mode: for tests of what a page shows. tests/recommendations/adminjobs/ run a real worker."""
+    from recsite.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False

@@ -14,13 +14,15 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
-from recommendations.admin.inputs import PREVIEW_PAIRS_MAX, id_param, nul_message, nul_params, preview_pairs
-from recommendations.preview.prompt import PreviewError, template_preview
+from recommendations.admin.inputs import PREVIEW_PAIRS_MAX, id_param, nul_message, preview_pairs
+from recommendations.admin.jobs import job_context, job_submit
+from recommendations.adminjobs.models import JobKind
+from recommendations.adminjobs.service import JobLimitReached
 from recommendations.reasons import templates
-from recommendations.reasons.backend_choice import _backend
-from recommendations.reasons.backends import BACKENDS, BackendError
+from recommendations.reasons.backends import BACKENDS, GROUNDED
 from recommendations.reasons.models import Generation, PromptTemplate, PromptTemplateVersion
 from recommendations.reasons.pool import active_templates_forget, posterior_mean
 
@@ -249,6 +251,8 @@ class PromptTemplateAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:recommendations_prompttemplate_change", args=[template.pk]))
 
     def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """GET: the form (and, with `job`, that job's previews); POST: check the input and queue the
+        previews as a job on a worker (a model may take seconds per pair), then show it."""
         template = self._template(request, pk)
         version_id = template.active_version_id
         if request.GET.get("version"):
@@ -256,47 +260,69 @@ class PromptTemplateAdmin(admin.ModelAdmin):
             if version_id is None:
                 raise BadRequest(f"version: not a version id: {request.GET['version']!r}")
         version = get_object_or_404(PromptTemplateVersion, pk=version_id, template=template)
-        customer, product = request.GET.get("customer", "").strip(), request.GET.get("product", "").strip()
-        backend_name = request.GET.get("backend") or settings.REASON_BACKEND
-        results, error = [], ""
-        bad = nul_params(request.GET)
-        if bad:
+        shown = job_context(request, request.GET.get("job"), kind=JobKind.PROMPT_PREVIEW)
+        job = shown["job"]
+        if job is not None and job.params["version_id"] != version.pk:
+            raise Http404("that job previewed another version")
+        params = request.POST if request.method == "POST" else (job.params if job else request.GET)
+        customer, product = params.get("customer", "").strip(), params.get("product", "").strip()
+        backend_name = params.get("backend") or settings.REASON_BACKEND
+        error, status = "", 200
+        if request.method == "POST":
+            error = self._preview_input_error(template, customer=customer, product=product, backend=backend_name)
             customer, product = customer.replace("\x00", ""), product.replace("\x00", "")
-            error = nul_message(bad)
-        elif backend_name not in BACKENDS:
-            error = f"unknown backend {backend_name!r}"
-        elif customer:
-            pairs = preview_pairs(customers=customer, products=product, purpose=template.purpose)
-            if len(pairs) > PREVIEW_PAIRS_MAX:
-                error = f"{len(pairs)} customer × product pairs: choose at most {PREVIEW_PAIRS_MAX}"
-            else:
-                backend = _backend(backend_name)
-                for one_customer, one_product in pairs:
-                    try:
-                        preview = template_preview(
-                            version_id=version.pk, customer_id=one_customer, product_id=one_product, backend=backend
-                        )
-                        results.append((one_customer, one_product, preview, ""))
-                    except (PreviewError, BackendError, templates.TemplateError) as exc:
-                        results.append((one_customer, one_product, None, str(exc)))
+            if not error:
+                pairs = preview_pairs(customers=customer, products=product, purpose=template.purpose)
+                job_params = {
+                    "version_id": version.pk,
+                    "backend": backend_name,
+                    "pairs": pairs,
+                    "customer": customer,
+                    "product": product,
+                }
+                try:
+                    job = job_submit(
+                        request, kind=JobKind.PROMPT_PREVIEW, params=job_params, model=backend_name != GROUNDED
+                    )
+                except JobLimitReached as exc:
+                    error, status = str(exc), 429
+                else:
+                    return HttpResponseRedirect(f"{request.path}?{urlencode({'version': version.pk, 'job': job.pk})}")
+        done = job is not None and job.result is not None
+        results = job.result["results"] if done else []
         if len(results) == 1 and results[0][3]:
             error = results[0][3]
-        accepted = sum(1 for r in results if r[2] is not None and r[2].accepted)
         context = {
             **self.admin_site.each_context(request),
+            **shown,
             "title": f"Preview {template.name} v{version.version}",
             "template_obj": template,
             "version": version,
             "customer": customer,
             "product": product,
             "results": results,
-            "accepted": accepted,
+            "accepted": job.result["accepted"] if done else 0,
             "error": error,
             "backends": BACKENDS,
             "backend": backend_name,
             "opts": self.model._meta,
         }
-        return TemplateResponse(request, "admin/recommendations/prompttemplate/preview.html", context)
+        return TemplateResponse(request, "admin/recommendations/prompttemplate/preview.html", context, status=status)
+
+    @staticmethod
+    def _preview_input_error(template: PromptTemplate, *, customer: str, product: str, backend: str) -> str:
+        """What is wrong with the preview's input, in words; empty when nothing is."""
+        bad = [name for name, value in (("customer", customer), ("product", product)) if "\x00" in value]
+        if bad:
+            return nul_message(bad)
+        if backend not in BACKENDS:
+            return f"unknown backend {backend!r}"
+        if not customer:
+            return "Enter at least one customer id."
+        pairs = preview_pairs(customers=customer, products=product, purpose=template.purpose)
+        if len(pairs) > PREVIEW_PAIRS_MAX:
+            return f"{len(pairs)} customer × product pairs: choose at most {PREVIEW_PAIRS_MAX}"
+        return ""
 
 
 @admin.register(Generation)

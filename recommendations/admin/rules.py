@@ -3,23 +3,28 @@ preview; served lists and hidden items shown for inspection."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
+from django.core import serializers
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, QueryDict
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from placements.public import Placement
-from recommendations.admin.inputs import k_param, nul_message, nul_params
-from recommendations.errors import UnknownProduct
+from recommendations.admin.inputs import id_param, k_param, nul_message, nul_params
+from recommendations.admin.jobs import job_context, job_submit
+from recommendations.adminjobs.models import JobKind
+from recommendations.adminjobs.service import JobLimitReached
 from recommendations.models import HiddenItem, MerchRule, ServedList
 from recommendations.preview import placement as preview
 from recommendations.rules.active import rules_forget
-from recommendations.rules.editing import rule_dry_run, rule_errors
+from recommendations.rules.editing import rule_errors
 
 PREVIEW_MAX_K = 50
 
@@ -163,46 +168,64 @@ class MerchRuleAdmin(admin.ModelAdmin):
         ]
 
     def dry_run_view(self, request: HttpRequest) -> HttpResponse:
-        """The edit form's fields (POSTed, not saved) → how much the rule would touch."""
-        if request.method != "POST" or not self.has_view_permission(request):
-            raise PermissionDenied
-        instance = MerchRule.objects.filter(pk=request.POST.get("_rule_id") or None).first() or MerchRule()
-        form = self.get_form(request, instance if instance.pk else None)(request.POST, instance=instance)
-        result = rule_dry_run(form.instance) if form.is_valid() else None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Dry run",
-            "opts": self.model._meta,
-            "rule": form.instance,
-            "errors": form.errors,
-            "result": result,
-        }
-        return TemplateResponse(request, "admin/recommendations/merchrule/dry_run.html", context)
-
-    def preview_view(self, request: HttpRequest) -> HttpResponse:
+        """POST: the edit form's fields (not saved), checked, then replayed over the latest served
+        lists as a job on a worker; GET with `job`: that job, running or done."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        params = request.GET
+        context = {**self.admin_site.each_context(request), "title": "Dry run", "opts": self.model._meta}
+        if request.method != "POST":
+            shown = job_context(request, request.GET.get("job"), kind=JobKind.RULE_DRY_RUN)
+            if shown["job"] is None:
+                raise Http404("a dry run starts from a rule's form")
+            job = shown["job"]
+            context |= {**shown, "rule_name": job.params["name"], "rule_kind": job.params["kind_label"]}
+            return TemplateResponse(request, "admin/recommendations/merchrule/dry_run.html", context)
+        instance = MerchRule.objects.filter(pk=id_param(request.POST.get("_rule_id"))).first() or MerchRule()
+        form = self.get_form(request, instance if instance.pk else None)(request.POST, instance=instance)
+        context |= {"rule_name": form.instance.name, "rule_kind": form.instance.get_kind_display(), "job": None}
+        if not form.is_valid():
+            return TemplateResponse(
+                request, "admin/recommendations/merchrule/dry_run.html", context | {"errors": form.errors}
+            )
+        params = {
+            "rule": serializers.serialize("json", [form.instance]),
+            "name": form.instance.name,
+            "kind_label": form.instance.get_kind_display(),
+        }
+        try:
+            job = job_submit(request, kind=JobKind.RULE_DRY_RUN, params=params)
+        except JobLimitReached as exc:
+            return TemplateResponse(
+                request, "admin/recommendations/merchrule/dry_run.html", context | {"limit": str(exc)}, status=429
+            )
+        return HttpResponseRedirect(f"{reverse('admin:recommendations_merchrule_dryrun')}?job={job.pk}")
+
+    def preview_view(self, request: HttpRequest) -> HttpResponse:
+        """GET: the form (prefilled from the query or the job shown); POST: check the input and run
+        the preview as a job on a worker, then show it."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        shown = job_context(request, request.GET.get("job"), kind=JobKind.PLACEMENT_PREVIEW)
+        job = shown["job"]
+        params = request.POST if request.method == "POST" else (_form_values(job.params) if job else request.GET)
         placement = params.get("placement") or Placement.HOME_FEED
-        error = result = None
-        if "run" in params and nul_params(params):
-            error = nul_message(nul_params(params))
-        elif "run" in params:
+        error, status = None, 200
+        if request.method == "POST":
             try:
-                k = k_param(params.get("k"), maximum=PREVIEW_MAX_K)
-                result = preview.recommendation_preview(
-                    placement=placement,
-                    customer_id=params.get("customer") or None,
-                    k=k,
-                    strategy_choice=params.get("strategy") or preview.DEFAULT,
-                    product_id=params.get("product", "").strip(),
-                    query=params.get("q", "").strip(),
-                    category=params.get("category") or None,
-                )
-            except (ValueError, UnknownProduct) as exc:
-                error = f"No product with id {exc.product_id!r}." if isinstance(exc, UnknownProduct) else str(exc)
+                args = _preview_args(params)
+                job = job_submit(request, kind=JobKind.PLACEMENT_PREVIEW, params=args)
+            except ValueError as exc:
+                error = str(exc)
+            except JobLimitReached as exc:
+                error, status = str(exc), 429
+            else:
+                return HttpResponseRedirect(f"{reverse('admin:recommendations_preview')}?job={job.pk}")
+        result = job.result if job is not None else None
+        if result and "error" in result:
+            error, result = result["error"], None
         context = {
             **self.admin_site.each_context(request),
+            **shown,
             "title": "Recommendation preview",
             "opts": self.model._meta,
             "params": params,
@@ -213,7 +236,7 @@ class MerchRuleAdmin(admin.ModelAdmin):
             "error": error,
             "customers_url": reverse("admin:recommendations_preview_customers"),
         }
-        return TemplateResponse(request, "admin/recommendations/preview.html", context)
+        return TemplateResponse(request, "admin/recommendations/preview.html", context, status=status)
 
     def customers_view(self, request: HttpRequest) -> JsonResponse:
         if not self.has_view_permission(request):
@@ -245,5 +268,33 @@ class ServedListAdmin(admin.ModelAdmin):
 
     @admin.display(description="preview now")
     def preview_link(self, obj: ServedList) -> str:
-        query = urlencode({"customer": obj.customer_external_id, "placement": obj.placement, "run": 1})
+        query = urlencode({"customer": obj.customer_external_id, "placement": obj.placement})
         return format_html('<a href="{}?{}">preview</a>', reverse("admin:recommendations_preview"), query)
+
+
+def _preview_args(params: QueryDict) -> dict[str, Any]:
+    """`recommendation_preview`'s arguments from the preview form; ValueError in words on bad input."""
+    if nul_params(params):
+        raise ValueError(nul_message(nul_params(params)))
+    return {
+        "placement": params.get("placement") or Placement.HOME_FEED,
+        "customer_id": params.get("customer") or None,
+        "k": k_param(params.get("k"), maximum=PREVIEW_MAX_K),
+        "strategy_choice": params.get("strategy") or preview.DEFAULT,
+        "product_id": params.get("product", "").strip(),
+        "query": params.get("q", "").strip(),
+        "category": params.get("category") or None,
+    }
+
+
+def _form_values(args: dict[str, Any]) -> dict[str, Any]:
+    """The preview form's fields from a job's `_preview_args`, to show what was asked."""
+    return {
+        "placement": args["placement"],
+        "customer": args["customer_id"] or "",
+        "k": args["k"],
+        "strategy": args["strategy_choice"],
+        "product": args["product_id"],
+        "q": args["query"],
+        "category": args["category"] or "",
+    }

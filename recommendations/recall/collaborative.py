@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
 from scipy.linalg import lapack
@@ -39,6 +40,7 @@ from recommendations.history import History
 from recommendations.interactions import interaction_matrix, interactions_load
 from recommendations.models import CollaborativeModel
 from recommendations.recall.itemcf import neighbor_copy_lines, neighbor_sum_candidates
+from recsite.memory import MB
 from recsite.snapshot import CachedSnapshot
 
 logger = logging.getLogger(__name__)
@@ -235,14 +237,20 @@ def cf_candidates(*, history: History, n: int) -> list[Candidate]:
     )
 
 
-def collaborative_rebuild(*, algorithm: str | None = None, activate: bool = True):
-    """Fit the route on every stored event, store it as a new version (and activate it).
+def collaborative_rebuild(*, algorithm: str | None = None, activate: bool = True, customer_share: float = 1.0):
+    """Fit the route on every stored event (of `customer_share` of the customers:
+    `neighbors_plan`), store it as a new version (and activate it). EASE when its dense matrices
+    fit NEIGHBORS_MEMORY_BUDGET_MB, else ALS.
 
     Returns the `CollaborativeModel`. The neighbour rows of a version are written once (COPY) and
     never changed; activating another version switches serving at once.
     """
-    interactions, product_pks = interactions_load()
-    fit = cf_fit(matrix=interaction_matrix(interactions=interactions), algorithm=algorithm)
+    interactions, product_pks = interactions_load(customer_share=customer_share)
+    fit = cf_fit(
+        matrix=interaction_matrix(interactions=interactions),
+        algorithm=algorithm,
+        memory_budget=settings.NEIGHBORS_MEMORY_BUDGET_MB * MB,
+    )
     with transaction.atomic():
         latest = CollaborativeModel.objects.select_for_update().aggregate(v=Max("version"))["v"]
         model = CollaborativeModel.objects.create(

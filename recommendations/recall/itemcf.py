@@ -120,13 +120,16 @@ def neighbor_sum_candidates(
     return [Candidate(product_pk=pk, route=route, score=float(score), seed_pk=seed) for pk, score, seed in rows]
 
 
-def itemcf_neighbors_rebuild(*, n_neighbors: int = DEFAULT_NEIGHBORS, shrink: float = DEFAULT_SHRINK) -> int:
-    """Recompute every item's top neighbours from all stored events and replace the table.
+def itemcf_neighbors_rebuild(
+    *, n_neighbors: int = DEFAULT_NEIGHBORS, shrink: float = DEFAULT_SHRINK, customer_share: float = 1.0
+) -> int:
+    """Recompute every item's top neighbours from all stored events (of `customer_share` of the
+    customers: `neighbors_plan`) and replace the table.
 
     Delete and COPY run in one transaction, so readers see the old table until the new one is
     complete. Returns the number of neighbour rows written.
     """
-    interactions, product_pks = interactions_load()
+    interactions, product_pks = interactions_load(customer_share=customer_share)
     similarity = itemcf_similarity(
         matrix=interaction_matrix(interactions=interactions), n_neighbors=n_neighbors, shrink=shrink
     )

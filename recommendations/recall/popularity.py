@@ -113,12 +113,13 @@ def popularity_scores(
     return np.bincount(np.asarray(items, dtype=np.int64), weights=decayed, minlength=n_items)
 
 
-def popularity_rebuild(*, half_life_days: float = HALF_LIFE_DAYS) -> int:
-    """Recompute `catalog.ItemPopularity` from all stored events; returns the rows written.
+def popularity_rebuild(*, half_life_days: float = HALF_LIFE_DAYS, customer_share: float = 1.0) -> int:
+    """Recompute `catalog.ItemPopularity` from all stored events (of `customer_share` of the
+    customers: `neighbors_plan`); returns the rows written.
 
     Replaces the table in one transaction (readers see the old or the new table, never half).
     """
-    interactions, product_pks = interactions_load()
+    interactions, product_pks = interactions_load(customer_share=customer_share)
     scores = (
         popularity_scores(
             items=interactions.items,

@@ -33,7 +33,7 @@ def shop():
     popularity._cache.clear()
 
 
-def test_the_preview_runs_its_scripts_with_no_violation(page, live_server, django_user_model, shop):
+def test_the_preview_runs_its_scripts_with_no_violation(page, live_server, django_user_model, shop, admin_jobs_inline):
     console_errors: list[str] = []
     page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
     page.add_init_script(RECORD_VIOLATIONS)

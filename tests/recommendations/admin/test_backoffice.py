@@ -38,7 +38,7 @@ def test_a_pin_without_position_is_refused_naming_the_field(admin_client, merch_
     assert MerchRule.objects.count() == 0
 
 
-def test_saving_a_rule_logs_who_changed_it_and_serves_it(admin_client, admin_user, merch_shop):
+def test_saving_a_rule_logs_who_changed_it_and_serves_it(admin_client, admin_user, merch_shop, admin_jobs_inline):
     url = reverse("admin:recommendations_merchrule_add")
     form = {**RULE_FORM, "name": "pin p6", "product": merch_shop["p6"].pk, "position": "1"}
     answer = admin_client.post(url, form)
@@ -47,47 +47,51 @@ def test_saving_a_rule_logs_who_changed_it_and_serves_it(admin_client, admin_use
     entry = LogEntry.objects.get(object_id=str(rule.pk))
     assert entry.user == admin_user and entry.is_addition()
     rules_forget()  # the admin does it on commit; the test's transaction never commits
-    preview = admin_client.get(reverse("admin:recommendations_preview"), {"customer": "alice", "k": 3, "run": 1})
-    rows = preview.context["result"].rows
+    preview = admin_client.post(reverse("admin:recommendations_preview"), {"customer": "alice", "k": 3}, follow=True)
+    rows = preview.context["result"]["rows"]
     assert [row[1] for row in rows] == ["p6", "p1", "p2"]
     assert rows[0][5] == f"#{rule.pk} pin: pinned at 1"
 
 
-def test_dry_run_counts_live_candidates_without_saving(admin_client, merch_shop, storefront_client):
+def test_dry_run_counts_live_candidates_without_saving(admin_client, merch_shop, storefront_client, admin_jobs_inline):
     for customer in ("alice", "bob"):
         storefront_client.get("/api/v1/recommendations/", {"customer": customer, "k": 4})
     form = {**RULE_FORM, "name": "bury acme", "kind": "bury", "target_brand": "Acme", "multiplier": "0.5"}
-    answer = admin_client.post(reverse("admin:recommendations_merchrule_dryrun"), form)
-    result = answer.context["result"]
+    answer = admin_client.post(reverse("admin:recommendations_merchrule_dryrun"), form, follow=True)
+    result = answer.context["job"].result
     # Acme is p1, p3, p5 (all in stock); the two feeds served p1..p4: two Acme items each
-    assert (result.matching_products, result.lists_checked, result.lists_affected, result.items_affected) == (
+    assert [result[key] for key in ("matching_products", "lists_checked", "lists_affected", "items_affected")] == [
         3,
         2,
         2,
         4,
-    )
-    assert result.summary == (
+    ]
+    assert result["summary"] == (
         "Of the latest 2 lists served on every placement, 2 would change: 4 served items would be lowered ×0.5. "
         "3 in-stock products match its targets."
     )
     # Two examples, replayed from the served scores: the Acme items fall behind the others.
-    assert len(result.examples) == 2
-    assert result.examples[0].before == ("Item 1", "Item 2", "Item 3", "Item 4")
-    assert result.examples[0].after == ("Item 2", "Item 4", "Item 1", "Item 3")
+    assert len(result["examples"]) == 2
+    assert [(before, after) for _, before, after in result["examples"][0]["rows"]] == [
+        ("Item 1", "Item 2"),
+        ("Item 2", "Item 4"),
+        ("Item 3", "Item 1"),
+        ("Item 4", "Item 3"),
+    ]
     assert "would be lowered" in answer.content.decode()
     assert MerchRule.objects.count() == 0
 
 
-def test_preview_shows_stages_history_and_similar_and_search_errors(admin_client, merch_shop):
+def test_preview_shows_stages_history_and_similar_and_search_errors(admin_client, merch_shop, admin_jobs_inline):
     EventFactory(customer__external_id="dora", product=merch_shop["p5"], type="view")
-    page = admin_client.get(reverse("admin:recommendations_preview"), {"customer": "dora", "k": 2, "run": 1})
+    page = admin_client.post(reverse("admin:recommendations_preview"), {"customer": "dora", "k": 2}, follow=True)
     result = page.context["result"]
-    assert result.headers[:4] == ("#", "item", "title", "proposed by (route: normalised score)")
-    assert result.headers[-1] == "reason"
-    assert [h.product_id for h in result.history] == ["p5"]
+    assert result["headers"][:4] == ["#", "item", "title", "proposed by (route: normalised score)"]
+    assert result["headers"][-1] == "reason"
+    assert [h["product_id"] for h in result["history"]] == ["p5"]
     assert b"preview-table" in page.content
-    missing = admin_client.get(
-        reverse("admin:recommendations_preview"), {"placement": "similar_items", "product": "nope", "run": 1}
+    missing = admin_client.post(
+        reverse("admin:recommendations_preview"), {"placement": "similar_items", "product": "nope"}, follow=True
     )
     assert missing.context["error"] == "No product with id 'nope'."
     customers = admin_client.get(reverse("admin:recommendations_preview_customers"), {"q": "ali"}).json()

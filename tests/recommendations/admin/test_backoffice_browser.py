@@ -20,7 +20,7 @@ def page(page, live_server, django_user_model):
     return page
 
 
-def test_pin_rule_created_in_the_admin_shows_in_the_preview(page, live_server, merch_shop):
+def test_pin_rule_created_in_the_admin_shows_in_the_preview(page, live_server, merch_shop, admin_jobs_inline):
     # when a merchandiser pins p6 at position 1 on the home feed
     page.goto(f"{live_server.url}/admin/recommendations/merchrule/add/")
     page.fill("#id_name", "Summer pin")

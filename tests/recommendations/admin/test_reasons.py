@@ -2,6 +2,7 @@
 
 import pytest
 
+from recommendations.adminjobs.models import AdminJob
 from recommendations.reasons.templates import template_create
 
 pytestmark = pytest.mark.django_db
@@ -17,10 +18,11 @@ def preview_url() -> str:
 def test_a_nul_byte_in_the_prompt_preview_is_a_message(admin_client, preview_url, field):
     params = {"customer": "alice", "product": "mug", field: "x\x00y"}
 
-    response = admin_client.get(preview_url, params)
+    response = admin_client.post(preview_url, params)
 
     assert response.status_code == 200
     assert f"{field}: must not contain a NUL character." in response.content.decode()
+    assert not AdminJob.objects.exists()  # nothing was queued
 
 
 @pytest.mark.parametrize("version", ["abc", "-1", "99999999999999999999999", "²"])
@@ -32,3 +34,8 @@ def test_a_version_that_is_no_id_is_a_400(admin_client, preview_url, version):
 
 def test_an_unknown_version_is_a_404(admin_client, preview_url):
     assert admin_client.get(preview_url, {"version": "123456"}).status_code == 404
+
+
+@pytest.mark.parametrize("job", ["abc", "00000000-0000-0000-0000-000000000000", "\x00"])
+def test_a_job_that_is_not_one_is_a_404(admin_client, preview_url, job):
+    assert admin_client.get(preview_url, {"job": job}).status_code == 404

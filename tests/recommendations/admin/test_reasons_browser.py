@@ -17,7 +17,9 @@ def served_version(template) -> int:
     return next(t.version_id for t in active_templates() if t.id == template.pk)
 
 
-def test_operator_saves_a_draft_previews_it_publishes_it_and_rolls_back(page, live_server, django_user_model):
+def test_operator_saves_a_draft_previews_it_publishes_it_and_rolls_back(
+    page, live_server, django_user_model, admin_jobs_inline
+):
     # given the default templates and a shop
     template = default_templates()["reason"]
     first = template.active_version

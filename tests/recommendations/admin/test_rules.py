@@ -14,7 +14,7 @@ CUSTOMERS = "/admin/recommendations/merchrule/preview/customers/"
 def test_a_nul_byte_in_the_preview_is_a_message_not_a_server_error(admin_client, field):
     ProductFactory(external_id="p1")
 
-    response = admin_client.get(PREVIEW, {"run": "1", "placement": "similar_items", "product": "p1", field: "a\x00b"})
+    response = admin_client.post(PREVIEW, {"placement": "similar_items", "product": "p1", field: "a\x00b"})
 
     assert response.status_code == 200
     assert f"{field}: must not contain a NUL character." in response.content.decode()

@@ -11,7 +11,7 @@ pytestmark = ROLE_BROWSER_TEST
 
 
 def test_merchandiser_sees_the_fields_of_the_chosen_kind_and_bad_preview_input_as_an_error(
-    page, live_server, django_user_model
+    page, live_server, django_user_model, admin_jobs_inline
 ):
     role_login(page, live_server, django_user_model, group="Merchandisers")
     # the index links the preview
@@ -28,8 +28,11 @@ def test_merchandiser_sees_the_fields_of_the_chosen_kind_and_bad_preview_input_a
     assert page.locator("#id_multiplier").is_visible() and page.locator("#id_item_ids").is_visible()
     assert not page.locator("#id_position").is_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 1400
-    # when the preview is asked for k=abc
-    page.goto(f"{live_server.url}{reverse('admin:recommendations_preview')}?run=1&k=abc")
+    # when the preview is asked for k=abc (past the number field, as a hand-made request would)
+    page.goto(f"{live_server.url}{reverse('admin:recommendations_preview')}")
+    page.evaluate("document.getElementById('k').type = 'text'")
+    page.fill("#k", "abc")
+    page.click("#preview-submit")
     screenshot(page, "admin_preview_bad_k.png")
     # then it is a form error in words, not Python's
     error = page.inner_text(".errornote")

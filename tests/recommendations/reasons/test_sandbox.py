@@ -214,11 +214,13 @@ def test_the_admin_does_not_create_a_template_with_a_hostile_body(admin_client):
     assert not PromptTemplate.objects.filter(name="evil").exists()
 
 
-def test_the_admin_preview_shows_a_render_failure_instead_of_failing(admin_client):
+def test_the_admin_preview_shows_a_render_failure_instead_of_failing(admin_client, admin_jobs_inline):
     make_shop()
     template = template_create(name="preview-fails", body="{{ route|divisibleby:2 }}", grounded="")
-    response = admin_client.get(
-        f"/admin/recommendations/prompttemplate/{template.pk}/preview/", {"customer": "alice", "product": "teapot"}
+    response = admin_client.post(
+        f"/admin/recommendations/prompttemplate/{template.pk}/preview/",
+        {"customer": "alice", "product": "teapot"},
+        follow=True,
     )
     assert response.status_code == 200
     assert "template failed to render: ValueError" in response.content.decode()

@@ -138,11 +138,13 @@ def test_admin_refuses_a_template_that_does_not_compile(admin_client):
     assert not PromptTemplate.objects.filter(name="bad").exists()
 
 
-def test_admin_preview_renders_the_prompt_and_the_grounded_output(admin_client):
+def test_admin_preview_renders_the_prompt_and_the_grounded_output(admin_client, admin_jobs_inline):
     template = default_templates()["reason"]
     make_shop()
-    response = admin_client.get(
-        f"/admin/recommendations/prompttemplate/{template.pk}/preview/", {"customer": "alice", "product": "teapot"}
+    response = admin_client.post(
+        f"/admin/recommendations/prompttemplate/{template.pk}/preview/",
+        {"customer": "alice", "product": "teapot"},
+        follow=True,
     )
     page = response.content.decode()
     assert response.status_code == 200
@@ -151,9 +153,11 @@ def test_admin_preview_renders_the_prompt_and_the_grounded_output(admin_client):
     assert 'class="output">Because you bought White Mug<' in page
 
 
-def test_admin_preview_names_an_unknown_customer(admin_client):
+def test_admin_preview_names_an_unknown_customer(admin_client, admin_jobs_inline):
     template = default_templates()["reason"]
-    response = admin_client.get(f"/admin/recommendations/prompttemplate/{template.pk}/preview/", {"customer": "zed"})
+    response = admin_client.post(
+        f"/admin/recommendations/prompttemplate/{template.pk}/preview/", {"customer": "zed"}, follow=True
+    )
     assert "no customer with id &#x27;zed&#x27;" in response.content.decode()
 
 
@@ -165,7 +169,9 @@ def test_versions_are_listed_on_the_change_page(admin_client):
     assert PromptTemplateVersion.objects.filter(template=template).count() == 2
 
 
-def test_admin_preview_with_the_openai_backend_shows_the_generated_output_and_verdict(admin_client, settings):
+def test_admin_preview_with_the_openai_backend_shows_the_generated_output_and_verdict(
+    admin_client, settings, admin_jobs_inline
+):
     from recommendations.reasons.backend_choice import _backend
     from tests.recommendations.reasons_fixtures import ChatServer
 
@@ -175,9 +181,10 @@ def test_admin_preview_with_the_openai_backend_shows_the_generated_output_and_ve
         settings.REASON_OPENAI_URL, settings.REASON_OPENAI_MODEL = server.url, "tiny-chat"
         _backend.cache_clear()
         try:
-            response = admin_client.get(
+            response = admin_client.post(
                 f"/admin/recommendations/prompttemplate/{template.pk}/preview/",
                 {"customer": "alice", "product": "teapot", "backend": "openai"},
+                follow=True,
             )
         finally:
             _backend.cache_clear()
