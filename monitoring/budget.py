@@ -21,8 +21,12 @@ from recsite.memory import MB, MemoryPlan, memory_plan, rss_mb
 
 logger = logging.getLogger(__name__)
 
-# Peak bytes per loaded pair besides its vector rows, measured with `manage.py drift` on the
-# Online Retail demo (docs/operations.md), rounded up: the fetched row tuple and the index arrays.
+# What a run adds whatever the window's size (the working set of the queries, numpy's and
+# psycopg's buffers, the stored samples): 110-135 MB over the process at plan time on the Online
+# Retail demo (two windows, each at two shares: docs/operations.md), rounded up.
+RUN_BYTES = 160 * 2**20
+# Peak bytes per loaded pair besides its vector rows, rounded up: the fetched row tuple and the
+# index arrays (with the rows and the customers' sums, 0.8-1.2 KB a pair measured on the demo).
 PAIR_BYTES = 400
 # Vector rows per pair held at once (float32: `vectors[items]` in the sums and in the mean).
 PAIR_VECTOR_COPIES = 1
@@ -59,7 +63,7 @@ def drift_plan(*, window: Window, budget_mb: int | None = None) -> MemoryPlan:
     return memory_plan(
         job="drift",
         budget_bytes=budget,
-        fixed_bytes=int(rss_mb() * MB) + items * (ITEM_VECTOR_COPIES * 4 * dimension + ITEM_OVERHEAD_BYTES),
+        fixed_bytes=int(rss_mb() * MB) + RUN_BYTES + items * (ITEM_VECTOR_COPIES * 4 * dimension + ITEM_OVERHEAD_BYTES),
         per_unit_bytes=per_pair,
         units=pairs,
         unit="customer-item pairs",

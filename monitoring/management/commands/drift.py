@@ -97,6 +97,4 @@ class Command(BaseCommand):
         self._peak(plan)
 
     def _peak(self, plan: MemoryPlan) -> None:
-        self.stdout.write(
-            f"peak memory {peak_rss_mb():,.0f} MB (estimated {plan.estimate_bytes * plan.share / MB:,.0f} MB)"
-        )
+        self.stdout.write(f"peak memory {peak_rss_mb():,.0f} MB (estimated {plan.planned_bytes / MB:,.0f} MB)")
