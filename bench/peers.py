@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import resource
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import print_table, write_results  # noqa: E402
+from recsite.memory import peak_rss_mb  # noqa: E402
 
 EASE_LAMBDAS = (50.0, 200.0, 500.0)
 K = 10
@@ -126,7 +126,7 @@ def main() -> None:
     print_table(
         [{key: f"{value:.4f}" if isinstance(value, float) else value for key, value in row.items()} for row in rows]
     )
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     path = write_results(args.name, rows, {"split": label, "users": len(users), "peak_rss_mb": round(peak, 1)})
     print(f"peak memory {peak:.0f} MB; written to {path}")
 

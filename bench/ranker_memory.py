@@ -15,7 +15,6 @@ process's peak RSS after it are printed and written to bench/results/ranker_memo
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import time
 from pathlib import Path
@@ -26,12 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import print_table, write_results  # noqa: E402
+from recsite.memory import peak_rss_mb  # noqa: E402
 
 DAY = 86_400.0
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def generated_shop(*, items: int, customers: int, seed: int = 0):
@@ -80,7 +76,7 @@ def main() -> None:
 
     def step(name: str, started: float, detail: str) -> None:
         seconds = round(time.perf_counter() - started, 1)
-        rows.append({"step": name, "seconds": seconds, "peak_rss_mb": round(peak_mb()), "detail": detail})
+        rows.append({"step": name, "seconds": seconds, "peak_rss_mb": round(peak_rss_mb()), "detail": detail})
         print_table(rows[-1:])
 
     started = time.perf_counter()
@@ -112,10 +108,10 @@ def main() -> None:
             "items": args.items,
             "customers": args.customers,
             "candidates": args.candidates,
-            "peak_rss_mb": round(peak_mb()),
+            "peak_rss_mb": round(peak_rss_mb()),
         },
     )
-    print(f"peak RSS {peak_mb():.0f} MB; written to {path}")
+    print(f"peak RSS {peak_rss_mb():.0f} MB; written to {path}")
 
 
 if __name__ == "__main__":

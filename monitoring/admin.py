@@ -23,6 +23,7 @@ from monitoring.drift_summary import (
 from monitoring.models import DriftReference, DriftReport, PlacementDailyQuality
 from monitoring.selectors import drift_latest
 from monitoring.services import drift_reference_build
+from recsite.memory import MemoryBudgetError
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -96,7 +97,11 @@ class DriftReportAdmin(ReadOnlyAdmin):
         """What `manage.py drift reference` does, from a button: every event up to now."""
         if not request.user.has_perm("monitoring.add_driftreference"):
             raise PermissionDenied
-        reference = drift_reference_build(window_start=None, window_end=timezone.now())
+        try:
+            reference = drift_reference_build(window_start=None, window_end=timezone.now())
+        except MemoryBudgetError as exc:
+            self.message_user(request, f"No new reference: {exc}.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:monitoring_driftreport_changelist"))
         sizes = ", ".join(f"{len(values)} {signal.replace('_', ' ')}" for signal, values in reference.samples.items())
         self.message_user(
             request,

@@ -9,7 +9,8 @@ embeddings (so a re-embed with another model shows up as drift).
 - mean-embedding similarity: the cosine between each interacted item and the reference window's
   mean item embedding (interaction-weighted), plus how far the current mean moved.
 
-Samples are capped (seeded) so a check stays bounded on a large catalog.
+Samples are capped (seeded) so a check stays bounded on a large catalog; what is loaded to draw
+them is bounded by DRIFT_MEMORY_BUDGET_MB (`monitoring.budget`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.db import connection
 
 from catalog.public import ProductEmbedding
 from monitoring.models import Signal
+from recommendations.public import CUSTOMER_SAMPLE, CUSTOMER_SAMPLE_SEED
 
 MAX_SAMPLES = 20_000
 MAX_NEW_ITEMS = 2_000
@@ -42,8 +44,10 @@ class Measured:
     mean_embedding: np.ndarray
 
 
-def window_pairs(*, window: Window) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct (customer pk, product pk) pairs with an event in the window, for embedded products."""
+def window_pairs_sql(*, window: Window, customer_share: float = 1.0) -> tuple[str, list]:
+    """The query of the window's distinct (customer pk, product pk) pairs for embedded products,
+    with its parameters; below a share of 1, only the pairs of that seeded share of the customers
+    (`CUSTOMER_SAMPLE`, as the neighbour jobs sample)."""
     sql = (
         "SELECT DISTINCT e.customer_id, e.product_id FROM catalog_event e"
         " JOIN catalog_productembedding pe ON pe.product_id = e.product_id"
@@ -53,6 +57,16 @@ def window_pairs(*, window: Window) -> tuple[np.ndarray, np.ndarray]:
     if window.start is not None:
         sql += " AND e.timestamp >= %s"
         params.append(window.start)
+    if customer_share < 1.0:
+        sql += f" AND {CUSTOMER_SAMPLE}"
+        params += [CUSTOMER_SAMPLE_SEED, round(customer_share * 10_000)]
+    return sql, params
+
+
+def window_pairs(*, window: Window, customer_share: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (customer pk, product pk) pairs with an event in the window, for embedded products
+    (of a seeded share of the customers below a share of 1)."""
+    sql, params = window_pairs_sql(window=window, customer_share=customer_share)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -131,11 +145,14 @@ def new_item_similarities(*, product_pks: list[int], rng: np.random.Generator) -
         return np.asarray([value for (value,) in cursor.fetchall()], dtype=np.float64)
 
 
-def signals_measure(*, window: Window, reference_mean: np.ndarray | None = None, seed: int = 0) -> Measured:
-    """Every signal's sample in `window`; the mean-embedding signal is measured against
-    `reference_mean` (the window's own mean when None: building a reference)."""
+def signals_measure(
+    *, window: Window, reference_mean: np.ndarray | None = None, seed: int = 0, customer_share: float = 1.0
+) -> Measured:
+    """Every signal's sample in `window` (the pair signals from a seeded share of the customers
+    below a share of 1); the mean-embedding signal is measured against `reference_mean` (the
+    window's own mean when None: building a reference)."""
     rng = np.random.default_rng(seed)
-    customers, products = window_pairs(window=window)
+    customers, products = window_pairs(window=window, customer_share=customer_share)
     pks, vectors = embeddings_load(product_pks=products)
     samples = {signal: np.zeros(0) for signal in Signal.values}
     if not len(pks):

@@ -1,5 +1,6 @@
 """Drift detection: build a reference from one window, compare later windows with it, keep the
-history. Threshold and window come from settings (`DRIFT_PSI_THRESHOLD`, `DRIFT_WINDOW_HOURS`)."""
+history. Threshold, window and memory budget come from settings (`DRIFT_PSI_THRESHOLD`,
+`DRIFT_WINDOW_HOURS`, `DRIFT_MEMORY_BUDGET_MB`)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from monitoring.budget import drift_share
 from monitoring.distributions import Window, signals_measure
 from monitoring.drift_stats import cosine_distance, drift_score
 from monitoring.models import DriftReference, DriftReport, Signal
 from recommendations.public import embedding_model_name
+from recsite.memory import peak_rss_mb
 
 logger = logging.getLogger(__name__)
 
@@ -24,10 +27,16 @@ class NoReference(Exception):
 
 
 def drift_reference_build(
-    *, window_start: dt.datetime | None, window_end: dt.datetime, seed: int = 0
+    *, window_start: dt.datetime | None, window_end: dt.datetime, seed: int = 0, customer_share: float | None = None
 ) -> DriftReference:
-    """Measure every signal in the window and store the samples as the new reference."""
-    measured = signals_measure(window=Window(start=window_start, end=window_end), seed=seed)
+    """Measure every signal in the window and store the samples as the new reference.
+
+    `customer_share`: the share of the customers loaded (None: what DRIFT_MEMORY_BUDGET_MB allows,
+    logged; MemoryBudgetError, before anything is stored, when the job cannot fit it)."""
+    window = Window(start=window_start, end=window_end)
+    share = drift_share(window=window) if customer_share is None else customer_share
+    measured = signals_measure(window=window, seed=seed, customer_share=share)
+    logger.info("drift reference: peak memory %.0f MB", peak_rss_mb())
     return DriftReference.objects.create(
         window_start=window_start,
         window_end=window_end,
@@ -44,17 +53,21 @@ def drift_check(
     reference: DriftReference | None = None,
     threshold: float | None = None,
     seed: int = 0,
+    customer_share: float | None = None,
 ) -> list[DriftReport]:
     """Compare the window's signals with `reference` (default: the newest) and store one report
-    per signal that has samples on both sides. Raises NoReference when there is none."""
+    per signal that has samples on both sides. Raises NoReference when there is none.
+
+    `customer_share` as in `drift_reference_build`."""
     reference = reference or DriftReference.objects.first()
     if reference is None:
         raise NoReference("no drift reference: run `manage.py drift reference` first")
     threshold = settings.DRIFT_PSI_THRESHOLD if threshold is None else threshold
     reference_mean = np.asarray(reference.mean_embedding, dtype=np.float64)
-    measured = signals_measure(
-        window=Window(start=window_start, end=window_end), reference_mean=reference_mean, seed=seed
-    )
+    window = Window(start=window_start, end=window_end)
+    share = drift_share(window=window) if customer_share is None else customer_share
+    measured = signals_measure(window=window, reference_mean=reference_mean, seed=seed, customer_share=share)
+    logger.info("drift check: peak memory %.0f MB", peak_rss_mb())
     reports = []
     for signal in Signal.values:
         ref_values = np.asarray(reference.samples.get(signal, []), dtype=np.float64)

@@ -32,6 +32,11 @@ class MemoryPlan:
         return int(self.fixed_bytes + self.per_unit_bytes * self.units)
 
     @property
+    def planned_bytes(self) -> int:
+        """The estimate at the share kept (the budget, or less)."""
+        return int(self.fixed_bytes + self.per_unit_bytes * self.units * self.share)
+
+    @property
     def sampled(self) -> bool:
         return self.share < 1.0
 

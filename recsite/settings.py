@@ -273,6 +273,14 @@ RANKER_MEMORY_BUDGET_MB = int(os.environ.get("RANKER_MEMORY_BUDGET_MB", "2048"))
 # customers and say so, and refuse when even the items' part does not fit (docs/operations.md).
 # EASE is chosen for the collaborative route while its two dense item × item matrices fit it.
 NEIGHBORS_MEMORY_BUDGET_MB = int(os.environ.get("NEIGHBORS_MEMORY_BUDGET_MB", "4096"))
+# `embed` measures the process with its model loaded and estimates a batch's activations from the
+# longest pending text; within this budget it picks its chunk and batch sizes (never sampling:
+# every product is embedded), and refuses when the model plus one text does not fit.
+EMBEDDING_MEMORY_BUDGET_MB = int(os.environ.get("EMBEDDING_MEMORY_BUDGET_MB", "2048"))
+# The drift job estimates its peak from the window's (customer, item) pairs before loading them;
+# over this budget it keeps a seeded share of the customers and says so, and refuses when the
+# window's item embeddings alone do not fit.
+DRIFT_MEMORY_BUDGET_MB = int(os.environ.get("DRIFT_MEMORY_BUDGET_MB", "1024"))
 # Reasons (recommendations.reasons): "grounded" (no model), "transformers" (a local causal LM on
 # gpu workers) or "openai" (an OpenAI-compatible endpoint: vLLM, Ollama, TGI).
 REASON_BACKEND = os.environ.get("REASON_BACKEND", "grounded")

@@ -146,7 +146,8 @@ class BundleEncoder:
             for layer in spec["dense"]
         ]
         self.tokenizer = Tokenizer.from_file(str(manifest.with_name(spec["tokenizer"])))
-        self.tokenizer.enable_truncation(max_length=int(spec["max_length"]))
+        self.max_length = int(spec["max_length"])
+        self.tokenizer.enable_truncation(max_length=self.max_length)
         self.tokenizer.enable_padding(pad_id=int(spec["pad_id"]), pad_token=spec["pad_token"])
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads

@@ -139,6 +139,12 @@ def _bundle(location: str, directory: str, precision: str) -> BundleEncoder | No
     return bundle_encoder(directory=Path(directory), location=location, precision=precision)
 
 
+def encoder_max_tokens() -> int:
+    """The longest input, in tokens, the configured encoder reads (longer texts are truncated)."""
+    bundle = torch_free_encoder()
+    return bundle.max_length if bundle is not None else int(load_model().max_seq_length)
+
+
 def active_encoder() -> Callable[..., np.ndarray]:
     """`encode(texts, *, batch_size)` of the configured model: without torch when the bundle serves
     (`torch_free_encoder`), else in the runtime `pick_runtime` picks (torch when the ONNX export is

@@ -27,11 +27,10 @@ from psycopg import Cursor
 from psycopg.types import TypeInfo
 
 from catalog.public import Product, ProductEmbedding, product_text, text_hash
+from recommendations.embeddings.budget import EmbedPlan, embed_plan_logged
 from recommendations.embeddings.model import embedding_dimension, embedding_model_name, encode_texts, pick_device
+from recsite.memory import peak_rss_mb
 
-# Products read, embedded and written per chunk: large enough that encode's length-sorted batching
-# and the one-statement write amortise well, small enough that a killed worker loses little.
-CHUNK_SIZE = 2048
 HNSW_INDEX_NAME = "product_embedding_hnsw"
 # The replacement is built under this name beside the serving index, then renamed over it.
 HNSW_NEXT_INDEX_NAME = "product_embedding_hnsw_next"
@@ -89,6 +88,9 @@ class EmbedReport:
     device: str
     duration_s: float
     items_per_s: float
+    chunk_size: int
+    batch_size: int
+    peak_rss_mb: float
 
 
 @dataclass(frozen=True)
@@ -213,13 +215,17 @@ def embed_products(
     batch_size: int | None = None,
     limit: int | None = None,
     progress: Callable[[int], None] | None = None,
+    plan: EmbedPlan | None = None,
 ) -> EmbedReport:
     """Embed every product whose embedding is missing or stale (at most `limit` of them).
 
-    `batch_size` is the model's batch; `progress` is called with the number of products done
-    after each chunk. Running it again right away embeds nothing. When most of the catalog needs
-    embedding (a new catalog, a new model), a fresh HNSW index is built beside the serving one at
-    the end and swapped in: the rewritten rows left as many dead entries in the old graph.
+    `batch_size` is the model's batch at most; `plan` the chunk and batch sizes that fit the
+    memory budget (made and logged here when not given; MemoryBudgetError, before anything is
+    written, when the model plus one text does not fit). `progress` is called with the number of
+    products done after each chunk. Running it again right away embeds nothing. When most of the
+    catalog needs embedding (a new catalog, a new model), a fresh HNSW index is built beside the
+    serving one at the end and swapped in: the rewritten rows left as many dead entries in the
+    old graph.
     """
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be positive, not {batch_size}")
@@ -227,6 +233,8 @@ def embed_products(
         raise ValueError(f"limit must not be negative, not {limit}")
     started = time.perf_counter()
     model_name = embedding_model_name()
+    if plan is None:
+        plan = embed_plan_logged(pending=products_to_embed(model_name=model_name), batch_size=batch_size, limit=limit)
     ensure_vector_dimension(dim=embedding_dimension())
 
     pending = products_to_embed(model_name=model_name).count()
@@ -235,7 +243,7 @@ def embed_products(
     bulk = pending >= BULK_MIN_ROWS and pending * 2 >= Product.objects.count()
     # A run killed before left a half-built index, or none: set that right first.
     ensure_vector_index()
-    embedded, skipped = _embed_chunks(model_name=model_name, batch_size=batch_size, limit=limit, progress=progress)
+    embedded, skipped = _embed_chunks(model_name=model_name, plan=plan, limit=limit, progress=progress)
     if bulk:
         rebuild_vector_index()
 
@@ -247,13 +255,16 @@ def embed_products(
         device=pick_device(),
         duration_s=duration,
         items_per_s=embedded / duration if duration > 0 else 0.0,
+        chunk_size=plan.chunk_size,
+        batch_size=plan.batch_size,
+        peak_rss_mb=peak_rss_mb(),
     )
 
 
 def _embed_chunks(
     *,
     model_name: str,
-    batch_size: int | None,
+    plan: EmbedPlan,
     limit: int | None,
     progress: Callable[[int], None] | None,
 ) -> tuple[int, int]:
@@ -262,13 +273,13 @@ def _embed_chunks(
     remaining = limit
     last_pk = 0
     while remaining is None or remaining > 0:
-        size = CHUNK_SIZE if remaining is None else min(CHUNK_SIZE, remaining)
+        size = plan.chunk_size if remaining is None else min(plan.chunk_size, remaining)
         chunk = _read_chunk(model_name=model_name, after_pk=last_pk, size=size)
         if not chunk.product_ids:
             break
         # Keyset paging: a product that could not be written is not read again in this run.
         last_pk = chunk.product_ids[-1]
-        vectors = encode_texts(chunk.texts, batch_size=batch_size)
+        vectors = encode_texts(chunk.texts, batch_size=plan.batch_size)
         written = _write_chunk(chunk=chunk, vectors=vectors, model_name=model_name)
         embedded += written
         skipped += len(chunk.product_ids) - written

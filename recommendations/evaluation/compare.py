@@ -36,6 +36,7 @@ from recommendations.evaluation.strategies import (
     routes_train,
 )
 from recommendations.ranking.features import FEATURE_SETS, Catalog
+from recsite.memory import peak_rss_mb
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def strategies_compare(
         "ranked": "whole catalog minus the user's training items" if not config.include_seen else "whole catalog",
         "routes_seconds": round(routes_seconds, 2),
         "seconds": round(time.perf_counter() - started, 2),
-        "peak_rss_mb": ranker_evaluation.peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }
     return EvaluationResult(protocol=protocol, strategies=results)
 

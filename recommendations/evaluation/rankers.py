@@ -9,7 +9,6 @@ features as of each customer's request time.
 
 from __future__ import annotations
 
-import resource
 import time
 from collections.abc import Mapping, Sequence
 
@@ -40,6 +39,7 @@ from recommendations.ranking.training import (
     ranker_scores,
     training_data_build,
 )
+from recsite.memory import peak_rss_mb
 
 PREFIX = "ranker_"
 # Evaluated customers ranked together (their candidate rows and features are in memory at once).
@@ -131,11 +131,6 @@ def ranker_rankings(
         }
     info["peak_rss_mb"] = peak_rss_mb()
     return rankings, info
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MB (Linux reports kB)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def catalog_from_embeddings(*, n_items: int, embeddings: np.ndarray | None) -> Catalog:

@@ -34,6 +34,7 @@ from recommendations.evaluation.strategies import (
 from recommendations.interactions import SECONDS_PER_DAY
 from recommendations.ranking.features import Catalog
 from recommendations.ranking.training import MEMORY_BUDGET_BYTES, RANK_CANDIDATES, ROUNDS, TrainingCut
+from recsite.memory import peak_rss_mb
 
 
 class EvaluationError(ValueError):
@@ -145,7 +146,7 @@ def evaluation_run(
         if trained.cf is None
         else {"algorithm": trained.cf.algorithm, "params": trained.cf.params, "seconds": round(trained.cf.seconds, 2)},
         "seconds": round(time.perf_counter() - started, 2),
-        "peak_rss_mb": ranker_evaluation.peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }
     return EvaluationResult(protocol=protocol, strategies=results)
 

@@ -59,6 +59,4 @@ class Command(BaseCommand):
             started = time.perf_counter()
             model = collaborative_rebuild(algorithm=algorithm, customer_share=share)
             self.stdout.write(f"{model}: {model.neighbor_rows} neighbour rows ({time.perf_counter() - started:.1f} s)")
-        self.stdout.write(
-            f"peak memory {peak_rss_mb():,.0f} MB (estimated {plan.estimate_bytes * share / 2**20:,.0f} MB)"
-        )
+        self.stdout.write(f"peak memory {peak_rss_mb():,.0f} MB (estimated {plan.planned_bytes / 2**20:,.0f} MB)")

@@ -14,7 +14,7 @@ from django.test import override_settings
 from catalog.models import DEFAULT_EMBEDDING_DIM, Product, ProductEmbedding
 from catalog.text import product_text, text_hash
 from recommendations import tasks
-from recommendations.embeddings import service
+from recommendations.embeddings import budget, service
 from recommendations.embeddings.model import (
     DEFAULT_MODEL_NAME,
     embedding_dimension,
@@ -286,8 +286,10 @@ def test_embed_command_prints_the_report(kitchen_and_garden):
     call_command("embed", "--batch-size", "2", "--limit", "2", stdout=out, verbosity=0)
 
     # then
-    assert out.getvalue().startswith("embedded 2, skipped 0 with all-MiniLM-L6-v2 on cpu in ")
-    assert out.getvalue().rstrip().endswith(" items/s)")
+    plan, done, peak = out.getvalue().splitlines()
+    assert plan.startswith("embed: estimated peak ") and "batches of 2" in plan
+    assert done.startswith("embedded 2, skipped 0 with all-MiniLM-L6-v2 on cpu in ") and done.endswith(" items/s)")
+    assert peak.startswith("peak memory ")
     assert ProductEmbedding.objects.count() == 2
 
 
@@ -307,7 +309,18 @@ def test_embed_task_returns_the_report_as_a_dict(kitchen_and_garden):
         "model_name": DEFAULT_MODEL_NAME,
         "device": "cpu",
     }
-    assert set(report) == {"embedded", "skipped", "model_name", "device", "duration_s", "items_per_s"}
+    assert set(report) == {
+        "embedded",
+        "skipped",
+        "model_name",
+        "device",
+        "duration_s",
+        "items_per_s",
+        "chunk_size",
+        "batch_size",
+        "peak_rss_mb",
+    }
+    assert report["batch_size"] == 4 and report["peak_rss_mb"] > 0
 
 
 def index_oid() -> int:
@@ -403,7 +416,7 @@ def test_a_half_built_index_left_by_a_killed_build_is_dropped_by_the_next_run(ki
 
 def test_products_are_read_and_written_chunk_by_chunk(kitchen_and_garden, monkeypatch):
     # given
-    monkeypatch.setattr(service, "CHUNK_SIZE", 2)
+    monkeypatch.setattr(budget, "CHUNK_SIZE", 2)
     done: list[int] = []
 
     # when
