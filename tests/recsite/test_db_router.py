@@ -101,7 +101,8 @@ def test_serving_reads_come_from_the_streaming_replica(replica, storefront_clien
     _catalog(replica, storefront_client)
     reads_before = sample("recsite_db_reads_total", alias=REPLICA)
 
-    # when the storefront asks for a product, the home feed and similar items
+    # when the storefront asks for a product, the home feed, similar items, a search and items
+    # bought together
     with (
         CaptureQueriesContext(connections["default"]) as primary,
         CaptureQueriesContext(connections[REPLICA]) as standby,
@@ -109,17 +110,20 @@ def test_serving_reads_come_from_the_streaming_replica(replica, storefront_clien
         product = storefront_client.get("/api/v1/products/p1/")
         feed = storefront_client.get("/api/v1/recommendations/", {"customer": "c1", "k": 5})
         similar = storefront_client.get("/api/v1/products/p1/similar/", {"k": 5})
+        search = storefront_client.get("/api/v1/search/", {"q": "enamel mug", "k": 5})
+        together = storefront_client.get("/api/v1/bought-together/", {"products": "p1", "k": 5})
 
-    # then all three answered, every query reading the catalog ran on the standby, none on the primary
-    assert product.status_code == feed.status_code == similar.status_code == 200
+    # then all answered, every query reading the catalog ran on the standby, none on the primary
+    assert [r.status_code for r in (product, feed, similar, search, together)] == [200] * 5
     assert product.json()["title"] == "red enamel mug"
     assert {item["id"] for item in feed.json()["items"]} == {"p1", "p2"}
+    assert search.json()["items"][0]["id"] == "p1"
     assert any("catalog_product" in sql for sql in _selects(standby))
     assert any("catalog_itempopularity" in sql for sql in _selects(standby))
     assert _selects(primary) == []
     # (the primary got the served lists, written after each response)
     assert any("recommendations_servedlist" in q["sql"] for q in primary.captured_queries)
-    assert sample("recsite_db_reads_total", alias=REPLICA) == reads_before + 3
+    assert sample("recsite_db_reads_total", alias=REPLICA) == reads_before + 5
     # and the connection a serving read uses is a standby's
     with reads_scope():
         replica_reads_allow()
