@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from catalog.importing import fields
 from catalog.importing.report import ImportReport
 from catalog.models import Customer
+from recsite.db_router import read_connection
 
 ID_MAX_LENGTH = 128
 
@@ -103,7 +104,7 @@ def customer_erase(*, customer_id: str) -> CatalogErasure:
 
 def product_attribute_keys() -> frozenset[str]:
     """Every attribute key some product has (a scan of the catalog: callers cache it)."""
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(
             "SELECT DISTINCT jsonb_object_keys(attributes) FROM catalog_product"
             " WHERE jsonb_typeof(attributes) = 'object'"

@@ -68,7 +68,8 @@ FALLBACKS = Counter(
     "recsite_fallbacks",
     "Requests served by a fallback: stage rank (reason missing|broken model), recall (cold_start); "
     "reasons and rerank (llm_timeout|llm_unreachable|llm_error: the model did not answer, the grounded "
-    "reason or the ranker's order is served; template_error).",
+    "reason or the ranker's order is served; template_error); replica (unreachable|lagging|resting: no read "
+    "replica was usable, the primary served the reads).",
     ["stage", "reason"],
 )
 RULES_ACTIONS = Counter(
@@ -87,6 +88,23 @@ EXPERIMENT_CLICKS = Counter(
     "recsite_experiment_clicks",
     "New click events attributed (by recommendation_id) to a list served under a variant.",
     ["experiment", "variant"],
+)
+DB_READS = Counter(
+    "recsite_db_reads",
+    "Serving requests by the database alias that answered their reads (default: the primary).",
+    ["alias"],
+)
+REPLICA_SKIPS = Counter(
+    "recsite_db_replica_skips",
+    "Times a serving request passed a read replica over: unreachable (its connection failed), lagging "
+    "(replay lag over DATABASE_REPLICA_MAX_LAG_S) or resting (skipped for a while after either).",
+    ["replica", "reason"],
+)
+REPLICA_LAG = Gauge(
+    "recsite_db_replica_lag_seconds",
+    "A read replica's replay lag as last measured by a process (0: replayed all it received).",
+    ["replica"],
+    multiprocess_mode="livemax",
 )
 TASK_DURATION = Histogram(
     "recsite_celery_task_duration_seconds",
@@ -155,6 +173,21 @@ def candidates_observe(*, route: str, count: int) -> None:
 def fallback_count(*, stage: str, reason: str) -> None:
     if ENABLED:
         FALLBACKS.labels(stage=stage, reason=reason).inc()
+
+
+def db_read_count(*, alias: str) -> None:
+    if ENABLED:
+        DB_READS.labels(alias=alias).inc()
+
+
+def replica_skip_count(*, replica: str, reason: str) -> None:
+    if ENABLED:
+        REPLICA_SKIPS.labels(replica=replica, reason=reason).inc()
+
+
+def replica_lag_set(*, replica: str, seconds: float) -> None:
+    if ENABLED:
+        REPLICA_LAG.labels(replica=replica).set(seconds)
 
 
 def exposure_count(*, experiment: str, variant: str) -> None:

@@ -56,6 +56,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before any middleware that reads: every request gets its database routing scope.
+    "recsite.db_router.ReplicaReadsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -125,6 +127,27 @@ DB_ANSWER_TIMEOUT_S = (
 DATABASES["default"]["ENGINE"] = "recsite.db_engine"
 # Parallel checkouts (or helpers) on one server can keep their test databases apart.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("RECSITE_TEST_DB", "test_recsite")}
+# Read replicas (recsite.db_router): streaming standbys of the primary, comma-separated URLs, as
+# `replica_0`, `replica_1`, …; the storefront's read endpoints read from them, all else from the
+# primary. Same timeouts as the primary; in tests they mirror the primary's test database.
+DATABASE_REPLICAS: tuple[str, ...] = ()
+for _number, _url in enumerate(u.strip() for u in os.environ.get("DATABASE_REPLICA_URLS", "").split(",") if u.strip()):
+    _replica = dj_database_url.parse(_url, conn_max_age=600, conn_health_checks=True)
+    _replica["ENGINE"] = "recsite.db_engine"
+    _replica.setdefault("OPTIONS", {}).update(
+        {k: v for k, v in DATABASES["default"]["OPTIONS"].items() if k in {"connect_timeout", "options"}}
+    )
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES[f"replica_{_number}"] = _replica
+    DATABASE_REPLICAS += (f"replica_{_number}",)
+DATABASE_ROUTERS = ["recsite.db_router.ReplicaRouter"]
+# A replica whose replay lags more than this many seconds is passed over (its reads go to another
+# replica or the primary); each process measures a replica's lag at most every
+# DATABASE_REPLICA_CHECK_S seconds, and skips one found lagging or unreachable for
+# DATABASE_REPLICA_RETRY_S seconds before it tries it again.
+DATABASE_REPLICA_MAX_LAG_S = float(os.environ.get("DATABASE_REPLICA_MAX_LAG_S", "5"))
+DATABASE_REPLICA_CHECK_S = float(os.environ.get("DATABASE_REPLICA_CHECK_S", "2"))
+DATABASE_REPLICA_RETRY_S = float(os.environ.get("DATABASE_REPLICA_RETRY_S", "10"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

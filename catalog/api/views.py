@@ -62,6 +62,7 @@ class ProductPagination(LimitOffsetPagination):
 
 class ProductsApi(APIView):
     required_scope = {"POST": Scope.WRITE_CATALOG, "*": Scope.READ_RECOMMENDATIONS}
+    replica_reads = True  # GET and HEAD may read from a replica (recsite.db_router)
     parser_classes = [JSONBodyParser]
 
     @extend_schema(
@@ -109,6 +110,7 @@ class ProductsApi(APIView):
 
 class ProductDetailApi(APIView):
     required_scope = Scope.READ_RECOMMENDATIONS
+    replica_reads = True  # GET and HEAD may read from a replica (recsite.db_router)
 
     @extend_schema(
         operation_id="products_retrieve",

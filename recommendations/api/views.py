@@ -61,6 +61,7 @@ def page_body(page: Page, **fields: object) -> dict:
 
 class RecommendationsApi(APIView):
     required_scope = Scope.READ_RECOMMENDATIONS
+    replica_reads = True  # GET and HEAD may read from a replica (recsite.db_router)
 
     @extend_schema(
         operation_id="recommendations_list",
@@ -108,6 +109,7 @@ class RecommendationsApi(APIView):
 
 class SimilarItemsApi(APIView):
     required_scope = Scope.READ_RECOMMENDATIONS
+    replica_reads = True  # GET and HEAD may read from a replica (recsite.db_router)
 
     @extend_schema(
         operation_id="products_similar",
@@ -150,6 +152,7 @@ class SimilarItemsApi(APIView):
 
 class BoughtTogetherApi(APIView):
     required_scope = Scope.READ_RECOMMENDATIONS
+    replica_reads = True  # GET and HEAD may read from a replica (recsite.db_router)
 
     @extend_schema(
         operation_id="bought_together",
@@ -194,6 +197,7 @@ class BoughtTogetherApi(APIView):
 
 class SearchApi(APIView):
     required_scope = Scope.READ_RECOMMENDATIONS
+    replica_reads = True  # GET and HEAD may read from a replica (recsite.db_router)
 
     @extend_schema(
         operation_id="search",

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from django.db import connection
 
 from catalog.public import Product
 from placements.public import ROUTES
@@ -35,6 +34,7 @@ from recommendations.embeddings.customers import HISTORY_ITEMS, user_vectors
 from recommendations.embeddings.stored import embeddings_load
 from recommendations.history import history_aggregate
 from recommendations.interactions import SECONDS_PER_DAY, interactions_from_rows, rank_in_runs
+from recsite.db_router import read_connection
 
 # A route that did not propose a candidate gets this rank and this score.
 MISSING_RANK = 1000.0
@@ -583,7 +583,7 @@ def events_load(
     if customer_external_ids is not None:
         sql += " AND customer_id IN (SELECT id FROM catalog_customer WHERE external_id = ANY(%s))"
         params.append(list(customer_external_ids))
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     products = np.array([row[1] for row in rows], dtype=np.int64)

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from django.db import connection
-
 from catalog.public import Product
 from recommendations.contracts import CONTEXT_ROUTE, ScoredItem
 from recommendations.reasons.guardrails import FIELD_MAX_CHARS, ProductFacts, prompt_text_sanitize
+from recsite.db_router import read_connection
 
 RULE = "rule"
 PROMOTING_RULES = frozenset({"pin", "boost"})
@@ -59,7 +58,7 @@ def semantic_seeds(*, product_pks: Sequence[int], history_pks: Sequence[int]) ->
         " WHERE c.product_id = ANY(%s) AND h.product_id <> c.product_id"
         " ORDER BY c.product_id, c.vector <=> h.vector, h.product_id"
     )
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, [list(history_pks), list(product_pks)])
         return dict(cursor.fetchall())
 

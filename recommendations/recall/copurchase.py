@@ -25,6 +25,7 @@ from catalog.public import EventType, Product
 from recommendations.contracts import Candidate
 from recommendations.history import History
 from recommendations.recall.itemcf import itemcf_similarity, neighbor_copy_lines, neighbor_sum_candidates
+from recsite.db_router import read_connection
 
 ROUTE = "copurchase"
 TABLE = "recommendations_copurchaseneighbor"
@@ -89,7 +90,7 @@ def copurchase_candidates(*, cart: History, n: int) -> tuple[list[Candidate], fr
     candidates = neighbor_sum_candidates(table=TABLE, route=ROUTE, history=cart, n=n)
     if not candidates:
         return [], frozenset()
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(f"SELECT DISTINCT product_id FROM {TABLE} WHERE product_id = ANY(%s)", [list(cart.product_pks)])
         covered = frozenset(pk for (pk,) in cursor.fetchall())
     return candidates, covered

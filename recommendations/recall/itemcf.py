@@ -29,6 +29,7 @@ from django.db import connection, transaction
 from recommendations.contracts import Candidate
 from recommendations.history import History
 from recommendations.interactions import interaction_matrix, interactions_load, rank_in_runs
+from recsite.db_router import read_connection
 
 ROUTE = "itemcf"
 DEFAULT_NEIGHBORS = 50
@@ -114,7 +115,7 @@ def neighbor_sum_candidates(
         " ORDER BY score DESC, n.neighbor_id LIMIT %s"
     )
     params = [list(history.product_pks), list(history.weights), *([model_id] if model_id is not None else []), n]
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return [Candidate(product_pk=pk, route=route, score=float(score), seed_pk=seed) for pk, score, seed in rows]

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import re
 
-from django.db import connection
-
 from recommendations.contracts import Candidate
 from recommendations.recall.semantic import KnnFilter, knn_filter_sql
+from recsite.db_router import read_connection
 
 ROUTE = "keyword"
 # Words of letters and digits: everything else (tsquery operators included) is dropped, so user
@@ -35,6 +34,6 @@ def keyword_candidates(*, query: str, n: int, knn_filter: KnnFilter) -> list[Can
         f"SELECT p.id, ts_rank({document}, to_tsquery('simple', %s)) AS rank FROM catalog_product p"
         f" WHERE {' AND '.join(where)} ORDER BY rank DESC, p.id LIMIT %s"
     )
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, [tsquery, *params, n])
         return [Candidate(product_pk=pk, route=ROUTE, score=float(rank)) for pk, rank in cursor.fetchall()]

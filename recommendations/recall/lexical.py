@@ -13,10 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from django.db import connection
-
 from recommendations.contracts import Candidate
 from recommendations.recall.semantic import KnnFilter, knn_filter_sql
+from recsite.db_router import read_connection
 
 ROUTE = "lexical"
 DOCUMENT = "to_tsvector('simple', p.external_id || ' ' || p.brand || ' ' || p.title)"
@@ -53,6 +52,6 @@ def lexical_candidates(
         f" WHERE ({DOCUMENT} @@ q.tsq OR lower(p.external_id) = %s) AND {' AND '.join(filters)}"
         " ORDER BY score DESC, p.id LIMIT %s"
     )
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, [exact, exact, tsquery, exact, *filter_params, n])
         return [Candidate(product_pk=pk, route=ROUTE, score=float(score)) for pk, score in cursor.fetchall()]

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from django.db import connection, transaction
+from django.db import transaction
 
 from catalog.public import ProductEmbedding, category_subtree_like
 from recommendations.contracts import Candidate
 from recommendations.embeddings.customers import HISTORY_ITEMS, user_vectors
 from recommendations.history import History
+from recsite.db_router import read_connection
 
 ROUTE = "semantic"
 # Candidates the HNSW search keeps in its queue; at least the LIMIT, at most pgvector's 1000.
@@ -83,7 +84,7 @@ def history_similarities(*, history: History, product_pks: Sequence[int]) -> dic
         f"SELECT e.product_id, 1 - (e.vector <=> {HISTORY_VECTOR_SQL}) FROM catalog_productembedding e"
         " WHERE e.product_id = ANY(%s)"
     )
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, [recent, weights, list(product_pks)])
         return {pk: float(similarity) for pk, similarity in cursor.fetchall() if similarity is not None}
 
@@ -166,12 +167,13 @@ def _knn(*, vector_sql: str, vector_params: list, n: int, knn_filter: KnnFilter)
     )
     params = [*vector_params, *vector_params, *params, *vector_params, n]
     ef_search = min(max(n, MIN_EF_SEARCH), MAX_EF_SEARCH)
+    reader = read_connection()
     if ef_search == MIN_EF_SEARCH:
-        with connection.cursor() as cursor:
+        with reader.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
     else:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(using=reader.alias), reader.cursor() as cursor:
             cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(ef_search)])
             cursor.execute(sql, params)
             rows = cursor.fetchall()

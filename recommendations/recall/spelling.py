@@ -19,11 +19,11 @@ import bisect
 import re
 from dataclasses import dataclass, field
 
-from django.db import connection
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from recommendations.recall.lexical import DOCUMENT
+from recsite.db_router import read_connection
 from recsite.snapshot import CachedSnapshot
 
 # A correction needs this many letters: a 3-letter word is within one edit of dozens of others.
@@ -52,7 +52,7 @@ class Correction:
 def vocabulary_load() -> Vocabulary:
     """The catalog's vocabulary, counted by PostgreSQL in one pass (ts_stat over the lexical
     route's document)."""
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute("SELECT word, ndoc FROM ts_stat(%s)", [f"SELECT {DOCUMENT} FROM catalog_product p"])
         counts = {word: int(ndoc) for word, ndoc in cursor.fetchall() if word.isalpha()}
     return Vocabulary(words=tuple(sorted(counts)), counts=counts)

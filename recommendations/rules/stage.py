@@ -14,12 +14,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from django.db import connection
-
 from catalog.public import Customer, Product, category_subtree_like
 from recommendations.contracts import REQUEST_BOOST, REQUEST_BURY, FusedItem, ItemFilter, ScoredItem
 from recommendations.rules.active import ActiveRule, RuleSet, rules_active
 from recommendations.rules.apply import RuleItem, RuleRequest, rules_apply, rules_in_scope
+from recsite.db_router import read_connection
 from recsite.metrics import rules_actions_count, stage_timer
 
 
@@ -213,7 +212,7 @@ def available_items(
     filter_sql, filter_params = item_filter_sql(item_filter)
     sql += filter_sql
     params += filter_params
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, params)
         return {
             pk: {
@@ -298,7 +297,7 @@ def pairwise_similarity(*, pks: Sequence[int]) -> dict[tuple[int, int], float]:
         " FROM catalog_productembedding a JOIN catalog_productembedding b ON a.product_id < b.product_id"
         " WHERE a.product_id = ANY(%s) AND b.product_id = ANY(%s)"
     )
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, [list(pks), list(pks)])
         rows = cursor.fetchall()
     return {pair: float(sim) for a, b, sim in rows for pair in ((a, b), (b, a))}
