@@ -16,7 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from experiments import services, serving
-from experiments.dashboard import experiment_dashboard, guardrail_banner
+from experiments.dashboard import InterleavingExperiment, experiment_dashboard, guardrail_banner
 from experiments.interleaving_dashboard import interleaving_dashboard
 from experiments.models import Experiment, Exposure, Kind, Layer, Metric, Status, Variant, VariantDailySnapshot
 from experiments.stats import MIN_UNITS_PER_VARIANT, SRM_ALPHA
@@ -238,12 +238,12 @@ class ExperimentAdmin(admin.ModelAdmin):
     def results_view(self, request: HttpRequest, experiment_id: int) -> HttpResponse:
         if not self.has_view_permission(request):
             raise Http404
-        if Experiment.objects.filter(pk=experiment_id, kind=Kind.INTERLEAVING).exists():
-            return self._interleaving_results(request, experiment_id)
         try:
             dashboard = experiment_dashboard(experiment_id=experiment_id)
         except Experiment.DoesNotExist as exc:
             raise Http404 from exc
+        except InterleavingExperiment:
+            return self._interleaving_results(request, experiment_id)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Results: {dashboard.experiment.key}",

@@ -5,85 +5,24 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import uuid
 
 import pytest
 from django.utils import timezone
 
-from catalog.models import EventType
-from experiments import serving
 from experiments.interleaving_dashboard import interleaving_dashboard
 from experiments.models import Kind
-from experiments.services import experiment_launch
 from experiments.snapshots import experiments_snapshots_refresh
-from tests.factories import CustomerFactory, EventFactory, ExperimentFactory, ProductFactory, VariantFactory
+from tests.experiments.traffic import interleaving_case
+from tests.factories import ExperimentFactory, VariantFactory
 
 pytestmark = pytest.mark.django_db
 
 NOW = timezone.now()
 
 
-def interleaving_experiment(key: str = "inter", launch: bool = True):
-    experiment = ExperimentFactory(key=key, kind=Kind.INTERLEAVING)
-    VariantFactory(experiment=experiment, key="control", is_control=True)
-    VariantFactory(experiment=experiment, key="challenger", config={"routes": {"popularity": 1}, "rules": False})
-    return experiment_launch(experiment_id=experiment.pk) if launch else experiment
-
-
-def serve(customer: str, *, teams: list[str], at: dt.datetime) -> uuid.UUID:
-    """Log one merged list of P0.. with the given teams; returns its id."""
-    assignment = serving.experiment_assign(placement="home_feed", customer_id=customer)
-    rec_id = uuid.uuid4()
-    serving.exposure_log(
-        assignment=assignment,
-        recommendation_id=rec_id,
-        customer_id=customer,
-        placement="home_feed",
-        product_ids=[f"P{i}" for i in range(len(teams))],
-        teams=teams,
-        served_at=at,
-    )
-    return rec_id
-
-
-def click(customer, product: str, rec_id: uuid.UUID, at: dt.datetime) -> None:
-    EventFactory(
-        customer=customer, product=PRODUCTS[product], type=EventType.CLICK, recommendation_id=rec_id, timestamp=at
-    )
-
-
-PRODUCTS: dict = {}
-TEAMS = ["control", "challenger", "control", "challenger"]  # P0, P2: control's; P1, P3: challenger's
-
-
 @pytest.fixture
 def constructed_case():
-    """70 customers: 48 prefer the challenger (one of them over two lists), 12 the control, 5 tie,
-    5 do not click; plus clicks that must not count (after `now`, on an item not in the list)."""
-    PRODUCTS.clear()
-    PRODUCTS.update({f"P{i}": ProductFactory(external_id=f"P{i}") for i in range(5)})
-    experiment = interleaving_experiment()
-    at = NOW - dt.timedelta(hours=1)
-    for n in range(70):
-        customer = CustomerFactory(external_id=f"C{n}")
-        rec_id = serve(customer.external_id, teams=TEAMS, at=at)
-        if n < 47:
-            click(customer, "P1", rec_id, at)
-        elif n == 47:
-            # control credited in the first list, the challenger twice in a second: prefers the challenger
-            click(customer, "P0", rec_id, at)
-            second = serve(customer.external_id, teams=TEAMS, at=at)
-            click(customer, "P1", second, at)
-            click(customer, "P3", second, at)
-        elif n < 60:
-            click(customer, "P2", rec_id, at)
-            # not credited: P4 is not in the list; a click after `now` is not counted yet
-            click(customer, "P4", rec_id, at)
-            click(customer, "P1", rec_id, NOW + dt.timedelta(hours=1))
-        elif n < 65:
-            click(customer, "P0", rec_id, at)
-            click(customer, "P3", rec_id, at)
-    return experiment
+    return interleaving_case(now=NOW)
 
 
 def test_results_count_preferences_per_customer_and_test_them(constructed_case):
