@@ -25,6 +25,8 @@ def test_interleaving_results_page_shows_preferences_test_and_verdict_above_the_
     for selector in ("#preference", "#preference-bar", "#decision", "#verdict", "#sample-size"):
         box = page.locator(selector).bounding_box()
         assert box is not None and box["y"] + box["height"] <= 900, selector
+    decision, side = page.locator("#decision").bounding_box(), page.locator("#sample-size").bounding_box()
+    assert decision["x"] + decision["width"] <= side["x"], "the decision table runs into the side column"
     assert page.inner_text("#verdict") == "challenger wins"
     assert (page.inner_text("#wins-a"), page.inner_text("#ties"), page.inner_text("#wins-b")) == ("12", "5", "48")
     assert page.inner_text("#share") == "80.0% [67.7%, 89.2%]"
