@@ -20,7 +20,9 @@ needs (median, 10th and 90th percentile over `--reps` repetitions; a repetition 
 decide by the cap counts as the cap), the share deciding for B (the right answer), and the
 fixed-horizon sessions at 80% power from the true moments (large Monte Carlo samples).
 
-Usage: .venv/bin/python bench/interleaving_sessions.py [--reps 20] [--lifts 0.05 0.1 0.2]
+Rows: each shopper-heterogeneity σ × each lift. Usage:
+
+    .venv/bin/python bench/interleaving_sessions.py [--reps 20] [--lifts 0.1 0.2] [--propensity-sigmas 0.5 1 2]
 """
 
 from __future__ import annotations
@@ -167,22 +169,26 @@ def true_moments(world: World, n: int, rng: np.random.Generator) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=20)
-    parser.add_argument("--lifts", type=float, nargs="+", default=[0.05, 0.1, 0.2])
+    parser.add_argument("--lifts", type=float, nargs="+", default=[0.1, 0.2])
     parser.add_argument("--overlap", type=int, default=5, help="items in both lists (of 10)")
     parser.add_argument("--base", type=float, default=0.05, help="mean attractiveness of an item")
     parser.add_argument(
-        "--propensity-sigma", type=float, default=1.0, help="log-normal σ of shoppers' click propensity"
+        "--propensity-sigmas",
+        type=float,
+        nargs="+",
+        default=[0.5, 1.0, 2.0],
+        help="log-normal σ of shoppers' click propensity (how much shoppers differ), one row each",
     )
     parser.add_argument("--look", type=int, default=100, help="sessions between two reads of a test")
     parser.add_argument("--cap", type=int, default=400_000, help="sessions after which a test gives up")
-    parser.add_argument("--moment-sessions", type=int, default=40_000)
+    parser.add_argument("--moment-sessions", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=19)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     rows = []
     started = time.perf_counter()
-    for lift in args.lifts:
-        world = World(lift=lift, overlap=args.overlap, base=args.base, propensity_sigma=args.propensity_sigma)
+    for sigma, lift in [(sigma, lift) for sigma in args.propensity_sigmas for lift in args.lifts]:
+        world = World(lift=lift, overlap=args.overlap, base=args.base, propensity_sigma=sigma)
         moments = true_moments(world, args.moment_sessions, rng)
         ab, il = [], []
         for _ in range(args.reps):
@@ -192,6 +198,7 @@ def main() -> None:
         ab_median, il_median = percentile(ab_n, 50), percentile(il_n, 50)
         rows.append(
             {
+                "sigma": sigma,
                 "item_lift": lift,
                 "ab_ctr_lift": round(moments["effect"] / moments["ctr_a"], 4),
                 "share_b": round(moments["share_b"], 4),
@@ -206,7 +213,7 @@ def main() -> None:
                 "il_fixed_80": moments["il_fixed_sessions"],
             }
         )
-        print(f"lift {lift}: done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        print(f"sigma {sigma}, lift {lift}: done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     print_table(rows)
     load = os.getloadavg()
     print(f"\nload average: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {time.perf_counter() - started:.0f} s")
@@ -217,7 +224,7 @@ def main() -> None:
             "reps": args.reps,
             "overlap": args.overlap,
             "base": args.base,
-            "propensity_sigma": args.propensity_sigma,
+            "propensity_sigmas": args.propensity_sigmas,
             "look": args.look,
             "cap": args.cap,
             "moment_sessions": args.moment_sessions,
