@@ -5,7 +5,7 @@ It reads, in order: a reset ("start over"); price bounds ("under 20", "over 50")
 ("cheaper", "more expensive"); exclusions ("no mugs", "without glass"); brands and attribute
 values the catalog really has ("by Acme", "in blue"); and keeps the remaining content words as a
 query amendment ("something for a child" → "child"). A colour or "key value" the catalog does not
-have is reported as ignored instead of silently searched for.
+have (where it has that attribute) is reported as ignored instead of silently searched for.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ COLOURS = frozenset(
     """red blue green yellow black white pink purple orange brown grey gray silver gold ivory cream beige
     navy teal turquoise lilac violet""".split()
 )
+# A catalog with a colour attribute answers colours by it; one without finds them in the titles.
+COLOUR_KEYS = frozenset({"color", "colour"})
 _NUMBER = r"[£$€]?\s*(\d+(?:[.,]\d{1,2})?)"
 _PRICE_MAX = re.compile(rf"\b(?:under|below|less than|cheaper than|at most|max(?:imum)?|up to)\s+{_NUMBER}")
 _PRICE_MIN = re.compile(rf"\b(?:over|above|more than|pricier than|at least|min(?:imum)?|from)\s+{_NUMBER}")
@@ -132,7 +134,7 @@ def _words_read(
             if value not in vocabulary.values:
                 ignored.append(f"no product has {word} {value!r}")
                 skip = 1
-        elif word in COLOURS:
+        elif word in COLOURS and vocabulary.keys & COLOUR_KEYS:
             ignored.append(f"no product has the colour {word!r}")
         elif word not in STOPWORDS and not word.isdigit() and len(word) > 1:
             query_terms.append(word)

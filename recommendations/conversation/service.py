@@ -8,6 +8,7 @@ experiments, exposures and served lists see it as any other request.
 
 from __future__ import annotations
 
+import re
 import statistics
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,7 +29,7 @@ from recommendations.serving import Served, placement_serve
 
 PARSER_MODEL = "model"
 PARSER_RULE = "rule"
-# Exclusion terms match product titles, brands and category paths; at most this many products are
+# Exclusion terms match words of product titles, brands and category paths; at most this many products are
 # kept out (a term matching more is too broad to be what the shopper meant, and is reported).
 MAX_EXCLUDED_PRODUCTS = 1000
 
@@ -135,7 +136,8 @@ def _excluded_products(terms: tuple[str, ...]) -> tuple[tuple[tuple[int, str], .
     for term in terms:
         ids = list(
             Product.objects.filter(
-                Q(title__icontains=term) | Q(brand__iexact=term) | Q(category__path__icontains=term)
+                # a word of the title starting with the term ("mug" strikes MUGS, not SMUGGLER)
+                Q(title__iregex=r"\m" + re.escape(term)) | Q(brand__iexact=term) | Q(category__path__icontains=term)
             ).values_list("pk", "external_id")[: MAX_EXCLUDED_PRODUCTS + 1]
         )
         if len(ids) > MAX_EXCLUDED_PRODUCTS:

@@ -47,6 +47,11 @@ def test_what_the_catalog_cannot_express_is_reported_not_searched():
     )
 
 
+def test_a_catalog_without_a_colour_attribute_searches_colours_in_the_titles():
+    titles_only = Vocabulary(brands={}, values={}, keys=frozenset())
+    assert rule_parse("in purple", titles_only).changes == TurnChanges(query_terms=("purple",))
+
+
 def test_plurals_are_matched_by_their_stem():
     assert [singular(w) for w in ("mugs", "boxes", "candies", "glass", "tea")] == [
         "mug",
