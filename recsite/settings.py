@@ -192,7 +192,6 @@ CELERY_TASK_ROUTES = {
     # The offline gate trains rankers and the collaborative route as the tasks above do.
     "recommendations.tasks.evaluate_strategy": {"queue": "gpu"},
     "recommendations.reasons.tasks.generate_reasons": {"queue": "gpu"},
-    "recommendations.conversation.tasks.parse_turn": {"queue": "gpu"},
     "recommendations.reasons.tasks.generate_rerank": {"queue": "gpu"},
     "recommendations.reasons.tasks.lora_finetune": {"queue": "gpu"},
 }
@@ -329,6 +328,9 @@ CONVERSATION_TTL_S = int(os.environ.get("CONVERSATION_TTL_S", "1800"))
 CONVERSATION_MAX_TURNS = int(os.environ.get("CONVERSATION_MAX_TURNS", "20"))
 CONVERSATION_MAX_TURN_LENGTH = int(os.environ.get("CONVERSATION_MAX_TURN_LENGTH", "300"))
 CONVERSATION_MODEL_TIMEOUT_S = float(os.environ.get("CONVERSATION_MODEL_TIMEOUT_S", "5"))
+# The queue of the workers that hold the local model (a dedicated one keeps turns from waiting
+# behind long embedding or training tasks).
+CONVERSATION_MODEL_QUEUE = os.environ.get("CONVERSATION_MODEL_QUEUE", "gpu")
 
 # Expensive admin actions (model previews, rule dry runs) run on a worker (recommendations.adminjobs):
 # each may run this many seconds (then it stops and the page says so), waits at most this long for

@@ -3,8 +3,9 @@ a shopper's sentence into the same changes the rule parser makes, as JSON, and t
 validated against the catalog's real fields before anything is applied.
 
 An OpenAI-compatible endpoint is called from the request (its client bounds the wait and opens a
-circuit on a dead endpoint); the shipped local model answers on a worker (the `gpu` queue), which
-the request waits on for CONVERSATION_MODEL_TIMEOUT_S. No model configured, no answer in time,
+circuit on a dead endpoint); the shipped local model answers on a worker (the queue
+CONVERSATION_MODEL_QUEUE, `gpu` by default), which the request waits on for
+CONVERSATION_MODEL_TIMEOUT_S. No model configured, no answer in time,
 or output that does not validate raises `ModelParseFailed` with the reason; the service then
 answers with the rule parser and says why.
 """
@@ -66,7 +67,11 @@ def model_parse(*, text: str, vocabulary: Vocabulary, state: ConversationState) 
 
 def _on_worker(prompt: str) -> str:
     try:
-        result = parse_turn.apply_async(kwargs={"prompt": prompt, "max_new_tokens": MAX_NEW_TOKENS}, retry=False)
+        result = parse_turn.apply_async(
+            kwargs={"prompt": prompt, "max_new_tokens": MAX_NEW_TOKENS},
+            queue=settings.CONVERSATION_MODEL_QUEUE,
+            retry=False,
+        )
         return result.get(timeout=settings.CONVERSATION_MODEL_TIMEOUT_S)
     except CeleryTimeout as exc:
         raise ModelParseFailed(
