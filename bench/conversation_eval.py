@@ -152,7 +152,7 @@ def main() -> None:
     for example in examples[:3]:
         print(f"  {example['target']}: {' / '.join(example['turns'])} -> {example['state']}")
     path = write_results(
-        "conversation_eval",
+        f"conversation_eval_{settings.REASON_BACKEND}",
         rows,
         {
             "sessions": n,
