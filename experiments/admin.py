@@ -147,6 +147,9 @@ class ExperimentAdmin(admin.ModelAdmin):
     @admin.display(description="health")
     def health(self, obj: Experiment) -> str:
         """From the latest snapshot: exposed customers, and whether the split matches the weights."""
+        if obj.kind == Kind.INTERLEAVING:
+            # No snapshots and no split to check: every customer sees both variants.
+            return "interleaving: preferences on the results page"
         breach = ""
         if obj.guardrail_breach:
             found = ", ".join(f"{b['metric']} of {b['variant']}" for b in obj.guardrail_breach["breaches"])

@@ -91,3 +91,8 @@ def test_admin_form_refuses_guardrails_on_an_interleaving_experiment(admin_clien
 
 def test_interleaving_experiments_get_no_daily_snapshots(constructed_case):
     assert "inter" not in experiments_snapshots_refresh(now=NOW)
+
+
+def test_the_experiment_list_points_an_interleaving_experiment_to_its_results(constructed_case, admin_client):
+    page = admin_client.get("/admin/experiments/experiment/").content.decode()
+    assert "interleaving: preferences on the results page" in page
