@@ -16,8 +16,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from experiments import services, serving
-from experiments.dashboard import experiment_dashboard, guardrail_banner
-from experiments.models import Experiment, Exposure, Layer, Metric, Status, Variant, VariantDailySnapshot
+from experiments.dashboard import InterleavingExperiment, experiment_dashboard, guardrail_banner
+from experiments.interleaving_dashboard import interleaving_dashboard
+from experiments.models import Experiment, Exposure, Kind, Layer, Metric, Status, Variant, VariantDailySnapshot
 from experiments.stats import MIN_UNITS_PER_VARIANT, SRM_ALPHA
 from experiments.tasks import build_experiment_snapshots
 
@@ -70,6 +71,7 @@ class ExperimentForm(forms.ModelForm):
             "key",
             "hypothesis",
             "placement",
+            "kind",
             "layer",
             "traffic_share",
             "salt",
@@ -83,6 +85,16 @@ class ExperimentForm(forms.ModelForm):
         if not 0 < share <= 1:
             raise ValidationError("The traffic share must be above 0 and at most 1.")
         return share
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("kind") == Kind.INTERLEAVING and cleaned.get("guardrail_metrics"):
+            self.add_error(
+                "guardrail_metrics",
+                "An interleaving experiment has no per-variant customers to guard: every customer sees both "
+                "variants. Clear the guardrails, or run an A/B test.",
+            )
+        return cleaned
 
 
 def _lifecycle_action(service: Callable[..., Experiment], verb: str, done: str) -> Callable:
@@ -106,6 +118,7 @@ class ExperimentAdmin(admin.ModelAdmin):
     list_display = [
         "key",
         "placement",
+        "kind",
         "status",
         "traffic",
         "primary_metric",
@@ -114,7 +127,7 @@ class ExperimentAdmin(admin.ModelAdmin):
         "health",
         "results_link",
     ]
-    list_filter = ["status", "placement", "layer"]
+    list_filter = ["status", "placement", "kind", "layer"]
     search_fields = ["key", "hypothesis"]
     readonly_fields = [
         "status",
@@ -134,6 +147,9 @@ class ExperimentAdmin(admin.ModelAdmin):
     @admin.display(description="health")
     def health(self, obj: Experiment) -> str:
         """From the latest snapshot: exposed customers, and whether the split matches the weights."""
+        if obj.kind == Kind.INTERLEAVING:
+            # No snapshots and no split to check: every customer sees both variants.
+            return "interleaving: preferences on the results page"
         breach = ""
         if obj.guardrail_breach:
             found = ", ".join(f"{b['metric']} of {b['variant']}" for b in obj.guardrail_breach["breaches"])
@@ -229,6 +245,8 @@ class ExperimentAdmin(admin.ModelAdmin):
             dashboard = experiment_dashboard(experiment_id=experiment_id)
         except Experiment.DoesNotExist as exc:
             raise Http404 from exc
+        except InterleavingExperiment:
+            return self._interleaving_results(request, experiment_id)
         context = {
             **self.admin_site.each_context(request),
             "title": f"Results: {dashboard.experiment.key}",
@@ -243,12 +261,31 @@ class ExperimentAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/experiments/experiment/results.html", context)
 
+    def _interleaving_results(self, request: HttpRequest, experiment_id: int) -> HttpResponse:
+        try:
+            dashboard = interleaving_dashboard(experiment_id=experiment_id)
+        except ValueError as exc:
+            # An interleaving draft not yet given its two variants: nothing to compute.
+            self.message_user(request, str(exc), level=messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:experiments_experiment_change", args=[experiment_id]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Results: {dashboard.experiment.key}",
+            "opts": self.model._meta,
+            "dashboard": dashboard,
+            "can_ship": dashboard.experiment.status in services.LAUNCHED
+            and self.has_change_permission(request)
+            and request.user.has_perm("placements.add_defaultstrategy"),
+            "ship_variants": dashboard.experiment.variants.all(),
+        }
+        return TemplateResponse(request, "admin/experiments/experiment/interleaving_results.html", context)
+
     def get_readonly_fields(self, request: HttpRequest, obj: Experiment | None = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None and obj.status != Status.DRAFT:
             # Key, salt and placement feed the assignment hash and the serving lookup: changing
-            # them after launch would move customers between variants.
-            fields += ["key", "salt", "placement", "layer", "traffic_share"]
+            # them after launch would move customers between variants (and the kind how they are served).
+            fields += ["key", "salt", "placement", "kind", "layer", "traffic_share"]
         return fields
 
     def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: list, change: bool) -> None:

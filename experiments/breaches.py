@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from experiments import services, serving
 from experiments.guardrails import GuardrailCheck, guardrails_check
-from experiments.models import Experiment, Status
+from experiments.models import Experiment, Kind, Status
 from experiments.snapshots import experiment_snapshot_arms
 
 
@@ -78,6 +78,6 @@ def experiment_guardrails_enforce(*, experiment_id: int, now: dt.datetime | None
 
 def experiments_guardrails_enforce(*, now: dt.datetime | None = None) -> dict[str, dict[str, Any]]:
     """`experiment_guardrails_enforce` for every running experiment with guardrails; key → record written."""
-    running = Experiment.objects.filter(status=Status.RUNNING).exclude(guardrail_metrics=[])
+    running = Experiment.objects.filter(status=Status.RUNNING, kind=Kind.AB).exclude(guardrail_metrics=[])
     records = {e.key: experiment_guardrails_enforce(experiment_id=e.pk, now=now) for e in running}
     return {key: record for key, record in records.items() if record is not None}

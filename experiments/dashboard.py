@@ -15,7 +15,7 @@ from experiments import metrics
 from experiments.bayes import PRIORS, chances_to_beat
 from experiments.charts import LiftBar, lift_chart_svg, line_chart_svg
 from experiments.guardrails import GUARDRAIL_ALPHA, GuardrailCheck, guardrails_check
-from experiments.models import Experiment, Exposure, Metric
+from experiments.models import Experiment, Exposure, Kind, Metric
 from experiments.selectors import PRE_PERIOD_DAYS
 from experiments.snapshots import (
     experiment_daily_arms,
@@ -138,9 +138,16 @@ class Dashboard:
     snapshot_stale: bool = False
 
 
+class InterleavingExperiment(ValueError):
+    """Raised for an interleaving experiment: its page is experiments.interleaving_dashboard's."""
+
+
 def experiment_dashboard(*, experiment_id: int) -> Dashboard:
-    """Everything the results page shows, formatted for display."""
+    """Everything the results page of an A/B test shows, formatted for display (raises
+    InterleavingExperiment for an interleaving one, Experiment.DoesNotExist for none)."""
     experiment = Experiment.objects.get(pk=experiment_id)
+    if experiment.kind == Kind.INTERLEAVING:
+        raise InterleavingExperiment(experiment.key)
     day, arms = experiment_snapshot_arms(experiment_id=experiment_id)
     if day is None:
         arms = experiment_live_arms(experiment_id=experiment_id)

@@ -19,6 +19,11 @@ class Status(models.TextChoices):
     COMPLETED = "completed"
 
 
+class Kind(models.TextChoices):
+    AB = "ab", "A/B test (each customer sees one variant)"
+    INTERLEAVING = "interleaving", "interleaving (each list merges the two variants' lists, team-draft)"
+
+
 class Metric(models.TextChoices):
     CTR = "ctr", "click-through rate (clicks / exposures)"
     ADD_TO_CART_RATE = "add_to_cart_rate", "add-to-cart rate (share of exposed customers)"
@@ -76,6 +81,14 @@ class Experiment(models.Model):
     key = models.SlugField(max_length=100, unique=True, help_text="Stable id; part of the assignment hash.")
     hypothesis = models.TextField(blank=True, default="")
     placement = models.CharField(max_length=20, choices=Placement.choices)
+    kind = models.CharField(
+        max_length=12,
+        choices=Kind.choices,
+        default=Kind.AB,
+        help_text="A/B: customers split between the variants by weight. Interleaving: exactly two variants; "
+        "every customer in the experiment gets one list merged from both (team-draft), and each click is "
+        "credited to the variant that contributed the item (weights, metrics and guardrails do not apply).",
+    )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT, editable=False)
     traffic_share = models.FloatField(
         default=1.0, help_text="Share of the layer's customers (outside its holdout) in the experiment, in (0, 1]."
@@ -162,10 +175,14 @@ class Exposure(models.Model):
 
     recommendation_id = models.UUIDField(unique=True)
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="exposures", db_index=False)
-    variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="exposures", db_index=False)
+    # Null for an interleaved list: it belongs to both variants, and each item names its team.
+    variant = models.ForeignKey(
+        Variant, on_delete=models.CASCADE, related_name="exposures", db_index=False, null=True, blank=True
+    )
     customer_external_id = models.CharField(max_length=128)
     placement = models.CharField(max_length=20, choices=Placement.choices)
-    # [{"id": product external id, "position": 1-based}, …] in served order.
+    # [{"id": product external id, "position": 1-based}, …] in served order; an interleaved list's
+    # items also hold "team": the key of the variant that contributed the item.
     items = models.JSONField(default=list)
     created_at = models.DateTimeField()
 

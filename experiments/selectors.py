@@ -27,13 +27,16 @@ class AttributedEvent:
     position: int | None
     value: float | None
     timestamp: dt.datetime
+    # In an interleaving experiment: the variant credited (the one that contributed the item).
+    team: str | None = None
 
 
 @dataclass(frozen=True)
 class Attribution:
     recommendation_id: uuid.UUID
     experiment_key: str
-    variant_key: str
+    # None for an interleaved list (its events carry their team instead).
+    variant_key: str | None
     customer_id: str
     events: tuple[AttributedEvent, ...]
 
@@ -46,6 +49,7 @@ def exposure_attribution(*, recommendation_id: uuid.UUID) -> Attribution | None:
     if exposure is None:
         return None
     positions = {item["id"]: item["position"] for item in exposure.items}
+    teams = {item["id"]: item.get("team") for item in exposure.items}
     rows = (
         Event.objects.filter(recommendation_id=recommendation_id)
         .order_by("timestamp", "pk")
@@ -54,7 +58,7 @@ def exposure_attribution(*, recommendation_id: uuid.UUID) -> Attribution | None:
     return Attribution(
         recommendation_id=recommendation_id,
         experiment_key=exposure.experiment.key,
-        variant_key=exposure.variant.key,
+        variant_key=exposure.variant.key if exposure.variant else None,
         customer_id=exposure.customer_external_id,
         events=tuple(
             AttributedEvent(
@@ -64,6 +68,7 @@ def exposure_attribution(*, recommendation_id: uuid.UUID) -> Attribution | None:
                 position=positions.get(product_id),
                 value=value,
                 timestamp=timestamp,
+                team=teams.get(product_id),
             )
             for event_id, event_type, product_id, value, timestamp in rows
         ),
@@ -159,3 +164,45 @@ def experiment_outcomes(*, experiment_id: int, until: dt.datetime) -> list[Varia
             )
         )
     return outcomes
+
+
+# Per customer of an interleaving experiment: clicks on the items each variant contributed to the
+# lists they were served (the item's team, stored on the exposure), before `until`.
+_CREDIT_SQL = f"""
+SELECT x.customer_external_id,
+       count(*) FILTER (WHERE item->>'team' = %(team_a)s) AS clicks_a,
+       count(*) FILTER (WHERE item->>'team' = %(team_b)s) AS clicks_b
+FROM {Exposure._meta.db_table} x
+JOIN {Event._meta.db_table} e ON e.recommendation_id = x.recommendation_id AND e.type = '{EventType.CLICK}'
+JOIN catalog_product p ON p.id = e.product_id
+CROSS JOIN LATERAL jsonb_array_elements(x.items) AS item
+WHERE x.experiment_id = %(experiment)s AND x.created_at < %(until)s AND e.timestamp < %(until)s
+  AND item->>'id' = p.external_id
+GROUP BY x.customer_external_id
+"""
+
+_EXPOSED_SQL = f"""
+SELECT count(DISTINCT customer_external_id), count(*) FROM {Exposure._meta.db_table}
+WHERE experiment_id = %(experiment)s AND created_at < %(until)s
+"""
+
+
+@dataclass(frozen=True)
+class InterleavingCredit:
+    """An interleaving experiment's exposed customers and lists, and each clicking customer's
+    clicks credited to (control, other) — customer id → (clicks A, clicks B)."""
+
+    customers: int
+    lists: int
+    credit: dict[str, tuple[int, int]]
+
+
+def interleaving_credit(*, experiment_id: int, team_a: str, team_b: str, until: dt.datetime) -> InterleavingCredit:
+    """Clicks credited per customer and team (two aggregate queries; no exposure rows leave the database)."""
+    params = {"experiment": experiment_id, "until": until, "team_a": team_a, "team_b": team_b}
+    with connection.cursor() as cursor:
+        cursor.execute(_EXPOSED_SQL, params)
+        customers, lists = cursor.fetchone()
+        cursor.execute(_CREDIT_SQL, params)
+        credit = {customer: (int(a), int(b)) for customer, a, b in cursor.fetchall()}
+    return InterleavingCredit(customers=customers, lists=lists, credit=credit)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from experiments import serving
 from experiments.assignment import slice_allocate
-from experiments.models import Experiment, Layer, Status, Variant
+from experiments.models import Experiment, Kind, Layer, Status, Variant
 from placements.public import (
     DefaultStrategy,
     RolloutError,
@@ -49,6 +49,10 @@ def experiment_validate_for_launch(*, experiment: Experiment, variants: list[Var
     """Raise ExperimentError unless the experiment could be served as it stands."""
     if len(variants) < 2:
         raise ExperimentError("An experiment needs at least two variants.")
+    if experiment.kind == Kind.INTERLEAVING and len(variants) != 2:
+        raise ExperimentError(
+            f"An interleaving experiment merges exactly two variants' lists; this one has {len(variants)}."
+        )
     if sum(v.is_control for v in variants) != 1:
         raise ExperimentError("Exactly one variant must be the control.")
     for variant in variants:

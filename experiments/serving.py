@@ -21,7 +21,7 @@ from django.db import connection
 from django.utils import timezone
 
 from experiments.assignment import assign, assign_in_slice, layer_unit
-from experiments.models import Experiment, Exposure, Status
+from experiments.models import Experiment, Exposure, Kind, Status
 from placements.public import Strategy, StrategyError, strategy_parse
 from recsite.metrics import ENABLED, clicks_count
 from recsite.snapshot import CachedSnapshot
@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 # How stale a process's view of the running experiments may be; a launch or pause in another
 # process reaches this one within this many seconds.
 CACHE_SECONDS = 5.0
+# The variant label of an interleaved list's exposures and clicks in the metrics.
+INTERLEAVED = "interleaved"
 
 
 @dataclass(frozen=True)
@@ -52,17 +54,31 @@ class RunningExperiment:
     # Its slice of the layer, [start, end); None for an experiment launched before layers (its own
     # traffic hash decides who is in).
     layer_slice: tuple[float, float] | None = None
+    kind: str = Kind.AB
+
+
+@dataclass(frozen=True)
+class Team:
+    """One side of an interleaving experiment: its variant and strategy."""
+
+    variant_key: str
+    strategy: Strategy
 
 
 @dataclass(frozen=True)
 class Assignment:
-    """The experiment and variant serving one request (ids and keys, no model rows)."""
+    """The experiment and variant serving one request (ids and keys, no model rows).
+
+    In an interleaving experiment there is no single variant: `teams` holds the control's side
+    and the other's, the list merges both, and `variant_id`/`variant_key` are None.
+    """
 
     experiment_id: int
     experiment_key: str
-    variant_id: int
-    variant_key: str
+    variant_id: int | None
+    variant_key: str | None
     strategy: Strategy
+    teams: tuple[Team, Team] | None = None
 
 
 def running_experiments() -> dict[str, RunningExperiment]:
@@ -101,6 +117,7 @@ def _running_experiments_load() -> dict[str, tuple[RunningExperiment, ...]]:
             variants=variants,
             layer=experiment.layer_key,
             layer_slice=None if experiment.layer_start is None else (experiment.layer_start, experiment.layer_end),
+            kind=experiment.kind,
         )
         by_placement[experiment.placement] = (*by_placement.get(experiment.placement, ()), running)
     return by_placement
@@ -141,6 +158,8 @@ def experiment_assign(*, placement: str, customer_id: str | None) -> Assignment 
                 end=end,
                 weights=weights,
             )
+        if variant_key is not None and experiment.kind == Kind.INTERLEAVING:
+            return _interleaved(experiment)
         if variant_key is not None:
             variant = next(v for v in experiment.variants if v.key == variant_key)
             return Assignment(
@@ -151,6 +170,20 @@ def experiment_assign(*, placement: str, customer_id: str | None) -> Assignment 
                 strategy=variant.strategy,
             )
     return None
+
+
+def _interleaved(experiment: RunningExperiment) -> Assignment:
+    """Every customer in an interleaving experiment gets both variants, control first (variants
+    are loaded control first; launch checks there are exactly two)."""
+    first, second = experiment.variants
+    return Assignment(
+        experiment_id=experiment.id,
+        experiment_key=experiment.key,
+        variant_id=None,
+        variant_key=None,
+        strategy=first.strategy,
+        teams=(Team(first.key, first.strategy), Team(second.key, second.strategy)),
+    )
 
 
 # --- exposure log --------------------------------------------------------------------------------
@@ -165,17 +198,22 @@ def exposure_log(
     customer_id: str,
     placement: str,
     product_ids: Sequence[str],
+    teams: Sequence[str | None] | None = None,
     served_at: dt.datetime | None = None,
 ) -> None:
     """Record that this list was served under `assignment` (deferred to after the response when
-    called inside a request)."""
+    called inside a request); `teams`, for an interleaved list, names each item's variant."""
+    items = [{"id": product_id, "position": pos} for pos, product_id in enumerate(product_ids, start=1)]
+    if teams is not None:
+        for item, team in zip(items, teams, strict=True):
+            item["team"] = team
     row = (
         recommendation_id,
         assignment.experiment_id,
         assignment.variant_id,
         customer_id,
         placement,
-        json.dumps([{"id": product_id, "position": pos} for pos, product_id in enumerate(product_ids, start=1)]),
+        json.dumps(items),
         served_at or timezone.now(),
     )
     buffer = getattr(_pending, "exposures", None)
@@ -226,4 +264,6 @@ def exposure_clicks_count(*, recommendation_ids: Sequence[uuid.UUID], **kwargs: 
         "recommendation_id", "experiment__key", "variant__key"
     )
     for recommendation_id, experiment_key, variant_key in served:
-        clicks_count(experiment=experiment_key, variant=variant_key, clicks=clicks_by_list[recommendation_id])
+        clicks_count(
+            experiment=experiment_key, variant=variant_key or INTERLEAVED, clicks=clicks_by_list[recommendation_id]
+        )

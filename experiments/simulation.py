@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from catalog.public import BadLine, FieldError, number, read_rows, text, timestamp
+from experiments.serving import INTERLEAVED
 
 POSITIVE_TYPES = frozenset({"click", "add_to_cart", "purchase"})
 RECOMMENDATIONS = "/api/v1/recommendations/"
@@ -159,7 +160,8 @@ def session_events(
 
 
 def _tally(*, report: SimulationReport, body: Mapping[str, Any], customer: str, events: list[dict]) -> None:
-    variant = body.get("variant")
+    # An interleaved list has an experiment and no variant: it is tallied as one "interleaved" arm.
+    variant = body.get("variant") or (INTERLEAVED if body.get("experiment") else None)
     if variant is None:
         report.lists_outside_experiment += 1
         return

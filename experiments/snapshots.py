@@ -17,7 +17,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from experiments.metrics import ArmInput, VariantSums, metric_value, variant_sums
-from experiments.models import Experiment, Status, Variant, VariantDailySnapshot
+from experiments.models import Experiment, Kind, Status, Variant, VariantDailySnapshot
 from experiments.selectors import VariantOutcomes, experiment_outcomes
 from experiments.stats import srm_test
 
@@ -89,9 +89,10 @@ def experiments_snapshots_refresh(*, now: dt.datetime | None = None) -> dict[str
     recompute window (its last days settle); experiment key → days computed."""
     now = now or timezone.now()
     recent = now - dt.timedelta(days=RECOMPUTED_DAYS)
+    # Interleaving experiments have no per-variant customers to snapshot (experiments.interleaving_dashboard).
     experiments = Experiment.objects.filter(
         Q(status__in=[Status.RUNNING, Status.PAUSED]) | Q(status=Status.COMPLETED, stopped_at__gte=recent)
-    )
+    ).filter(kind=Kind.AB)
     return {e.key: experiment_snapshots_build(experiment_id=e.pk, now=now) for e in experiments}
 
 

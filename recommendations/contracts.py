@@ -169,6 +169,8 @@ class ScoredItem:
     # came from (REASON_GENERATED or REASON_GROUNDED; None with no reason).
     reason: str | None = None
     reason_source: str | None = None
+    # In an interleaving experiment: the key of the variant whose list contributed the item.
+    team: str | None = None
 
 
 @dataclass(frozen=True)

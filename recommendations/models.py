@@ -251,7 +251,8 @@ class ServedList(models.Model):
     variant = models.CharField(max_length=50, blank=True, default="")
     # The request: k, category, exclude, product (similar items), query (search).
     context = models.JSONField(default=dict)
-    # [{"id", "position", "score", "ranked_score", "routes", "rules"}, …] in served order.
+    # [{"id", "position", "score", "ranked_score", "routes", "rules"}, …] in served order; an
+    # interleaved list's items also hold "team" (the variant that contributed the item).
     items = models.JSONField(default=list)
     detected = models.BooleanField(default=False, help_text="Seen by the bad-case detectors.")
 

@@ -40,6 +40,7 @@ def served_items(items: Sequence[ScoredItem]) -> list[dict[str, Any]]:
             "ranked_score": None if item.ranked_score is None else round(item.ranked_score, 6),
             "routes": {route: round(value, 6) for route, value in item.routes.items()},
             "rules": [{"rule": t.rule_id, "kind": t.kind, "effect": t.effect} for t in item.rules],
+            **({"team": item.team} if item.team is not None else {}),
         }
         for position, item in enumerate(items, start=1)
     ]

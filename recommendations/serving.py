@@ -1,7 +1,8 @@
 """The serving service: one call per placement request, whoever asks.
 
 `placement_serve` is what the storefront gets: the customer's experiment variant (or the default
-strategy) → the pipeline → the exposure and the served list, written after the response. The
+strategy) → the pipeline → the exposure and the served list, written after the response. In an
+interleaving experiment both variants' lists go through the pipeline and are merged (team-draft). The
 API views, the merchandisers' preview (`placement_answer`, nothing recorded) and the bad-case
 replay (`record=False`) all come through here, so the three can never disagree.
 """
@@ -16,10 +17,11 @@ from typing import Any
 from catalog.public import session_link
 from placements.public import Placement, Strategy
 from recommendations.contracts import PlacementRequest, Recommendation, RecRequest
+from recommendations.interleaved import interleaved_recommendation
 from recommendations.pipeline import bought_together, recommend, search, similar_items
 from recommendations.served import served_list_record
 from recommendations.shadow.offer import shadow_offer
-from recommendations.variants import exposure_record, variant_serving
+from recommendations.variants import ServedVariant, exposure_record, variant_serving
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def placement_serve(*, request: PlacementRequest, record: bool = True) -> Served
     if record and request.session_id and request.customer_id:
         session_link(session_id=request.session_id, customer_id=request.customer_id)
     served = variant_serving(placement=request.placement, customer_id=request.customer_id, k=request.k)
-    recommendation = placement_answer(request=dataclasses.replace(request, k=served.k), strategy=served.strategy)
+    recommendation = _served_answer(request=dataclasses.replace(request, k=served.k), served=served)
     if record:
         exposure_record(served=served, recommendation=recommendation, customer_id=request.customer_id)
         served_list_record(
@@ -109,6 +111,17 @@ def placement_serve(*, request: PlacementRequest, record: bool = True) -> Served
         )
         shadow_offer(request=request, recommendation=recommendation)
     return Served(recommendation=recommendation, names=served.names, k=served.k)
+
+
+def _served_answer(*, request: PlacementRequest, served: ServedVariant) -> Recommendation:
+    """The served strategy's list; in an interleaving experiment, both teams' lists merged."""
+    assignment = served.assignment
+    if assignment is None or assignment.teams is None:
+        return placement_answer(request=request, strategy=served.strategy)
+    lists = tuple(placement_answer(request=request, strategy=team.strategy) for team in assignment.teams)
+    return interleaved_recommendation(
+        experiment_key=assignment.experiment_key, teams=assignment.teams, lists=lists, k=request.k
+    )
 
 
 def served_context(*, request: PlacementRequest, k: int) -> dict[str, Any]:

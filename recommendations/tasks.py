@@ -8,12 +8,14 @@ from typing import Any
 from recommendations.adminjobs import kinds as admin_job_kinds
 from recommendations.adminjobs.service import job_run
 from recommendations.badcases.detectors import badcases_detect
+
+# The conversation's and the reasons' tasks live in their packages; Celery finds an app's tasks
+# through this module.
+from recommendations.conversation.tasks import parse_turn  # noqa: F401
 from recommendations.embeddings import adaptation
 from recommendations.embeddings import service as embeddings
 from recommendations.evaluation.gate import gate_run
 from recommendations.ranking.training import ranker_train
-
-# The reasons' tasks live in their package; Celery finds an app's tasks through this module.
 from recommendations.reasons.tasks import (  # noqa: F401
     generate_reasons,
     generate_rerank,

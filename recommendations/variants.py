@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from experiments.public import Assignment, experiment_assign, exposure_log
+from experiments.public import INTERLEAVED, Assignment, experiment_assign, exposure_log
 from placements.public import Strategy, default_strategy
 from recommendations.contracts import Recommendation
 from recsite.metrics import exposure_count
@@ -27,7 +27,8 @@ class ServedVariant:
 
     @property
     def names(self) -> dict[str, str | None]:
-        """`experiment` and `variant` keys for the response (null when none)."""
+        """`experiment` and `variant` keys for the response (null when none; the variant is null
+        in an interleaving experiment too: the list is both variants')."""
         if self.assignment is None:
             return {"experiment": None, "variant": None}
         return {"experiment": self.assignment.experiment_key, "variant": self.assignment.variant_key}
@@ -36,21 +37,29 @@ class ServedVariant:
 def variant_serving(*, placement: str, customer_id: str | None, k: int) -> ServedVariant:
     """The strategy and k for this customer on this placement: the variant's when assigned, else
     the placement's default (the rolling-out version's for customers in its share); the
-    strategy's `k` replaces the requested one when it sets one."""
+    strategy's `k` replaces the requested one when it sets one. An interleaved list is as long
+    as the longer of its two lists."""
     assignment = experiment_assign(placement=placement, customer_id=customer_id)
     strategy = default_strategy(placement, customer_id) if assignment is None else assignment.strategy
-    return ServedVariant(placement=placement, assignment=assignment, strategy=strategy, k=strategy.k or k)
+    if assignment is not None and assignment.teams is not None:
+        k = max(team.strategy.k or k for team in assignment.teams)
+    else:
+        k = strategy.k or k
+    return ServedVariant(placement=placement, assignment=assignment, strategy=strategy, k=k)
 
 
 def exposure_record(*, served: ServedVariant, recommendation: Recommendation, customer_id: str | None) -> None:
-    """Log the list as an exposure of the served variant (nothing outside an experiment)."""
+    """Log the list as an exposure of the served variant, or of the interleaving experiment with
+    each item's team (nothing outside an experiment)."""
     if served.assignment is None or customer_id is None:
         return
-    exposure_count(experiment=served.assignment.experiment_key, variant=served.assignment.variant_key)
+    interleaved = served.assignment.teams is not None
+    exposure_count(experiment=served.assignment.experiment_key, variant=served.assignment.variant_key or INTERLEAVED)
     exposure_log(
         assignment=served.assignment,
         recommendation_id=recommendation.recommendation_id,
         customer_id=customer_id,
         placement=served.placement,
         product_ids=[item.product_id for item in recommendation.items],
+        teams=[item.team for item in recommendation.items] if interleaved else None,
     )

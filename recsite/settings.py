@@ -321,6 +321,16 @@ REASON_OPENAI_API_KEY = os.environ.get("REASON_OPENAI_API_KEY", "")
 REASON_OPENAI_TIMEOUT = float(os.environ.get("REASON_OPENAI_TIMEOUT", "10"))
 REASON_OPENAI_RETRIES = int(os.environ.get("REASON_OPENAI_RETRIES", "2"))
 REASON_OPENAI_CONCURRENCY = int(os.environ.get("REASON_OPENAI_CONCURRENCY", "4"))
+# Conversations (/api/v1/conversations/): kept in the cache this long after their last turn, at
+# most this many turns of at most this many characters; the request waits this long for the local
+# model's reading of a turn on a worker before the rule parser answers.
+CONVERSATION_TTL_S = int(os.environ.get("CONVERSATION_TTL_S", "1800"))
+CONVERSATION_MAX_TURNS = int(os.environ.get("CONVERSATION_MAX_TURNS", "20"))
+CONVERSATION_MAX_TURN_LENGTH = int(os.environ.get("CONVERSATION_MAX_TURN_LENGTH", "300"))
+CONVERSATION_MODEL_TIMEOUT_S = float(os.environ.get("CONVERSATION_MODEL_TIMEOUT_S", "5"))
+# The queue of the workers that hold the local model (a dedicated one keeps turns from waiting
+# behind long embedding or training tasks).
+CONVERSATION_MODEL_QUEUE = os.environ.get("CONVERSATION_MODEL_QUEUE", "gpu")
 
 # Expensive admin actions (model previews, rule dry runs) run on a worker (recommendations.adminjobs):
 # each may run this many seconds (then it stops and the page says so), waits at most this long for

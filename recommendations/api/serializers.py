@@ -305,7 +305,11 @@ class _RecommendationOutputSerializer(serializers.Serializer):
     )
     strategy = serializers.CharField()
     experiment = serializers.CharField(allow_null=True, help_text="The experiment serving this list; null when none.")
-    variant = serializers.CharField(allow_null=True, help_text="Its variant (arm); null when none.")
+    variant = serializers.CharField(
+        allow_null=True,
+        help_text="Its variant (arm); null when none, and in an interleaving experiment (the list merges both "
+        "variants' lists; clicks sent back with `recommendation_id` are credited to the variant of the item).",
+    )
     next_cursor = serializers.CharField(
         allow_null=True, help_text="Send it as `cursor` (with the same parameters) for the next page; null at the end."
     )

@@ -103,8 +103,16 @@ def served_now(*, placement: str, customer_id: str | None) -> tuple[Strategy, st
     """The strategy serving this customer now, and why: their experiment and variant, or the
     placement's default version (and which side of a rollout they are on)."""
     served = variant_serving(placement=placement, customer_id=customer_id, k=1)
-    if served.assignment is not None:
-        label = f"served now: experiment {served.assignment.experiment_key}, variant {served.assignment.variant_key}"
+    assignment = served.assignment
+    if assignment is not None and assignment.teams is not None:
+        first, second = (team.variant_key for team in assignment.teams)
+        label = (
+            f"served now: interleaving experiment {assignment.experiment_key} — {first}'s list shown; the customer "
+            f"gets it merged with {second}'s (team-draft)"
+        )
+        return served.strategy, label
+    if assignment is not None:
+        label = f"served now: experiment {assignment.experiment_key}, variant {assignment.variant_key}"
         return served.strategy, label
     everyone = default_strategy(placement)
     if served.strategy.name != everyone.name:

@@ -21,6 +21,7 @@ def change_form_data(experiment: Experiment, weights: dict[str, float]) -> dict:
         "traffic_share": "1.0",
         "salt": experiment.salt,
         "primary_metric": "ctr",
+        "kind": "ab",
         "variants-TOTAL_FORMS": str(len(variants)),
         "variants-INITIAL_FORMS": str(len(variants)),
         "variants-MIN_NUM_FORMS": "0",

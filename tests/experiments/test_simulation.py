@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey
 from catalog.models import Event, EventType, ItemPopularity
-from experiments.models import Exposure
+from experiments.models import Exposure, Kind
 from experiments.services import experiment_launch
 from experiments.simulation import HeldOut, customers_sample, holdout_read
 from recommendations.recall import popularity
@@ -109,3 +109,20 @@ def test_simulate_traffic_refuses_an_experiment_that_is_not_running(shop):
         call_command("simulate_traffic", experiment="draft-one", holdout=shop)
     with pytest.raises(CommandError, match="no experiment"):
         call_command("simulate_traffic", experiment="nope", holdout=shop)
+
+
+def test_simulated_traffic_on_an_interleaving_experiment_credits_the_strategy_that_found_the_purchase(shop, tmp_path):
+    # given the same two strategies as an interleaving experiment
+    experiment = ExperimentFactory(key="itemcf-vs-popular-interleaved", placement="home_feed", kind=Kind.INTERLEAVING)
+    VariantFactory(experiment=experiment, key="control", is_control=True, config={"routes": {"popularity": 1}, "k": 2})
+    VariantFactory(experiment=experiment, key="treatment", config={"routes": {"itemcf": 1}, "k": 2})
+    experiment_launch(experiment_id=experiment.pk)
+    out = tmp_path / "sim.json"
+    # when the simulator drives the real API
+    call_command("simulate_traffic", experiment=experiment.key, holdout=shop, customers=SHOPPERS, json=out)
+    # then every shopper got one merged list, and each click on p5 (item-CF's pick) was credited to the treatment
+    assert Exposure.objects.filter(experiment=experiment, variant__isnull=True).count() == SHOPPERS
+    results = json.loads(out.read_text())["results"]
+    assert results["preferring"] == {"control": 0, "treatment": SHOPPERS, "tie": 0}
+    assert results["clicks"] == {"control": 0, "treatment": SHOPPERS}
+    assert results["verdict"] == "treatment"

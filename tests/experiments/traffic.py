@@ -9,8 +9,16 @@ import numpy as np
 
 from catalog.models import Customer, Event, EventType, Product
 from experiments import serving
-from experiments.models import Experiment
-from tests.factories import ProductFactory, make_experiment
+from experiments.models import Experiment, Kind
+from experiments.services import experiment_launch
+from tests.factories import (
+    CustomerFactory,
+    EventFactory,
+    ExperimentFactory,
+    ProductFactory,
+    VariantFactory,
+    make_experiment,
+)
 
 
 def traffic_generate(
@@ -95,4 +103,66 @@ def experiment_with_conversion_harm(
         purchase=purchase or {"control": 0.10, "treatment": 0.02},
     )
     experiment.refresh_from_db()
+    return experiment
+
+
+def interleaving_experiment(key: str = "inter") -> Experiment:
+    """A launched interleaving experiment on the home feed: control against challenger."""
+    experiment = ExperimentFactory(key=key, kind=Kind.INTERLEAVING)
+    VariantFactory(experiment=experiment, key="control", is_control=True)
+    VariantFactory(experiment=experiment, key="challenger", config={"routes": {"popularity": 1}, "rules": False})
+    return experiment_launch(experiment_id=experiment.pk)
+
+
+# The merged list every customer of `interleaving_case` gets: P0, P2 the control's, P1, P3 the challenger's.
+INTERLEAVED_TEAMS = ["control", "challenger", "control", "challenger"]
+
+
+def interleaved_list_log(customer: str, *, at: dt.datetime) -> uuid.UUID:
+    """Log one merged list P0..P3 (teams INTERLEAVED_TEAMS) served to `customer`; returns its id."""
+    rec_id = uuid.uuid4()
+    serving.exposure_log(
+        assignment=serving.experiment_assign(placement="home_feed", customer_id=customer),
+        recommendation_id=rec_id,
+        customer_id=customer,
+        placement="home_feed",
+        product_ids=[f"P{i}" for i in range(len(INTERLEAVED_TEAMS))],
+        teams=INTERLEAVED_TEAMS,
+        served_at=at,
+    )
+    return rec_id
+
+
+def interleaving_case(*, now: dt.datetime) -> Experiment:
+    """A running interleaving experiment with 70 customers: 48 prefer the challenger (one of them
+    over two lists), 12 the control, 5 tie, 5 do not click; plus clicks that must not count
+    (after `now`, on an item not in the list)."""
+    products = {f"P{i}": ProductFactory(external_id=f"P{i}") for i in range(5)}
+    experiment = interleaving_experiment()
+    at = now - dt.timedelta(hours=1)
+
+    def click(customer: Customer, product: str, rec_id: uuid.UUID, when: dt.datetime = at) -> None:
+        EventFactory(
+            customer=customer, product=products[product], type=EventType.CLICK, recommendation_id=rec_id, timestamp=when
+        )
+
+    for n in range(70):
+        customer = CustomerFactory(external_id=f"C{n}")
+        rec_id = interleaved_list_log(customer.external_id, at=at)
+        if n < 47:
+            click(customer, "P1", rec_id)
+        elif n == 47:
+            # the control credited in the first list, the challenger twice in a second: prefers the challenger
+            click(customer, "P0", rec_id)
+            second = interleaved_list_log(customer.external_id, at=at)
+            click(customer, "P1", second)
+            click(customer, "P3", second)
+        elif n < 60:
+            click(customer, "P2", rec_id)
+            # not credited: P4 is not in the list; a click after `now` is not counted yet
+            click(customer, "P4", rec_id)
+            click(customer, "P1", rec_id, now + dt.timedelta(hours=1))
+        elif n < 65:
+            click(customer, "P0", rec_id)
+            click(customer, "P3", rec_id)
     return experiment

@@ -21,6 +21,8 @@ OPERATIONS = {
     ("/api/v1/search/", "get"): "search",
     ("/api/v1/bought-together/", "get"): "bought_together",
     ("/api/v1/feedback/", "post"): "feedback_create",
+    ("/api/v1/conversations/", "post"): "conversations_create",
+    ("/api/v1/conversations/{conversation_id}/turns/", "post"): "conversations_turn",
     ("/healthz", "get"): "healthz",
     ("/readyz", "get"): "readyz",
 }
@@ -111,3 +113,11 @@ def test_schema_documents_the_answers_from_outside_the_views(api_client):
                 assert unavailable["headers"] == {"Retry-After": {"schema": {"type": "integer"}}}
                 assert unavailable["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
     assert "503" not in schema["paths"]["/healthz"]["get"]["responses"]
+
+
+def test_the_conversation_endpoints_document_their_examples_and_errors(api_client):
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    turn = schema["paths"]["/api/v1/conversations/{conversation_id}/turns/"]["post"]
+    assert {"200", "400", "404", "409"} <= set(turn["responses"])
+    examples = turn["requestBody"]["content"]["application/json"]["examples"]
+    assert {example["value"]["message"] for example in examples.values()} == {"cheaper", "no mugs, in blue"}

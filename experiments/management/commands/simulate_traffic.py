@@ -18,7 +18,8 @@ from django.utils import timezone
 from accounts.public import api_key_create, api_key_revoke
 from catalog.public import Event
 from experiments.dashboard import experiment_dashboard
-from experiments.models import Experiment, Status
+from experiments.interleaving_dashboard import interleaving_dashboard
+from experiments.models import Experiment, Kind, Status
 from experiments.simulation import customers_sample, holdout_read, traffic_simulate
 from experiments.snapshots import experiment_snapshots_build
 from placements.public import Placement
@@ -123,6 +124,9 @@ class Command(BaseCommand):
         finally:
             if temporary_key is not None:
                 api_key_revoke(api_key_id=temporary_key)
+        if experiment.kind == Kind.INTERLEAVING:
+            self._print_interleaving(report=report, experiment=experiment, path=options["json"])
+            return
         experiment_snapshots_build(experiment_id=experiment.pk)
         self._print(report=report, experiment=experiment, path=options["json"])
 
@@ -144,6 +148,27 @@ class Command(BaseCommand):
         # A short-lived key of our own, revoked when the run ends.
         api_key, raw_key = api_key_create(name="simulate_traffic (temporary)")
         return InProcessStorefront(api_key=raw_key), api_key.pk
+
+    def _print_interleaving(self, *, report, experiment: Experiment, path: Path | None) -> None:
+        """The interleaving results: preferences, the sign test and the verdict."""
+        errors = dict(report.errors) or "none"
+        self.stdout.write(f"sessions {report.sessions}, events sent {report.events_sent}, errors {errors}")
+        d = interleaving_dashboard(experiment_id=experiment.pk)
+        results = {
+            "customers": d.customers,
+            "lists": d.lists,
+            "clicks": {d.team_a: d.clicks_a, d.team_b: d.clicks_b},
+            "preferring": {d.team_a: d.result.wins_a, d.team_b: d.result.wins_b, "tie": d.result.ties},
+            "share_b": d.share_text,
+            "p_value": d.result.p_value,
+            "p_always_valid": d.result.p_always_valid,
+            "verdict": d.outcome,
+        }
+        self.stdout.write(f"{experiment.key} (interleaving): {json.dumps(results)}")
+        if path:
+            payload = {"experiment": experiment.key, "sessions": report.sessions, "results": results}
+            path.write_text(json.dumps(payload, indent=2))
+            self.stdout.write(f"wrote {path}")
 
     def _print(self, *, report, experiment: Experiment, path: Path | None) -> None:
         self.stdout.write(

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 from catalog.models import Product
+from experiments.models import Kind
+from experiments.services import experiment_launch
 from experiments.serving import running_experiments_forget
 from placements.defaults import default_strategies_forget, default_strategy_save
 from recommendations.preview.placement import SERVED_NOW, recommendation_preview
 from recommendations.rules.active import rules_forget
-from tests.factories import MerchRuleFactory, make_experiment
+from tests.factories import ExperimentFactory, MerchRuleFactory, VariantFactory, make_experiment
 
 
 @pytest.fixture(autouse=True)
@@ -59,3 +61,14 @@ def test_rules_that_left_no_mark_say_why(merch_shop):
         "search boost": "out of scope: it is for the search placement",
         "pin p6 deep": "its position 9 is beyond the list's 3 items",
     }
+
+
+def test_served_now_in_an_interleaving_experiment_says_the_list_is_merged(merch_shop):
+    experiment = ExperimentFactory(key="inter", kind=Kind.INTERLEAVING)
+    VariantFactory(experiment=experiment, key="control", is_control=True)
+    VariantFactory(experiment=experiment, key="challenger", config={"routes": {"popularity": 1}, "rules": False})
+    experiment_launch(experiment_id=experiment.pk)
+    assert _label() == (
+        "served now: interleaving experiment inter — control's list shown; the customer gets it merged with "
+        "challenger's (team-draft)"
+    )
