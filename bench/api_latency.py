@@ -190,10 +190,15 @@ def storefront_plan(n: int, seed: int = 7) -> dict[str, list[str]]:
 
     rng = random.Random(seed)
     customers = list(
-        Customer.objects.annotate(n=Count("events")).filter(n__gte=2).values_list("external_id", flat=True)[:2000]
+        Customer.objects.annotate(n=Count("events"))
+        .filter(n__gte=2)
+        .order_by("pk")
+        .values_list("external_id", flat=True)[:2000]
     )
     sessions = [session_id(s) for s in range(SESSIONS)]
-    real = list(Product.objects.exclude(external_id__startswith="GEN-").values_list("external_id", "title"))
+    real = list(
+        Product.objects.exclude(external_id__startswith="GEN-").order_by("pk").values_list("external_id", "title")
+    )
     phrases = []
     for _, title in rng.sample(real, min(400, len(real))):
         words = title.lower().split()
