@@ -258,26 +258,27 @@ def filter_share() -> float:
     return in_stock.filter(price__gte=price_min, price__lte=price_max).count() / max(1, in_stock.count())
 
 
-def get_json(conn: http.client.HTTPConnection, path: str, headers: dict[str, str]) -> dict:
+def get_json(conn: http.client.HTTPConnection, path: str, headers: dict[str, str]) -> tuple[int, dict]:
+    """The status and JSON body of GET `path`."""
     conn.request("GET", path, headers=headers)
     response = conn.getresponse()
-    body = response.read()
-    if response.status != 200:
-        raise RuntimeError(f"GET {path}: {response.status} {body[:300]!r}")
-    return json.loads(body)
+    return response.status, json.loads(response.read())
 
 
 def second_pages(port: int, api_key: str, first_pages: list[str]) -> list[str]:
     """Each list's second page: its first page is fetched here, before any timing, and the
-    second page's path carries the first's `next_cursor` (cursors do not expire)."""
+    second page's path carries the first's `next_cursor` (cursors do not expire). A first page
+    that is not a 200 is left out, and the run fails when none is."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Authorization": f"Api-Key {api_key}"}
     paths = []
     for path in first_pages:
-        cursor = get_json(conn, path, headers)["next_cursor"]
-        if cursor:
-            paths.append(f"{path}&cursor={quote(cursor, safe='')}")
+        status, body = get_json(conn, path, headers)
+        if status == 200 and body["next_cursor"]:
+            paths.append(f"{path}&cursor={quote(body['next_cursor'], safe='')}")
     conn.close()
+    if not paths:
+        raise RuntimeError("no first page answered with a cursor")
     return paths
 
 
@@ -288,23 +289,24 @@ def answers_check(port: int, api_key: str, endpoint: str, paths: list[str]) -> s
         return ""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Authorization": f"Api-Key {api_key}"}
-    answers = [get_json(conn, path, headers) for path in paths[:CHECKED_ANSWERS]]
+    replies = [get_json(conn, path, headers) for path in paths[:CHECKED_ANSWERS]]
     conn.close()
+    answers = [body for status, body in replies if status == 200]
+    failed = Counter(status for status, _ in replies if status != 200)
+    said = f"{len(answers)} of {len(replies)} answered 200" + (f" (others: {dict(failed)})" if failed else "")
+    sizes = dict(Counter(len(a["items"]) for a in answers))
     if endpoint == "session feed":
-        return f"history: {dict(Counter(a['history'] for a in answers))}"
+        return f"{said}; history: {dict(Counter(a['history'] for a in answers))}"
     if endpoint == "hybrid search":
         corrected = sum(a["corrected"] is not None for a in answers)
         personalized = sum(a["personalized"] for a in answers)
         matched = dict(Counter(a["matched"] for a in answers))
-        return f"corrected {corrected}, personalized {personalized}, matched {matched}"
+        return f"{said}; corrected {corrected}, personalized {personalized}, matched {matched}"
     if endpoint == "bought together":
-        return f"source: {dict(Counter(a['source'] for a in answers))}"
-    sizes = dict(Counter(len(a["items"]) for a in answers))
+        return f"{said}; source: {dict(Counter(a['source'] for a in answers))}"
     if endpoint == "filtered feed":
-        return f"the price range keeps {filter_share():.0%} of in-stock products; items per answer: {sizes}"
-    if endpoint == "next page":
-        return f"items per answer: {sizes}"
-    return ""
+        return f"{said}; the price range keeps {filter_share():.0%} of in-stock products; items per answer: {sizes}"
+    return f"{said}; items per answer: {sizes}"
 
 
 def free_port() -> int:
@@ -471,8 +473,11 @@ def main() -> None:
         command = [sys.executable, __file__, "--one-size", str(size), "--seconds", str(args.seconds)]
         command += ["--concurrency", str(args.concurrency), "--workers", str(args.workers)]
         command += ["--search-torch"] if args.search_torch else []
-        output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
+        done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+        output = done.stdout
         print(output.rsplit("ROWS ", 1)[0], end="")
+        # After printing: the rows measured before a failure stay readable.
+        done.check_returncode()
         rows += json.loads(output.rsplit("ROWS ", 1)[1])
     print()
     print_table(rows)
