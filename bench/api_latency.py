@@ -1,10 +1,17 @@
-"""API latency through gunicorn: p50/p95/p99 and requests/s for the home feed, similar items and
-semantic search, at 10k and 100k products (the real Online Retail catalog plus generated products).
+"""API latency through gunicorn: p50/p95/p99, requests/s and errors (answers other than 2xx) for
+the home feed, similar items and search, and the storefront's rows: an anonymous session's feed,
+a filtered feed, a feed's next page, hybrid search with typos and personalisation, and bought
+together; at 10k and 100k products (the real Online Retail catalog plus generated products).
+`ENDPOINTS` says what each row measures; the run prints it under the table, with what a sample of
+each storefront row's answers said (the session feed made from the session, typos corrected,
+bought together served from co-purchases).
 
 Each size runs in its own process against its own scratch database (`recsite_bench_<size>` on the
-embedded server), never the demo's; a second run reuses the prepared data. Every search embeds
-its query (nothing caches query vectors). Queries over 100 ms in the server are counted from the
-slow-query log (bench/results/api_latency-<size>-slow-queries.log). Usage:
+embedded server), never the demo's; a second run reuses the prepared data. Preparing a size loads
+the demo data, builds neighbours (item-CF and co-purchases), generates and embeds products up to
+the size, and stores 500 anonymous sessions' events through the events service. Every search
+embeds its query (nothing caches query vectors). Queries over 100 ms in the server are counted
+from the slow-query log (bench/results/api_latency-<size>-slow-queries.log). Usage:
 
     .venv/bin/python bench/api_latency.py [--sizes 10000 100000] [--seconds 20] [--concurrency 4] [--search-torch]
 
@@ -15,6 +22,7 @@ ONNX Runtime, in the same run, for the ratio.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import http.client
 import json
 import os
@@ -24,14 +32,36 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import RESULTS, percentile, print_table, write_results  # noqa: E402
+from bench.search_quality import swap_letters  # noqa: E402
 from bench.slow_queries import print_slow_queries, slow_query_env, slow_query_summary  # noqa: E402
 
+SESSIONS = 500
+# The filtered feed's price range (the catalog has no brands or categories: Online Retail has none).
+FILTER_PRICE = ("1.00", "5.00")
+NEXT_PAGE_LISTS = 300
+CHECKED_ANSWERS = 100
+# What each row measures (all through gunicorn, k=10).
+ENDPOINTS = {
+    "recommendations": "home feed of a customer with 2+ events",
+    "similar": "similar items of an embedded product",
+    "search": "served search (hybrid, the built-in strategy): titles' first 3 words and 5 phrases, no typos,"
+    " no shopper",
+    "session feed": "home feed of an anonymous session (3-6 views and a cart), no customer",
+    "filtered feed": f"a customer's home feed with price_min={FILTER_PRICE[0]}&price_max={FILTER_PRICE[1]}",
+    "next page": "a customer's home feed, page 2 (page_size=10; page 1's cursor fetched before timing, only page 2"
+    " timed)",
+    "hybrid search": "served search (hybrid): 40% title fragments, 30% the same with two letters swapped, 20% SKUs,"
+    " 10% phrases; a third with a session (personalised)",
+    "bought together": "a cart of 1-3 products of one real basket (a customer's purchases of one day)",
+}
 ADJECTIVES = ["RED", "BLUE", "PINK", "VINTAGE", "RETRO", "SMALL", "LARGE", "GLASS", "WOODEN", "ENAMEL", "FELT", "ZINC"]
 
 
@@ -55,14 +85,18 @@ def prepare_data(total_products: int) -> None:
     if not Product.objects.exists():
         call_command("load_demo")
         call_command("build_neighbors")
-    real_titles = list(Product.objects.exclude(external_id__startswith="GEN-").values_list("title", flat=True))
+    real_products = Product.objects.exclude(external_id__startswith="GEN-").order_by("pk")
+    real = [(title, str(price or "4.95")) for title, price in real_products.values_list("title", "price")]
     have = Product.objects.count()
     rng = random.Random(have)
     rows = []
     for n in range(have, total_products):
-        words = rng.choice(real_titles).split()
-        words[rng.randrange(len(words))] = rng.choice(rng.choice(real_titles).split())
-        rows.append({"id": f"GEN-{n:07d}", "title": f"{rng.choice(ADJECTIVES)} {' '.join(words)}", "price": "4.95"})
+        # A real product's title with one word swapped for another title's, at that product's
+        # price: the price filters then leave the same share of generated products as of real ones.
+        title, price = rng.choice(real)
+        words = title.split()
+        words[rng.randrange(len(words))] = rng.choice(rng.choice(real)[0].split())
+        rows.append({"id": f"GEN-{n:07d}", "title": f"{rng.choice(ADJECTIVES)} {' '.join(words)}", "price": price})
     if rows:
         print(f"generating {len(rows)} products", flush=True)
         products_upsert(rows=rows)
@@ -70,6 +104,61 @@ def prepare_data(total_products: int) -> None:
     report = embed_products()
     if report.embedded:
         print(f"embedded {report.embedded} products in {time.perf_counter() - started:.0f} s", flush=True)
+    if not _copurchases_built():
+        # A database prepared before bought together served co-purchases.
+        call_command("build_neighbors")
+    sessions_prepare()
+
+
+def _copurchases_built() -> bool:
+    from django.db import connection
+
+    from recommendations.recall.copurchase import TABLE
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {TABLE})")
+        return cursor.fetchone()[0]
+
+
+def sessions_prepare(n: int = SESSIONS, seed: int = 11) -> None:
+    """`n` anonymous sessions (`bench-s-NNNN`) with 3-6 view and cart events each, through the
+    events API's service: each browses products one real customer bought (a shopper's interests
+    hang together), at fixed times, so a second run stores nothing new (same event ids)."""
+    from django.db import connection
+
+    from catalog.importing.events import events_ingest
+    from catalog.models import EventType
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT array_agg(DISTINCT p.external_id) FROM catalog_event e JOIN catalog_product p"
+            " ON p.id = e.product_id WHERE e.customer_id IS NOT NULL AND e.type = %s"
+            " GROUP BY e.customer_id HAVING count(DISTINCT e.product_id) >= 6 ORDER BY e.customer_id",
+            [EventType.PURCHASE.value],
+        )
+        interests = [sorted(row[0]) for row in cursor.fetchall()]
+    rng = random.Random(seed)
+    start = dt.datetime(2011, 12, 10, tzinfo=dt.UTC)
+    rows = []
+    for s in range(n):
+        products = rng.sample(rng.choice(interests), rng.randint(3, 6))
+        for i, product in enumerate(products):
+            rows.append(
+                {
+                    "session": session_id(s),
+                    "product": product,
+                    "type": EventType.ADD_TO_CART.value if i == len(products) - 1 else EventType.VIEW.value,
+                    "timestamp": (start + dt.timedelta(minutes=s, seconds=20 * i)).isoformat(),
+                }
+            )
+    report = events_ingest(rows=rows)
+    if report.errors or report.conflicts:
+        raise RuntimeError(f"session events refused: {(report.errors + report.conflicts)[:3]}")
+    print(f"sessions: {n}, events stored {report.created}, already there {report.unchanged}", flush=True)
+
+
+def session_id(n: int) -> str:
+    return f"bench-s-{n:04d}"
 
 
 def request_plan(n: int, seed: int = 7) -> dict[str, list[str]]:
@@ -89,6 +178,135 @@ def request_plan(n: int, seed: int = 7) -> dict[str, list[str]]:
         "similar": [f"/api/v1/products/{rng.choice(products)[0]}/similar/?k=10" for _ in range(n)],
         "search": [f"/api/v1/search/?q={rng.choice(queries).replace(' ', '+')}&k=10" for _ in range(n)],
     }
+
+
+def storefront_plan(n: int, seed: int = 7) -> dict[str, list[str]]:
+    """Paths for the storefront rows (`ENDPOINTS` says what each measures). "next page" holds
+    first pages here: `second_pages` turns them into their second pages on a running server."""
+    from django.db import connection
+    from django.db.models import Count
+
+    from catalog.models import Customer, EventType, Product
+
+    rng = random.Random(seed)
+    customers = list(
+        Customer.objects.annotate(n=Count("events"))
+        .filter(n__gte=2)
+        .order_by("pk")
+        .values_list("external_id", flat=True)[:2000]
+    )
+    sessions = [session_id(s) for s in range(SESSIONS)]
+    real = list(
+        Product.objects.exclude(external_id__startswith="GEN-").order_by("pk").values_list("external_id", "title")
+    )
+    phrases = []
+    for _, title in rng.sample(real, min(400, len(real))):
+        words = title.lower().split()
+        start = rng.randrange(0, max(1, len(words) - 2))
+        phrases.append(" ".join(words[start : start + rng.choice((2, 3))]))
+    fixed = ["red heart candle holder", "christmas decoration", "vintage tea cup", "kids party bag", "garden tools"]
+
+    def search_query() -> str:
+        draw = rng.random()
+        if draw < 0.4:
+            return rng.choice(phrases)
+        if draw < 0.7:
+            return swap_letters(rng.choice(phrases), rng)
+        if draw < 0.9:
+            return rng.choice(real)[0]
+        return rng.choice(fixed)
+
+    def search_path() -> str:
+        shopper = f"&session={rng.choice(sessions)}" if rng.random() < 1 / 3 else ""
+        return f"/api/v1/search/?q={quote_plus(search_query())}&k=10{shopper}"
+
+    with connection.cursor() as cursor:
+        # Real baskets (one customer's purchases of one day): a cart holds things bought together.
+        cursor.execute(
+            "SELECT array_agg(DISTINCT p.external_id) FROM catalog_event e JOIN catalog_product p"
+            " ON p.id = e.product_id WHERE e.type = %s AND e.customer_id IS NOT NULL"
+            " GROUP BY e.customer_id, (e.timestamp AT TIME ZONE 'UTC')::date ORDER BY min(e.id)",
+            [EventType.PURCHASE.value],
+        )
+        baskets = [sorted(row[0]) for row in cursor.fetchall()]
+    price_min, price_max = FILTER_PRICE
+    feed = "/api/v1/recommendations/?customer={}&k=10"
+    return {
+        "session feed": [f"/api/v1/recommendations/?session={rng.choice(sessions)}&k=10" for _ in range(n)],
+        "filtered feed": [
+            feed.format(rng.choice(customers)) + f"&price_min={price_min}&price_max={price_max}" for _ in range(n)
+        ],
+        "next page": [
+            f"/api/v1/recommendations/?customer={c}&page_size=10" for c in rng.sample(customers, NEXT_PAGE_LISTS)
+        ],
+        "hybrid search": [search_path() for _ in range(n)],
+        "bought together": [
+            "/api/v1/bought-together/?products="
+            + ",".join(rng.sample(basket, min(len(basket), rng.randint(1, 3))))
+            + "&k=10"
+            for basket in (rng.choice(baskets) for _ in range(n))
+        ],
+    }
+
+
+def filter_share() -> float:
+    """The share of in-stock products the filtered feed's price range keeps."""
+    from catalog.models import Product
+
+    price_min, price_max = FILTER_PRICE
+    in_stock = Product.objects.filter(in_stock=True)
+    return in_stock.filter(price__gte=price_min, price__lte=price_max).count() / max(1, in_stock.count())
+
+
+def get_json(conn: http.client.HTTPConnection, path: str, headers: dict[str, str]) -> tuple[int, dict]:
+    """The status and JSON body of GET `path`."""
+    conn.request("GET", path, headers=headers)
+    response = conn.getresponse()
+    return response.status, json.loads(response.read())
+
+
+def second_pages(port: int, api_key: str, first_pages: list[str]) -> list[str]:
+    """Each list's second page: its first page is fetched here, before any timing, and the
+    second page's path carries the first's `next_cursor` (cursors do not expire). A first page
+    that is not a 200 is left out, and the run fails when none is."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Authorization": f"Api-Key {api_key}"}
+    paths = []
+    for path in first_pages:
+        status, body = get_json(conn, path, headers)
+        if status == 200 and body["next_cursor"]:
+            paths.append(f"{path}&cursor={quote(body['next_cursor'], safe='')}")
+    conn.close()
+    if not paths:
+        raise RuntimeError("no first page answered with a cursor")
+    return paths
+
+
+def answers_check(port: int, api_key: str, endpoint: str, paths: list[str]) -> str:
+    """What a sample of an endpoint's answers say about the route they measure (not timed); empty
+    for the rows that need no check."""
+    if endpoint not in {"session feed", "filtered feed", "next page", "hybrid search", "bought together"}:
+        return ""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Authorization": f"Api-Key {api_key}"}
+    replies = [get_json(conn, path, headers) for path in paths[:CHECKED_ANSWERS]]
+    conn.close()
+    answers = [body for status, body in replies if status == 200]
+    failed = Counter(status for status, _ in replies if status != 200)
+    said = f"{len(answers)} of {len(replies)} answered 200" + (f" (others: {dict(failed)})" if failed else "")
+    sizes = dict(Counter(len(a["items"]) for a in answers))
+    if endpoint == "session feed":
+        return f"{said}; history: {dict(Counter(a['history'] for a in answers))}"
+    if endpoint == "hybrid search":
+        corrected = sum(a["corrected"] is not None for a in answers)
+        personalized = sum(a["personalized"] for a in answers)
+        matched = dict(Counter(a["matched"] for a in answers))
+        return f"{said}; corrected {corrected}, personalized {personalized}, matched {matched}"
+    if endpoint == "bought together":
+        return f"{said}; source: {dict(Counter(a['source'] for a in answers))}"
+    if endpoint == "filtered feed":
+        return f"{said}; the price range keeps {filter_share():.0%} of in-stock products; items per answer: {sizes}"
+    return f"{said}; items per answer: {sizes}"
 
 
 def free_port() -> int:
@@ -157,7 +375,7 @@ def drive(
             response = conn.getresponse()
             response.read()
             mine.append((time.perf_counter() - t0) * 1000)
-            bad += response.status != 200
+            bad += not 200 <= response.status < 300
         conn.close()
         with lock:
             latencies.extend(mine)
@@ -195,21 +413,26 @@ def run_size(*, size: int, seconds: float, concurrency: int, workers: int, searc
     prepare_data(size)
     _, api_key = api_key_create(name="bench")
     plan = request_plan(5000)
+    search_paths = plan["search"]
+    plan.update(storefront_plan(5000))
     slow_log = RESULTS / f"api_latency-{size}-slow-queries.log"
     servers = [(pick_runtime(pick_device()), plan, slow_query_env(slow_log))]
     if search_torch:
-        servers.append(("torch", {"search": plan["search"]}, {"EMBEDDING_RUNTIME": "torch"}))
+        servers.append(("torch", {"search": search_paths}, {"EMBEDDING_RUNTIME": "torch"}))
     rows = []
     for runtime, endpoints, env in servers:
         port = free_port()
         server = start_gunicorn(database_url, port, workers, extra_env=env)
         try:
             for endpoint, paths in endpoints.items():
+                if endpoint == "next page":
+                    paths = second_pages(port, api_key, paths)
                 drive(port, api_key, paths[:200], 5.0, concurrency)  # warm-up: model load, caches
+                check = answers_check(port, api_key, endpoint, paths)
                 for level in sorted({1, concurrency}):
                     result = drive(port, api_key, paths, seconds, level)
                     row = {"products": size, "endpoint": endpoint, "runtime": runtime, "concurrency": level}
-                    rows.append({**row, **result})
+                    rows.append({**row, **result, **({"check": check} if check else {})})
                     print_table(rows[-1:])
         finally:
             server.terminate()
@@ -243,18 +466,33 @@ def main() -> None:
         )
         print("ROWS " + json.dumps(rows))
         return
+    load_start = os.getloadavg()
     rows = []
     for size in sorted(args.sizes):
         # One process per size: Django binds its database once per process.
         command = [sys.executable, __file__, "--one-size", str(size), "--seconds", str(args.seconds)]
         command += ["--concurrency", str(args.concurrency), "--workers", str(args.workers)]
         command += ["--search-torch"] if args.search_torch else []
-        output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
+        done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+        output = done.stdout
         print(output.rsplit("ROWS ", 1)[0], end="")
+        # After printing: the rows measured before a failure stay readable.
+        done.check_returncode()
         rows += json.loads(output.rsplit("ROWS ", 1)[1])
     print()
     print_table(rows)
-    meta = {"seconds": args.seconds, "concurrency": args.concurrency, "gunicorn_workers": args.workers}
+    print()
+    for endpoint, what in ENDPOINTS.items():
+        checks = sorted({row["check"] for row in rows if row["endpoint"] == endpoint and "check" in row})
+        print(f"{endpoint}: {what}" + "".join(f"\n    answers: {check}" for check in checks))
+    meta = {
+        "seconds": args.seconds,
+        "concurrency": args.concurrency,
+        "gunicorn_workers": args.workers,
+        "endpoints": ENDPOINTS,
+        "loadavg_start": load_start,
+        "loadavg_end": os.getloadavg(),
+    }
     print("wrote", write_results("api_latency", rows, meta))
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.functions import Lower
 from pgvector.django import HnswIndex, VectorField
 
 from catalog.text import product_text, text_hash
@@ -51,7 +52,12 @@ class Product(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["category", "in_stock"])]
+        indexes = [
+            models.Index(fields=["category", "in_stock"]),
+            # Search's exact-SKU match (recommendations.recall.lexical), OR-ed with the full-text
+            # match: without it that OR scans the table (900 ms against 290 ms at 100k products).
+            models.Index(Lower("external_id"), name="catalog_product_sku_lower_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.external_id} {self.title}"
