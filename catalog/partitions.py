@@ -125,6 +125,26 @@ def event_default_drain() -> dict[dt.date, int]:
     return stray
 
 
+@dataclass(frozen=True)
+class Maintenance:
+    # Months whose partitions were created ahead.
+    created: list[dt.date]
+    # Rows moved out of the DEFAULT partition, per month.
+    moved: dict[dt.date, int]
+
+
+def event_partitions_maintain(*, now: dt.datetime | None = None) -> Maintenance:
+    """The periodic upkeep: partitions for the current month and MONTHS_AHEAD more, the DEFAULT
+    partition drained, and the parent's statistics refreshed (autovacuum analyzes the partitions
+    but never a partitioned table itself, whose statistics the planner uses for joins over all
+    months)."""
+    created = event_partitions_ahead(now=now)
+    moved = event_default_drain()
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {PARENT}")
+    return Maintenance(created=created, moved=moved)
+
+
 def event_partitions(*, counts: bool = True) -> list[EventPartition]:
     """Every partition, months in order, then DEFAULT; `rows` exact when `counts`, else 0."""
     months = sorted(event_partition_months())
