@@ -336,10 +336,13 @@ def _insert(records: Iterable[tuple]) -> tuple[int, list, list[tuple[int, list[s
             f"CASE WHEN e.{column} IS DISTINCT FROM s.{column} THEN '{name}' END" for column, name in _CONTENT.items()
         )
         stored, staged = (", ".join(f"{alias}.{c}" for c in _CONTENT) for alias in ("e", "s"))
-        # The ledger gives each id's event (id and timestamp: its partition).
+        # The ledger gives each id's event (id and timestamp: its partition). A LATERAL lookup per
+        # staged row (LIMIT 1 keeps the planner from flattening it into a join over every month):
+        # one index probe in one partition each, whatever the table's size.
         cursor.execute(
-            f"SELECT line, array_remove(ARRAY[{differs}], NULL) FROM {_STAGING} s JOIN {ledger} k USING (event_id)"
-            f' JOIN {table} e ON e.id = k.event_pk AND e."timestamp" = k."timestamp"'
+            f"SELECT line, array_remove(ARRAY[{differs}], NULL) FROM {_STAGING} s CROSS JOIN LATERAL"
+            f' (SELECT e.* FROM {ledger} k JOIN {table} e ON e.id = k.event_pk AND e."timestamp" = k."timestamp"'
+            f" WHERE k.event_id = s.event_id LIMIT 1) e"
             f" WHERE ({stored}) IS DISTINCT FROM ({staged}) ORDER BY line"
         )
         return inserted, clicked or [], cursor.fetchall()
