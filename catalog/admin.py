@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from catalog import backoffice
-from catalog.models import Category, Customer, Event, ItemNeighbor, Product, ProductEmbedding
+from catalog.models import Category, Customer, Event, EventId, ItemNeighbor, Product, ProductEmbedding
 
 
 class EmbeddedFilter(admin.SimpleListFilter):
@@ -120,8 +120,25 @@ class CustomerAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at"]
 
 
+class EventAdminForm(forms.ModelForm):
+    class Meta:
+        model = Event
+        fields = ["event_id", "customer", "session_id", "product", "type", "value", "timestamp", "recommendation_id"]
+
+    def clean_event_id(self) -> str:
+        # The ledger keeps ids unique (the partitioned table cannot): say so here, not with a 500.
+        event_id = self.cleaned_data["event_id"]
+        taken = EventId.objects.filter(event_id=event_id)
+        if self.instance.pk is not None:
+            taken = taken.exclude(event_pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError("An event with this event id exists already.")
+        return event_id
+
+
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
+    form = EventAdminForm
     list_display = ["timestamp", "type", "customer", "product", "value", "recommendation_id"]
     list_select_related = ["customer", "product"]
     list_filter = ["type"]

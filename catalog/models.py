@@ -98,8 +98,13 @@ class EventType(models.TextChoices):
 
 
 class Event(models.Model):
+    """A behaviour event. The table is partitioned by month of `timestamp` (migration 0007,
+    catalog.partitions): its database primary key is (id, timestamp); `id`, from one identity
+    sequence, is unique on its own and is the pk Django uses."""
+
     # Idempotency key: re-sending the same id never double-counts. Imports derive one from the
-    # row's content when the source has none.
+    # row's content when the source has none. Unique through `EventId` (a partitioned table's
+    # unique constraints must include its partition key).
     event_id = models.CharField(max_length=200)
     # The composite indexes below lead with these columns; single-column FK indexes would only
     # slow the bulk ingest down. No customer: an anonymous session's event (`session_id` set),
@@ -120,8 +125,6 @@ class Event(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        # A constraint, not unique=True: that would add a second (LIKE) index on the key.
-        constraints = [models.UniqueConstraint(fields=["event_id"], name="event_id_unique")]
         indexes = [
             models.Index(
                 fields=["recommendation_id"],
@@ -141,6 +144,21 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} {self.type} {self.product_id} @ {self.timestamp:%Y-%m-%d %H:%M}"
+
+
+class EventId(models.Model):
+    """The idempotency ledger: one row per stored event, its `event_id` unique here. Written by
+    database triggers on `catalog_event` (migration 0007), never by the application: an insert
+    claims the id (a duplicate raises, or is skipped by the importer), a delete or a dropped
+    partition frees it."""
+
+    event_id = models.CharField(max_length=200, primary_key=True)
+    # The event's `id` and `timestamp`: its row, found in its month's partition.
+    event_pk = models.BigIntegerField()
+    timestamp = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.event_id} -> {self.event_pk}"
 
 
 class SessionLink(models.Model):

@@ -251,6 +251,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "check-drift": {"task": "monitoring.tasks.check_drift", "schedule": 3600.0},
     "build-placement-quality": {"task": "monitoring.tasks.build_placement_quality", "schedule": 900.0},
+    # Daily: the next months' event partitions exist long before their first event.
+    "maintain-event-partitions": {"task": "catalog.tasks.maintain_event_partitions", "schedule": 86400.0},
 }
 
 # --- Catalog --------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Ingest behaviour events in bulk: validate, resolve product and customer ids (creating unknown
-customers), COPY each chunk into a temporary table and insert from it with
-`ON CONFLICT (event_id) DO NOTHING`, so re-sending an event never counts it twice. A re-sent id
-whose content differs from the stored event's is a conflict, reported per row, never a duplicate.
+customers), COPY each chunk into a temporary table and insert from it, skipping the ids already
+stored (the `catalog_eventid` ledger, migration 0007), so re-sending an event never counts it
+twice. A re-sent id whose content differs from the stored event's is a conflict, reported per row,
+never a duplicate. The monthly partitions the chunk's events need are created first.
 
 Events without an `event_id` get one derived from their content (customer, product, type, time,
 value, session): importing the same file twice is a no-op with or without ids.
@@ -32,7 +33,8 @@ from catalog.importing.ratings import AUTO, SCALES, RatingScale, rating_scale_in
 from catalog.importing.ratings import DEFAULT as DEFAULT_SCALE
 from catalog.importing.readers import Row
 from catalog.importing.report import ImportReport, RowError
-from catalog.models import Event, EventType, Product
+from catalog.models import Event, EventId, EventType, Product
+from catalog.partitions import event_partitions_ensure
 from catalog.sessions import SESSION_MAX_LENGTH, session_customers, sessions_link
 from catalog.signals import clicks_stored
 
@@ -195,6 +197,8 @@ def events_ingest(
                 known.append((line, event))
             else:
                 errors.append(RowError(line, "product", f"unknown product {event.product!r}"))
+        # Before the chunk's transaction: a new partition's lock is held only while it is created.
+        event_partitions_ensure(moments=(event.timestamp for _, event in known))
         with transaction.atomic():
             missing_customers = {e.customer for _, e in known if e.customer} - customer_pks.keys()
             customer_pks.update(customers_ensure(external_ids=missing_customers))
@@ -295,7 +299,7 @@ def _insert(records: Iterable[tuple]) -> tuple[int, list, list[tuple[int, list[s
     returns how many were inserted, the recommendation ids of the new clicks, and the conflicts:
     (line, the fields that differ) for each record whose id is stored with other content. Must
     run inside a transaction (the staging table drops at commit)."""
-    table = Event._meta.db_table
+    table, ledger = Event._meta.db_table, EventId._meta.db_table
     columns = ", ".join(f'"{c}"' for c in _COLUMNS)
     with connection.cursor() as cursor:
         # IF NOT EXISTS + TRUNCATE: an enclosing transaction (a caller's, or a test's) may
@@ -312,24 +316,33 @@ def _insert(records: Iterable[tuple]) -> tuple[int, list, list[tuple[int, list[s
                 copy.write_row(record)
         # The clicks among the new rows carry the lists they are attributed to (per-variant click
         # counters); re-sent events are not new, so they are not counted twice.
+        # The insert trigger claims each id in the ledger; with this setting it skips a row whose
+        # id is taken (as ON CONFLICT DO NOTHING would) instead of raising.
+        cursor.execute("SELECT set_config('recsite.event_duplicates', 'skip', true)")
         cursor.execute(
-            # Key order: concurrent batches sharing keys take their row locks in the same order,
+            # Key order: concurrent batches sharing keys take their ledger locks in the same order,
             # so they wait for each other instead of deadlocking; then line order, so the first of
             # two rows sharing an id is the one stored (the second is the conflict).
             f"WITH inserted AS (INSERT INTO {table} ({columns}, received_at) SELECT {columns}, now() FROM {_STAGING}"
-            " ORDER BY event_id, line ON CONFLICT (event_id) DO NOTHING RETURNING type, recommendation_id)"
+            " ORDER BY event_id, line RETURNING type, recommendation_id)"
             " SELECT count(*), array_remove(array_agg(recommendation_id) FILTER (WHERE type = 'click'), NULL)"
             " FROM inserted"
         )
         inserted, clicked = cursor.fetchone()
+        cursor.execute("SELECT set_config('recsite.event_duplicates', '', true)")
         # After the insert, every staged id is stored: a staged row that differs from its stored
         # event lost to an earlier sending (or an earlier row of this batch) with other content.
         differs = ", ".join(
             f"CASE WHEN e.{column} IS DISTINCT FROM s.{column} THEN '{name}' END" for column, name in _CONTENT.items()
         )
         stored, staged = (", ".join(f"{alias}.{c}" for c in _CONTENT) for alias in ("e", "s"))
+        # The ledger gives each id's event (id and timestamp: its partition). A LATERAL lookup per
+        # staged row (LIMIT 1 keeps the planner from flattening it into a join over every month):
+        # one index probe in one partition each, whatever the table's size.
         cursor.execute(
-            f"SELECT line, array_remove(ARRAY[{differs}], NULL) FROM {_STAGING} s JOIN {table} e USING (event_id)"
+            f"SELECT line, array_remove(ARRAY[{differs}], NULL) FROM {_STAGING} s CROSS JOIN LATERAL"
+            f' (SELECT e.* FROM {ledger} k JOIN {table} e ON e.id = k.event_pk AND e."timestamp" = k."timestamp"'
+            f" WHERE k.event_id = s.event_id LIMIT 1) e"
             f" WHERE ({stored}) IS DISTINCT FROM ({staged}) ORDER BY line"
         )
         return inserted, clicked or [], cursor.fetchall()
