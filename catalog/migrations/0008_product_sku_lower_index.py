@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0006_product_lexical_index'),
+        ("catalog", "0007_event_partitions"),
     ]
 
     operations = [
