@@ -18,6 +18,7 @@ from django.db import connections
 from recommendations.embeddings.model import encode_texts
 from recommendations.models import RankerModel
 from recommendations.ranking.stage import active_ranker, snapshot_current
+from recommendations.recall.spelling import vocabulary_current
 
 logger = logging.getLogger(__name__)
 # Each worker logs one line holding this when it is warm (through gunicorn's own logger, whatever
@@ -43,7 +44,8 @@ def gunicorn_ready(*, port: int, log: Path, workers: int) -> bool:
 
 
 def serving_warm_up() -> dict[str, float]:
-    """Load the embedding model (its ONNX session on CPU) and every active ranker with the item
+    """Load the embedding model (its ONNX session on CPU), the search vocabulary (a second at 100k
+    products, not paid by a shopper's first search) and every active ranker with the item
     snapshot; returns the seconds each took. A part that fails is logged and skipped: requests
     have a fallback for each (keyword search, the fused order), and the database may be down."""
     seconds: dict[str, float] = {}
@@ -54,6 +56,12 @@ def serving_warm_up() -> dict[str, float]:
     except Exception:
         # Not worded like the warm line (`LOG_PREFIX`): a failure must not count as a warm worker.
         logger.warning("the embedding model did not load during warm-up; it is tried again on use", exc_info=True)
+    try:
+        started = time.perf_counter()
+        vocabulary_current()
+        seconds["search_vocabulary"] = time.perf_counter() - started
+    except Exception:
+        logger.warning("the search vocabulary did not load during warm-up; it is tried again on use", exc_info=True)
     try:
         started = time.perf_counter()
         names = sorted(set(RankerModel.objects.filter(is_active=True).values_list("name", flat=True)))

@@ -16,14 +16,17 @@ letters and 2 beyond; the closest wins, then the most used, then the first alpha
 from __future__ import annotations
 
 import bisect
+import logging
 import re
 from dataclasses import dataclass, field
 
+from django.db import DatabaseError
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from recommendations.recall.lexical import DOCUMENT
 from recsite.db_router import read_connection
+from recsite.metrics import fallback_count
 from recsite.snapshot import CachedSnapshot
 
 # A correction needs this many letters: a 3-letter word is within one edit of dozens of others.
@@ -63,6 +66,21 @@ def vocabulary_load() -> Vocabulary:
 
 _vocabulary: CachedSnapshot[Vocabulary] = CachedSnapshot(vocabulary_load, max_age=lambda: VOCABULARY_MAX_AGE)
 
+logger = logging.getLogger(__name__)
+
+
+def vocabulary_current() -> Vocabulary:
+    """This process's vocabulary snapshot; an empty one (nothing corrected, the search still
+    answers with what was typed) when it cannot be loaded, counted as a fallback."""
+    try:
+        return _vocabulary.get()
+    except DatabaseError:
+        logger.warning(
+            "the search vocabulary could not be loaded; searching without spelling correction", exc_info=True
+        )
+        fallback_count(stage="search", reason="spelling_unavailable")
+        return Vocabulary()
+
 
 def vocabulary_forget() -> None:
     """Drop this process's vocabulary: the next search reloads it (after a catalog import)."""
@@ -72,7 +90,7 @@ def vocabulary_forget() -> None:
 def query_correct(query: str, *, vocabulary: Vocabulary | None = None) -> Correction:
     """`query` with each word the catalog does not know replaced by its closest known word (the
     rest of the text kept as typed); the catalog's vocabulary snapshot when none is given."""
-    vocabulary = vocabulary if vocabulary is not None else _vocabulary.get()
+    vocabulary = vocabulary if vocabulary is not None else vocabulary_current()
     changes: list[tuple[str, str]] = []
 
     def replace(match: re.Match[str]) -> str:

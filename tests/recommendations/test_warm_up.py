@@ -10,6 +10,7 @@ from django.test import override_settings
 from recommendations.models import RankerModel
 from recommendations.ranking import stage as serving
 from recommendations.ranking.training import ranker_activate
+from recommendations.recall import spelling
 from recommendations.warm_up import serving_warm_up, warm_up_line, warm_workers
 from tests.recommendations.ranking.test_stage import price_model
 from tests.recommendations.ranking_shop import ranking_shop
@@ -39,7 +40,8 @@ def test_the_embedding_model_and_every_active_ranker_are_loaded_before_the_first
     seconds = serving_warm_up()
 
     # then
-    assert set(seconds) == {"embedding_model", "rankers"}
+    assert set(seconds) == {"embedding_model", "search_vocabulary", "rankers"}
+    assert spelling._vocabulary.peek() is not None  # a shopper's first search does not load it
     assert set(serving._models) == {"shop"}
     assert serving._models["shop"].booster is not None
     assert serving._snapshot.peek() is not None  # the item statistics the ranker's features read

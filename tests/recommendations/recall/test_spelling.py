@@ -65,3 +65,24 @@ def test_the_vocabulary_is_the_catalogs_title_brand_and_sku_words_with_product_c
 
     assert vocabulary.counts == {"white": 1, "hanging": 1, "heart": 2, "acme": 1, "red": 1, "candle": 1}
     assert vocabulary.words == tuple(sorted(vocabulary.counts))
+
+
+def test_a_vocabulary_that_cannot_be_loaded_leaves_the_query_as_typed_and_counts_a_fallback(db, monkeypatch):
+    from django.db import OperationalError
+
+    from recommendations.recall import spelling
+    from recsite.metrics import FALLBACKS
+
+    # given a database that fails the vocabulary's query (the failure under test)
+    def failing() -> None:
+        raise OperationalError("canceling statement due to statement timeout")
+
+    monkeypatch.setattr(spelling._vocabulary, "get", failing)
+    before = FALLBACKS.labels(stage="search", reason="spelling_unavailable")._value.get()
+
+    # when a misspelt query is corrected
+    correction = query_correct("vintgae mug")
+
+    # then nothing is corrected, and the fallback is counted
+    assert (correction.query, correction.changes) == ("vintgae mug", ())
+    assert FALLBACKS.labels(stage="search", reason="spelling_unavailable")._value.get() == before + 1
