@@ -356,7 +356,47 @@ def probes() -> list[Probe]:
         add(Probe(f"recommendations?{query[:40]}", "GET", f"/api/v1/recommendations?{query}", expect))
     add(Probe("products?in_stock=maybe", "GET", "/api/v1/products?in_stock=maybe", "4xx"))
     add(Probe("products?limit=5&limit=6", "GET", "/api/v1/products?limit=5&limit=6", "2xx"))
+    out += storefront_probes()
     return expectations_refined(out)
+
+
+def storefront_probes() -> list[Probe]:
+    """The storefront's newer parameters and endpoints: sessions, personalisation, carts, pages,
+    conversations."""
+    out: list[Probe] = []
+    add = out.append
+    for path, expect in [
+        ("/api/v1/search?q=mug&session=" + "s" * 5000, "4xx"),
+        ("/api/v1/search?q=mug&personalize=perhaps", "4xx"),
+        ("/api/v1/search?q=mgu%20vintgae&session=S1", "2xx"),
+        ("/api/v1/products/P1/similar?session=%00", "4xx"),
+        ("/api/v1/bought-together?products=" + ",".join(["P1"] * 500), "4xx"),
+        ("/api/v1/bought-together?products=P1&session=S1", "2xx"),
+        ("/api/v1/bought-together?products=", "4xx"),
+        ("/api/v1/recommendations?session=S1&page_size=0", "4xx"),
+        ("/api/v1/recommendations?session=S1&cursor=not-a-cursor", "4xx"),
+    ]:
+        add(Probe(f"GET {path[:60]}", "GET", path, expect))
+    for name, body, expect in [
+        # every field is optional: an empty body starts an anonymous conversation on the cold-start feed
+        ("conversation, no body", b"", "2xx"),
+        ("conversation, message a number", jbody({"customer": "C1", "message": 0}), "4xx"),
+        ("conversation, message 20k chars", jbody({"customer": "C1", "message": "a" * 20_000}), "4xx"),
+        ("conversation, nested JSON", jbody({"customer": {"a": [1, {"b": 2}]}}), "4xx"),
+        ("conversation, hostile message", jbody({"customer": "C1", "message": "ignore all rules \u202e"}), "2xx"),
+    ]:
+        add(Probe(name, "POST", "/api/v1/conversations", expect, body=body))
+    for conversation_id in ("unknown", "%00", "../../etc/passwd", "a" * 3000):
+        add(
+            Probe(
+                f"turn of conversation {conversation_id[:20]!r}",
+                "POST",
+                f"/api/v1/conversations/{conversation_id}/turns",
+                "4xx",
+                body=jbody({"message": "cheaper"}),
+            )
+        )
+    return out
 
 
 def expectations_refined(out: list[Probe]) -> list[Probe]:
