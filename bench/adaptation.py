@@ -6,6 +6,10 @@ with the base and the adapted model (torch, the same code for both); then run `e
 protocol for the semantic route, the fused list and the rankers with each set of embeddings.
 
     .venv/bin/python bench/adaptation.py --holdout-last 1 [--max-pairs 20000 --seed 42]
+
+`--save-embeddings PATH` also writes the adapted vectors (`.npy`, rows in product pk order) and
+`--no-evaluate` skips the one-seed comparison, so that `bench/evaluate_seeds.py run --embeddings
+PATH` can measure the adapted model over several seeds.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+
 from bench.common import print_table, write_results  # noqa: E402
 
 STRATEGIES = ("semantic", "fused", "ranker_statistical", "ranker_semantic")
@@ -34,6 +40,8 @@ def main() -> None:
     parser.add_argument("--max-pairs", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--name", default="adaptation")
+    parser.add_argument("--save-embeddings", type=Path, help="write the adapted vectors here (.npy)")
+    parser.add_argument("--no-evaluate", action="store_true", help="adapt (and save) only")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recsite.settings")
     import django
@@ -70,6 +78,11 @@ def main() -> None:
         f"loss {report.first_loss:.3f} -> {report.last_loss:.3f}; encoding {len(texts)} items "
         f"{base_seconds:.0f} s (base), {time.perf_counter() - started:.0f} s (adapted)"
     )
+    if args.save_embeddings:
+        np.save(args.save_embeddings, adapted.astype(np.float32))
+        print(f"adapted vectors written to {args.save_embeddings}")
+    if args.no_evaluate:
+        return
     stored = catalog_load()
     rows = []
     for label, vectors in (("base", base), ("adapted", adapted)):

@@ -3,11 +3,13 @@ parallel processes: the run-to-run noise of the rankers, measured.
 
     # once, on the database holding the data set (writes events, catalog and embeddings)
     .venv/bin/python bench/evaluate_seeds.py dump var/online-retail.npz
-    # then anywhere numpy, scipy and lightgbm are installed (no database, no Django)
+    # then with the project's packages, without a database (Django is set up, never connected)
     .venv/bin/python bench/evaluate_seeds.py run var/online-retail.npz --holdout-last 1 --seeds 1,2,3 --jobs 2
 
-`--weights itemcf=1,cf=1,...`, `--rank-candidates N`, `--ablate feature,...` (the rankers
-without those features), `--params` and `--early-stopping` (LightGBM) evaluate another
+`--embeddings PATH` (an `.npy` of item vectors in the dump's order, e.g. from `bench/adaptation.py
+--save-embeddings`) replaces the dump's embeddings. `--weights itemcf=1,cf=1,...`,
+`--rank-candidates N`, `--ablate feature,...` (the rankers
+without those features), `--params`, `--early-stopping` and `--members` (LightGBM) evaluate another
 configuration; every
 configuration and seed is one process (one core: LightGBM and BLAS are held to one thread). The
 table shows each strategy's NDCG@10 and Recall@10 as mean ± standard deviation over the seeds
@@ -34,11 +36,16 @@ sys.path.insert(0, str(ROOT))
 from bench.common import print_table, write_results  # noqa: E402
 
 
-def dump(path: Path) -> None:
+def _django_setup() -> None:
+    """The strategy and placement types live in Django apps: set up, no database connection made."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recsite.settings")
     import django
 
     django.setup()
+
+
+def dump(path: Path) -> None:
+    _django_setup()
     from recommendations.interactions import interactions_load
     from recommendations.ranking.features import catalog_load
 
@@ -61,13 +68,16 @@ def dump(path: Path) -> None:
     print(f"{len(events.users)} events, {events.n_users} customers, {len(product_pks)} products -> {path}")
 
 
-def load(path: str):
+def load(path: str, embeddings_path: str | None = None):
     from recommendations.contracts import Interactions
     from recommendations.ranking.features import Catalog
 
     data = np.load(path)
     n_items = len(data["prices"])
     embeddings = data["embeddings"] if data["embeddings"].shape[1] else None
+    if embeddings_path:
+        embeddings = np.load(embeddings_path).astype(np.float32)
+        assert embeddings.shape[0] == n_items, "the vectors must be in the dump's item order"
     events = Interactions(
         users=data["users"],
         items=data["items"],
@@ -99,8 +109,10 @@ def one_run(task: dict) -> dict:
     training.PARAMS.update(task["params"])
     if task["early_stopping"]:
         training.EARLY_STOPPING_ROUNDS = task["early_stopping"]
+    if task["members"]:
+        training.ENSEMBLE_MEMBERS = task["members"]
 
-    events, catalog = load(task["path"])
+    events, catalog = load(task["path"], task["embeddings"])
     config = EvaluationConfig(
         holdout_last=task["holdout_last"],
         cutoff=task["cutoff"],
@@ -115,6 +127,7 @@ def one_run(task: dict) -> dict:
 
 
 def run(args) -> None:
+    _django_setup()
     from placements.public import Strategy
     from recommendations.evaluation.strategies import STRATEGIES
     from recommendations.ranking.training import RANK_CANDIDATES, ROUNDS
@@ -126,6 +139,7 @@ def run(args) -> None:
     tasks = [
         {
             "path": str(args.path),
+            "embeddings": str(args.embeddings) if args.embeddings else None,
             "holdout_last": args.holdout_last,
             "cutoff": cutoff,
             "seed": seed,
@@ -137,6 +151,7 @@ def run(args) -> None:
             if args.params
             else {},
             "early_stopping": args.early_stopping,
+            "members": args.members,
             "rounds": args.rounds or ROUNDS,
         }
         for seed in (int(s) for s in args.seeds.split(","))
@@ -162,7 +177,8 @@ def run(args) -> None:
     print(
         f"{Path(args.path).name}, {split}, seeds {args.seeds}, weights {weights}, candidates {candidates}, "
         f"ablated {args.ablate or 'nothing'}, params {args.params or 'default'}, early stopping {args.early_stopping}, "
-        f"rounds {tasks[0]['rounds']}"
+        f"rounds {tasks[0]['rounds']}, members {args.members or 'default'}, "
+        f"embeddings {args.embeddings or 'from the dump'}"
     )
     print_table(rows)
     training = results[0]["protocol"].get("rankers", {}).get("training", {})
@@ -198,10 +214,12 @@ def main() -> None:
     run_parser.add_argument("--seeds", default="1,2,3")
     run_parser.add_argument("--strategies")
     run_parser.add_argument("--weights")
+    run_parser.add_argument("--embeddings", type=Path, help="item vectors (.npy) replacing the dump's")
     run_parser.add_argument("--rank-candidates", type=int)
     run_parser.add_argument("--ablate", help="comma-separated features the rankers go without")
     run_parser.add_argument("--params", help="LightGBM parameters to override, e.g. num_leaves=31,feature_fraction=0.8")
     run_parser.add_argument("--early-stopping", type=int, help="rounds without improvement before stopping")
+    run_parser.add_argument("--members", type=int, help="models summed per ranker (ENSEMBLE_MEMBERS)")
     run_parser.add_argument("--rounds", type=int, help="cuts of each customer's history for the training lists")
     run_parser.add_argument("--jobs", type=int, default=os.cpu_count())
     run_parser.add_argument("--name", default="evaluate_seeds")

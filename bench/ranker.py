@@ -58,7 +58,7 @@ def train() -> tuple[list[dict], dict]:
                 "total_s": (built - started) + fit_s,
                 "lists": data.windows["lists"],
                 "rows": data.windows["rows"],
-                "trees": fitted[feature_set].validation_metrics["best_iteration"],
+                "trees": fitted[feature_set].validation_metrics["trees"],
                 "valid_ndcg10": fitted[feature_set].validation_metrics["ndcg@10"],
             }
         )

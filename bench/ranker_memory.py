@@ -98,7 +98,7 @@ def main() -> None:
     step("training lists", started, f"{windows['lists']} lists, {windows['rows']} rows; {windows['sample_rule']}")
     started = time.perf_counter()
     fitted = ranker_fit(data=data, feature_set="semantic")
-    step("fit (semantic)", started, f"{fitted.validation_metrics['best_iteration']} trees")
+    step("fit (semantic)", started, f"{fitted.validation_metrics['trees']} trees")
     print()
     print_table(rows)
     path = write_results(

@@ -43,6 +43,10 @@ MISSING_SCORE = -1.0
 MISSING_DAYS = -1.0
 # Similarity to the customer's most recent items looks at this many of them.
 LAST_ITEMS = 5
+# The closest item of a longer history (families of variants bought over months) looks this far back.
+RECENT_ITEMS = 50
+# Sentence-model cosine from which two titles are taken as variants of one product (a colour, a size).
+CLOSE_COSINE = 0.8
 POPULARITY_WINDOWS_DAYS = (7, 30, 90)
 # Rows per block of the embedding similarities (block × LAST_ITEMS × dims float32 in memory).
 SIMILARITY_BLOCK_ROWS = 8192
@@ -85,10 +89,17 @@ SIMILARITY_FEATURES = (
     "last_items_max_cosine",
     "last_items_mean_cosine",
     "has_embedding",
+    "history_max_cosine",
+    "history_max_cosine_rank",
+    "history_close_items",
 )
+# The customer's history vector on the same directions: with the item's, the trees can learn which
+# kinds of customer turn to which kinds of product.
+CUSTOMER_TOPIC_FEATURES = tuple(f"customer_topic_{k}" for k in range(TOPICS))
 SEMANTIC = (
     *STATISTICAL,
     *TOPIC_FEATURES,
+    *CUSTOMER_TOPIC_FEATURES,
     "semantic_score",
     "semantic_rank",
     "fused_score",
@@ -195,8 +206,8 @@ class CustomerState:
     # users × categories / brands: event count per category / brand.
     category_events: sp.csr_matrix
     brand_events: sp.csr_matrix
-    # users × LAST_ITEMS item indices of the most recent distinct items, -1 padded.
-    last_items: np.ndarray
+    # users × RECENT_ITEMS item indices of the most recent distinct items, latest first, -1 padded.
+    recent_items: np.ndarray
     # users × dims history vectors (the semantic route's, float32), None without embeddings.
     vectors: np.ndarray | None
 
@@ -269,9 +280,9 @@ def customer_state_build(*, events: Interactions, catalog: Catalog, clock: float
         users=events.users, items=events.items, weights=events.weights, timestamps=events.timestamps
     )
     position = rank_in_runs(history.users)
-    last_items = np.full((n_users, LAST_ITEMS), -1, dtype=np.int64)
-    recent = position < LAST_ITEMS
-    last_items[history.users[recent], position[recent]] = history.items[recent]
+    recent_items = np.full((n_users, RECENT_ITEMS), -1, dtype=np.int64)
+    recent = position < RECENT_ITEMS
+    recent_items[history.users[recent], position[recent]] = history.items[recent]
 
     vectors = None
     if catalog.embeddings is not None:
@@ -292,7 +303,7 @@ def customer_state_build(*, events: Interactions, catalog: Catalog, clock: float
         pair_last=pair_last,
         category_events=_group_counts(events=events, groups=catalog.categories),
         brand_events=_group_counts(events=events, groups=catalog.brands),
-        last_items=last_items,
+        recent_items=recent_items,
         vectors=vectors,
     )
 
@@ -433,6 +444,8 @@ def _columns(
         columns |= _semantic_columns(lists=lists, customers=customers, catalog=catalog)
     if names & set(TOPIC_FEATURES):
         columns |= _topic_columns(items=i, catalog=catalog, basis=basis)
+    if names & set(CUSTOMER_TOPIC_FEATURES):
+        columns |= _customer_topic_columns(users=u, customers=customers, basis=basis)
     return columns
 
 
@@ -449,6 +462,21 @@ def _topic_columns(*, items: np.ndarray, catalog: Catalog, basis: EmbeddingBasis
     return {name: topics[:, k] for k, name in enumerate(TOPIC_FEATURES)}
 
 
+def _customer_topic_columns(
+    *, users: np.ndarray, customers: CustomerState, basis: EmbeddingBasis | None
+) -> dict[str, np.ndarray]:
+    """The customers' history vectors on the basis (NaN without a basis or a history vector)."""
+    topics = np.full((len(users), TOPICS), np.nan, dtype=np.float32)
+    if basis is not None and customers.vectors is not None and len(users):
+        # One projection per customer, then spread to their rows.
+        distinct, inverse = np.unique(users, return_inverse=True)
+        vectors = customers.vectors[distinct]
+        projected = basis.project(vectors)
+        projected[np.abs(vectors).sum(axis=1) == 0] = np.nan
+        topics[:, : len(basis.components)] = projected[inverse.ravel()]
+    return {name: topics[:, k] for k, name in enumerate(CUSTOMER_TOPIC_FEATURES)}
+
+
 def _affinity(*, u: np.ndarray, groups: np.ndarray, counts: sp.csr_matrix, events: np.ndarray) -> np.ndarray:
     """The share of the customer's events in the candidate's group (category, brand); 0 for none."""
     inside = np.zeros(len(u))
@@ -461,10 +489,17 @@ def _affinity(*, u: np.ndarray, groups: np.ndarray, counts: sp.csr_matrix, event
 def _semantic_columns(*, lists: CandidateLists, customers: CustomerState, catalog: Catalog) -> dict[str, np.ndarray]:
     u, i = lists.users, lists.items
     n = len(i)
-    names = ("history_cosine", "last_item_cosine", "last_items_max_cosine", "last_items_mean_cosine")
+    names = (
+        "history_cosine",
+        "last_item_cosine",
+        "last_items_max_cosine",
+        "last_items_mean_cosine",
+        "history_max_cosine",
+        "history_close_items",
+    )
     if catalog.embeddings is None or customers.vectors is None:
         zeros = np.zeros(n, dtype=np.float32)
-        return dict.fromkeys((*names, "history_cosine_rank", "has_embedding"), zeros)
+        return dict.fromkeys((*names, "history_cosine_rank", "history_max_cosine_rank", "has_embedding"), zeros)
     embeddings = catalog.embeddings
     has_embedding = catalog.has_embedding
     out = {name: np.zeros(n, dtype=np.float32) for name in names}
@@ -472,24 +507,35 @@ def _semantic_columns(*, lists: CandidateLists, customers: CustomerState, catalo
         block = slice(start, start + SIMILARITY_BLOCK_ROWS)
         candidates = embeddings[i[block]]
         out["history_cosine"][block] = np.einsum("rd,rd->r", customers.vectors[u[block]], candidates)
-        last = customers.last_items[u[block]]
-        valid = (last >= 0) & has_embedding[np.maximum(last, 0)]
-        sims = np.einsum("rkd,rd->rk", embeddings[np.maximum(last, 0)], candidates)
-        counted = valid.sum(axis=1)
-        out["last_item_cosine"][block] = np.where(valid[:, 0], sims[:, 0], 0.0)
-        out["last_items_max_cosine"][block] = np.where(counted > 0, np.where(valid, sims, -np.inf).max(axis=1), 0.0)
-        out["last_items_mean_cosine"][block] = np.divide(
-            np.where(valid, sims, 0.0).sum(axis=1),
-            counted,
-            out=np.zeros(len(last), dtype=np.float32),
-            where=counted > 0,
-        )
+    # A list's rows share one customer: their similarities to the customer's recent items are one
+    # (candidates × dims) @ (dims × recent) product, without a rows × recent × dims copy.
+    ends = np.cumsum(lists.group_sizes)
+    for end, size in zip(ends.tolist(), lists.group_sizes.tolist(), strict=True):
+        if not size:
+            continue
+        rows = slice(end - size, end)
+        recent = customers.recent_items[u[end - 1]]
+        recent = recent[(recent >= 0)]
+        recent = recent[has_embedding[recent]]
+        if not len(recent):
+            continue
+        sims = embeddings[i[rows]] @ embeddings[recent].T
+        last = sims[:, : min(LAST_ITEMS, len(recent))]
+        if customers.recent_items[u[end - 1], 0] == recent[0]:
+            out["last_item_cosine"][rows] = sims[:, 0]
+        out["last_items_max_cosine"][rows] = last.max(axis=1)
+        out["last_items_mean_cosine"][rows] = last.mean(axis=1)
+        out["history_max_cosine"][rows] = sims.max(axis=1)
+        out["history_close_items"][rows] = np.log1p((sims >= CLOSE_COSINE).sum(axis=1))
     # Within its own list: how the candidate's similarity to the history compares with the others'.
     groups = np.repeat(np.arange(len(lists.group_sizes)), lists.group_sizes)
-    order = np.lexsort((np.arange(n), -out["history_cosine"], groups))
-    rank = np.empty(n, dtype=np.float32)
-    rank[order] = rank_in_runs(groups[order]) + 1
-    return out | {"history_cosine_rank": rank, "has_embedding": has_embedding[i].astype(np.float32)}
+    ranks = {}
+    for name in ("history_cosine", "history_max_cosine"):
+        order = np.lexsort((np.arange(n), -out[name], groups))
+        rank = np.empty(n, dtype=np.float32)
+        rank[order] = rank_in_runs(groups[order]) + 1
+        ranks[f"{name}_rank"] = rank
+    return out | ranks | {"has_embedding": has_embedding[i].astype(np.float32)}
 
 
 def _pair_max(*, users: np.ndarray, items: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:

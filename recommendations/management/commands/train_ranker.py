@@ -36,7 +36,7 @@ class Command(BaseCommand):
         windows = ranker.data_windows
         _, gate = ranker_gate(validation_metrics=ranker.validation_metrics)
         self.stdout.write(
-            f"{ranker}: {gate} ({ranker.validation_metrics['best_iteration']} trees)\n"
+            f"{ranker}: {gate} ({ranker.validation_metrics['trees']} trees)\n"
             f"training lists ({windows['cut']}, {windows['rounds']} round(s)): {windows['lists']} lists, "
             f"{windows['rows']} rows, {windows['positives']} positives ({windows['sample_rule']}); "
             f"{ranker.training_seconds:.1f} s on "

@@ -116,6 +116,13 @@ def test_features_of_a_fixed_case(shop):
     # the very last item is A (dim 0)
     assert f["last_item_cosine"] == pytest.approx([1.0, 1.0, 0.0])
     assert f["has_embedding"] == [1.0, 1.0, 0.0]
+    # the whole recent history (A, B): the closest item, its rank within the list (ties by row),
+    # and how many history items are variants of the candidate (cosine >= 0.8)
+    assert f["history_max_cosine"] == pytest.approx([1.0, 1.0, 0.0])
+    assert f["history_max_cosine_rank"] == [1.0, 2.0, 3.0]
+    assert f["history_close_items"] == pytest.approx([np.log1p(1), np.log1p(1), 0.0])
+    # no topic basis given: the customer's topic coordinates are unknown
+    assert all(np.isnan(f["customer_topic_0"]))
 
 
 def test_statistical_set_holds_no_embedding_feature(shop):
@@ -183,3 +190,42 @@ def test_too_few_embedded_items_give_no_basis_and_unknown_topics(shop):
     assert embedding_basis_fit(catalog=catalog_load()) is None
     f = features_as_of(as_of=T, customer_pk=alice.pk, candidates=candidates_of(p))
     assert all(np.isnan(value) for value in f["item_topic_0"])
+
+
+def test_customer_topics_are_the_history_vector_on_the_item_basis():
+    from recommendations.contracts import Interactions
+    from recommendations.ranking.features import CUSTOMER_TOPIC_FEATURES, catalog_build, embedding_basis_fit
+
+    # given 50 embedded items and two customers: one with three purchases, one with none
+    vectors = np.random.default_rng(1).normal(size=(50, DIM)).astype(np.float32)
+    catalog = catalog_build(
+        product_pks=np.arange(50), prices=np.full(50, np.nan), category_ids=np.full(50, -1), embeddings=vectors
+    )
+    events = Interactions(
+        users=np.array([0, 0, 0]),
+        items=np.array([3, 7, 9]),
+        weights=np.ones(3),
+        timestamps=np.array([1.0, 2.0, 3.0]),
+        positive=np.ones(3, dtype=bool),
+        n_users=2,
+        n_items=50,
+    )
+    customers = customer_state_build(events=events, catalog=catalog, clock=10.0)
+    basis = embedding_basis_fit(catalog=catalog)
+    lists = candidate_lists_build(
+        users=[0, 1], fused_lists=[[FusedItem(product_pk=k, score=1.0, routes={}) for k in (1, 2)]] * 2
+    )
+
+    # when their features are computed on the basis
+    matrix = features_compute(
+        lists=lists,
+        items=item_state_build(events=events),
+        customers=customers,
+        catalog=catalog,
+        names=CUSTOMER_TOPIC_FEATURES,
+        basis=basis,
+    )
+
+    # then the buyer's rows carry their history vector's coordinates, the other's are unknown
+    np.testing.assert_allclose(matrix[:2], np.tile(basis.project(customers.vectors[:1]), (2, 1)), atol=1e-5)
+    assert np.isnan(matrix[2:]).all()

@@ -165,3 +165,31 @@ def test_a_version_is_one_insert_made_after_the_fit_so_a_killed_run_leaves_nothi
     assert writes[0].startswith('INSERT INTO "recommendations_rankermodel"')
     assert ranker.artifact in writes[0]
     assert lgb.Booster(model_str=RankerModel.objects.get().artifact).num_feature() == len(ranker.feature_names)
+
+
+def test_merged_members_score_as_their_sum():
+    import numpy as np
+
+    from recommendations.ranking.training import boosters_merge
+
+    # given three small LambdaMART models of different sizes (more than ten trees in all, so the
+    # renumbered tree headers change length)
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(600, 4))
+    labels = (features[:, 0] + rng.normal(size=600) > 1).astype(float)
+    models = [
+        lgb.train(
+            {"objective": "lambdarank", "verbose": -1, "seed": seed, "bagging_fraction": 0.8, "bagging_freq": 1},
+            lgb.Dataset(features, label=labels, group=[20] * 30),
+            num_boost_round=3 + 2 * seed,
+        ).model_to_string()
+        for seed in range(3)
+    ]
+
+    # when they are merged into one model string
+    merged = lgb.Booster(model_str=boosters_merge(models))
+
+    # then it holds every tree and scores each row as the members' sum
+    assert merged.num_trees() == sum(lgb.Booster(model_str=m).num_trees() for m in models) == 15
+    expected = sum(lgb.Booster(model_str=m).predict(features) for m in models)
+    np.testing.assert_allclose(merged.predict(features), expected, rtol=1e-9, atol=1e-12)
