@@ -26,6 +26,7 @@ from recommendations.conversation.rules import Vocabulary, singular
 from recommendations.conversation.tasks import parse_turn
 from recommendations.reasons.backend_choice import backend_current, backend_identity
 from recommendations.reasons.backends import GROUNDED, TRANSFORMERS
+from recsite.celery import app as celery_app
 
 MAX_NEW_TOKENS = 160
 # What the prompt shows the model of the catalog (the validation checks against all of it).
@@ -67,7 +68,10 @@ def model_parse(*, text: str, vocabulary: Vocabulary, state: ConversationState) 
 
 def _on_worker(prompt: str) -> str:
     try:
-        result = parse_turn.apply_async(
+        # Sent and awaited through the project's own app, not whichever app is current: its broker
+        # and result backend are the ones the workers use.
+        result = celery_app.send_task(
+            parse_turn.name,
             kwargs={"prompt": prompt, "max_new_tokens": MAX_NEW_TOKENS},
             queue=settings.CONVERSATION_MODEL_QUEUE,
             retry=False,
