@@ -17,7 +17,7 @@ from django.db import connection
 
 from monitoring.distributions import Window, window_pairs_sql
 from recommendations.public import CUSTOMER_SAMPLE_SEED, sample_rule
-from recsite.memory import MB, MemoryPlan, memory_plan, rss_mb
+from recsite.memory import MB, MemoryPlan, memory_plan
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,9 @@ def drift_plan(*, window: Window, budget_mb: int | None = None) -> MemoryPlan:
     return memory_plan(
         job="drift",
         budget_bytes=budget,
-        fixed_bytes=int(rss_mb() * MB) + RUN_BYTES + items * (ITEM_VECTOR_COPIES * 4 * dimension + ITEM_OVERHEAD_BYTES),
+        # What the job adds, not what the process already holds: a web worker with its models loaded
+        # (the admin's reference button) would otherwise refuse every window.
+        fixed_bytes=RUN_BYTES + items * (ITEM_VECTOR_COPIES * 4 * dimension + ITEM_OVERHEAD_BYTES),
         per_unit_bytes=per_pair,
         units=pairs,
         unit="customer-item pairs",
