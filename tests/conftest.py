@@ -85,3 +85,14 @@ def admin_jobs_inline():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def project_celery_app_current():
+    """The project's Celery app current for every test: celery's own `celery_app` fixture makes a
+    test app current and a later test's tasks went to that app's in-memory broker (a worker test
+    waited for a job that never reached its worker)."""
+    from recsite.celery import app
+
+    app.set_current()
+    yield
