@@ -247,15 +247,7 @@ class ExperimentAdmin(admin.ModelAdmin):
             raise Http404 from exc
         except InterleavingExperiment:
             return self._interleaving_results(request, experiment_id)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Results: {dashboard.experiment.key}",
-            "opts": self.model._meta,
-            "dashboard": dashboard,
-            "can_ship": dashboard.experiment.status in services.LAUNCHED
-            and self.has_change_permission(request)
-            and request.user.has_perm("placements.add_defaultstrategy"),
-            "ship_variants": dashboard.experiment.variants.all(),
+        context = self._results_context(request, dashboard) | {
             "can_refresh": dashboard.experiment.started_at is not None,
             "min_units": MIN_UNITS_PER_VARIANT,
         }
@@ -268,7 +260,12 @@ class ExperimentAdmin(admin.ModelAdmin):
             # An interleaving draft not yet given its two variants: nothing to compute.
             self.message_user(request, str(exc), level=messages.WARNING)
             return HttpResponseRedirect(reverse("admin:experiments_experiment_change", args=[experiment_id]))
-        context = {
+        context = self._results_context(request, dashboard)
+        return TemplateResponse(request, "admin/experiments/experiment/interleaving_results.html", context)
+
+    def _results_context(self, request: HttpRequest, dashboard) -> dict:
+        """What both results pages show: the dashboard and whether this user may ship a variant."""
+        return {
             **self.admin_site.each_context(request),
             "title": f"Results: {dashboard.experiment.key}",
             "opts": self.model._meta,
@@ -278,7 +275,6 @@ class ExperimentAdmin(admin.ModelAdmin):
             and request.user.has_perm("placements.add_defaultstrategy"),
             "ship_variants": dashboard.experiment.variants.all(),
         }
-        return TemplateResponse(request, "admin/experiments/experiment/interleaving_results.html", context)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Experiment | None = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
