@@ -27,6 +27,32 @@ def database_url_for(settings_dict: dict) -> str:
 
 
 @contextmanager
+def project_app_broker(url: str) -> Iterator[None]:
+    """The project's Celery app sends to `url` inside the block. Celery keeps a connection pool and
+    a producer pool, each bound to the broker of its first use: a test that sent earlier left them
+    on another Redis database, and a later test's task never reached its worker. Both are dropped on
+    entry and on exit, with kombu's process-wide pools (keyed by broker address: a pool closed but
+    kept there answers the next test "Acquire on closed pool"), as Celery does after a fork."""
+    from kombu import pools
+
+    from recsite.celery import app
+
+    def drop_pools() -> None:
+        pools.reset()
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    previous = app.conf.broker_url
+    drop_pools()
+    app.conf.broker_url = url
+    try:
+        yield
+    finally:
+        drop_pools()
+        app.conf.broker_url = previous
+
+
+@contextmanager
 def celery_worker(
     *,
     queue: str,

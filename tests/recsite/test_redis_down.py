@@ -13,8 +13,8 @@ from django.utils import timezone
 from catalog.models import Event, ItemPopularity, Product, ProductEmbedding
 from recommendations.embeddings.service import embed_products
 from recommendations.recall import popularity
-from recsite.celery import app as celery_app
 from tests.factories import ProductFactory
+from tests.processes import project_app_broker
 
 pytestmark = pytest.mark.django_db
 
@@ -23,8 +23,7 @@ DEAD_REDIS = "redis://127.0.0.1:1/0"
 
 
 @pytest.fixture
-def redis_stopped(monkeypatch):
-    monkeypatch.setattr(celery_app.conf, "broker_url", DEAD_REDIS)
+def redis_stopped():
     dead_cache = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -33,7 +32,7 @@ def redis_stopped(monkeypatch):
         }
     }
     # override_settings rebuilds the cache handler, so the throttle's cache is the dead one
-    with override_settings(CACHES=dead_cache):
+    with override_settings(CACHES=dead_cache), project_app_broker(DEAD_REDIS):
         yield
 
 

@@ -11,7 +11,7 @@ from celery import Celery
 from recommendations.conversation.changes import ConversationState
 from recommendations.conversation.model import ModelParseFailed, model_parse
 from recommendations.conversation.rules import Vocabulary
-from tests.processes import celery_worker
+from tests.processes import celery_worker, project_app_broker
 from tests.recommendations.test_tasks_worker import RESULT_TIMEOUT_S
 
 VOCABULARY = Vocabulary(brands={"acme": "Acme"}, values={"blue": (("color", "blue"),)}, keys=frozenset({"color"}))
@@ -19,18 +19,18 @@ VOCABULARY = Vocabulary(brands={"acme": "Acme"}, values={"blue": (("color", "blu
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_the_local_model_answers_a_turn_on_a_worker_and_its_output_is_validated(settings, tmp_path):
+def test_the_local_model_answers_a_turn_on_a_worker_and_its_output_is_validated(settings, redis_url, tmp_path):
     # given a worker holding the shipped local model, on a queue of its own, and a request process
     # configured for that backend
     queue = f"conversation-test-{uuid.uuid4().hex}"
-    broker = settings.CELERY_BROKER_URL
+    broker = redis_url
     settings.REASON_BACKEND = "transformers"
     settings.CONVERSATION_MODEL_QUEUE = queue
     settings.CONVERSATION_MODEL_TIMEOUT_S = RESULT_TIMEOUT_S
     log = tmp_path / "worker.log"
     env = {"REASON_BACKEND": "transformers", "REASON_MODEL": "", "REASON_DEVICE": "cpu"}
     try:
-        with celery_worker(queue=queue, redis_url=broker, log=log, extra_env=env):
+        with project_app_broker(broker), celery_worker(queue=queue, redis_url=broker, log=log, extra_env=env):
             # when a turn is read
             try:
                 changes = model_parse(text="something blue by Acme", vocabulary=VOCABULARY, state=ConversationState())
