@@ -120,23 +120,31 @@ def _copurchases_built() -> bool:
         return cursor.fetchone()[0]
 
 
-def sessions_prepare(n: int = SESSIONS, seed: int = 11) -> None:
-    """`n` anonymous sessions (`bench-s-NNNN`) with 3-6 view and cart events each, through the
-    events API's service: each browses products one real customer bought (a shopper's interests
-    hang together), at fixed times, so a second run stores nothing new (same event ids)."""
+def purchase_groups(group_by: str) -> list[list[str]]:
+    """The product ids customers bought, one sorted list per group of `GROUP BY {group_by}` (a
+    fixed SQL fragment of this file, never input)."""
     from django.db import connection
 
-    from catalog.importing.events import events_ingest
     from catalog.models import EventType
 
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT array_agg(DISTINCT p.external_id) FROM catalog_event e JOIN catalog_product p"
             " ON p.id = e.product_id WHERE e.customer_id IS NOT NULL AND e.type = %s"
-            " GROUP BY e.customer_id HAVING count(DISTINCT e.product_id) >= 6 ORDER BY e.customer_id",
+            f" GROUP BY {group_by}",
             [EventType.PURCHASE.value],
         )
-        interests = [sorted(row[0]) for row in cursor.fetchall()]
+        return [sorted(row[0]) for row in cursor.fetchall()]
+
+
+def sessions_prepare(n: int = SESSIONS, seed: int = 11) -> None:
+    """`n` anonymous sessions (`bench-s-NNNN`) with 3-6 view and cart events each, through the
+    events API's service: each browses products one real customer bought (a shopper's interests
+    hang together), at fixed times, so a second run stores nothing new (same event ids)."""
+    from catalog.importing.events import events_ingest
+    from catalog.models import EventType
+
+    interests = purchase_groups("e.customer_id HAVING count(DISTINCT e.product_id) >= 6 ORDER BY e.customer_id")
     rng = random.Random(seed)
     start = dt.datetime(2011, 12, 10, tzinfo=dt.UTC)
     rows = []
@@ -183,10 +191,9 @@ def request_plan(n: int, seed: int = 7) -> dict[str, list[str]]:
 def storefront_plan(n: int, seed: int = 7) -> dict[str, list[str]]:
     """Paths for the storefront rows (`ENDPOINTS` says what each measures). "next page" holds
     first pages here: `second_pages` turns them into their second pages on a running server."""
-    from django.db import connection
     from django.db.models import Count
 
-    from catalog.models import Customer, EventType, Product
+    from catalog.models import Customer, Product
 
     rng = random.Random(seed)
     customers = list(
@@ -220,15 +227,8 @@ def storefront_plan(n: int, seed: int = 7) -> dict[str, list[str]]:
         shopper = f"&session={rng.choice(sessions)}" if rng.random() < 1 / 3 else ""
         return f"/api/v1/search/?q={quote_plus(search_query())}&k=10{shopper}"
 
-    with connection.cursor() as cursor:
-        # Real baskets (one customer's purchases of one day): a cart holds things bought together.
-        cursor.execute(
-            "SELECT array_agg(DISTINCT p.external_id) FROM catalog_event e JOIN catalog_product p"
-            " ON p.id = e.product_id WHERE e.type = %s AND e.customer_id IS NOT NULL"
-            " GROUP BY e.customer_id, (e.timestamp AT TIME ZONE 'UTC')::date ORDER BY min(e.id)",
-            [EventType.PURCHASE.value],
-        )
-        baskets = [sorted(row[0]) for row in cursor.fetchall()]
+    # Real baskets (one customer's purchases of one day): a cart holds things bought together.
+    baskets = purchase_groups("e.customer_id, (e.timestamp AT TIME ZONE 'UTC')::date ORDER BY min(e.id)")
     price_min, price_max = FILTER_PRICE
     feed = "/api/v1/recommendations/?customer={}&k=10"
     return {

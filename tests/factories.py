@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import factory
 from django.utils import timezone
@@ -62,6 +63,24 @@ class EventFactory(factory.django.DjangoModelFactory):
     product = factory.SubFactory(ProductFactory)
     type = EventType.PURCHASE
     timestamp = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(days=1))
+
+
+def make_purchase_grid(
+    *, customers: list[Customer], products: list[Product], each: int, when: Callable[[int], dt.datetime]
+) -> None:
+    """`each` purchases per customer, spread over the products in a fixed pattern (customer c's i-th
+    is product (7c + i) mod n) at `when(i)`: bulk data for the memory-budget tests."""
+    Event.objects.bulk_create(
+        Event(
+            event_id=f"e{c}-{i}",
+            customer=customer,
+            product=products[(c * 7 + i) % len(products)],
+            type=EventType.PURCHASE,
+            timestamp=when(i),
+        )
+        for c, customer in enumerate(customers)
+        for i in range(each)
+    )
 
 
 def make_api_key(*, scopes: list[str] | None = None) -> str:

@@ -15,13 +15,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 
-from catalog.models import Event, EventType, ProductEmbedding
+from catalog.models import ProductEmbedding
 from monitoring.budget import drift_plan
 from monitoring.distributions import Window, window_pairs
 from monitoring.models import DriftReference
 from monitoring.services import drift_check_recent, drift_reference_build
 from recsite.memory import MB, MemoryBudgetError
-from tests.factories import CustomerFactory, ProductFactory
+from tests.factories import CustomerFactory, ProductFactory, make_purchase_grid
 
 pytestmark = pytest.mark.django_db
 
@@ -39,17 +39,11 @@ def window_10k():
         ProductEmbedding(product=p, model_name="m", text_hash=p.text_hash, vector=rng.normal(size=384).tolist())
         for p in products
     )
-    customers = CustomerFactory.create_batch(CUSTOMERS)
-    Event.objects.bulk_create(
-        Event(
-            event_id=f"e{c}-{i}",
-            customer=customer,
-            product=products[(c * 7 + i) % PRODUCTS],
-            type=EventType.PURCHASE,
-            timestamp=END - dt.timedelta(days=1 + i),
-        )
-        for c, customer in enumerate(customers)
-        for i in range(ITEMS_EACH)
+    make_purchase_grid(
+        customers=CustomerFactory.create_batch(CUSTOMERS),
+        products=products,
+        each=ITEMS_EACH,
+        when=lambda i: END - dt.timedelta(days=1 + i),
     )
 
 

@@ -12,11 +12,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from catalog.models import Event, EventType, ItemNeighbor, ItemPopularity
+from catalog.models import ItemNeighbor, ItemPopularity
 from recommendations.interactions import interactions_load
 from recommendations.recall.budget import EVENT_BYTES, neighbors_plan
 from recsite.memory import MB, MemoryBudgetError, memory_plan
-from tests.factories import CustomerFactory, ProductFactory
+from tests.factories import CustomerFactory, ProductFactory, make_purchase_grid
 
 pytestmark = pytest.mark.django_db
 
@@ -26,19 +26,12 @@ CUSTOMERS, PRODUCTS, EVENTS_EACH = 400, 40, 50
 @pytest.fixture
 def events_20k():
     """20,000 purchases: 400 customers × 50 of 40 products (an event part of about 20 MB)."""
-    customers = CustomerFactory.create_batch(CUSTOMERS)
-    products = ProductFactory.create_batch(PRODUCTS)
     when = timezone.now() - dt.timedelta(days=1)
-    Event.objects.bulk_create(
-        Event(
-            event_id=f"e{c}-{i}",
-            customer=customer,
-            product=products[(c * 7 + i) % PRODUCTS],
-            type=EventType.PURCHASE,
-            timestamp=when,
-        )
-        for c, customer in enumerate(customers)
-        for i in range(EVENTS_EACH)
+    make_purchase_grid(
+        customers=CustomerFactory.create_batch(CUSTOMERS),
+        products=ProductFactory.create_batch(PRODUCTS),
+        each=EVENTS_EACH,
+        when=lambda i: when,
     )
 
 
