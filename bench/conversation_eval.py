@@ -13,10 +13,14 @@ title of three words or more) and four turns, each derived from the target's fie
 Every turn goes through the conversation service (recommendations.conversation.service: the
 parser, the state, `placement_serve`), as the API would; success@10 is the share of sessions
 whose target is in the list after that turn. The parser is the configured one: the rule parser
-under REASON_BACKEND=grounded (the default); a model is measured only when one is configured.
-Usage:
+under REASON_BACKEND=grounded (the default); a model is measured only when one is configured, and
+the table then says which share of each turn the model read (the rest fell back to the rule
+parser, for the reasons printed). Usage:
 
     .venv/bin/python bench/conversation_eval.py [--sessions 200] [--seed 19]
+    # the shipped local model, on a worker of the model queue
+    REASON_BACKEND=transformers CONVERSATION_MODEL_QUEUE=conv .venv/bin/celery -A recsite worker -Q conv -P solo &
+    REASON_BACKEND=transformers CONVERSATION_MODEL_QUEUE=conv .venv/bin/python bench/conversation_eval.py --sessions 40
 """
 
 from __future__ import annotations
@@ -101,12 +105,18 @@ def main() -> None:
     from django.conf import settings  # noqa: PLC0415 - after django.setup()
 
     from recommendations.conversation.rules import STOPWORDS, singular  # noqa: PLC0415 - after django.setup()
-    from recommendations.conversation.service import conversation_start, conversation_turn  # noqa: PLC0415
+    from recommendations.conversation.service import (  # noqa: PLC0415
+        PARSER_MODEL,
+        conversation_start,
+        conversation_turn,
+    )
 
     sessions = sessions_build(n=args.sessions, seed=args.seed)
     hits = [0] * len(TURNS)
     ignored = [0] * len(TURNS)
+    by_model = [0] * len(TURNS)
     parsers = Counter()
+    notes = Counter()  # why the rule parser answered instead of the model
     seconds: list[float] = []
     examples = []
     for session in sessions:
@@ -129,6 +139,8 @@ def main() -> None:
             hits[index] += session["target"] in shown
             ignored[index] += bool(result.ignored)
             parsers[result.parser] += 1
+            by_model[index] += result.parser == PARSER_MODEL
+            notes[result.parser_note] += bool(result.parser_note)
         if len(examples) < 5:
             examples.append({"target": session["title"], "turns": turns, "state": result.conversation.state.as_json()})
     n = len(sessions)
@@ -138,6 +150,7 @@ def main() -> None:
             "constraint": name,
             "success_at_10": round(hits[index] / n, 3),
             "turns_with_something_ignored": round(ignored[index] / n, 3),
+            "read_by_the_model": round(by_model[index] / n, 3),
         }
         for index, name in enumerate(TURNS)
     ]
@@ -149,6 +162,8 @@ def main() -> None:
         f"{percentile(seconds, 50) * 1000:.0f} ms, p95 {percentile(seconds, 95) * 1000:.0f} ms; load average "
         f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
+    for note, count in notes.most_common(5):
+        print(f"  rule parser instead of the model, {count}x: {note}")
     for example in examples[:3]:
         print(f"  {example['target']}: {' / '.join(example['turns'])} -> {example['state']}")
     path = write_results(
@@ -159,6 +174,7 @@ def main() -> None:
             "seed": args.seed,
             "k": args.k,
             "parsers": dict(parsers),
+            "fallback_reasons": dict(notes.most_common(20)),
             "reason_backend": settings.REASON_BACKEND,
             "turn_ms_p50": percentile(seconds, 50) * 1000,
             "turn_ms_p95": percentile(seconds, 95) * 1000,

@@ -35,15 +35,36 @@ PROMPT_VALUES = 60
 _OBJECT = re.compile(r"\{.*\}", re.DOTALL)
 KEYS = frozenset({"add_query", "price", "price_max", "price_min", "brands", "attributes", "exclude", "reset"})
 
-PROMPT = """You turn a shopper's request into JSON filters for a product list. Answer with one JSON object only:
-{{"add_query": "words to add to the search, or empty", "price": "cheaper" | "pricier" | null,
-"price_max": number | null, "price_min": number | null, "brands": [brand names],
-"attributes": {{"attribute": "value"}}, "exclude": [words of products to leave out], "reset": false}}
+PROMPT = """Turn a shopper's request about a product list into one JSON object with the keys
+add_query (words of the request to search for), price ("cheaper", "pricier" or null), price_max,
+price_min (numbers from the request, or null), brands (brand names from the request),
+attributes (attribute: value), exclude (words of products to leave out), reset (true or false).
 Use only these brands: {brands}.
 Use only these attribute values: {values}.
 The list so far: {state}.
-Shopper: {text}
+{examples}
+Request: {text}
 JSON:"""
+# Worked examples rather than a schema: a small model copies a schema's placeholders back.
+EXAMPLES = (
+    ("something with stars", {"add_query": "stars"}),
+    ("a bit cheaper, no cushions", {"price": "cheaper", "exclude": ["cushion"]}),
+    ("between 2 and 8", {"price_min": 2, "price_max": 8}),
+)
+EMPTY_ANSWER = {
+    "add_query": "",
+    "price": None,
+    "price_max": None,
+    "price_min": None,
+    "brands": [],
+    "attributes": {},
+    "exclude": [],
+    "reset": False,
+}
+
+
+def _examples() -> str:
+    return "".join(f"\nRequest: {request}\nJSON: {json.dumps(EMPTY_ANSWER | answer)}\n" for request, answer in EXAMPLES)
 
 
 class ModelParseFailed(Exception):
@@ -63,7 +84,7 @@ def model_parse(*, text: str, vocabulary: Vocabulary, state: ConversationState) 
         if generated.failure:
             raise ModelParseFailed(f"the model endpoint failed ({generated.failure})")
         output = generated.text
-    return model_output_parse(output=output, vocabulary=vocabulary)
+    return model_output_parse(output=output, vocabulary=vocabulary, text=text)
 
 
 def _on_worker(prompt: str) -> str:
@@ -93,12 +114,17 @@ def model_prompt(*, text: str, vocabulary: Vocabulary, state: ConversationState)
         )
         or "(none)"
     )
-    return PROMPT.format(brands=brands, values=values, state=json.dumps(state.as_json()), text=text)
+    return PROMPT.format(
+        brands=brands, values=values, state=json.dumps(state.as_json()), examples=_examples(), text=text
+    )
 
 
-def model_output_parse(*, output: str, vocabulary: Vocabulary) -> TurnChanges:
-    """The changes in the model's JSON; raises ModelParseFailed when it is not JSON of the asked
-    shape or names a brand or attribute value the catalog does not have."""
+def model_output_parse(*, output: str, vocabulary: Vocabulary, text: str) -> TurnChanges:
+    """The changes in the model's JSON for the shopper's `text`; raises ModelParseFailed when it is
+    not JSON of the asked shape, names a brand or attribute value the catalog does not have, or is
+    not grounded in `text` (a word, brand, value or number the shopper did not write: a small
+    model copies its examples, and a changed list the shopper never asked for is worse than the
+    rule parser's reading)."""
     match = _OBJECT.search(output or "")
     if match is None:
         raise ModelParseFailed("the model's answer holds no JSON object")
@@ -111,7 +137,8 @@ def model_output_parse(*, output: str, vocabulary: Vocabulary) -> TurnChanges:
     price = data.get("price")
     if price not in (None, "cheaper", "pricier"):
         raise ModelParseFailed(f"price {price!r} is not cheaper, pricier or null")
-    return TurnChanges(
+    said = _said(text)
+    changes = TurnChanges(
         query_terms=tuple(_words(data.get("add_query"), "add_query")),
         price_direction={"cheaper": PRICE_DOWN, "pricier": PRICE_UP}.get(price or ""),
         price_min=_amount(data.get("price_min"), "price_min"),
@@ -121,6 +148,43 @@ def model_output_parse(*, output: str, vocabulary: Vocabulary) -> TurnChanges:
         exclude_terms=tuple(singular(w.lower()) for w in _strings(data.get("exclude"), "exclude")),
         reset=data.get("reset") is True,
     )
+    _grounded(changes, said=said)
+    return changes
+
+
+def _said(text: str) -> set[str]:
+    """The shopper's words (and their singulars) and numbers, lower case."""
+    words = re.findall(r"[\w.-]+", text.lower())
+    return {form for word in words for form in (word, singular(word), word.rstrip("."))}
+
+
+def _grounded(changes: TurnChanges, *, said: set[str]) -> None:
+    """Raises ModelParseFailed naming the first part of `changes` the shopper did not write."""
+    parts = [
+        *(("add_query", word) for word in changes.query_terms),
+        *(("exclude", word) for word in changes.exclude_terms),
+        *(("brands", word) for brand in changes.brands for word in re.findall(r"[\w-]+", brand.lower())),
+        *(("attributes", word) for _, value in changes.attributes for word in re.findall(r"[\w-]+", value.lower())),
+        *(
+            (field, amount)
+            for field, amount in (("price_min", changes.price_min), ("price_max", changes.price_max))
+            if amount is not None
+        ),
+    ]
+    for field, part in parts:
+        if isinstance(part, Decimal):
+            if not any(_number(word) == part for word in said):
+                raise ModelParseFailed(f"{field} {part} is not a number the shopper wrote")
+        elif part not in said and singular(part) not in said:
+            raise ModelParseFailed(f"{field} {part!r} is not in the shopper's words")
+
+
+def _number(word: str) -> Decimal | None:
+    try:
+        amount = Decimal(word.strip("£$€"))
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() else None
 
 
 def _words(value: Any, field: str) -> list[str]:

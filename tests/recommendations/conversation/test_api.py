@@ -138,7 +138,7 @@ def test_the_model_reads_the_turn_when_its_answer_validates_else_the_rules_do(st
         assert set(ids(body)) == {"teapot", "train"}
         prompt = server.requests[0]["body"]["messages"][0]["content"]
         assert (
-            "Globex" in prompt and "color=red" in prompt and prompt.endswith("Shopper: red things from Globex\nJSON:")
+            "Globex" in prompt and "color=red" in prompt and prompt.endswith("Request: red things from Globex\nJSON:")
         )
         # when the model answers something that is not JSON: the rule parser reads the turn
         body = turn(storefront_client, conversation, "cheaper").json()
