@@ -90,6 +90,9 @@ def test_a_job_over_its_time_limit_is_stopped_and_shown_as_timed_out(
 
     # then the page answered before the model did, and now says the job was stopped at its limit
     assert submitted.status_code == 302 and answered_s < 30
-    assert "Stopped: this did not finish within its time limit of 1 s." in page, (AdminJob.objects.values("state", "error").get(), log.read_text(errors="replace")[-2500:])
+    assert "Stopped: this did not finish within its time limit of 1 s." in page, (
+        AdminJob.objects.values("state", "error").get(),
+        log.read_text(errors="replace")[-2500:],
+    )
     assert 'class="output"' not in page
     assert AdminJob.objects.get().state == JobState.TIMED_OUT
