@@ -29,8 +29,6 @@ from django.utils import timezone
 
 from recommendations.reasons.adapter_check import HeldOut, adapter_check, check_verdict
 from recommendations.reasons.adapter_serving import adapter_active_forget
-from recommendations.reasons.backend_choice import backend_identity
-from recommendations.reasons.backends import TRANSFORMERS
 from recommendations.reasons.instructions import instruction_items
 from recommendations.reasons.local_lm import SMOLLM2_NAME, device_pick, model_load
 from recommendations.reasons.lora import lora_fit
@@ -261,9 +259,3 @@ def adapter_rollback(*, user_id: int | None = None) -> tuple[ReasonAdapter, Reas
             previous.save(update_fields=["state", "activated_at", "activated_by"])
     adapter_active_forget()
     return current, previous
-
-
-def adapter_served_label() -> str:
-    """What the reasons backend labels its reasons with now (for messages and the admin)."""
-    name, model = backend_identity()
-    return model if name == TRANSFORMERS else f"{name} (adapters serve only with REASON_BACKEND=transformers)"
