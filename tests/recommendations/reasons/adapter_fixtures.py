@@ -9,6 +9,8 @@ from pathlib import Path
 
 from catalog.models import EventType
 from recommendations.reasons.instructions import INSTRUCTION
+from recommendations.reasons.local_lm import model_load
+from recommendations.reasons.lora import lora_train
 from tests.factories import CustomerFactory, EventFactory, ProductFactory
 
 NOW = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
@@ -39,9 +41,6 @@ def repeat_buyers_shop(customers: int = 4) -> dict:
 
 def adapter_train_on_examples(directory: Path, *, steps: int = 4) -> Path:
     """A real adapter directory: LoRA on the small model (CPU) for a few steps on one example."""
-    from recommendations.reasons.lora import lora_train
-    from recommendations.reasons.local_lm import model_load
-
     data = directory / "train.jsonl"
     data.write_text("\n".join(json.dumps(EXAMPLE) for _ in range(4)))
     lora_train(
