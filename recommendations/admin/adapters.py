@@ -37,18 +37,12 @@ class ReasonAdapterAdmin(admin.ModelAdmin):
     list_display = (
         "version",
         "state",
-        "base_model",
         "examples",
-        "steps",
-        "training_seconds_",
-        "device",
         "heldout_loss",
         "pass_rate",
         "activated_at",
-        "activated_by",
     )
     list_filter = ("state",)
-    list_select_related = ("activated_by",)
     fieldsets = (
         (None, {"fields": ("version", "state", "base_model", "path", "created_at", "trained_by")}),
         (
@@ -91,20 +85,28 @@ class ReasonAdapterAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: ReasonAdapter | None = None) -> bool:
         return False  # kept as the history a rollback walks back through
 
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        # The changelist's own context has no change permission (only add, which training replaces).
+        extra_context = {**(extra_context or {}), "can_train": self.has_change_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        # Every field is read-only: nothing to save (the actions change the state).
+        buttons = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **buttons})
+
     def has_force_activate_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("recommendations.force_activate_reasonadapter")
 
-    @admin.display(description="training s")
-    def training_seconds_(self, adapter: ReasonAdapter) -> str:
-        return f"{adapter.training_seconds:.1f}"
-
-    @admin.display(description="held-out loss (base → adapter)")
+    @admin.display(description="held-out loss base → adapter")
     def heldout_loss(self, adapter: ReasonAdapter) -> str:
         if adapter.base_loss is None or adapter.adapter_loss is None:
             return "—"
         return f"{adapter.base_loss:.4f} → {adapter.adapter_loss:.4f}"
 
-    @admin.display(description="guardrail pass rate (base → adapter)")
+    @admin.display(description="guardrail passes base → adapter")
     def pass_rate(self, adapter: ReasonAdapter) -> str:
         if adapter.base_pass_rate is None or adapter.adapter_pass_rate is None:
             return "—"

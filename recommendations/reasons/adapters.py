@@ -158,11 +158,13 @@ def _usable(adapter: ReasonAdapter) -> None:
     """Raise AdapterError when this process's backend could not serve the version."""
     if adapter.base_model != base_model_name():
         raise AdapterError(
-            f"v{adapter.version} was trained on {adapter.base_model!r}; the reasons backend serves "
+            f"reason adapter v{adapter.version} was trained on {adapter.base_model!r}; the reasons backend serves "
             f"{base_model_name()!r} (REASON_MODEL)"
         )
     if not (Path(adapter.path) / "adapter_config.json").is_file():
-        raise AdapterError(f"v{adapter.version}'s adapter directory {adapter.path} is missing or holds no adapter")
+        raise AdapterError(
+            f"reason adapter v{adapter.version}'s directory {adapter.path} is missing or holds no adapter"
+        )
 
 
 def adapter_check_run(*, adapter_id: int, loaded: tuple[object, object, str] | None = None) -> ReasonAdapter:
@@ -174,7 +176,7 @@ def adapter_check_run(*, adapter_id: int, loaded: tuple[object, object, str] | N
     _usable(adapter)
     heldout_file = Path(adapter.path) / "heldout.jsonl"
     if not heldout_file.is_file():
-        raise AdapterError(f"v{adapter.version} has no held-out examples ({heldout_file} is missing)")
+        raise AdapterError(f"reason adapter v{adapter.version} has no held-out examples ({heldout_file} is missing)")
     heldout = [HeldOut(**json.loads(line)) for line in heldout_file.read_text(encoding="utf-8").splitlines() if line]
     model, tokenizer, device = loaded or model_load(
         source=settings.REASON_MODEL, device=device_pick(settings.REASON_DEVICE)
@@ -219,11 +221,11 @@ def adapter_activate(*, adapter_id: int, user_id: int | None = None, force: bool
         _lock()
         adapter = ReasonAdapter.objects.get(pk=adapter_id)
         if adapter.state == AdapterState.ACTIVE:
-            raise AdapterError(f"v{adapter.version} is active already")
+            raise AdapterError(f"reason adapter v{adapter.version} is active already")
         _usable(adapter)
         passed, words = adapter_verdict(adapter)
         if not passed and not force:
-            raise AdapterCheckError(f"v{adapter.version} is not activated: {words}")
+            raise AdapterCheckError(f"reason adapter v{adapter.version} is not activated: {words}")
         current = ReasonAdapter.objects.filter(state=AdapterState.ACTIVE).first()
         if current is not None:
             current.state = AdapterState.RETIRED

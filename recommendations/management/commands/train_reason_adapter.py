@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recommendations.reasons.adapters import (
     HELDOUT_SHARE,
+    AdapterCheckError,
     AdapterError,
     adapter_activate,
     adapter_train,
@@ -55,6 +56,8 @@ class Command(BaseCommand):
         if options["activate"]:
             try:
                 adapter = adapter_activate(adapter_id=adapter.pk, force=options["force"])
-            except AdapterError as exc:
+            except AdapterCheckError as exc:
                 raise CommandError(f"{exc}; it is stored inactive (--force activates it anyway)") from exc
+            except AdapterError as exc:
+                raise CommandError(f"{exc}; it is stored inactive") from exc
             self.stdout.write(f"activated {adapter}: reasons are now written as {adapter.served().label}")

@@ -59,7 +59,7 @@ def test_activating_a_failed_version_is_refused_with_both_numbers(operator_clien
     messages = [str(m) for m in _act(operator_client, "activate", failed).context["messages"]]
 
     assert messages == [
-        f"v{failed.version} is not activated: held-out loss 1.5000 against the base model's 2.5000; "
+        f"reason adapter v{failed.version} is not activated: held-out loss 1.5000 against the base model's 2.5000; "
         "guardrail pass rate 40.0% against the base model's 60.0% (floor 50%)"
     ]
     failed.refresh_from_db()
