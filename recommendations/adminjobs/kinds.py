@@ -14,16 +14,22 @@ from recommendations.errors import UnknownProduct
 from recommendations.preview import placement
 from recommendations.preview.prompt import PreviewError, template_preview
 from recommendations.reasons import adapters
-from recommendations.reasons.backend_choice import reasons_backend
+from recommendations.reasons.backend_choice import _backend, reasons_backend
 from recommendations.reasons.backends import BackendError
-from recommendations.reasons.models import ReasonAdapter
+from recommendations.reasons.models import PromptTemplateVersion, Purpose, ReasonAdapter
 from recommendations.reasons.templates import TemplateError
 from recommendations.rules.editing import rule_dry_run
 
 
 def prompt_preview(params: dict[str, Any]) -> dict[str, Any]:
     """params: version_id, backend, pairs [[customer, product], …] → each pair's preview or why not."""
-    backend = reasons_backend(params["backend"])
+    purpose = (
+        PromptTemplateVersion.objects.filter(pk=params["version_id"])
+        .values_list("template__purpose", flat=True)
+        .first()
+    )
+    # A reason is previewed as served (with the active adapter); rerank runs on the base model.
+    backend = reasons_backend(params["backend"]) if purpose == Purpose.REASON else _backend(params["backend"])
     results = []
     for customer_id, product_id in params["pairs"]:
         try:

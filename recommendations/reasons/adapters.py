@@ -178,8 +178,9 @@ def adapter_check_run(*, adapter_id: int, loaded: tuple[object, object, str] | N
     if not heldout_file.is_file():
         raise AdapterError(f"reason adapter v{adapter.version} has no held-out examples ({heldout_file} is missing)")
     heldout = [HeldOut(**json.loads(line)) for line in heldout_file.read_text(encoding="utf-8").splitlines() if line]
+    # fp32 like the check at the end of training, so a version's figures compare across runs.
     model, tokenizer, device = loaded or model_load(
-        source=settings.REASON_MODEL, device=device_pick(settings.REASON_DEVICE)
+        source=settings.REASON_MODEL, device=device_pick(settings.REASON_DEVICE), half=False
     )
     peft_model = PeftModel.from_pretrained(model, adapter.path).eval()
     figures = adapter_check(
