@@ -5,6 +5,7 @@ with the version in the reasons and their cache keys, the base model when the ad
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -15,6 +16,7 @@ from recommendations.reasons.adapters import (
     AdapterCheckError,
     AdapterError,
     adapter_activate,
+    adapter_check_run,
     adapter_rollback,
     adapter_train,
     examples_split,
@@ -29,7 +31,7 @@ from recommendations.reasons.pool import active_templates
 from recommendations.reasons.stage import reason_keys
 from recsite.metrics import FALLBACKS
 from tests.factories import ReasonAdapterFactory
-from tests.recommendations.reasons.adapter_fixtures import adapter_train_on_examples, repeat_buyers_shop
+from tests.recommendations.reasons.adapter_fixtures import EXAMPLE, adapter_train_on_examples, repeat_buyers_shop
 from tests.recommendations.reasons_fixtures import default_templates
 
 pytestmark = pytest.mark.django_db
@@ -217,3 +219,20 @@ def test_generated_reasons_record_the_adapter_version(settings, adapter_dir, llm
     assert Generation.objects.get().model == f"{SMOLLM2_NAME}+adapter@v{adapter.version}"
     assert reasons_backend().model == SMOLLM2_NAME  # rolled back: the base model writes again
     assert isinstance(_backend("transformers"), TransformersBackend)
+
+
+@pytest.mark.slow
+def test_the_check_runs_again_on_a_stored_version_and_an_active_one_stays_active(adapter_dir, tmp_path):
+    shop = repeat_buyers_shop(customers=1)
+    directory = tmp_path / "v1"
+    shutil.copytree(adapter_dir, directory)
+    heldout = {**EXAMPLE, "target_pk": shop["teapot"].pk, "seed_pk": shop["mug"].pk}
+    (directory / "heldout.jsonl").write_text(json.dumps(heldout) + "\n")
+    adapter = ReasonAdapterFactory(path=str(directory), state=AdapterState.ACTIVE, base_loss=None, adapter_loss=None)
+
+    checked = adapter_check_run(adapter_id=adapter.pk, loaded=model_load(source="", device="cpu", half=False))
+
+    assert checked.state == AdapterState.ACTIVE
+    assert checked.adapter_loss < checked.base_loss  # trained on this very example
+    assert (checked.check_prompts, checked.check_floor) == (1, 0.5)
+    assert checked.checked_at is not None
