@@ -115,25 +115,20 @@ class TransformersBackend:
         self, *, prompts: Sequence[str], max_new_tokens: int, adapter_name: str | None = None
     ) -> list[Generated]:
         model, tokenizer, device = self.load()
-        if self._peft is None:
-            return generate_texts(
-                model=model,
-                tokenizer=tokenizer,
-                device=device,
-                prompts=prompts,
-                max_new_tokens=max_new_tokens,
-                batch_size=self.batch_size,
-            )
-        # peft put the adapters into the base's layers: the base answers with them switched off.
+        # One generation at a time: an adapter being loaded into the base's layers, or another
+        # call's adapter switched on, must not show through.
         with self._lock:
-            if adapter_name is None:
-                context = self._peft.disable_adapter()
-            else:
-                self._peft.set_adapter(adapter_name)
-                context = contextlib.nullcontext()
+            context: contextlib.AbstractContextManager = contextlib.nullcontext()
+            if self._peft is not None:
+                model = self._peft
+                if adapter_name is None:
+                    # peft put the adapters into the base's layers: the base answers with them off.
+                    context = self._peft.disable_adapter()
+                else:
+                    self._peft.set_adapter(adapter_name)
             with context:
                 return generate_texts(
-                    model=self._peft,
+                    model=model,
                     tokenizer=tokenizer,
                     device=device,
                     prompts=prompts,
