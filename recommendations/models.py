@@ -9,6 +9,7 @@ from recommendations.reasons.models import (  # noqa: F401
     Generation,
     PromptTemplate,
     PromptTemplateVersion,
+    ReasonAdapter,
     ReasonServing,
 )
 from recommendations.shadow.models import ShadowList, ShadowStrategy  # noqa: F401

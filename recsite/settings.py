@@ -323,6 +323,11 @@ REASON_OPENAI_API_KEY = os.environ.get("REASON_OPENAI_API_KEY", "")
 REASON_OPENAI_TIMEOUT = float(os.environ.get("REASON_OPENAI_TIMEOUT", "10"))
 REASON_OPENAI_RETRIES = int(os.environ.get("REASON_OPENAI_RETRIES", "2"))
 REASON_OPENAI_CONCURRENCY = int(os.environ.get("REASON_OPENAI_CONCURRENCY", "4"))
+# Fine-tuned LoRA adapters of the local reason model (recommendations.reasons.adapters): their
+# directories, and the guardrail pass rate an adapter must reach in its offline check (besides a
+# held-out loss below the base model's and a pass rate at least the base model's).
+REASON_ADAPTER_DIR = Path(os.environ.get("REASON_ADAPTER_DIR", VAR_DIR / "models" / "reason-adapters"))
+REASON_ADAPTER_MIN_PASS_RATE = float(os.environ.get("REASON_ADAPTER_MIN_PASS_RATE", "0.5"))
 # Conversations (/api/v1/conversations/): kept in the cache this long after their last turn, at
 # most this many turns of at most this many characters; the request waits this long for the local
 # model's reading of a turn on a worker before the rule parser answers.
@@ -343,6 +348,9 @@ ADMIN_JOB_QUEUE_WAIT_S = int(os.environ.get("ADMIN_JOB_QUEUE_WAIT_S", "300"))
 ADMIN_JOBS_PER_USER = int(os.environ.get("ADMIN_JOBS_PER_USER", "3"))
 ADMIN_JOB_QUEUE = os.environ.get("ADMIN_JOB_QUEUE", "default")
 ADMIN_JOB_MODEL_QUEUE = os.environ.get("ADMIN_JOB_MODEL_QUEUE", "gpu")
+# Training a reason adapter (and its offline check) from the admin: a job on the gpu queue too,
+# with a limit of its own (minutes on a GPU, longer on a CPU worker).
+ADMIN_JOB_TRAINING_TIME_LIMIT_S = int(os.environ.get("ADMIN_JOB_TRAINING_TIME_LIMIT_S", "3600"))
 
 # --- Monitoring -------------------------------------------------------------------------------
 # PSI above this raises a drift alert (0.2: the usual "significant shift" reading of PSI).

@@ -82,6 +82,7 @@ ROLE_MIGRATIONS = (
     ("recommendations.migrations.0010_badcase_from_experiments", "BADCASE_ROLES"),
     ("recommendations.migrations.0011_default_strategy_roles", "DEFAULT_STRATEGY_ROLES"),
     ("monitoring.migrations.0002_operators_view_monitoring", "ROLES"),
+    ("recommendations.migrations.0016_reason_adapters", "ADAPTER_ROLES"),
 )
 
 

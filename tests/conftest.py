@@ -38,14 +38,17 @@ def redis_url() -> str:
 
 @pytest.fixture(autouse=True)
 def fresh_reason_caches():
-    """The reasons' per-process template snapshot and text cache hold rows of earlier tests."""
+    """The reasons' per-process template and adapter snapshots and text cache hold rows of earlier tests."""
+    from recommendations.reasons.adapter_serving import adapter_active_forget
     from recommendations.reasons.cache import memory_clear
     from recommendations.reasons.pool import active_templates_forget
 
     active_templates_forget()
+    adapter_active_forget()
     memory_clear()
     yield
     active_templates_forget()
+    adapter_active_forget()
     memory_clear()
 
 

@@ -129,3 +129,24 @@ class MerchRuleFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"rule {n}")
     kind = "boost"
     multiplier = 2.0
+
+
+class ReasonAdapterFactory(factory.django.DjangoModelFactory):
+    """A stored adapter version that passed its check; `path` must be given (a directory with an
+    adapter_config.json for anything that activates it)."""
+
+    class Meta:
+        model = "recommendations.ReasonAdapter"
+
+    version = factory.Sequence(lambda n: n + 1)
+    base_model = "SmolLM2-135M-Instruct"
+    state = "passed"
+    examples = 90
+    heldout_examples = 10
+    steps = 100
+    base_loss = 2.5
+    adapter_loss = 1.5
+    base_pass_rate = 0.6
+    adapter_pass_rate = 0.8
+    check_prompts = 10
+    check_floor = 0.5

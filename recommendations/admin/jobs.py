@@ -22,15 +22,17 @@ from recommendations.adminjobs.service import (
 from recommendations.tasks import run_admin_job
 
 
-def job_submit(request: HttpRequest, *, kind: str, params: dict[str, Any], model: bool = False) -> AdminJob:
+def job_submit(
+    request: HttpRequest, *, kind: str, params: dict[str, Any], model: bool = False, time_limit_s: int | None = None
+) -> AdminJob:
     """Create the request user's job and queue it (`model`: on the queue of the workers that hold
-    the language model). Raises JobLimitReached. A broker that cannot be reached fails the job at
-    once, with a message the page shows (nothing ran)."""
+    the language model; `time_limit_s`: default ADMIN_JOB_TIME_LIMIT_S). Raises JobLimitReached. A
+    broker that cannot be reached fails the job at once, with a message the page shows (nothing ran)."""
     job = job_create(
         user_id=request.user.pk,
         kind=kind,
         params=params,
-        time_limit_s=settings.ADMIN_JOB_TIME_LIMIT_S,
+        time_limit_s=time_limit_s or settings.ADMIN_JOB_TIME_LIMIT_S,
         queue_wait_s=settings.ADMIN_JOB_QUEUE_WAIT_S,
         per_user=settings.ADMIN_JOBS_PER_USER,
     )

@@ -13,15 +13,23 @@ from recommendations.adminjobs.models import JobKind
 from recommendations.errors import UnknownProduct
 from recommendations.preview import placement
 from recommendations.preview.prompt import PreviewError, template_preview
-from recommendations.reasons.backend_choice import _backend
+from recommendations.reasons import adapters
+from recommendations.reasons.backend_choice import _backend, reasons_backend
 from recommendations.reasons.backends import BackendError
+from recommendations.reasons.models import PromptTemplateVersion, Purpose, ReasonAdapter
 from recommendations.reasons.templates import TemplateError
 from recommendations.rules.editing import rule_dry_run
 
 
 def prompt_preview(params: dict[str, Any]) -> dict[str, Any]:
     """params: version_id, backend, pairs [[customer, product], …] → each pair's preview or why not."""
-    backend = _backend(params["backend"])
+    purpose = (
+        PromptTemplateVersion.objects.filter(pk=params["version_id"])
+        .values_list("template__purpose", flat=True)
+        .first()
+    )
+    # A reason is previewed as served (with the active adapter); rerank runs on the base model.
+    backend = reasons_backend(params["backend"]) if purpose == Purpose.REASON else _backend(params["backend"])
     results = []
     for customer_id, product_id in params["pairs"]:
         try:
@@ -68,8 +76,33 @@ def merch_rule_dry_run(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def adapter_train(params: dict[str, Any]) -> dict[str, Any]:
+    """params: steps, limit (examples at most), user_id → the new version and its check, or why not."""
+    try:
+        adapter = adapters.adapter_train(steps=params["steps"], limit=params["limit"], user_id=params["user_id"])
+    except adapters.AdapterError as exc:
+        return {"error": str(exc)}
+    return _adapter_result(adapter)
+
+
+def adapter_check(params: dict[str, Any]) -> dict[str, Any]:
+    """params: adapter_id → its offline check's figures and verdict, or why it could not run."""
+    try:
+        adapter = adapters.adapter_check_run(adapter_id=params["adapter_id"])
+    except adapters.AdapterError as exc:
+        return {"error": str(exc)}
+    return _adapter_result(adapter)
+
+
+def _adapter_result(adapter: ReasonAdapter) -> dict[str, Any]:
+    passed, words = adapters.adapter_verdict(adapter)
+    return {"adapter_id": adapter.pk, "version": adapter.version, "passed": passed, "verdict": words}
+
+
 RUNNERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     JobKind.PROMPT_PREVIEW: prompt_preview,
     JobKind.PLACEMENT_PREVIEW: placement_preview,
     JobKind.RULE_DRY_RUN: merch_rule_dry_run,
+    JobKind.ADAPTER_TRAIN: adapter_train,
+    JobKind.ADAPTER_CHECK: adapter_check,
 }

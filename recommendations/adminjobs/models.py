@@ -13,6 +13,8 @@ class JobKind(models.TextChoices):
     PROMPT_PREVIEW = "prompt_preview", "prompt template preview"
     PLACEMENT_PREVIEW = "placement_preview", "recommendation preview"
     RULE_DRY_RUN = "rule_dry_run", "merchandising rule dry run"
+    ADAPTER_TRAIN = "adapter_train", "reason adapter training and check"
+    ADAPTER_CHECK = "adapter_check", "reason adapter offline check"
 
 
 class JobState(models.TextChoices):

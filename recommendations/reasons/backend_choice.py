@@ -1,4 +1,5 @@
-"""Which text-generation backend serves (`REASON_BACKEND`), built once per process."""
+"""Which text-generation backend serves (`REASON_BACKEND`), built once per process; for reasons,
+the local model carries the active fine-tuned adapter (`adapter_serving`)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import functools
 
 from django.conf import settings
 
+from recommendations.reasons.adapter_serving import adapter_active
 from recommendations.reasons.backends import BACKENDS, GROUNDED, OPENAI, TRANSFORMERS, Backend, GroundedBackend
-from recommendations.reasons.local_lm import TransformersBackend
+from recommendations.reasons.local_lm import SMOLLM2_NAME, TransformersBackend
 from recommendations.reasons.openai_api import OpenAIBackend
 
 
@@ -44,7 +46,27 @@ def backend_identity() -> tuple[str, str]:
     """(backend name, model) of the configured backend without loading a model (the request path)."""
     name = settings.REASON_BACKEND
     if name == TRANSFORMERS:
-        return name, settings.REASON_MODEL or "SmolLM2-135M-Instruct"
+        return name, settings.REASON_MODEL or SMOLLM2_NAME
     if name == OPENAI:
         return name, settings.REASON_OPENAI_MODEL
     return GROUNDED, ""
+
+
+def reasons_backend(name: str | None = None) -> Backend:
+    """The backend that writes reasons (`name`, default the configured one): the local model with
+    the active adapter on it, if any (rerank and conversations use the base: `backend_current`)."""
+    backend = _backend(name or settings.REASON_BACKEND)
+    if isinstance(backend, TransformersBackend):
+        return backend.adapted(adapter_active())
+    return backend
+
+
+def reasons_identity() -> tuple[str, str]:
+    """(backend name, model) that reasons are written and cached under, without loading a model:
+    `<base>+adapter@v<n>` while an adapter trained on the configured base is active."""
+    name, model = backend_identity()
+    if name == TRANSFORMERS:
+        adapter = adapter_active()
+        if adapter is not None and adapter.base_model == model:
+            return name, adapter.label
+    return name, model

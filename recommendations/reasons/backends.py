@@ -30,6 +30,21 @@ class Generated:
     failure: str = ""
 
 
+@dataclass(frozen=True)
+class ServedAdapter:
+    """The fine-tuned adapter the local model serves reasons with (the active `ReasonAdapter`)."""
+
+    version: int
+    base_model: str
+    path: str
+
+    @property
+    def label(self) -> str:
+        """The model its reasons record, and their cache keys hold: a rollback never serves the
+        other version's text."""
+        return f"{self.base_model}+adapter@v{self.version}"
+
+
 class Backend(Protocol):
     name: str
     # The model's name or path ("" for grounded): part of the cache key.

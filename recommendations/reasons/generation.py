@@ -25,7 +25,7 @@ from placements.public import Placement
 from recommendations.badcases.cases import badcase_create
 from recommendations.badcases.models import BadCaseSource
 from recommendations.reasons import cache
-from recommendations.reasons.backend_choice import backend_current
+from recommendations.reasons.backend_choice import reasons_backend
 from recommendations.reasons.backends import GROUNDED, Backend
 from recommendations.reasons.basis import Basis, product_facts, reason_variables
 from recommendations.reasons.guardrails import reason_check, reason_clean
@@ -84,7 +84,7 @@ def reasons_generate(
     answer is not stored (see the module doc).
     """
     began = time.perf_counter()
-    backend = backend or backend_current()
+    backend = backend or reasons_backend()
     if backend.name == GROUNDED or not specs:
         return GenerationReport(len(specs), 0, 0, 0, 0, time.perf_counter() - began)
     keyed = {_key(spec, backend): spec for spec in specs}

@@ -29,8 +29,23 @@ class InstructionExample:
     output: str
 
 
+@dataclass(frozen=True)
+class InstructionItem:
+    """An example with the products it names: the adapters' offline check renders the served
+    reason prompt for the same item and seed."""
+
+    example: InstructionExample
+    target_pk: int
+    seed_pk: int
+
+
 def instruction_examples(*, limit: int | None = None) -> Iterator[InstructionExample]:
     """The examples, customer by customer (three queries in all)."""
+    return (item.example for item in instruction_items(limit=limit))
+
+
+def instruction_items(*, limit: int | None = None) -> Iterator[InstructionItem]:
+    """The examples with their target and seed products, customer by customer."""
     sql = (
         "SELECT customer_id, product_id FROM ("
         " SELECT customer_id, product_id, max(timestamp) AS last FROM catalog_event WHERE type = %s"
@@ -56,11 +71,12 @@ def instruction_examples(*, limit: int | None = None) -> Iterator[InstructionExa
     }
     for target, history in pairs:
         seed = seeds.get(target, {}).get(tuple(history)) or history[0]
-        yield InstructionExample(
+        example = InstructionExample(
             instruction=INSTRUCTION,
             input="Recent purchases: " + "; ".join(titles[pk] for pk in history),
             output=f"{titles[target]}. Because you bought {titles[seed]}.",
         )
+        yield InstructionItem(example=example, target_pk=target, seed_pk=seed)
 
 
 def _strongest_seeds(*, pairs: list[tuple[int, list[int]]]) -> dict[int, dict[tuple[int, ...], int]]:

@@ -43,15 +43,34 @@ def lora_train(
 
     `loaded`: a (model, tokenizer, device) this process holds already (its weights get the adapters).
     """
-    import torch  # noqa: PLC0415 - torch: heavy, loaded by LoRA training only
-    from peft import LoraConfig, get_peft_model  # noqa: PLC0415 - peft: heavy, loaded by LoRA training only
-
-    began = time.perf_counter()
-    # fp32 weights: the optimizer steps the adapters in full precision; autocast runs fp16 on cuda.
-    base, tokenizer, device = loaded or model_load(source=model, device=device_pick(), half=False)
     examples = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
     if not examples:
         raise ValueError(f"{path} holds no examples")
+    report, _ = lora_fit(
+        examples=examples, output_dir=output_dir, steps=steps, model=model, batch_size=batch_size, loaded=loaded
+    )
+    return report
+
+
+def lora_fit(
+    *,
+    examples: list[dict],
+    output_dir: str,
+    steps: int = 100,
+    model: str = "",
+    batch_size: int = 4,
+    loaded: tuple[object, object, str] | None = None,
+) -> tuple[LoraReport, object]:
+    """Train LoRA adapters on `{instruction, input, output}` examples and save them in `output_dir`;
+    returns the report and the peft model (base + adapter, in eval mode) for an offline check."""
+    import torch  # noqa: PLC0415 - torch: heavy, loaded by LoRA training only
+    from peft import LoraConfig, get_peft_model  # noqa: PLC0415 - peft: heavy, loaded by LoRA training only
+
+    if not examples:
+        raise ValueError("no examples to train on")
+    began = time.perf_counter()
+    # fp32 weights: the optimizer steps the adapters in full precision; autocast runs fp16 on cuda.
+    base, tokenizer, device = loaded or model_load(source=model, device=device_pick(), half=False)
     texts = [
         chat_text(tokenizer, f"{e['instruction']}\n{e['input']}") + e["output"] + tokenizer.eos_token for e in examples
     ]
@@ -85,4 +104,4 @@ def lora_train(
         output_dir=output_dir,
     )
     (Path(output_dir) / "report.json").write_text(json.dumps(report.__dict__, indent=2))
-    return report
+    return report, peft_model

@@ -1,4 +1,5 @@
-"""Prompt templates, their versions, the generation cache and the prompt pool's serving log."""
+"""Prompt templates, their versions, the generation cache, the prompt pool's serving log and the
+fine-tuned adapters of the local reason model."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from django.conf import settings
 from django.db import models
 
 from placements.public import Placement
+from recommendations.reasons.backends import ServedAdapter
 
 
 class Purpose(models.TextChoices):
@@ -112,3 +114,67 @@ class ReasonServing(models.Model):
 
     def __str__(self) -> str:
         return str(self.recommendation_id)
+
+
+class AdapterState(models.TextChoices):
+    TRAINED = "trained", "trained, not checked"
+    PASSED = "passed", "check passed"
+    FAILED = "failed", "check failed"
+    ACTIVE = "active", "active (served)"
+    RETIRED = "retired", "retired (served before)"
+
+
+class ReasonAdapter(models.Model):
+    """One version of a LoRA adapter of the local reason model (`recommendations.reasons.adapters`):
+    its training report, its offline check against the base model, and whether it is served.
+
+    At most one version is active; the `transformers` backend then serves base + that adapter and
+    labels its reasons `<base>+adapter@v<version>`.
+    """
+
+    version = models.PositiveIntegerField(unique=True)
+    base_model = models.CharField(max_length=500)
+    path = models.CharField(max_length=1000, help_text="The adapter's directory (peft `save_pretrained`).")
+    state = models.CharField(max_length=10, choices=AdapterState.choices, default=AdapterState.TRAINED)
+    # The training report.
+    examples = models.PositiveIntegerField(default=0)
+    heldout_examples = models.PositiveIntegerField(default=0)
+    steps = models.PositiveIntegerField(default=0)
+    first_loss = models.FloatField(default=0.0)
+    last_loss = models.FloatField(default=0.0)
+    training_seconds = models.FloatField(default=0.0)
+    device = models.CharField(max_length=16, default="cpu")
+    # The offline check (`adapter_check`): held-out loss per target token and the guardrails' pass
+    # rate on the check prompts, base model and adapter on the same examples; null until checked.
+    base_loss = models.FloatField(null=True, blank=True)
+    adapter_loss = models.FloatField(null=True, blank=True)
+    base_pass_rate = models.FloatField(null=True, blank=True)
+    adapter_pass_rate = models.FloatField(null=True, blank=True)
+    check_prompts = models.PositiveIntegerField(default=0)
+    check_floor = models.FloatField(null=True, blank=True, help_text="The pass-rate floor the check applied.")
+    checked_at = models.DateTimeField(null=True, blank=True)
+    trained_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    activated_at = models.DateTimeField(null=True, blank=True)
+    # The version that was active when this one was activated: a rollback serves it again.
+    replaced = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["state"], condition=models.Q(state="active"), name="reasonadapter_one_active"
+            ),
+        ]
+        permissions = [("force_activate_reasonadapter", "Can activate a reason adapter that failed its check")]
+
+    def __str__(self) -> str:
+        return f"reason adapter v{self.version}{' (active)' if self.state == AdapterState.ACTIVE else ''}"
+
+    def served(self) -> ServedAdapter:
+        return ServedAdapter(version=self.version, base_model=self.base_model, path=self.path)

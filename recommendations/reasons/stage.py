@@ -21,7 +21,7 @@ from placements.public import Strategy
 from recommendations.contracts import REASON_GENERATED, REASON_GROUNDED, ScoredItem
 from recommendations.embeddings.customers import HISTORY_ITEMS
 from recommendations.reasons import cache
-from recommendations.reasons.backend_choice import backend_identity
+from recommendations.reasons.backend_choice import backend_identity, reasons_identity
 from recommendations.reasons.backends import GROUNDED
 from recommendations.reasons.basis import SEMANTIC, Basis, basis_of, product_facts, reason_variables, semantic_seeds
 from recommendations.reasons.models import Purpose
@@ -67,7 +67,7 @@ def item_bases(*, items: Sequence[ScoredItem], strategy: Strategy, history_pks: 
 
 
 def reason_keys(*, template: ActiveTemplate, items: Sequence[ScoredItem], bases: Sequence[Basis]) -> list[str]:
-    backend, model = backend_identity()
+    backend, model = reasons_identity()
     return [
         cache.cache_key(
             purpose=Purpose.REASON,
