@@ -27,7 +27,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from recommendations.reasons.adapter_check import HeldOut, adapter_check, check_verdict
+from recommendations.reasons.adapter_check import HeldOut, adapter_check, check_verdict, served_examples
 from recommendations.reasons.adapter_serving import adapter_active_forget
 from recommendations.reasons.instructions import instruction_items
 from recommendations.reasons.local_lm import SMOLLM2_NAME, device_pick, model_load
@@ -65,11 +65,14 @@ def adapter_verdict(adapter: ReasonAdapter) -> tuple[bool, str]:
 
 
 def examples_split(*, limit: int | None, heldout_share: float = HELDOUT_SHARE) -> tuple[list[HeldOut], list[HeldOut]]:
-    """(training, held-out) examples, one per customer, shuffled with a fixed seed."""
-    items = [
-        HeldOut(**asdict(item.example), target_pk=item.target_pk, seed_pk=item.seed_pk)
-        for item in instruction_items(limit=limit)
-    ]
+    """(training, held-out) examples, one per customer, shuffled with a fixed seed, as the served
+    reason prompt asks them (`served_examples`)."""
+    items = served_examples(
+        examples=[
+            HeldOut(**asdict(item.example), target_pk=item.target_pk, seed_pk=item.seed_pk)
+            for item in instruction_items(limit=limit)
+        ]
+    )
     if len(items) < 2:
         raise AdapterError(
             f"{len(items)} instruction example(s): training needs at least 2 (customers who bought two "

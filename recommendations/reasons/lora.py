@@ -30,6 +30,12 @@ class LoraReport:
     output_dir: str
 
 
+def example_prompt(instruction: str, text: str) -> str:
+    """An example's prompt: the instruction, then its input when it has one (an example made from
+    the served prompt has none, and is then exactly what serving sends)."""
+    return f"{instruction}\n{text}" if text else instruction
+
+
 def lora_train(
     *,
     path: str,
@@ -72,7 +78,8 @@ def lora_fit(
     # fp32 weights: the optimizer steps the adapters in full precision; autocast runs fp16 on cuda.
     base, tokenizer, device = loaded or model_load(source=model, device=device_pick(), half=False)
     texts = [
-        chat_text(tokenizer, f"{e['instruction']}\n{e['input']}") + e["output"] + tokenizer.eos_token for e in examples
+        chat_text(tokenizer, example_prompt(e["instruction"], e["input"])) + e["output"] + tokenizer.eos_token
+        for e in examples
     ]
     peft_model = get_peft_model(
         base,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from recommendations.reasons.adapter_check import HeldOut, adapter_check, check_cases, check_verdict
+from recommendations.reasons.adapter_check import HeldOut, adapter_check, check_cases, check_verdict, served_examples
 from recommendations.reasons.local_lm import model_load
 from recommendations.reasons.lora import lora_fit
 from tests.recommendations.reasons.adapter_fixtures import EXAMPLE, repeat_buyers_shop
@@ -51,6 +51,22 @@ def test_check_prompts_are_the_served_reason_prompt_for_the_item_and_its_seed():
     assert len(cases) == 1  # a product deleted since training drops out
     assert "Product: Blue Teapot\nFact: people who bought White Mug also bought it." in cases[0].prompt
     assert (cases[0].item.title, [h.title for h in cases[0].history]) == ("BLUE TEAPOT", ["WHITE MUG"])
+
+
+@pytest.mark.django_db
+def test_training_examples_are_the_served_prompt_answered_by_the_grounded_reason():
+    # given the instruction data's example of a customer who bought the mug, then the teapot
+    shop = repeat_buyers_shop(customers=1)
+    example = HeldOut(**EXAMPLE, target_pk=shop["teapot"].pk, seed_pk=shop["mug"].pk)
+
+    # when it is made into a training example
+    [served] = served_examples(examples=[example])
+
+    # then the prompt is exactly what serving sends for that item and seed, and the answer the
+    # grounded reason of the same facts, as a sentence
+    assert served.instruction == check_cases(examples=[example])[0].prompt and served.input == ""
+    assert served.output == "Because you bought White Mug."
+    assert (served.target_pk, served.seed_pk) == (example.target_pk, example.seed_pk)
 
 
 @pytest.mark.slow

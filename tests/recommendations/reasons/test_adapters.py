@@ -131,7 +131,8 @@ def test_the_split_holds_customers_out_of_training():
     train, heldout = examples_split(limit=None, heldout_share=0.2)
 
     assert (len(train), len(heldout)) == (8, 2)
-    assert train[0].output == "BLUE TEAPOT. Because you bought WHITE MUG."
+    # as serving asks them: the served prompt, the grounded reason as the answer
+    assert all(e.input == "" and e.output == "Because you bought White Mug." for e in train + heldout)
 
 
 def test_reasons_are_keyed_and_labelled_by_the_active_version(settings, stored):
@@ -174,9 +175,7 @@ def test_training_stores_a_checked_version_with_its_files(settings, tmp_path):
     assert adapter.adapter_loss is not None and adapter.base_loss is not None and adapter.check_prompts == 1
     directory = tmp_path / "v1"
     assert adapter.path == str(directory) and (directory / "adapter_config.json").is_file()
-    assert (
-        json.loads((directory / "heldout.jsonl").read_text())["output"] == "BLUE TEAPOT. Because you bought WHITE MUG."
-    )
+    assert json.loads((directory / "heldout.jsonl").read_text())["output"] == "Because you bought White Mug."
     assert [p.name for p in tmp_path.iterdir()] == ["v1"]  # the training directory was renamed
 
 
