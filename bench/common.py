@@ -11,6 +11,15 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def django_setup() -> None:
+    """Set up Django without connecting: the ranking and evaluation code reads the strategy and
+    placement types of Django apps (a bench on arrays needs no database)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recsite.settings")
+    import django  # noqa: PLC0415 - only the benches that need it pay for it
+
+    django.setup()
+
+
 def machine() -> dict:
     cpu = ""
     try:

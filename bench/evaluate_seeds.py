@@ -33,19 +33,11 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import print_table, write_results  # noqa: E402
-
-
-def _django_setup() -> None:
-    """The strategy and placement types live in Django apps: set up, no database connection made."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recsite.settings")
-    import django
-
-    django.setup()
+from bench.common import django_setup, print_table, write_results  # noqa: E402
 
 
 def dump(path: Path) -> None:
-    _django_setup()
+    django_setup()
     from recommendations.interactions import interactions_load
     from recommendations.ranking.features import catalog_load
 
@@ -127,7 +119,7 @@ def one_run(task: dict) -> dict:
 
 
 def run(args) -> None:
-    _django_setup()
+    django_setup()
     from placements.public import Strategy
     from recommendations.evaluation.strategies import STRATEGIES
     from recommendations.ranking.training import RANK_CANDIDATES, ROUNDS

@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import print_table, write_results  # noqa: E402
+from bench.common import django_setup, print_table, write_results  # noqa: E402
 from recsite.memory import peak_rss_mb  # noqa: E402
 
 DAY = 86_400.0
@@ -69,6 +69,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--candidates", type=int, default=300)
     args = parser.parse_args()
+    django_setup()
     from recommendations.ranking.features import catalog_build
     from recommendations.ranking.training import ranker_fit, training_data_build
 
