@@ -22,7 +22,7 @@ from django.conf import settings
 from kombu.exceptions import OperationalError
 
 from recommendations.conversation.changes import PRICE_DOWN, PRICE_UP, ConversationState, TurnChanges
-from recommendations.conversation.rules import Vocabulary, singular
+from recommendations.conversation.rules import Vocabulary, amounts, singular, words
 from recommendations.conversation.tasks import parse_turn
 from recommendations.reasons.backend_choice import backend_current, backend_identity
 from recommendations.reasons.backends import GROUNDED, TRANSFORMERS
@@ -137,7 +137,6 @@ def model_output_parse(*, output: str, vocabulary: Vocabulary, text: str) -> Tur
     price = data.get("price")
     if price not in (None, "cheaper", "pricier"):
         raise ModelParseFailed(f"price {price!r} is not cheaper, pricier or null")
-    said = _said(text)
     changes = TurnChanges(
         query_terms=tuple(_words(data.get("add_query"), "add_query")),
         price_direction={"cheaper": PRICE_DOWN, "pricier": PRICE_UP}.get(price or ""),
@@ -148,43 +147,27 @@ def model_output_parse(*, output: str, vocabulary: Vocabulary, text: str) -> Tur
         exclude_terms=tuple(singular(w.lower()) for w in _strings(data.get("exclude"), "exclude")),
         reset=data.get("reset") is True,
     )
-    _grounded(changes, said=said)
+    _grounded(changes, text=text)
     return changes
 
 
-def _said(text: str) -> set[str]:
-    """The shopper's words (and their singulars) and numbers, lower case."""
-    words = re.findall(r"[\w.-]+", text.lower())
-    return {form for word in words for form in (word, singular(word), word.rstrip("."))}
-
-
-def _grounded(changes: TurnChanges, *, said: set[str]) -> None:
-    """Raises ModelParseFailed naming the first part of `changes` the shopper did not write."""
+def _grounded(changes: TurnChanges, *, text: str) -> None:
+    """Raises ModelParseFailed naming the first part of `changes` the shopper did not write (words
+    and amounts read from `text` as the rule parser reads them; a plural matches its singular)."""
+    said = {form for word in words(text.lower()) for form in (word, singular(word))}
+    written = amounts(text.lower())
     parts = [
         *(("add_query", word) for word in changes.query_terms),
         *(("exclude", word) for word in changes.exclude_terms),
-        *(("brands", word) for brand in changes.brands for word in re.findall(r"[\w-]+", brand.lower())),
-        *(("attributes", word) for _, value in changes.attributes for word in re.findall(r"[\w-]+", value.lower())),
-        *(
-            (field, amount)
-            for field, amount in (("price_min", changes.price_min), ("price_max", changes.price_max))
-            if amount is not None
-        ),
+        *(("brands", word) for brand in changes.brands for word in words(brand.lower())),
+        *(("attributes", word) for _, value in changes.attributes for word in words(value.lower())),
     ]
     for field, part in parts:
-        if isinstance(part, Decimal):
-            if not any(_number(word) == part for word in said):
-                raise ModelParseFailed(f"{field} {part} is not a number the shopper wrote")
-        elif part not in said and singular(part) not in said:
+        if part not in said and singular(part) not in said:
             raise ModelParseFailed(f"{field} {part!r} is not in the shopper's words")
-
-
-def _number(word: str) -> Decimal | None:
-    try:
-        amount = Decimal(word.strip("£$€"))
-    except InvalidOperation:
-        return None
-    return amount if amount.is_finite() else None
+    for field, amount in (("price_min", changes.price_min), ("price_max", changes.price_max)):
+        if amount is not None and amount not in written:
+            raise ModelParseFailed(f"{field} {amount} is not a number the shopper wrote")
 
 
 def _words(value: Any, field: str) -> list[str]:
@@ -192,7 +175,7 @@ def _words(value: Any, field: str) -> list[str]:
         return []
     if not isinstance(value, str):
         raise ModelParseFailed(f"{field} is not text")
-    return [w for w in re.findall(r"[\w-]+", value.lower()) if len(w) > 1]
+    return [w for w in words(value.lower()) if len(w) > 1]
 
 
 def _strings(value: Any, field: str) -> list[str]:

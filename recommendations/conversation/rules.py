@@ -39,6 +39,7 @@ _RESET = re.compile(r"\b(?:start over|start again|reset|clear (?:all|everything|
 _NEGATION = re.compile(r"\b(?:no|not|without|except|excluding|exclude|nothing)\s+(?:(?:a|an|the|any|more)\s+)?([\w-]+)")
 _BY = re.compile(r"\bby\s+([\w&'-]+(?:\s+[\w&'-]+)?)")
 _WORD = re.compile(r"[\w-]+")
+_AMOUNT = re.compile(_NUMBER)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,16 @@ class Vocabulary:
 class ParsedTurn:
     changes: TurnChanges
     ignored: tuple[str, ...] = ()
+
+
+def words(text: str) -> list[str]:
+    """The words of `text` as the parser splits them (letters, digits, hyphens)."""
+    return _WORD.findall(text)
+
+
+def amounts(text: str) -> set[Decimal]:
+    """Every amount written in `text` ("7.50", "£7,50", "8"), as the price rules read one."""
+    return {amount for raw in _AMOUNT.findall(text) if (amount := _amount(raw)) is not None}
 
 
 def singular(word: str) -> str:
@@ -88,7 +99,7 @@ def rule_parse(text: str, vocabulary: Vocabulary) -> ParsedTurn:
         if name:
             brands.append(name)
             rest = rest.replace(match.group(0), " ")
-    words_brands, attributes, query_terms = _words_read(_WORD.findall(rest), vocabulary, ignored)
+    words_brands, attributes, query_terms = _words_read(words(rest), vocabulary, ignored)
     brands += words_brands
     if len(query_terms) > MAX_QUERY_TERMS:
         ignored.append(f"only the first {MAX_QUERY_TERMS} words were added to the query")
@@ -143,9 +154,12 @@ def _words_read(
 
 def _price(pattern: re.Pattern[str], text: str) -> Decimal | None:
     match = pattern.search(text)
-    if match is None:
-        return None
+    return None if match is None else _amount(match.group(1))
+
+
+def _amount(raw: str) -> Decimal | None:
+    """A matched number (a decimal comma read as a point)."""
     try:
-        return Decimal(match.group(1).replace(",", "."))
+        return Decimal(raw.replace(",", "."))
     except InvalidOperation:
         return None

@@ -42,7 +42,8 @@ CHECK_PROMPTS = 32
 
 @dataclass(frozen=True)
 class HeldOut:
-    """A held-out example: the instruction data's text, and the products it names."""
+    """A training or held-out example (`served_examples`: the served prompt and the grounded
+    answer; a version trained before that keeps the instruction data's text), and the products it names."""
 
     instruction: str
     input: str
