@@ -159,15 +159,9 @@ def adapter_train(
 
 def _usable(adapter: ReasonAdapter) -> None:
     """Raise AdapterError when this process's backend could not serve the version."""
-    if adapter.base_model != base_model_name():
-        raise AdapterError(
-            f"reason adapter v{adapter.version} was trained on {adapter.base_model!r}; the reasons backend serves "
-            f"{base_model_name()!r} (REASON_MODEL)"
-        )
-    if not (Path(adapter.path) / "adapter_config.json").is_file():
-        raise AdapterError(
-            f"reason adapter v{adapter.version}'s directory {adapter.path} is missing or holds no adapter"
-        )
+    problem = adapter.served().unservable(base_model_name())
+    if problem is not None:
+        raise AdapterError(f"reason adapter v{adapter.version} cannot be served: {problem}")
 
 
 def adapter_check_run(*, adapter_id: int, loaded: tuple[object, object, str] | None = None) -> ReasonAdapter:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 GROUNDED = "grounded"
@@ -43,6 +44,15 @@ class ServedAdapter:
         """The model its reasons record, and their cache keys hold: a rollback never serves the
         other version's text."""
         return f"{self.base_model}+adapter@v{self.version}"
+
+    def unservable(self, model: str) -> str | None:
+        """Why a backend serving base model `model` cannot serve this adapter, None when it can:
+        trained on another base, or its directory holds no adapter (gone, never written)."""
+        if self.base_model != model:
+            return f"it was trained on {self.base_model!r}; the reasons backend serves {model!r} (REASON_MODEL)"
+        if not (Path(self.path) / "adapter_config.json").is_file():
+            return f"its directory {self.path} is missing or holds no adapter"
+        return None
 
 
 class Backend(Protocol):

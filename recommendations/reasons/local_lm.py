@@ -94,10 +94,9 @@ class TransformersBackend:
         name = f"v{adapter.version}"
         with self._lock:
             try:
-                if adapter.base_model != self.model:
-                    raise BackendError(f"it was trained on {adapter.base_model!r}, this worker serves {self.model!r}")
-                if not (Path(adapter.path) / "adapter_config.json").is_file():
-                    raise BackendError(f"no adapter in {adapter.path}")
+                problem = adapter.unservable(self.model)
+                if problem is not None:
+                    raise BackendError(problem)
                 from peft import PeftModel  # noqa: PLC0415 - peft: heavy, loaded with the first adapter
 
                 if self._peft is None:
