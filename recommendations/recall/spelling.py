@@ -54,7 +54,7 @@ class Correction:
 
 def vocabulary_load() -> Vocabulary:
     """The catalog's vocabulary, counted by PostgreSQL in one pass over the lexical route's
-    document. Each product's lexemes unnested and grouped, not `ts_stat`: the same counts (a
+    stored document. Each product's lexemes unnested and grouped, not `ts_stat`: the same counts (a
     tsvector holds each lexeme once), but `ts_stat` slows down sharply with many distinct words
     (every SKU is one): 45 s against 1.4 s at 100k products (`bench/api_latency.py`'s catalog),
     past the web's statement timeout."""
