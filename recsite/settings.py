@@ -302,6 +302,10 @@ NEIGHBORS_MEMORY_BUDGET_MB = int(os.environ.get("NEIGHBORS_MEMORY_BUDGET_MB", "4
 # longest pending text; within this budget it picks its chunk and batch sizes (never sampling:
 # every product is embedded), and refuses when the model plus one text does not fit.
 EMBEDDING_MEMORY_BUDGET_MB = int(os.environ.get("EMBEDDING_MEMORY_BUDGET_MB", "2048"))
+# What PostgreSQL may hold while it builds the HNSW index (maintenance_work_mem, in the database
+# server, not in the worker): the graph of every row, about 2.5 KB a product, up to this. 1M
+# products need about 2,450 MB; a larger catalog builds partly on disk, slower, within it.
+EMBEDDING_INDEX_BUILD_MEMORY_MB = int(os.environ.get("EMBEDDING_INDEX_BUILD_MEMORY_MB", "3072"))
 # The drift job estimates its peak from the window's (customer, item) pairs before loading them;
 # over this budget it keeps a seeded share of the customers and says so, and refuses when the
 # window's item embeddings alone do not fit.

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from pgvector.psycopg.vector import register_vector_info
@@ -29,7 +30,7 @@ from psycopg.types import TypeInfo
 from catalog.public import Product, ProductEmbedding, product_text, text_hash
 from recommendations.embeddings.budget import EmbedPlan, embed_plan_logged
 from recommendations.embeddings.model import embedding_dimension, embedding_model_name, encode_texts, pick_device
-from recsite.memory import peak_rss_mb
+from recsite.memory import MB, peak_rss_mb
 
 HNSW_INDEX_NAME = "product_embedding_hnsw"
 # The replacement is built under this name beside the serving index, then renamed over it.
@@ -44,6 +45,10 @@ SWAP_ATTEMPTS = 10
 # A build whose client died (SIGKILL) stops within this instead of finishing unseen and holding
 # the rebuild lock; what it leaves is an invalid index, dropped by the next run.
 BUILD_CLIENT_CHECK_INTERVAL = "1s"
+# The HNSW graph a build holds per row (384 dimensions, m = 16): the built index measured 2,037 B a
+# row (docs/scale.md), plus a quarter for the build's own bookkeeping.
+INDEX_BUILD_BYTES_PER_ROW = 2560
+INDEX_BUILD_MIN_MB = 64
 # Session advisory lock (any constant) held by one rebuild at a time, freed when its session ends.
 REBUILD_LOCK_KEY = 0x656D6278
 
@@ -243,7 +248,7 @@ def embed_products(
     bulk = pending >= BULK_MIN_ROWS and pending * 2 >= Product.objects.count()
     # A run killed before left a half-built index, or none: set that right first.
     ensure_vector_index()
-    embedded, skipped = _embed_chunks(model_name=model_name, plan=plan, limit=limit, progress=progress)
+    embedded, skipped = embed_chunks(model_name=model_name, plan=plan, limit=limit, progress=progress)
     if bulk:
         rebuild_vector_index()
 
@@ -261,14 +266,17 @@ def embed_products(
     )
 
 
-def _embed_chunks(
+def embed_chunks(
     *,
     model_name: str,
     plan: EmbedPlan,
     limit: int | None,
     progress: Callable[[int], None] | None,
+    encode: Callable[..., np.ndarray] = encode_texts,
 ) -> tuple[int, int]:
-    """Read, encode and write chunk by chunk; returns (embedded, skipped)."""
+    """Read, encode (`encode`: texts to unit vectors; the configured model, or the 1M bench's
+    documented substitute) and write chunk by chunk, leaving the HNSW index alone; returns
+    (embedded, skipped)."""
     embedded = skipped = 0
     remaining = limit
     last_pk = 0
@@ -279,7 +287,7 @@ def _embed_chunks(
             break
         # Keyset paging: a product that could not be written is not read again in this run.
         last_pk = chunk.product_ids[-1]
-        vectors = encode_texts(chunk.texts, batch_size=plan.batch_size)
+        vectors = encode(chunk.texts, batch_size=plan.batch_size)
         written = _write_chunk(chunk=chunk, vectors=vectors, model_name=model_name)
         embedded += written
         skipped += len(chunk.product_ids) - written
@@ -324,9 +332,8 @@ def _build_and_swap() -> None:
     with connection.cursor() as cursor:
         # Room to build the graph in memory, which is what makes a build fast (used only as needed).
         cursor.execute(
-            "SELECT set_config('maintenance_work_mem', '512MB', %s),"
-            " set_config('client_connection_check_interval', %s, %s)",
-            [in_block, BUILD_CLIENT_CHECK_INTERVAL, in_block],
+            "SELECT set_config('maintenance_work_mem', %s, %s), set_config('client_connection_check_interval', %s, %s)",
+            [f"{index_build_memory_mb()}MB", in_block, BUILD_CLIENT_CHECK_INTERVAL, in_block],
         )
         if in_block:
             # Like ALTER, CREATE INDEX refuses to run while deferred foreign-key checks wait.
@@ -338,6 +345,19 @@ def _build_and_swap() -> None:
                 cursor.execute("RESET maintenance_work_mem")
                 cursor.execute("RESET client_connection_check_interval")
     _swap_in_next()
+
+
+def index_build_memory_mb() -> int:
+    """The build's `maintenance_work_mem`: the whole graph of the table's rows (a build whose
+    graph outgrows it goes on far slower, on disk), at most EMBEDDING_INDEX_BUILD_MEMORY_MB."""
+    with connection.cursor() as cursor:
+        # The planner's row estimate: counting 1M rows exactly would take seconds.
+        cursor.execute(
+            "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass", [EMBEDDINGS_TABLE]
+        )
+        (rows,) = cursor.fetchone()
+    graph_mb = rows * INDEX_BUILD_BYTES_PER_ROW // MB + 1
+    return int(min(max(graph_mb, INDEX_BUILD_MIN_MB), settings.EMBEDDING_INDEX_BUILD_MEMORY_MB))
 
 
 def _swap_in_next() -> None:
