@@ -36,18 +36,24 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import RESULTS, percentile, print_table, write_results  # noqa: E402
 from bench.search_quality import swap_letters  # noqa: E402
 from bench.slow_queries import print_slow_queries, slow_query_env, slow_query_summary  # noqa: E402
+from bench.substitute import Parts, fitted, part_vectors  # noqa: E402
+from bench.vector_index import index_report  # noqa: E402
 
 SESSIONS = 500
 # The filtered feed's price range (the catalog has no brands or categories: Online Retail has none).
 FILTER_PRICE = ("1.00", "5.00")
 NEXT_PAGE_LISTS = 300
 CHECKED_ANSWERS = 100
+FLOOR_SAMPLES = 300
+INDEX_QUERIES = 1000
 # What each row measures (all through gunicorn, k=10).
 ENDPOINTS = {
     "recommendations": "home feed of a customer with 2+ events",
@@ -62,6 +68,7 @@ ENDPOINTS = {
     " 10% phrases; a third with a session (personalised)",
     "bought together": "a cart of 1-3 products of one real basket (a customer's purchases of one day)",
 }
+GENERATE_CHUNK = 50_000
 ADJECTIVES = ["RED", "BLUE", "PINK", "VINTAGE", "RETRO", "SMALL", "LARGE", "GLASS", "WOODEN", "ENAMEL", "FELT", "ZINC"]
 
 
@@ -73,41 +80,130 @@ def setup_django(database_url: str) -> None:
     django.setup()
 
 
-def prepare_data(total_products: int) -> None:
-    """Demo data, plus generated products up to `total_products`, all embedded, neighbours built."""
+def prepare_data(total_products: int, real_embeddings: int | None = None) -> dict:
+    """Demo data, plus generated products up to `total_products`, all embedded, neighbours built.
+
+    With `real_embeddings`, only that many generated products are embedded by the real model; the
+    rest get `bench.substitute`'s fitted stand-in (its fit and fidelity are returned), written with
+    the serving index dropped and the index then built once (its build time and size returned)."""
     from django.core.management import call_command
 
-    from catalog.importing.products import products_upsert
     from catalog.models import Product
-    from recommendations.embeddings.service import embed_products
 
     call_command("migrate", verbosity=0)
     if not Product.objects.exists():
-        call_command("load_demo")
+        call_command("load_demo", no_embed_request=True)
         call_command("build_neighbors")
-    real_products = Product.objects.exclude(external_id__startswith="GEN-").order_by("pk")
-    real = [(title, str(price or "4.95")) for title, price in real_products.values_list("title", "price")]
-    have = Product.objects.count()
-    rng = random.Random(have)
-    rows = []
-    for n in range(have, total_products):
-        # A real product's title with one word swapped for another title's, at that product's
-        # price: the price filters then leave the same share of generated products as of real ones.
-        title, price = rng.choice(real)
-        words = title.split()
-        words[rng.randrange(len(words))] = rng.choice(rng.choice(real)[0].split())
-        rows.append({"id": f"GEN-{n:07d}", "title": f"{rng.choice(ADJECTIVES)} {' '.join(words)}", "price": price})
-    if rows:
-        print(f"generating {len(rows)} products", flush=True)
-        products_upsert(rows=rows)
-    started = time.perf_counter()
-    report = embed_products()
-    if report.embedded:
-        print(f"embedded {report.embedded} products in {time.perf_counter() - started:.0f} s", flush=True)
+    parts = products_generate(total_products)
+    report: dict = {}
+    if real_embeddings is not None and parts:
+        report = substitute_embed(parts, real_embeddings)
+    else:
+        report = real_embed()
     if not _copurchases_built():
         # A database prepared before bought together served co-purchases.
         call_command("build_neighbors")
     sessions_prepare()
+    return report
+
+
+def products_generate(total_products: int) -> dict[str, Parts]:
+    """Generated products up to `total_products` (written in chunks): a real product's title with
+    one word swapped for another title's and an adjective in front, at the source product's price
+    (the price filters then leave the same share of generated products as of real ones). Returns
+    each new product's embedding text with what it is made of."""
+    from catalog.importing.products import products_upsert
+    from catalog.models import Product
+
+    real_products = Product.objects.exclude(external_id__startswith="GEN-").order_by("pk")
+    real = [(title, str(price or "4.95")) for title, price in real_products.values_list("title", "price")]
+    have = Product.objects.count()
+    rng = random.Random(have)
+    parts: dict[str, Parts] = {}
+    rows = []
+    for n in range(have, total_products):
+        title, price = rng.choice(real)
+        words = title.split()
+        inserted = rng.choice(rng.choice(real)[0].split())
+        at = rng.randrange(len(words))
+        removed, words[at] = words[at], inserted
+        adjective = rng.choice(ADJECTIVES)
+        made = f"{adjective} {' '.join(words)}"
+        rows.append({"id": f"GEN-{n:07d}", "title": made, "price": price})
+        parts[made.strip()] = Parts(source=title.strip(), adjective=adjective, inserted=inserted, removed=removed)
+        if len(rows) == GENERATE_CHUNK or n == total_products - 1:
+            products_upsert(rows=rows)
+            print(f"generated {n + 1 - have:,} of {total_products - have:,} products", flush=True)
+            rows = []
+    return parts
+
+
+def real_embed() -> dict:
+    from recommendations.embeddings.service import embed_products
+
+    started = time.perf_counter()
+    report = embed_products()
+    if report.embedded:
+        print(f"embedded {report.embedded} products in {time.perf_counter() - started:.0f} s", flush=True)
+    return {}
+
+
+def substitute_embed(parts: dict[str, Parts], real_embeddings: int) -> dict:
+    """The real model for the real catalog and `real_embeddings` generated products, the fitted
+    substitute for the rest; then one index build, timed."""
+    import numpy as np
+    from django.db import connection
+
+    from catalog.models import Product, ProductEmbedding
+    from recommendations.embeddings import service
+    from recommendations.embeddings.budget import embed_plan_logged
+    from recommendations.embeddings.model import embedding_model_name, encode_texts
+
+    started = time.perf_counter()
+    real_count = Product.objects.exclude(external_id__startswith="GEN-").count()
+    done = service.embed_products(limit=real_count + real_embeddings)
+    print(f"real model: {done.embedded:,} products in {done.duration_s:.0f} s", flush=True)
+    share = list(
+        ProductEmbedding.objects.filter(product__external_id__startswith="GEN-")
+        .order_by("product_id")
+        .values_list("product__title", "vector")[:real_embeddings]
+    )
+    share_parts = [parts[title.strip()] for title, _ in share]
+    real = np.stack([np.asarray(vector, dtype=np.float32) for _, vector in share])
+    substitute, fit_report = fitted(share_parts, real, vectors=part_vectors(list(parts.values())))
+    print(f"substitute: {fit_report}", flush=True)
+
+    def encode(texts: list[str], *, batch_size: int | None = None) -> np.ndarray:
+        known = [parts.get(text) for text in texts]
+        if all(known):
+            return substitute.encode(known)
+        return encode_texts(texts, batch_size=batch_size)
+
+    with connection.cursor() as cursor:
+        # A new catalog's first load: one build after the write costs less than a million inserts
+        # into a live graph (the product's `embed` keeps the serving index; a bench database has
+        # nobody searching yet).
+        cursor.execute(f"DROP INDEX IF EXISTS {service.HNSW_INDEX_NAME}")
+    model_name = embedding_model_name()
+    plan = embed_plan_logged(pending=service.products_to_embed(model_name=model_name), batch_size=None, limit=None)
+    written, _ = service.embed_chunks(model_name=model_name, plan=plan, limit=None, progress=None, encode=encode)
+    wrote_s = time.perf_counter() - started
+    print(f"substitute: wrote {written:,} vectors ({wrote_s:.0f} s so far)", flush=True)
+    build_started = time.perf_counter()
+    service.ensure_vector_index()
+    build_s = time.perf_counter() - build_started
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_relation_size(%s)", [service.HNSW_INDEX_NAME])
+        (index_bytes,) = cursor.fetchone()
+    print(f"HNSW build {build_s:.0f} s, {index_bytes / 2**20:,.0f} MB", flush=True)
+    return {
+        "real_model_products": done.embedded,
+        "substitute_products": written,
+        "substitute": fit_report,
+        "hnsw_build_s": build_s,
+        "hnsw_build_memory_mb": service.index_build_memory_mb(),
+        "hnsw_bytes": index_bytes,
+    }
 
 
 def _copurchases_built() -> bool:
@@ -247,6 +343,58 @@ def storefront_plan(n: int, seed: int = 7) -> dict[str, list[str]]:
             for basket in (rng.choice(baskets) for _ in range(n))
         ],
     }
+
+
+def floors(plan: dict[str, list[str]], samples: int = FLOOR_SAMPLES) -> dict[str, dict]:
+    """Each request's floor, in this process (no HTTP, no Django request cycle), one at a time:
+    the home feed's route queries (history and the strategy's recall routes), search's query
+    encoding plus one kNN query, similar items' kNN query from the stored vector."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from catalog.models import Product
+    from placements.public import Placement, built_in_strategy
+    from recommendations.contracts import RecRequest
+    from recommendations.embeddings.model import encode_texts
+    from recommendations.pipeline import request_history
+    from recommendations.recall import semantic
+    from recommendations.recall.stage import recall_stage
+
+    def arg(path: str, name: str) -> str:
+        return parse_qs(urlsplit(path).query)[name][0]
+
+    strategy = built_in_strategy(Placement.HOME_FEED)
+
+    def home_feed(path: str) -> None:
+        request = RecRequest(customer_id=arg(path, "customer"), k=10)
+        history, _ = request_history(request)
+        recall_stage(request=request, strategy=strategy, history=history, excluded_pks=history.purchased_pks)
+
+    def search(path: str) -> None:
+        vector = encode_texts([arg(path, "q")])[0]
+        semantic.semantic_candidates(vector=vector, n=10, knn_filter=semantic.KnnFilter())
+
+    product_pks = dict(Product.objects.values_list("external_id", "pk").filter(embedding__isnull=False)[:20_000])
+
+    def similar(path: str) -> None:
+        external_id = path.split("/api/v1/products/", 1)[1].split("/", 1)[0]
+        semantic.semantic_neighbors(product_pk=product_pks[external_id], n=10, knn_filter=semantic.KnnFilter())
+
+    measured = {}
+    for endpoint, call in (("recommendations", home_feed), ("search", search), ("similar", similar)):
+        paths = [p for p in plan[endpoint] if endpoint != "similar" or p.split("/")[4] in product_pks][:samples]
+        for path in paths[:20]:
+            call(path)  # warm-up: the encoder, the caches
+        latencies = []
+        for path in paths:
+            started = time.perf_counter()
+            call(path)
+            latencies.append((time.perf_counter() - started) * 1000)
+        latencies.sort()
+        measured[endpoint] = {"p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99)}
+        print(
+            f"floor of {endpoint}: p50 {measured[endpoint]['p50_ms']:.1f} ms, p99 {measured[endpoint]['p99_ms']:.1f} ms"
+        )
+    return measured
 
 
 def filter_share() -> float:
@@ -400,7 +548,18 @@ def drive(
     }
 
 
-def run_size(*, size: int, seconds: float, concurrency: int, workers: int, search_torch: bool = False) -> list[dict]:
+def run_size(
+    *,
+    size: int,
+    seconds: float,
+    concurrency: int,
+    workers: int,
+    search_torch: bool = False,
+    real_embeddings: int | None = None,
+    prepare_only: bool = False,
+    index_recall: bool = False,
+    halfvec: bool = False,
+) -> tuple[list[dict], dict]:
     """Prepare the `size`-product database, serve it with gunicorn, drive each endpoint; with
     `search_torch`, search again on a second server that encodes queries with torch."""
     from recommendations.embeddings.model import pick_device, pick_runtime
@@ -410,11 +569,23 @@ def run_size(*, size: int, seconds: float, concurrency: int, workers: int, searc
     setup_django(database_url)
     from accounts.services import api_key_create
 
-    prepare_data(size)
+    prepared_file = RESULTS / f"api_latency-{size}-prepare.json"
+    prepared = prepare_data(size, real_embeddings)
+    if prepared:
+        # Kept: a later run on the prepared database measures without preparing again.
+        prepared_file.write_text(json.dumps(prepared, indent=2))
+    if prepare_only:
+        return [], {"prepared": prepared}
+    if prepared_file.exists():
+        prepared = json.loads(prepared_file.read_text())
     _, api_key = api_key_create(name="bench")
     plan = request_plan(5000)
     search_paths = plan["search"]
     plan.update(storefront_plan(5000))
+    extra = {"prepared": prepared, "floors": floors(plan)}
+    if index_recall:
+        extra["index"] = index_report(index_queries(), halfvec=halfvec)
+        print(f"index: {extra['index']}", flush=True)
     slow_log = RESULTS / f"api_latency-{size}-slow-queries.log"
     servers = [(pick_runtime(pick_device()), plan, slow_query_env(slow_log))]
     if search_torch:
@@ -432,6 +603,8 @@ def run_size(*, size: int, seconds: float, concurrency: int, workers: int, searc
                 for level in sorted({1, concurrency}):
                     result = drive(port, api_key, paths, seconds, level)
                     row = {"products": size, "endpoint": endpoint, "runtime": runtime, "concurrency": level}
+                    floor = extra["floors"].get(endpoint) if level == 1 and runtime == servers[0][0] else None
+                    row |= {"floor_p50_ms": floor["p50_ms"]} if floor else {}
                     rows.append({**row, **result, **({"check": check} if check else {})})
                     print_table(rows[-1:])
         finally:
@@ -441,7 +614,23 @@ def run_size(*, size: int, seconds: float, concurrency: int, workers: int, searc
     print_slow_queries(slow)
     for row in rows:
         row["slow_queries_in_run"] = slow["count"]
-    return rows
+    return rows, extra
+
+
+def index_queries(n: int = INDEX_QUERIES, seed: int = 5) -> np.ndarray:
+    """`n` search-like queries, embedded by the real model: the first 2-4 words of titles drawn
+    from the whole catalog (generated products included)."""
+    from catalog.models import Product
+    from recommendations.embeddings.model import encode_texts
+
+    rng = random.Random(seed)
+    top = Product.objects.order_by("-pk").values_list("pk", flat=True).first()
+    texts: set[str] = set()
+    while len(texts) < n:
+        pks = [rng.randint(1, top) for _ in range(n)]
+        for title in Product.objects.filter(pk__in=pks).values_list("title", flat=True):
+            texts.add(" ".join(title.lower().split()[: rng.randint(2, 4)]))
+    return encode_texts(sorted(texts)[:n])
 
 
 def main() -> None:
@@ -453,32 +642,53 @@ def main() -> None:
     parser.add_argument(
         "--search-torch", action="store_true", help="also search with query encoding in torch, for the ratio"
     )
+    parser.add_argument(
+        "--real-embeddings",
+        type=int,
+        help="embed only this many generated products with the real model, the rest with bench.substitute's fit",
+    )
+    parser.add_argument("--prepare-only", action="store_true", help="prepare the databases, measure nothing")
+    parser.add_argument(
+        "--index-recall", action="store_true", help="recall@10 of the HNSW index against exact search, 1,000 queries"
+    )
+    parser.add_argument("--halfvec", action="store_true", help="with --index-recall: also a halfvec index, compared")
     parser.add_argument("--one-size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.one_size:
-        rows = run_size(
+        rows, extra = run_size(
             size=args.one_size,
             seconds=args.seconds,
             concurrency=args.concurrency,
             workers=args.workers,
             search_torch=args.search_torch,
+            real_embeddings=args.real_embeddings,
+            prepare_only=args.prepare_only,
+            index_recall=args.index_recall,
+            halfvec=args.halfvec,
         )
-        print("ROWS " + json.dumps(rows))
+        print("ROWS " + json.dumps({"rows": rows, "extra": extra}))
         return
     load_start = os.getloadavg()
     rows = []
+    sizes: dict[int, dict] = {}
     for size in sorted(args.sizes):
         # One process per size: Django binds its database once per process.
         command = [sys.executable, __file__, "--one-size", str(size), "--seconds", str(args.seconds)]
         command += ["--concurrency", str(args.concurrency), "--workers", str(args.workers)]
         command += ["--search-torch"] if args.search_torch else []
+        command += ["--real-embeddings", str(args.real_embeddings)] if args.real_embeddings else []
+        command += ["--prepare-only"] if args.prepare_only else []
+        command += ["--index-recall"] if args.index_recall else []
+        command += ["--halfvec"] if args.halfvec else []
         done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
         output = done.stdout
         print(output.rsplit("ROWS ", 1)[0], end="")
         # After printing: the rows measured before a failure stay readable.
         done.check_returncode()
-        rows += json.loads(output.rsplit("ROWS ", 1)[1])
+        measured = json.loads(output.rsplit("ROWS ", 1)[1])
+        rows += measured["rows"]
+        sizes[size] = measured["extra"]
     print()
     print_table(rows)
     print()
@@ -492,6 +702,7 @@ def main() -> None:
         "endpoints": ENDPOINTS,
         "loadavg_start": load_start,
         "loadavg_end": os.getloadavg(),
+        "sizes": sizes,
     }
     print("wrote", write_results("api_latency", rows, meta))
 
