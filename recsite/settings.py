@@ -298,9 +298,11 @@ RANKER_MEMORY_BUDGET_MB = int(os.environ.get("RANKER_MEMORY_BUDGET_MB", "2048"))
 # customers and say so, and refuse when even the items' part does not fit (docs/operations.md).
 # EASE is chosen for the collaborative route while its two dense item × item matrices fit it.
 NEIGHBORS_MEMORY_BUDGET_MB = int(os.environ.get("NEIGHBORS_MEMORY_BUDGET_MB", "4096"))
-# `embed` measures the process with its model loaded and estimates a batch's activations from the
-# longest pending text; within this budget it picks its chunk and batch sizes (never sampling:
-# every product is embedded), and refuses when the model plus one text does not fit.
+# What `embed` may add to the process it runs in (not the whole process: a gpu worker holding a
+# reason model embeds under the same budget): the encoder (its load measured, at least its weights)
+# and a batch's activations estimated from the longest pending text. Within it `embed` picks its
+# chunk and batch sizes (never sampling: every product is embedded), and refuses when the encoder
+# plus one text does not fit.
 EMBEDDING_MEMORY_BUDGET_MB = int(os.environ.get("EMBEDDING_MEMORY_BUDGET_MB", "2048"))
 # What PostgreSQL may hold while it builds the HNSW index (maintenance_work_mem, in the database
 # server, not in the worker): the graph of every row, about 2.5 KB a product, up to this. 1M

@@ -99,14 +99,3 @@ def project_celery_app_current():
 
     app.set_current()
     yield
-
-
-@pytest.fixture(autouse=True)
-def embedding_budget_above_the_test_process(settings):
-    """`embed` counts its whole process against EMBEDDING_MEMORY_BUDGET_MB, and this process has
-    held earlier tests' models (the reason model in fp32, its adapters): the default budget is given
-    on top of what the process holds now, so a test embeds as a fresh worker would. Tests of the
-    budget pass their own."""
-    from recsite.memory import rss_mb
-
-    settings.EMBEDDING_MEMORY_BUDGET_MB = int(rss_mb()) + settings.EMBEDDING_MEMORY_BUDGET_MB

@@ -159,6 +159,8 @@ class BundleEncoder:
         self.session = onnxruntime.InferenceSession(
             str(manifest.with_name(model_file)), options, providers=["CPUExecutionProvider"]
         )
+        # The weights the session holds, about: embed's memory plan counts them (embeddings/budget.py).
+        self.weight_bytes = manifest.with_name(model_file).stat().st_size
 
     def encode(self, texts: Sequence[str], *, batch_size: int) -> np.ndarray:
         """Embeddings of `texts` in order (float32, one row each)."""

@@ -9,6 +9,7 @@ ONNX Runtime (`EMBEDDING_RUNTIME`, see `onnx_runtime`), on a GPU in torch.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -152,12 +153,34 @@ def active_encoder() -> Callable[..., np.ndarray]:
     bundle = torch_free_encoder()
     if bundle is not None:
         return bundle.encode
-    model, device = load_model(), pick_device()
-    if pick_runtime(device) == "onnx":
-        onnx = _onnx(model_location(embedding_model_name()), device, str(settings.EMBEDDING_ONNX_DIR))
-        if onnx is not None:
-            return onnx.encode
+    model = load_model()
+    onnx = _onnx_in_use()
+    if onnx is not None:
+        return onnx.encode
     return functools.partial(model.encode, convert_to_numpy=True, show_progress_bar=False)
+
+
+def _onnx_in_use() -> OnnxEncoder | None:
+    """The loaded model's ONNX Runtime encoder where `pick_runtime` picks it and the export works."""
+    device = pick_device()
+    if pick_runtime(device) != "onnx":
+        return None
+    return _onnx(model_location(embedding_model_name()), device, str(settings.EMBEDDING_ONNX_DIR))
+
+
+def encoder_weight_bytes() -> int:
+    """The bytes of weights `active_encoder` holds (loading it if need be): the bundle's ONNX file,
+    or the torch model's parameters and buffers plus, on ONNX Runtime, the export its session read
+    (the torch model stays loaded there: its tokenizer and heads run the session's output). Files
+    stand for what a session holds in memory, which is about their size."""
+    bundle = torch_free_encoder()
+    if bundle is not None:
+        return bundle.weight_bytes
+    model = load_model()
+    tensors = itertools.chain(model.parameters(), model.buffers())
+    held = sum(tensor.numel() * tensor.element_size() for tensor in tensors)
+    onnx = _onnx_in_use()
+    return held + (onnx.weight_bytes if onnx is not None else 0)
 
 
 def encode_texts(texts: list[str], *, batch_size: int | None = None) -> np.ndarray:

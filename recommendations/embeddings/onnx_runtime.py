@@ -44,6 +44,8 @@ class OnnxEncoder:
         # Busy-waiting threads would compete with the web process's other request threads.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        # The weights the session holds, about: embed's memory plan counts them (embeddings/budget.py).
+        self.weight_bytes = path.stat().st_size
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.tokenizer = model.tokenizer
         self.max_length = model.max_seq_length

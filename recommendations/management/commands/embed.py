@@ -29,7 +29,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--memory-budget-mb",
             type=positive_int,
-            help="peak memory allowed (default EMBEDDING_MEMORY_BUDGET_MB); the chunk and batch shrink to fit it",
+            help="memory the job may add to its process (default EMBEDDING_MEMORY_BUDGET_MB); the chunk and batch "
+            "shrink to fit it",
         )
 
     def handle(self, *args, batch_size: int | None, limit: int | None, memory_budget_mb: int | None, **options) -> None:
@@ -46,4 +47,10 @@ class Command(BaseCommand):
             f"embedded {report.embedded}, skipped {report.skipped} with {report.model_name} on {report.device} "
             f"in {report.duration_s:.1f} s ({report.items_per_s:.1f} items/s)"
         )
-        self.stdout.write(f"peak memory {report.peak_rss_mb:,.0f} MB (estimated {plan.estimate_bytes / MB:,.0f} MB)")
+        # The estimate is of what the job adds: the process's peak (ru_maxrss) less what it held when
+        # the plan began, at most (the peak could predate the job in a process that did more before).
+        added = report.peak_rss_mb - plan.process_bytes / MB
+        self.stdout.write(
+            f"peak memory {report.peak_rss_mb:,.0f} MB, {added:,.0f} MB over the process at the start "
+            f"(estimated {plan.estimate_bytes / MB:,.0f} MB)"
+        )
