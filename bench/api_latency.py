@@ -111,17 +111,18 @@ def products_generate(total_products: int) -> dict[str, Parts]:
     """Generated products up to `total_products` (written in chunks): a real product's title with
     one word swapped for another title's and an adjective in front, at the source product's price
     (the price filters then leave the same share of generated products as of real ones). Returns
-    each new product's embedding text with what it is made of."""
+    every generated product's embedding text with what it is made of: the draw is seeded, so a
+    database prepared before (or half-way) gets the same products and parts."""
     from catalog.importing.products import products_upsert
     from catalog.models import Product
 
     real_products = Product.objects.exclude(external_id__startswith="GEN-").order_by("pk")
     real = [(title, str(price or "4.95")) for title, price in real_products.values_list("title", "price")]
     have = Product.objects.count()
-    rng = random.Random(have)
+    rng = random.Random(len(real))
     parts: dict[str, Parts] = {}
     rows = []
-    for n in range(have, total_products):
+    for n in range(len(real), total_products):
         title, price = rng.choice(real)
         words = title.split()
         inserted = rng.choice(rng.choice(real)[0].split())
@@ -129,8 +130,10 @@ def products_generate(total_products: int) -> dict[str, Parts]:
         removed, words[at] = words[at], inserted
         adjective = rng.choice(ADJECTIVES)
         made = f"{adjective} {' '.join(words)}"
-        rows.append({"id": f"GEN-{n:07d}", "title": made, "price": price})
         parts[made.strip()] = Parts(source=title.strip(), adjective=adjective, inserted=inserted, removed=removed)
+        if n < have:
+            continue
+        rows.append({"id": f"GEN-{n:07d}", "title": made, "price": price})
         if len(rows) == GENERATE_CHUNK or n == total_products - 1:
             products_upsert(rows=rows)
             print(f"generated {n + 1 - have:,} of {total_products - have:,} products", flush=True)
@@ -161,8 +164,11 @@ def substitute_embed(parts: dict[str, Parts], real_embeddings: int) -> dict:
 
     started = time.perf_counter()
     real_count = Product.objects.exclude(external_id__startswith="GEN-").count()
-    done = service.embed_products(limit=real_count + real_embeddings)
-    print(f"real model: {done.embedded:,} products in {done.duration_s:.0f} s", flush=True)
+    # The real model embeds the first products by pk (a preparation stopped half-way kept them).
+    missing = real_count + real_embeddings - ProductEmbedding.objects.count()
+    if missing > 0:
+        done = service.embed_products(limit=missing)
+        print(f"real model: {done.embedded:,} products in {done.duration_s:.0f} s", flush=True)
     share = list(
         ProductEmbedding.objects.filter(product__external_id__startswith="GEN-")
         .order_by("product_id")
@@ -197,7 +203,7 @@ def substitute_embed(parts: dict[str, Parts], real_embeddings: int) -> dict:
         (index_bytes,) = cursor.fetchone()
     print(f"HNSW build {build_s:.0f} s, {index_bytes / 2**20:,.0f} MB", flush=True)
     return {
-        "real_model_products": done.embedded,
+        "real_model_products": real_count + real_embeddings,
         "substitute_products": written,
         "substitute": fit_report,
         "hnsw_build_s": build_s,

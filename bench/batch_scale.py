@@ -1,0 +1,220 @@
+"""Batch jobs at scale: wall time and peak memory of `build_neighbors`, `train_ranker`, `embed` and
+`drift`, each run as its real management command in its own process (`/usr/bin/time -v`: the
+process's maximum resident set), on a catalog of 1M products with 20M events.
+
+The database is a copy of `bench/api_latency.py`'s 1M-product database (`recsite_bench_1000000`,
+prepared with `--sizes 1000000 --prepare-only`: every product embedded) with generated events added
+by SQL: `--customers` shoppers (500,000 by default) with 40 events each over a year, each shopper
+drawn to a "taste" of 100 neighbouring products for 80% of their events and to Zipf-popular
+products for the rest; 70% views, 15% carts, 15% purchases. Generated, because no public set of
+that size ships with recsite; what it measures is the jobs' memory bounds and time, not quality.
+
+`embed` cannot embed a million products on two cores within a run (about 100 products/s): it runs
+on `--embed-products` products whose text was changed (the real model, the real command), and its
+per-product time is multiplied out to 1M in the table, marked as an extrapolation. The index build
+at 1M is measured by api_latency's preparation.
+
+    .venv/bin/python bench/batch_scale.py [--events 20000000] [--jobs build_neighbors train_ranker embed drift]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import print_table, write_results  # noqa: E402
+
+SOURCE_DB = "recsite_bench_1000000"
+DATABASE = "recsite_bench_batch"
+EVENTS_PER_CUSTOMER = 40
+TASTE_WIDTH = 100
+JOBS = {
+    "build_neighbors": ["build_neighbors"],
+    "train_ranker": ["train_ranker"],
+    "embed": ["embed"],
+    "drift": ["drift"],
+}
+# Generated events: ids above every real one, times within 2025, which the months' partitions hold.
+GENERATE_SQL = """
+INSERT INTO catalog_event (event_id, customer_id, product_id, type, timestamp, received_at)
+SELECT 'gen-' || g.i, c.id, p.id, g.type, g.at, g.at
+FROM (
+  SELECT i,
+         i / {per} AS shopper,
+         CASE WHEN random() < 0.8
+              THEN ((hashint8(i / {per}) % {n_products} + {n_products}) % {n_products}
+                    + floor(random() * {width})::bigint) % {n_products}
+              ELSE floor({n_products} * power(random(), 3))::bigint END AS item,
+         CASE WHEN r < 0.70 THEN 'view' WHEN r < 0.85 THEN 'add_to_cart' ELSE 'purchase' END AS type,
+         timestamptz '2025-01-01' + (random() * 364) * interval '1 day' AS at
+  FROM (SELECT i, random() AS r FROM generate_series({start}, {stop} - 1) AS i) s
+) g
+JOIN bench_customers c ON c.n = g.shopper
+JOIN bench_products p ON p.n = g.item
+"""
+
+
+def database_url(name: str) -> str:
+    from recsite.database import embedded_database_url
+
+    return embedded_database_url(database=name)
+
+
+def copy_database() -> None:
+    """A copy of the 1M database (nobody may be connected to it while it is copied)."""
+    import psycopg
+
+    admin = database_url("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone():
+            return
+        started = time.perf_counter()
+        conn.execute(f'CREATE DATABASE "{DATABASE}" TEMPLATE "{SOURCE_DB}"')
+        print(f"copied {SOURCE_DB} in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def events_generate(*, events: int, chunk: int = 2_000_000) -> None:
+    """Customers and events up to `events` generated events (a second run adds only what is missing)."""
+    import psycopg
+
+    n_customers = events // EVENTS_PER_CUSTOMER
+    with psycopg.connect(database_url(DATABASE), autocommit=True) as conn:
+        have = conn.execute("SELECT count(*) FROM catalog_event WHERE event_id LIKE 'gen-%%'").fetchone()[0]
+        if have >= events:
+            return
+        conn.execute(
+            "INSERT INTO catalog_customer (external_id, attributes, created_at)"
+            " SELECT 'gen-' || n, '{}'::jsonb, now() FROM generate_series(0, %s - 1) n"
+            " ON CONFLICT (external_id) DO NOTHING",
+            [n_customers],
+        )
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS bench_customers AS SELECT (substr(external_id, 5))::bigint AS n, id"
+            " FROM catalog_customer WHERE external_id LIKE 'gen-%%'"
+        )
+        conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS bench_customers_n ON bench_customers (n)")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS bench_products AS SELECT row_number() OVER (ORDER BY id) - 1 AS n, id"
+            " FROM catalog_product"
+        )
+        conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS bench_products_n ON bench_products (n)")
+        n_products = conn.execute("SELECT count(*) FROM bench_products").fetchone()[0]
+        partitions_2025()
+        for start in range(have, events, chunk):
+            stop = min(events, start + chunk)
+            started = time.perf_counter()
+            conn.execute(
+                GENERATE_SQL.format(
+                    per=EVENTS_PER_CUSTOMER, n_products=n_products, width=TASTE_WIDTH, start=start, stop=stop
+                )
+            )
+            print(f"events {stop:,} of {events:,} ({time.perf_counter() - started:.0f} s)", flush=True)
+        conn.execute("ANALYZE catalog_event")
+
+
+def partitions_2025() -> None:
+    """The 2025 months' event partitions, made by the product's own partition code."""
+    code = (
+        "import datetime as dt; from catalog.partitions import event_partitions_ensure;"
+        "event_partitions_ensure(moments=[dt.datetime(2025, m, 15, tzinfo=dt.UTC) for m in range(1, 13)])"
+    )
+    subprocess.run(
+        [str(ROOT / ".venv/bin/python"), "manage.py", "shell", "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database_url(DATABASE)},
+        check=True,
+    )
+
+
+def stale_texts(n: int) -> None:
+    """Change the text of `n` generated products so that `embed` has them to do."""
+    import psycopg
+
+    with psycopg.connect(database_url(DATABASE), autocommit=True) as conn:
+        conn.execute(
+            "UPDATE catalog_product SET title = title || ' (batch)' WHERE id IN"
+            " (SELECT id FROM catalog_product WHERE external_id LIKE 'GEN-%%' AND title NOT LIKE '%%(batch)'"
+            " ORDER BY id LIMIT %s)",
+            [n],
+        )
+
+
+def run_job(name: str, args: list[str], timeout_s: float) -> dict:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(DATABASE),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2"),
+    }
+    command = ["/usr/bin/time", "-v", str(ROOT / ".venv/bin/python"), "manage.py", *args]
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired as expired:
+        # Stopped, not failed: the row says how far it got.
+        out = expired.stdout.decode() if isinstance(expired.stdout, bytes) else expired.stdout or ""
+        print(f"--- {name}: stopped after {timeout_s:.0f} s\n{out[-2000:]}", flush=True)
+        return {
+            "job": name,
+            "exit": "timeout",
+            "wall_s": timeout_s,
+            "peak_rss_mb": None,
+            "output": out.splitlines()[-6:],
+        }
+    wall = time.perf_counter() - started
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+    tail = [line for line in done.stdout.splitlines() if line.strip()][-6:]
+    print(f"--- {name}: exit {done.returncode}, {wall:.0f} s\n" + "\n".join(tail), flush=True)
+    if done.returncode:
+        print(done.stderr[-3000:], flush=True)
+    return {
+        "job": name,
+        "exit": done.returncode,
+        "wall_s": round(wall, 1),
+        "peak_rss_mb": round(int(peak.group(1)) / 1024) if peak else None,
+        "output": tail,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000_000)
+    parser.add_argument("--jobs", nargs="+", default=list(JOBS), choices=list(JOBS))
+    parser.add_argument("--embed-products", type=int, default=5_000)
+    parser.add_argument("--timeout", type=float, default=2400.0, help="seconds a job may run before it is stopped")
+    args = parser.parse_args()
+    load_start = os.getloadavg()
+    copy_database()
+    started = time.perf_counter()
+    events_generate(events=args.events)
+    generate_s = time.perf_counter() - started
+    rows = []
+    for name in args.jobs:
+        if name == "embed":
+            stale_texts(args.embed_products)
+        row = run_job(name, JOBS[name], args.timeout)
+        if name == "embed" and row["exit"] == 0 and args.embed_products:
+            per_product = row["wall_s"] / args.embed_products
+            row["extrapolated_1m_s"] = round(per_product * 1_000_000)
+        rows.append(row)
+    print_table([{k: v for k, v in row.items() if k != "output"} for row in rows])
+    meta = {
+        "events": args.events,
+        "customers": args.events // EVENTS_PER_CUSTOMER,
+        "generate_s": generate_s,
+        "embed_products": args.embed_products,
+        "loadavg_start": load_start,
+        "loadavg_end": os.getloadavg(),
+    }
+    print("wrote", write_results("batch_scale", rows, meta))
+
+
+if __name__ == "__main__":
+    main()
