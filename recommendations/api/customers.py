@@ -75,9 +75,11 @@ class CustomerDetailApi(APIView):
         responses={204: OpenApiResponse(description="Erased, or nothing was left to erase."), **ERRORS},
     )
     def delete(self, request: Request, customer_id: str) -> Response:
-        """Erase a customer: their row, events, exposures, served lists, hidden items, and the
-        personal fields of their bad cases; aggregates (popularity, neighbours, experiment
-        snapshots) stay. Idempotent: 204 each time, also for an id never stored (served lists of
+        """Erase a customer: their row, events, the anonymous sessions linked to them and those
+        sessions' events, exposures, served lists and which reason template wrote each, hidden
+        items, and the personal fields of their bad cases; aggregates (popularity, neighbours,
+        experiment snapshots, reason texts cached per item) stay. Logged with a keyed hash of the
+        id, never the id. Idempotent: 204 each time, also for an id never stored (served lists of
         an unknown id are erased too), so a retried call cannot fail."""
         customer_erase(customer_id=_customer_id(customer_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
