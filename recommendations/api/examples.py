@@ -35,6 +35,7 @@ PARAMETER_EXAMPLES: dict[str, tuple[tuple[str, Any], ...]] = {
     "bury": (("blue items last", ["color:blue"]),),
     "page_size": (("twenty per page", 20),),
     "cursor": (("a next_cursor answered before", EXAMPLE_CURSOR),),
+    "exclude_served": (("only items the session was not shown", True),),
     "personalize": (("the search order kept", False),),
     "products": (("a cart of two", ["85123A", "71053"]),),
 }

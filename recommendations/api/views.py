@@ -42,11 +42,14 @@ ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 429:
 
 
 def _page(*, request: PlacementRequest, params: dict) -> Page:
-    """This page of the list, the request's filters applied; a bad cursor is a 400 naming it, a
-    session another customer holds a 409."""
+    """This page of the list, the request's filters and `exclude_served` applied; a bad cursor is a
+    400 naming it, a session another customer holds a 409."""
     try:
         return page_serve(
-            request=dataclasses.replace(request, item_filter=params["item_filter"]), cursor=params.get("cursor")
+            request=dataclasses.replace(
+                request, item_filter=params["item_filter"], exclude_served=params["exclude_served"]
+            ),
+            cursor=params.get("cursor"),
         )
     except CursorInvalid as exc:
         raise ValidationError({"cursor": [str(exc)]}) from exc

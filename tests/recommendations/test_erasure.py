@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from catalog.models import Customer, Event, ItemPopularity
+from catalog.public import session_link
 from experiments.models import Exposure
 from recommendations.badcases.models import BadCase
 from recommendations.erasure import customer_erase, customer_hash
@@ -108,3 +109,21 @@ def test_erasure_removes_the_reason_servings_of_their_lists_and_keeps_item_keyed
     assert list(ReasonServing.objects.values_list("recommendation_id", flat=True)) == [bob_list]
     assert Generation.objects.count() == 1
     assert customer_erase(customer_id="alice").reason_servings == 0
+
+
+def test_erasure_removes_the_served_lists_of_the_customers_linked_sessions():
+    # given lists served to alice's session before and after she signed in, and another session's
+    session_link(session_id="s1", customer_id="alice")
+    for customer_id, session_id in (("", "s1"), ("alice", "s1"), ("", "s2")):
+        ServedList.objects.create(
+            recommendation_id=uuid.uuid4(),
+            created_at=timezone.now(),
+            placement="home_feed",
+            customer_external_id=customer_id,
+            session_id=session_id,
+        )
+
+    erasure = customer_erase(customer_id="alice")
+
+    assert (erasure.sessions, erasure.served_lists) == (1, 2)
+    assert list(ServedList.objects.values_list("session_id", flat=True)) == ["s2"]

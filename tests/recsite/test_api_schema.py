@@ -65,6 +65,7 @@ def test_schema_documents_every_operation_its_parameters_and_errors(api_client):
         "bury": False,
         "page_size": False,
         "cursor": False,
+        "exclude_served": False,
     }
     assert set(recommendations["responses"]) == {"200", "400", "401", "403", "409", "414", "429", "503"}
     assert set(schema["paths"]["/api/v1/events/"]["post"]["responses"]) == {
