@@ -1,80 +1,109 @@
-"""Session quality: customers' histories replayed as anonymous sessions. For each sampled customer
-with more than `n` events (time order), the first `n` are the session and the first later
-positive event on an item outside the session is the target; the session's feed (the home feed
-`recommend` makes for a session, its history aggregated like a customer's) against popularity
-(the feed of a session without events). Usage, on a loaded database:
+"""Session quality: customers' histories replayed as anonymous sessions, the session feed's hit@10
+against popularity's.
 
-    .venv/bin/python bench/session_quality.py [--n 5] [--customers 300] [--seed 7]
+A split in time, so that nothing a feed is made from comes after the moment it is asked for: a
+cutoff (by default the one `manage.py evaluate` picks, the latest tenth of the customers' events
+at or after it; `--cutoff` to choose one). For each sampled customer with at least `n` events before the cutoff and one
+after it, their last `n` events before the cutoff are the session, and their first positive event
+at or after it, on an item outside the session, is the target. Item neighbours, popularity and
+the collaborative model are rebuilt from the events before the cutoff only, inside a transaction
+rolled back at the end (the database's own tables are left as they were; a concurrent
+`build_neighbors` waits for it). The session's feed is the home feed `recommend` makes for a
+session, its history aggregated like a customer's; popularity is the feed of a session without
+events.
 
-Caveat: item neighbours and popularity were built from every stored event, the targets included;
-the two feeds share that advantage, the comparison between them stands, their absolute levels are
-optimistic.
+The strategy is the home feed's default without its learned ranker and LLM rerank (fitted, or
+cached, on every event); the output says when they were dropped. The semantic route reads the
+stored product embeddings, which come from the products' text, unless the configured model was
+adapted on the shop's co-occurrences (`adapt_embeddings`, fitted on every event): the output names
+the model. Usage, on a loaded database:
+
+    .venv/bin/python bench/session_quality.py [--n 5] [--customers 300] [--seed 7] [--cutoff 2011-11-01]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import dataclasses
+import datetime as dt
 import random
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+from unittest import mock
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import print_table, write_results  # noqa: E402
+from bench.common import django_setup, print_table, write_results  # noqa: E402
+
+if TYPE_CHECKING:
+    from recommendations.history import History
 
 K = 10
 
 
-def setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recsite.settings")
-    import django
+@dataclass(frozen=True)
+class Replay:
+    """One customer's last events before the cutoff as an anonymous session, and what they went
+    on to want: `target`, a product pk."""
 
-    django.setup()
+    customer_pk: int
+    history: History
+    target: int
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=5)
-    parser.add_argument("--customers", type=int, default=300)
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args()
-    setup()
+def default_cutoff() -> dt.datetime | None:
+    """The cutoff `manage.py evaluate` picks: the latest tenth of the customers' events at or after
+    it (None: no customer has an event)."""
     from django.db import connection
 
-    from placements.public import Placement, default_strategy
-    from recommendations import pipeline
-    from recommendations.contracts import RecRequest
+    from recommendations.evaluation.split import default_cutoff as evaluation_cutoff
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT EXTRACT(EPOCH FROM timestamp) FROM catalog_event WHERE customer_id IS NOT NULL")
+        timestamps = np.fromiter((float(row[0]) for row in cursor.fetchall()), dtype=np.float64)
+    if not len(timestamps):
+        return None
+    return dt.datetime.fromtimestamp(evaluation_cutoff(timestamps=timestamps), dt.UTC)
+
+
+def session_replays(*, cutoff: dt.datetime, n: int, customers: int, seed: int) -> tuple[list[Replay], int]:
+    """The replayed sessions of a seeded sample of the customers with at least `n` events before
+    `cutoff` and one at or after it, and how many were sampled (those without a positive event
+    on a new item after the cutoff are skipped)."""
+    from django.db import connection
+
     from recommendations.history import History, history_aggregate
     from recommendations.interactions import event_weights, positive_mask
 
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT customer_id FROM catalog_event WHERE customer_id IS NOT NULL GROUP BY customer_id"
-            " HAVING count(*) > %s ORDER BY customer_id",
-            [args.n],
+            " HAVING count(*) FILTER (WHERE timestamp < %s) >= %s AND count(*) FILTER (WHERE timestamp >= %s) > 0"
+            " ORDER BY customer_id",
+            [cutoff, n, cutoff],
         )
         eligible = [row[0] for row in cursor.fetchall()]
-    sample = random.Random(args.seed).sample(eligible, min(args.customers, len(eligible)))
-
-    sessions: dict[str, History] = {}
-    targets: dict[str, int] = {}
+    sample = random.Random(seed).sample(eligible, min(customers, len(eligible)))
+    columns = "SELECT product_id, type, value, EXTRACT(EPOCH FROM timestamp) FROM catalog_event WHERE customer_id = %s"
+    replays = []
     with connection.cursor() as cursor:
         for customer_pk in sample:
             cursor.execute(
-                "SELECT product_id, type, value, EXTRACT(EPOCH FROM timestamp) FROM catalog_event"
-                " WHERE customer_id = %s ORDER BY timestamp, id",
-                [customer_pk],
+                f"{columns} AND timestamp < %s ORDER BY timestamp DESC, id DESC LIMIT %s", [customer_pk, cutoff, n]
             )
-            rows = cursor.fetchall()
-            head, tail = rows[: args.n], rows[args.n :]
+            head = cursor.fetchall()[::-1]
+            cursor.execute(f"{columns} AND timestamp >= %s ORDER BY timestamp, id", [customer_pk, cutoff])
+            tail = cursor.fetchall()
             items = {row[0] for row in head}
-            types = np.asarray([r[1] for r in tail], dtype=str)
-            values = np.asarray([np.nan if r[2] is None else r[2] for r in tail], dtype=np.float64)
-            positive = positive_mask(types=types, values=values) if tail else []
+            positive = positive_mask(
+                types=np.asarray([r[1] for r in tail], dtype=str),
+                values=np.asarray([np.nan if r[2] is None else r[2] for r in tail], dtype=np.float64),
+            )
             target = next((r[0] for r, pos in zip(tail, positive, strict=True) if pos and r[0] not in items), None)
             if target is None:
                 continue
@@ -87,38 +116,108 @@ def main() -> None:
                 ),
                 timestamps=np.asarray([float(r[3]) for r in head], dtype=np.float64),
             )
-            session = f"replay-{customer_pk}"
-            sessions[session] = History(
+            history = History(
                 product_pks=tuple(int(pk) for pk in aggregated.items),
                 weights=tuple(float(w) for w in aggregated.weights),
                 purchased_pks=frozenset(r[0] for r in head if r[1] == "purchase"),
             )
-            targets[session] = target
+            replays.append(Replay(customer_pk=customer_pk, history=history, target=target))
+    return replays, len(sample)
 
-    # The feed's own path, with the replayed session's history in place of a stored one.
-    pipeline.session_history = lambda *, session_id: sessions.get(session_id or "", History())
-    strategy = default_strategy(Placement.HOME_FEED, None)
+
+def session_quality(*, cutoff: dt.datetime, n: int, customers: int, seed: int) -> tuple[list[dict], dict]:
+    """hit@K of the session feed and of popularity over the replayed sessions, with the models
+    rebuilt from the events before `cutoff` (rolled back); the table's rows and what was measured."""
+    from django.db import transaction
+
+    from placements.public import Placement, default_strategy
+    from recommendations import pipeline
+    from recommendations.contracts import RecRequest
+    from recommendations.embeddings.model import embedding_model_name
+    from recommendations.history import History
+    from recommendations.recall import collaborative, popularity
+    from recommendations.recall.collaborative import collaborative_rebuild
+    from recommendations.recall.itemcf import itemcf_neighbors_rebuild
+    from recommendations.recall.popularity import popularity_rebuild
+
+    replays, sampled = session_replays(cutoff=cutoff, n=n, customers=customers, seed=seed)
+    served = default_strategy(Placement.HOME_FEED, None)
+    strategy = dataclasses.replace(served, ranker=None, llm_rerank_top_n=None)
+    histories = {f"replay-{r.customer_pk}": r.history for r in replays}
     hits = {"session feed": 0, "popularity": 0}
-    histories = set()
-    for session, target in targets.items():
-        feed = pipeline.recommend(
-            request=RecRequest(customer_id=None, session_id=session, k=K, reasons=False), strategy=strategy
-        )
-        histories.add(feed.history)
-        hits["session feed"] += any(item.product_pk == target for item in feed.items)
-        popular = pipeline.recommend(request=RecRequest(customer_id=None, k=K, reasons=False), strategy=strategy)
-        hits["popularity"] += any(item.product_pk == target for item in popular.items)
+    try:
+        with transaction.atomic():
+            itemcf_neighbors_rebuild(until=cutoff)
+            popularity_rebuild(until=cutoff)
+            if strategy.routes.get("cf"):
+                collaborative_rebuild(until=cutoff)
+            # The feed's own path, with the replayed session's history in place of a stored one.
+            with mock.patch.object(
+                pipeline, "session_history", lambda *, session_id: histories.get(session_id or "", History())
+            ):
+                for replay in replays:
+                    feed = pipeline.recommend(
+                        request=RecRequest(
+                            customer_id=None, session_id=f"replay-{replay.customer_pk}", k=K, reasons=False
+                        ),
+                        strategy=strategy,
+                    )
+                    hits["session feed"] += any(item.product_pk == replay.target for item in feed.items)
+                    popular = pipeline.recommend(
+                        request=RecRequest(customer_id=None, k=K, reasons=False), strategy=strategy
+                    )
+                    hits["popularity"] += any(item.product_pk == replay.target for item in popular.items)
+            transaction.set_rollback(True)
+    finally:
+        # This process's snapshots of the rolled-back tables.
+        popularity._cache.clear()
+        collaborative.reset()
     rows = [
-        {"feed": name, "sessions": len(targets), "session_events": args.n, "hit@10": round(count / len(targets), 3)}
+        {
+            "feed": name,
+            "sessions": len(replays),
+            "session_events": n,
+            f"hit@{K}": round(count / len(replays), 3) if replays else None,
+        }
         for name, count in hits.items()
     ]
-    print_table(rows)
-    path = write_results(
-        "session_quality",
-        rows,
-        {"n": args.n, "customers_sampled": len(sample), "seed": args.seed, "histories": sorted(map(str, histories))},
+    meta = {
+        "cutoff": cutoff.isoformat(),
+        "models_built_from": "events before the cutoff (rebuilt in a transaction rolled back after)",
+        "n": n,
+        "customers_sampled": sampled,
+        "seed": seed,
+        "routes": strategy.routes,
+        "dropped": [
+            name for name, value in (("ranker", served.ranker), ("llm_rerank", served.llm_rerank_top_n)) if value
+        ],
+        "embedding_model": embedding_model_name(),
+    }
+    return rows, meta
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=5)
+    parser.add_argument("--customers", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--cutoff",
+        type=dt.datetime.fromisoformat,
+        help="ISO time (default: the cutoff manage.py evaluate picks, the latest tenth of the events after it)",
     )
-    print(f"written to {path}")
+    args = parser.parse_args()
+    django_setup()
+    cutoff = args.cutoff or default_cutoff()
+    if cutoff is None:
+        parser.error("no customer has an event: load a data set first")
+    if cutoff.tzinfo is None:
+        cutoff = cutoff.replace(tzinfo=dt.UTC)
+    rows, meta = session_quality(cutoff=cutoff, n=args.n, customers=args.customers, seed=args.seed)
+    print_table(rows)
+    for key, value in meta.items():
+        print(f"{key}: {value}")
+    print(f"written to {write_results('session_quality', rows, meta)}")
 
 
 if __name__ == "__main__":

@@ -75,14 +75,19 @@ def customer_get(*, customer_id: str) -> Customer | None:
 class CatalogErasure:
     customer: int
     events: int
-    # Anonymous sessions linked to the customer (their events are among `events`).
-    sessions: int = 0
+    # The anonymous sessions that were linked to the customer (their events are among `events`):
+    # other apps' rows kept per session go with them.
+    session_ids: tuple[str, ...] = ()
+
+    @property
+    def sessions(self) -> int:
+        return len(self.session_ids)
 
 
 def customer_erase(*, customer_id: str) -> CatalogErasure:
     """Delete the customer's row, every event of theirs and of the sessions linked to them (also
-    those stored without the customer), and the links (one statement each); nothing when there is
-    no such customer. Popularity and item neighbours are aggregates that name no one:
+    those stored without the customer), and the links (one statement each), naming the sessions;
+    nothing when there is no such customer. Popularity and item neighbours are aggregates that name no one:
     they stay until their next rebuild, which no longer sees these events."""
     pk = Customer.objects.filter(external_id=customer_id).values_list("pk", flat=True).first()
     if pk is None:
@@ -95,11 +100,11 @@ def customer_erase(*, customer_id: str) -> CatalogErasure:
             [pk, pk],
         )
         events = cursor.rowcount
-        cursor.execute("DELETE FROM catalog_sessionlink WHERE customer_id = %s", [pk])
-        sessions = cursor.rowcount
+        cursor.execute("DELETE FROM catalog_sessionlink WHERE customer_id = %s RETURNING session_id", [pk])
+        session_ids = tuple(sorted(session_id for (session_id,) in cursor.fetchall()))
         cursor.execute("DELETE FROM catalog_customer WHERE id = %s", [pk])
         customers = cursor.rowcount
-    return CatalogErasure(customer=customers, events=events, sessions=sessions)
+    return CatalogErasure(customer=customers, events=events, session_ids=session_ids)
 
 
 def product_attribute_keys() -> frozenset[str]:

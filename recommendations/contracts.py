@@ -97,6 +97,8 @@ class PlacementRequest:
     session_id: str | None = None
     # Search: re-rank towards the shopper's history (None: when they have one).
     personalize: bool | None = None
+    # Leave out what the session was served lately, on any placement (recommendations.served).
+    exclude_served: bool = False
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,13 @@
 across the apps, each through its own facade.
 
 Gone: the customer and their events, and the events of the anonymous sessions linked to them
-(catalog), their exposures (experiments), their served lists
-and the reason servings of those lists, their hidden items, and the personal fields of their bad
-cases (the id, the feedback text, the served snapshot; the case stays, anonymous, for the review
-counts). Kept: what cannot be traced back to a person (popularity, item neighbours, the
-collaborative item model, daily experiment snapshots, cached reason texts, which are keyed by item
-and seed item, never by customer). The log line names a keyed hash of the id, never the id.
+(catalog), their exposures (experiments), their served lists and those of their linked sessions
+(also the ones served before the link), the reason servings of those lists, their hidden items,
+and the personal fields of their bad cases (the id, the feedback text, the served snapshot; the
+case stays, anonymous, for the review counts). Kept: what cannot be traced back to a person
+(popularity, item neighbours, the collaborative item model, daily experiment snapshots, cached
+reason texts, which are keyed by item and seed item, never by customer). The log line names a
+keyed hash of the id, never the id.
 
 Idempotent: every step deletes what is there, so erasing twice (or erasing an id the catalog never
 stored, whose served lists may still exist) succeeds and reports zero counts.
@@ -22,6 +23,7 @@ from dataclasses import asdict, dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from catalog.public import customer_erase as catalog_customer_erase
 from experiments.public import exposures_erase
@@ -61,7 +63,7 @@ def customer_erase(*, customer_id: str) -> Erasure:
     with transaction.atomic():
         catalog = catalog_customer_erase(customer_id=customer_id)
         exposures = exposures_erase(customer_id=customer_id)
-        served = ServedList.objects.filter(customer_external_id=customer_id)
+        served = ServedList.objects.filter(Q(customer_external_id=customer_id) | Q(session_id__in=catalog.session_ids))
         reason_servings, _ = ReasonServing.objects.filter(
             recommendation_id__in=served.values("recommendation_id")
         ).delete()

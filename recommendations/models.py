@@ -246,6 +246,10 @@ class ServedList(models.Model):
     created_at = models.DateTimeField(db_index=True)
     placement = models.CharField(max_length=20)
     customer_external_id = models.CharField(max_length=128, blank=True, default="")
+    # The anonymous session asked about, if any: what `exclude_served` leaves out is read by it
+    # (recommendations.served.session_served_pks); erasing the customer the session is linked to
+    # erases these lists too.
+    session_id = models.CharField(max_length=128, blank=True, default="")
     strategy = models.CharField(max_length=200, blank=True, default="")
     ranker = models.CharField(max_length=200, blank=True, default="")
     experiment = models.CharField(max_length=100, blank=True, default="")
@@ -259,7 +263,10 @@ class ServedList(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["created_at"], condition=models.Q(detected=False), name="servedlist_undetected_idx")
+            models.Index(fields=["created_at"], condition=models.Q(detected=False), name="servedlist_undetected_idx"),
+            models.Index(
+                fields=["session_id", "-created_at"], condition=~models.Q(session_id=""), name="servedlist_session_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -29,6 +29,13 @@ logger = logging.getLogger(__name__)
 
 _pending = threading.local()
 
+# `exclude_served` leaves out what a session was shown this long ago at most (a storefront
+# session is a visit, not a customer's lifetime), from its latest lists, and at most this many
+# items: each one left out is one more candidate recall asks for.
+SESSION_SERVED_HOURS = 24
+SESSION_SERVED_MAX_LISTS = 50
+SESSION_SERVED_MAX_ITEMS = 500
+
 
 def served_items(items: Sequence[ScoredItem]) -> list[dict[str, Any]]:
     """The JSON form of served items, shared by the record and the bad-case snapshot."""
@@ -51,6 +58,7 @@ def served_list_record(
     recommendation: Recommendation,
     placement: str,
     customer_id: str | None,
+    session_id: str | None = None,
     names: Mapping[str, str | None] | None = None,
     context: Mapping[str, Any] | None = None,
     served_at: dt.datetime | None = None,
@@ -58,7 +66,8 @@ def served_list_record(
     """Keep this list (deferred to after the response when called inside a request).
 
     `names` holds the experiment and variant keys (None outside any), `context` the request's
-    parameters (k, category, exclude, product, query).
+    parameters (k, category, exclude, product, query); `session_id` the anonymous session asked
+    about, if any.
     """
     names = names or {}
     row = (
@@ -66,6 +75,7 @@ def served_list_record(
         served_at or timezone.now(),
         placement,
         customer_id or "",
+        session_id or "",
         recommendation.strategy,
         recommendation.ranker or "",
         names.get("experiment") or "",
@@ -82,11 +92,11 @@ def served_list_record(
 
 def served_lists_write(rows: Sequence[tuple]) -> None:
     """One INSERT in autocommit; a replayed recommendation id is skipped, not an error."""
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, false)"] * len(rows))
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, false)"] * len(rows))
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {ServedList._meta.db_table} (recommendation_id, created_at, placement,"
-            " customer_external_id, strategy, ranker, experiment, variant, context, items, detected)"
+            " customer_external_id, session_id, strategy, ranker, experiment, variant, context, items, detected)"
             f" VALUES {values} ON CONFLICT (recommendation_id) DO NOTHING",
             [value for row in rows for value in row],
         )
@@ -107,6 +117,24 @@ def served_lists_flush(**kwargs: object) -> None:
         except Exception:
             # The response has gone out; a lost record must not break the worker.
             logger.exception("could not write %d served lists", len(rows))
+
+
+def session_served_pks(*, session_id: str, now: dt.datetime | None = None) -> tuple[int, ...]:
+    """The product pks of the items served to `session_id` on any placement in the last
+    SESSION_SERVED_HOURS, at most SESSION_SERVED_MAX_ITEMS, from its latest lists; one query on
+    the session index, on the primary (a list is written just after its response: a replica may
+    not have it yet)."""
+    since = (now or timezone.now()) - dt.timedelta(hours=SESSION_SERVED_HOURS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT p.id FROM (SELECT items, created_at FROM {ServedList._meta.db_table}"
+            "  WHERE session_id = %s AND created_at >= %s ORDER BY created_at DESC LIMIT %s) s"
+            " CROSS JOIN LATERAL jsonb_array_elements(s.items) AS i(item)"
+            " JOIN catalog_product p ON p.external_id = i.item->>'id'"
+            " GROUP BY p.id ORDER BY max(s.created_at) DESC, p.id LIMIT %s",
+            [session_id, since, SESSION_SERVED_MAX_LISTS, SESSION_SERVED_MAX_ITEMS],
+        )
+        return tuple(pk for (pk,) in cursor.fetchall())
 
 
 def served_lists_prune(*, now: dt.datetime | None = None, days: int | None = None) -> int:

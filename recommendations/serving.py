@@ -19,7 +19,7 @@ from placements.public import Placement, Strategy
 from recommendations.contracts import PlacementRequest, Recommendation, RecRequest
 from recommendations.interleaved import interleaved_recommendation
 from recommendations.pipeline import bought_together, recommend, search, similar_items
-from recommendations.served import served_list_record
+from recommendations.served import served_list_record, session_served_pks
 from recommendations.shadow.offer import shadow_offer
 from recommendations.variants import ServedVariant, exposure_record, variant_serving
 
@@ -95,21 +95,30 @@ def placement_serve(*, request: PlacementRequest, record: bool = True) -> Served
     """Serve `request` with the strategy this customer gets now; with `record`, log the exposure
     (inside an experiment), keep the served list and offer it to the placement's shadow. A request
     with a session and a customer links the two first (raises `SessionClaimed` for a session
-    another customer holds)."""
+    another customer holds); with `exclude_served`, what the session was served lately is left
+    out as a next page's earlier items are."""
     if record and request.session_id and request.customer_id:
         session_link(session_id=request.session_id, customer_id=request.customer_id)
+    left_out = (
+        session_served_pks(session_id=request.session_id) if request.exclude_served and request.session_id else ()
+    )
+    asked = dataclasses.replace(request, seen=tuple(dict.fromkeys((*request.seen, *left_out))))
     served = variant_serving(placement=request.placement, customer_id=request.customer_id, k=request.k)
-    recommendation = _served_answer(request=dataclasses.replace(request, k=served.k), served=served)
+    recommendation = _served_answer(request=dataclasses.replace(asked, k=served.k), served=served)
     if record:
         exposure_record(served=served, recommendation=recommendation, customer_id=request.customer_id)
+        context = served_context(request=request, k=served.k)
+        if request.exclude_served:
+            context["served_left_out"] = len(left_out)
         served_list_record(
             recommendation=recommendation,
             placement=request.placement,
             customer_id=request.customer_id,
+            session_id=request.session_id,
             names=served.names,
-            context=served_context(request=request, k=served.k),
+            context=context,
         )
-        shadow_offer(request=request, recommendation=recommendation)
+        shadow_offer(request=asked, recommendation=recommendation)
     return Served(recommendation=recommendation, names=served.names, k=served.k)
 
 
@@ -142,5 +151,6 @@ def _placement_context(*, request: PlacementRequest, k: int) -> dict[str, Any]:
         return {"k": k, "query": request.query, "category": request.category}
     if request.placement == Placement.BOUGHT_TOGETHER:
         return {"k": k, "products": list(request.basket), "category": request.category}
-    # Not the session id: a served list must hold nothing that erasing a customer would miss.
+    # Not the session id: the served list keeps it in its own column, which erasing the customer
+    # the session is linked to reads (recommendations.erasure).
     return {"k": k, "category": request.category, "exclude": list(request.exclude)}

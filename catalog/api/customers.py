@@ -70,7 +70,13 @@ class CustomersApi(APIView):
                 "Two customers",
                 value=[{"id": "c1", "attributes": {"tier": "vip", "country": "FR"}}, {"id": "c2"}],
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "one created, one updated",
+                value={"received": 2, "created": 1, "updated": 1, "unchanged": 0, "errors": []},
+                response_only=True,
+                status_codes=["201"],
+            ),
         ],
     )
     def post(self, request: Request) -> Response:

@@ -4,7 +4,7 @@ when some rows failed; the body always lists the failures by their position in t
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import LimitOffsetPagination
@@ -38,6 +38,7 @@ PRODUCT_ID_PARAMETER = OpenApiParameter(
     OpenApiParameter.PATH,
     description="The product's external id. Ids containing `/` cannot be addressed here (a `%2F` is "
     "decoded before routing); use the list endpoint for them.",
+    examples=[OpenApiExample("a product", value="85123A")],
 )
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 429: ErrorSerializer}
 WRITE_ERRORS = {**ERRORS, 415: ErrorSerializer}
@@ -140,6 +141,35 @@ class EventIngestApi(APIView):
             409: ErrorSerializer,
             **WRITE_ERRORS,
         },
+        examples=[
+            OpenApiExample(
+                "an anonymous session views and carts",
+                value=[
+                    {"session": "s-8f2c", "product": "85123A", "type": "view", "timestamp": "2024-03-01T09:30:00Z"},
+                    {
+                        "session": "s-8f2c",
+                        "product": "85123A",
+                        "type": "add_to_cart",
+                        "timestamp": "2024-03-01T09:31:10Z",
+                        "event_id": "s-8f2c-2",
+                    },
+                ],
+                request_only=True,
+            ),
+            OpenApiExample(
+                "the session shopper signs in and buys",
+                value={
+                    "customer": "12347",
+                    "session": "s-8f2c",
+                    "product": "85123A",
+                    "type": "purchase",
+                    "value": 2.55,
+                    "timestamp": "2024-03-01T09:40:00Z",
+                    "event_id": "o-1001-1",
+                },
+                request_only=True,
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         """Store behaviour events (one object, or a list of at most 1000).

@@ -3,7 +3,7 @@ in the catalog because an erasure reaches the experiments' and this app's rows t
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -22,6 +22,7 @@ CUSTOMER_ID_PARAMETER = OpenApiParameter(
     str,
     OpenApiParameter.PATH,
     description="The customer's external id; ids containing `/` cannot be addressed here.",
+    examples=[OpenApiExample("a customer", value="12347")],
 )
 
 
@@ -48,6 +49,18 @@ class CustomerDetailApi(APIView):
         operation_id="customers_retrieve",
         parameters=[CUSTOMER_ID_PARAMETER],
         responses={200: CustomerDetailOutputSerializer, 404: ErrorSerializer, **ERRORS},
+        examples=[
+            OpenApiExample(
+                "a customer with attributes",
+                value={
+                    "id": "12347",
+                    "attributes": {"tier": "vip", "country": "FR"},
+                    "created_at": "2024-03-01T09:30:00Z",
+                },
+                response_only=True,
+                status_codes=["200"],
+            )
+        ],
     )
     def get(self, request: Request, customer_id: str) -> Response:
         """One customer and their attributes."""
@@ -62,9 +75,11 @@ class CustomerDetailApi(APIView):
         responses={204: OpenApiResponse(description="Erased, or nothing was left to erase."), **ERRORS},
     )
     def delete(self, request: Request, customer_id: str) -> Response:
-        """Erase a customer: their row, events, exposures, served lists, hidden items, and the
-        personal fields of their bad cases; aggregates (popularity, neighbours, experiment
-        snapshots) stay. Idempotent: 204 each time, also for an id never stored (served lists of
+        """Erase a customer: their row, events, the anonymous sessions linked to them and those
+        sessions' events, exposures, served lists and which reason template wrote each, hidden
+        items, and the personal fields of their bad cases; aggregates (popularity, neighbours,
+        experiment snapshots, reason texts cached per item) stay. Logged with a keyed hash of the
+        id, never the id. Idempotent: 204 each time, also for an id never stored (served lists of
         an unknown id are erased too), so a retried call cannot fail."""
         customer_erase(customer_id=_customer_id(customer_id))
         return Response(status=status.HTTP_204_NO_CONTENT)

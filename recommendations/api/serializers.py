@@ -124,8 +124,17 @@ class StorefrontQuerySerializer(serializers.Serializer):
         help_text="`next_cursor` of the previous page: the next items of the same list, none repeated. Send "
         "the same parameters with it; a cursor of another request, or altered, is a 400.",
     )
+    exclude_served = serializers.BooleanField(
+        default=False,
+        help_text="Leave out what this `session` was served in the last 24 hours on any placement (its latest "
+        "500 items), e.g. so a refreshed feed shows new items; needs `session`.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["exclude_served"] and not attrs.get("session"):
+            raise serializers.ValidationError(
+                {"exclude_served": ["Needs `session`: what was served is kept per session."]}
+            )
         try:
             attrs["item_filter"] = item_filter_build(
                 price_min=attrs.get("price_min"),

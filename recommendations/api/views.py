@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,6 +12,15 @@ from rest_framework.views import APIView
 
 from catalog.public import SessionClaimed
 from placements.public import Placement
+from recommendations.api.examples import (
+    BOUGHT_TOGETHER_ANSWER,
+    FEED_WITH_CONTEXT,
+    SEARCH_ANSWER,
+    SEARCH_QUERY_EXAMPLES,
+    SIMILAR_ANSWER,
+    answer_example,
+    parameter_examples,
+)
 from recommendations.api.serializers import (
     BoughtTogetherOutputSerializer,
     BoughtTogetherQuerySerializer,
@@ -33,11 +42,14 @@ ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 429:
 
 
 def _page(*, request: PlacementRequest, params: dict) -> Page:
-    """This page of the list, the request's filters applied; a bad cursor is a 400 naming it, a
-    session another customer holds a 409."""
+    """This page of the list, the request's filters and `exclude_served` applied; a bad cursor is a
+    400 naming it, a session another customer holds a 409."""
     try:
         return page_serve(
-            request=dataclasses.replace(request, item_filter=params["item_filter"]), cursor=params.get("cursor")
+            request=dataclasses.replace(
+                request, item_filter=params["item_filter"], exclude_served=params["exclude_served"]
+            ),
+            cursor=params.get("cursor"),
         )
     except CursorInvalid as exc:
         raise ValidationError({"cursor": [str(exc)]}) from exc
@@ -67,6 +79,10 @@ class RecommendationsApi(APIView):
         operation_id="recommendations_list",
         parameters=[RecommendationQuerySerializer],
         responses={200: RecommendationOutputSerializer, 409: ErrorSerializer, **ERRORS},
+        examples=[
+            *parameter_examples(RecommendationQuerySerializer),
+            answer_example("a known customer, led by context", FEED_WITH_CONTEXT),
+        ],
     )
     def get(self, request: Request) -> Response:
         """A customer's (or an anonymous session's) home feed: recall routes (item-CF, semantic,
@@ -119,10 +135,12 @@ class SimilarItemsApi(APIView):
                 str,
                 OpenApiParameter.PATH,
                 description="The product's external id; ids containing `/` cannot be addressed here.",
+                examples=[OpenApiExample("a product", value="85123A")],
             ),
             SimilarQuerySerializer,
         ],
         responses={200: SimilarOutputSerializer, 404: ErrorSerializer, 409: ErrorSerializer, **ERRORS},
+        examples=[*parameter_examples(SimilarQuerySerializer), answer_example("items like it", SIMILAR_ANSWER)],
     )
     def get(self, request: Request, product_id: str) -> Response:
         """Items like this one (item-CF neighbours and embedding neighbours), without what the shopper
@@ -158,6 +176,10 @@ class BoughtTogetherApi(APIView):
         operation_id="bought_together",
         parameters=[BoughtTogetherQuerySerializer],
         responses={200: BoughtTogetherOutputSerializer, 404: ErrorSerializer, 409: ErrorSerializer, **ERRORS},
+        examples=[
+            *parameter_examples(BoughtTogetherQuerySerializer),
+            answer_example("a cart plus the session cart", BOUGHT_TOGETHER_ANSWER),
+        ],
     )
     def get(self, request: Request) -> Response:
         """Items bought with a basket (a cart's products) and the shopper's cart: each item's
@@ -203,6 +225,10 @@ class SearchApi(APIView):
         operation_id="search",
         parameters=[SearchQuerySerializer],
         responses={200: SearchOutputSerializer, 409: ErrorSerializer, **ERRORS},
+        examples=[
+            *parameter_examples(SearchQuerySerializer, q=SEARCH_QUERY_EXAMPLES),
+            answer_example("a typo corrected, hybrid matches", SEARCH_ANSWER),
+        ],
     )
     def get(self, request: Request) -> Response:
         """Search by the placement's algorithm: `hybrid` (SKU, brand and title matching fused with the

@@ -23,6 +23,7 @@ standalone route and as ranker features on both, so EASE is the default wherever
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
@@ -237,15 +238,22 @@ def cf_candidates(*, history: History, n: int) -> list[Candidate]:
     )
 
 
-def collaborative_rebuild(*, algorithm: str | None = None, activate: bool = True, customer_share: float = 1.0):
+def collaborative_rebuild(
+    *,
+    algorithm: str | None = None,
+    activate: bool = True,
+    customer_share: float = 1.0,
+    until: dt.datetime | None = None,
+):
     """Fit the route on every stored event (of `customer_share` of the customers:
-    `neighbors_plan`), store it as a new version (and activate it). EASE when its dense matrices
-    fit NEIGHBORS_MEMORY_BUDGET_MB, else ALS.
+    `neighbors_plan`; before `until` when given: an offline measurement's training events), store
+    it as a new version (and activate it). EASE when its dense matrices fit
+    NEIGHBORS_MEMORY_BUDGET_MB, else ALS.
 
     Returns the `CollaborativeModel`. The neighbour rows of a version are written once (COPY) and
     never changed; activating another version switches serving at once.
     """
-    interactions, product_pks = interactions_load(customer_share=customer_share)
+    interactions, product_pks = interactions_load(until=until, customer_share=customer_share)
     fit = cf_fit(
         matrix=interaction_matrix(interactions=interactions),
         algorithm=algorithm,

@@ -20,6 +20,7 @@ memory); `itemcf_neighbors_rebuild` stores its top-N in `catalog.ItemNeighbor`;
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import numpy as np
@@ -122,15 +123,20 @@ def neighbor_sum_candidates(
 
 
 def itemcf_neighbors_rebuild(
-    *, n_neighbors: int = DEFAULT_NEIGHBORS, shrink: float = DEFAULT_SHRINK, customer_share: float = 1.0
+    *,
+    n_neighbors: int = DEFAULT_NEIGHBORS,
+    shrink: float = DEFAULT_SHRINK,
+    customer_share: float = 1.0,
+    until: dt.datetime | None = None,
 ) -> int:
     """Recompute every item's top neighbours from all stored events (of `customer_share` of the
-    customers: `neighbors_plan`) and replace the table.
+    customers: `neighbors_plan`; before `until` when given: an offline measurement's training
+    events) and replace the table.
 
     Delete and COPY run in one transaction, so readers see the old table until the new one is
     complete. Returns the number of neighbour rows written.
     """
-    interactions, product_pks = interactions_load(customer_share=customer_share)
+    interactions, product_pks = interactions_load(until=until, customer_share=customer_share)
     similarity = itemcf_similarity(
         matrix=interaction_matrix(interactions=interactions), n_neighbors=n_neighbors, shrink=shrink
     )

@@ -12,6 +12,7 @@ cached per process for a short time (it is derived data).
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass
 
@@ -113,13 +114,16 @@ def popularity_scores(
     return np.bincount(np.asarray(items, dtype=np.int64), weights=decayed, minlength=n_items)
 
 
-def popularity_rebuild(*, half_life_days: float = HALF_LIFE_DAYS, customer_share: float = 1.0) -> int:
+def popularity_rebuild(
+    *, half_life_days: float = HALF_LIFE_DAYS, customer_share: float = 1.0, until: dt.datetime | None = None
+) -> int:
     """Recompute `catalog.ItemPopularity` from all stored events (of `customer_share` of the
-    customers: `neighbors_plan`); returns the rows written.
+    customers: `neighbors_plan`; before `until` when given: an offline measurement's training
+    events, decayed from the latest of them); returns the rows written.
 
     Replaces the table in one transaction (readers see the old or the new table, never half).
     """
-    interactions, product_pks = interactions_load(customer_share=customer_share)
+    interactions, product_pks = interactions_load(until=until, customer_share=customer_share)
     scores = (
         popularity_scores(
             items=interactions.items,

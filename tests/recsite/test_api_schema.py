@@ -2,6 +2,7 @@
 
 import re
 
+import jsonschema
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -64,6 +65,7 @@ def test_schema_documents_every_operation_its_parameters_and_errors(api_client):
         "bury": False,
         "page_size": False,
         "cursor": False,
+        "exclude_served": False,
     }
     assert set(recommendations["responses"]) == {"200", "400", "401", "403", "409", "414", "429", "503"}
     assert set(schema["paths"]["/api/v1/events/"]["post"]["responses"]) == {
@@ -121,3 +123,59 @@ def test_the_conversation_endpoints_document_their_examples_and_errors(api_clien
     assert {"200", "400", "404", "409"} <= set(turn["responses"])
     examples = turn["requestBody"]["content"]["application/json"]["examples"]
     assert {example["value"]["message"] for example in examples.values()} == {"cheaper", "no mugs, in blue"}
+
+
+STOREFRONT_OPERATIONS = [
+    ("/api/v1/recommendations/", "get"),
+    ("/api/v1/products/{product_id}/similar/", "get"),
+    ("/api/v1/search/", "get"),
+    ("/api/v1/bought-together/", "get"),
+    ("/api/v1/events/", "post"),
+    ("/api/v1/customers/", "post"),
+    ("/api/v1/customers/{customer_id}/", "get"),
+    ("/api/v1/customers/{customer_id}/", "delete"),
+]
+
+
+def _as_json_schema(node: object) -> object:
+    """OpenAPI 3.0's `nullable` in JSON Schema's words (a null type or a null branch)."""
+    if isinstance(node, list):
+        return [_as_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    converted = {key: _as_json_schema(value) for key, value in node.items() if key != "nullable"}
+    if not node.get("nullable"):
+        return converted
+    if "type" in converted:
+        converted["type"] = [converted["type"], "null"]
+        if "enum" in converted:
+            converted["enum"] = [*converted["enum"], None]
+        return converted
+    return {"anyOf": [converted, {"type": "null"}]}
+
+
+@pytest.mark.parametrize(("path", "method"), STOREFRONT_OPERATIONS)
+def test_every_storefront_parameter_and_body_has_an_example(api_client, path, method):
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    operation = schema["paths"][path][method]
+
+    without = [parameter["name"] for parameter in operation.get("parameters", []) if not parameter.get("examples")]
+    assert without == []
+    if "requestBody" in operation:
+        assert operation["requestBody"]["content"]["application/json"]["examples"]
+
+
+@pytest.mark.parametrize(("path", "method"), [op for op in STOREFRONT_OPERATIONS if op[1] == "get"])
+def test_every_storefront_answer_example_conforms_to_its_schema(api_client, path, method):
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    content = schema["paths"][path][method]["responses"]["200"]["content"]["application/json"]
+    validator = jsonschema.Draft202012Validator(
+        {"components": _as_json_schema(schema["components"]), **_as_json_schema(content["schema"])}
+    )
+
+    assert content["examples"]
+    for example in content["examples"].values():
+        assert list(validator.iter_errors(example["value"])) == []
+        # every field the answer has is shown, none left out
+        properties = schema["components"]["schemas"][content["schema"]["$ref"].rsplit("/", 1)[1]]["properties"]
+        assert set(example["value"]) == set(properties)

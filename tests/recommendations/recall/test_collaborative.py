@@ -1,10 +1,13 @@
 """The collaborative route: EASE and ALS weights, versions stored and activated, served in the feed."""
 
+import datetime as dt
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from django.conf import settings
 
+from catalog.models import Event
 from placements.public import Strategy
 from recommendations.contracts import RecRequest
 from recommendations.models import CollaborativeModel, CollaborativeNeighbor
@@ -90,6 +93,23 @@ def test_a_rebuild_stores_a_new_served_version_and_the_feed_uses_it(shop):
     feed = recommend(request=RecRequest(customer_id="c-buyer", k=2), strategy=Strategy(routes={"cf": 1.0}))
     assert feed.items[0].product_id == "A"
     assert feed.items[0].routes.keys() == {"cf"}
+
+
+def test_a_rebuild_until_a_time_is_fitted_on_the_events_before_it(shop):
+    # given the shop's purchases, then later a basket of C and D
+    later = Event.objects.order_by("-timestamp").values_list("timestamp", flat=True).first() + dt.timedelta(days=1)
+    customer = CustomerFactory()
+    for product in (shop[2], shop[3]):
+        EventFactory(customer=customer, product=product, type="purchase", timestamp=later)
+
+    # when the route is fitted up to that basket
+    model = collaborative_rebuild(until=later)
+
+    # then it knows only the earlier events, and C and D are not neighbours
+    assert model.events == sum(len(basket) for basket in BASKETS)
+    pairs = set(CollaborativeNeighbor.objects.filter(model=model).values_list("product_id", "neighbor_id"))
+    assert (shop[2].pk, shop[3].pk) not in pairs and (shop[3].pk, shop[2].pk) not in pairs
+    assert pairs
 
 
 def test_without_an_active_version_the_route_proposes_nothing(shop):

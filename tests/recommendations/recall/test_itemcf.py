@@ -81,6 +81,24 @@ def test_rebuild_stores_ranked_neighbours_and_replaces_the_old_table():
 
 
 @pytest.mark.django_db
+def test_rebuild_until_a_time_sees_only_the_events_before_it():
+    # given: A and B co-bought before the cut, A and C only at it and after
+    a, b, c = ProductFactory.create_batch(3)
+    cut = dt.datetime(2024, 1, 10, tzinfo=dt.UTC)
+    for other, when in [(b, cut - dt.timedelta(days=1)), (c, cut), (c, cut + dt.timedelta(days=1))]:
+        customer = CustomerFactory()
+        EventFactory(customer=customer, product=a, timestamp=when)
+        EventFactory(customer=customer, product=other, timestamp=when)
+
+    # when
+    itemcf_neighbors_rebuild(until=cut)
+
+    # then
+    stored = set(ItemNeighbor.objects.values_list("product_id", "neighbor_id"))
+    assert stored == {(a.pk, b.pk), (b.pk, a.pk)}
+
+
+@pytest.mark.django_db
 def test_candidates_sum_history_weight_times_similarity():
     # given: neighbours stored by hand
     a, b, c, d = ProductFactory.create_batch(4)

@@ -54,6 +54,21 @@ def test_rebuild_decays_from_the_latest_event_not_the_wall_clock(clear_cache):
 
 
 @pytest.mark.django_db
+def test_rebuild_until_a_time_counts_only_the_events_before_it(clear_cache):
+    # given: one item bought a day before the cut, another at the cut
+    before, after = ProductFactory.create_batch(2)
+    EventFactory(product=before, type=EventType.PURCHASE, timestamp=LATEST - dt.timedelta(days=1))
+    EventFactory(product=after, type=EventType.PURCHASE, timestamp=LATEST)
+
+    # when
+    written = popularity_rebuild(until=LATEST)
+
+    # then: decayed from the latest event before the cut
+    assert written == 1
+    assert dict(ItemPopularity.objects.values_list("product_id", "score")) == pytest.approx({before.pk: 4.0})
+
+
+@pytest.mark.django_db
 def test_candidates_within_a_category_subtree_reach_past_the_global_top(clear_cache):
     # given: the top item is in Garden, the rest in Home and Home > Kitchen, one out of stock
     garden, home, kitchen = (
