@@ -30,8 +30,6 @@ import random
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-from unittest import mock
 
 import numpy as np
 
@@ -39,9 +37,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import django_setup, print_table, write_results  # noqa: E402
-
-if TYPE_CHECKING:
-    from recommendations.history import History
 
 K = 10
 
@@ -52,8 +47,13 @@ class Replay:
     on to want: `target`, a product pk."""
 
     customer_pk: int
-    history: History
+    # (product pk, type, value, timestamp) of the session's events, oldest first.
+    events: tuple[tuple, ...]
     target: int
+
+    @property
+    def session_id(self) -> str:
+        return f"replay-{self.customer_pk}"
 
 
 def default_cutoff() -> dt.datetime | None:
@@ -77,8 +77,7 @@ def session_replays(*, cutoff: dt.datetime, n: int, customers: int, seed: int) -
     on a new item after the cutoff are skipped)."""
     from django.db import connection
 
-    from recommendations.history import History, history_aggregate
-    from recommendations.interactions import event_weights, positive_mask
+    from recommendations.interactions import positive_mask
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -89,7 +88,7 @@ def session_replays(*, cutoff: dt.datetime, n: int, customers: int, seed: int) -
         )
         eligible = [row[0] for row in cursor.fetchall()]
     sample = random.Random(seed).sample(eligible, min(customers, len(eligible)))
-    columns = "SELECT product_id, type, value, EXTRACT(EPOCH FROM timestamp) FROM catalog_event WHERE customer_id = %s"
+    columns = "SELECT product_id, type, value, timestamp FROM catalog_event WHERE customer_id = %s"
     replays = []
     with connection.cursor() as cursor:
         for customer_pk in sample:
@@ -107,21 +106,7 @@ def session_replays(*, cutoff: dt.datetime, n: int, customers: int, seed: int) -
             target = next((r[0] for r, pos in zip(tail, positive, strict=True) if pos and r[0] not in items), None)
             if target is None:
                 continue
-            aggregated = history_aggregate(
-                users=np.zeros(len(head), dtype=np.int64),
-                items=np.asarray([r[0] for r in head], dtype=np.int64),
-                weights=event_weights(
-                    types=np.asarray([r[1] for r in head], dtype=str),
-                    values=np.asarray([np.nan if r[2] is None else r[2] for r in head], dtype=np.float64),
-                ),
-                timestamps=np.asarray([float(r[3]) for r in head], dtype=np.float64),
-            )
-            history = History(
-                product_pks=tuple(int(pk) for pk in aggregated.items),
-                weights=tuple(float(w) for w in aggregated.weights),
-                purchased_pks=frozenset(r[0] for r in head if r[1] == "purchase"),
-            )
-            replays.append(Replay(customer_pk=customer_pk, history=history, target=target))
+            replays.append(Replay(customer_pk=customer_pk, events=tuple(head), target=target))
     return replays, len(sample)
 
 
@@ -130,11 +115,11 @@ def session_quality(*, cutoff: dt.datetime, n: int, customers: int, seed: int) -
     rebuilt from the events before `cutoff` (rolled back); the table's rows and what was measured."""
     from django.db import transaction
 
+    from catalog.models import Event
     from placements.public import Placement, default_strategy
     from recommendations import pipeline
     from recommendations.contracts import RecRequest
     from recommendations.embeddings.model import embedding_model_name
-    from recommendations.history import History
     from recommendations.recall import collaborative, popularity
     from recommendations.recall.collaborative import collaborative_rebuild
     from recommendations.recall.itemcf import itemcf_neighbors_rebuild
@@ -143,7 +128,6 @@ def session_quality(*, cutoff: dt.datetime, n: int, customers: int, seed: int) -
     replays, sampled = session_replays(cutoff=cutoff, n=n, customers=customers, seed=seed)
     served = default_strategy(Placement.HOME_FEED, None)
     strategy = dataclasses.replace(served, ranker=None, llm_rerank_top_n=None)
-    histories = {f"replay-{r.customer_pk}": r.history for r in replays}
     hits = {"session feed": 0, "popularity": 0}
     try:
         with transaction.atomic():
@@ -151,22 +135,28 @@ def session_quality(*, cutoff: dt.datetime, n: int, customers: int, seed: int) -
             popularity_rebuild(until=cutoff)
             if strategy.routes.get("cf"):
                 collaborative_rebuild(until=cutoff)
-            # The feed's own path, with the replayed session's history in place of a stored one.
-            with mock.patch.object(
-                pipeline, "session_history", lambda *, session_id: histories.get(session_id or "", History())
-            ):
-                for replay in replays:
-                    feed = pipeline.recommend(
-                        request=RecRequest(
-                            customer_id=None, session_id=f"replay-{replay.customer_pk}", k=K, reasons=False
-                        ),
-                        strategy=strategy,
-                    )
-                    hits["session feed"] += any(item.product_pk == replay.target for item in feed.items)
-                    popular = pipeline.recommend(
-                        request=RecRequest(customer_id=None, k=K, reasons=False), strategy=strategy
-                    )
-                    hits["popularity"] += any(item.product_pk == replay.target for item in popular.items)
+            # The replayed events stored as an anonymous session's (rolled back with the rest): the
+            # feed reads them through its own session path.
+            Event.objects.bulk_create(
+                Event(
+                    event_id=f"{replay.session_id}-{i}",
+                    session_id=replay.session_id,
+                    product_id=product_pk,
+                    type=kind,
+                    value=value,
+                    timestamp=moment,
+                )
+                for replay in replays
+                for i, (product_pk, kind, value, moment) in enumerate(replay.events)
+            )
+            popular = pipeline.recommend(request=RecRequest(customer_id=None, k=K, reasons=False), strategy=strategy)
+            for replay in replays:
+                feed = pipeline.recommend(
+                    request=RecRequest(customer_id=None, session_id=replay.session_id, k=K, reasons=False),
+                    strategy=strategy,
+                )
+                hits["session feed"] += any(item.product_pk == replay.target for item in feed.items)
+                hits["popularity"] += any(item.product_pk == replay.target for item in popular.items)
             transaction.set_rollback(True)
     finally:
         # This process's snapshots of the rolled-back tables.
