@@ -12,6 +12,7 @@ from catalog.models import Customer, Event, EventType, ItemNeighbor, ItemPopular
 from catalog.sessions import SESSION_MAX_LENGTH, SessionClaimed, session_link
 from catalog.signals import clicks_stored
 from catalog.text import product_text, text_hash
+from catalog.vocabulary import search_vocabulary_refresh, search_vocabulary_sql
 
 __all__ = [
     "PATH_SEPARATOR",
@@ -39,6 +40,8 @@ __all__ = [
     "product_attribute_keys",
     "product_text",
     "read_rows",
+    "search_vocabulary_refresh",
+    "search_vocabulary_sql",
     "text",
     "text_hash",
     "timestamp",

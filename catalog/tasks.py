@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from catalog.partitions import event_partitions_maintain
+from catalog.vocabulary import search_vocabulary_refresh
 from recsite.tasks import transient_task
 
 
@@ -11,3 +12,9 @@ def maintain_event_partitions() -> None:
     """Create the coming months' event partitions and drain the DEFAULT one (idempotent: a second
     run finds both done)."""
     event_partitions_maintain()
+
+
+@transient_task(acks_late=True, ignore_result=True)
+def refresh_search_vocabulary() -> None:
+    """Recount the words search corrects typos against (the catalog changed since, or not)."""
+    search_vocabulary_refresh()

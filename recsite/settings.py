@@ -224,6 +224,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recommendations.tasks.build_collaborative",
         "schedule": 3600.0,
     },
+    # The words search corrects typos against (catalog.vocabulary); web processes reread them as often.
+    "refresh-search-vocabulary": {"task": "catalog.tasks.refresh_search_vocabulary", "schedule": 300.0},
     "build-popularity": {
         "task": "recommendations.tasks.build_popularity",
         "schedule": 600.0,

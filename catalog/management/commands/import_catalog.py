@@ -8,6 +8,7 @@ from catalog.dispatch import request_embedding
 from catalog.importing.products import products_upsert
 from catalog.importing.report import ImportReport
 from catalog.management.commands._import_file import ImportFileCommand
+from catalog.vocabulary import search_vocabulary_refresh
 
 
 class Command(ImportFileCommand):
@@ -20,7 +21,10 @@ class Command(ImportFileCommand):
         parser.add_argument("--no-embed-request", action="store_true", help="do not ask the worker to embed")
 
     def after_import(self, *, report: ImportReport, options: dict) -> None:
-        if options["no_embed_request"] or not (report.created or report.updated):
+        if not (report.created or report.updated):
+            return
+        search_vocabulary_refresh()
+        if options["no_embed_request"]:
             return
         if request_embedding():
             self.stdout.write("embedding requested")

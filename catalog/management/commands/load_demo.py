@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from catalog.dispatch import request_embedding
 from catalog.importing.online_retail import demo_load
 from catalog.importing.report import report_summary
+from catalog.vocabulary import search_vocabulary_refresh
 from recsite.cli import iso_time
 
 FULL_FILE = settings.BASE_DIR.parent / "shared/datasets/online-retail/online_retail_2010-12_2011-12.csv.gz"
@@ -73,6 +74,8 @@ class Command(BaseCommand):
                 f"held out {result.held_out} events at or after {options['until']:%Y-%m-%d %H:%M}: {target}"
             )
         self.stdout.write(f"done in {result.duration_s:.1f} s")
+        if result.products.created or result.products.updated:
+            search_vocabulary_refresh()
         if not options["no_embed_request"] and (result.products.created or result.products.updated):
             if request_embedding():
                 self.stdout.write("embedding requested")

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from catalog.models import EventType, ItemNeighbor, ProductEmbedding
+from catalog.public import search_vocabulary_refresh
 from recommendations.embeddings.model import encode_texts
 from tests.factories import EventFactory, ProductFactory
 
@@ -26,6 +27,7 @@ def catalog():
     texts = [p.embedding_text() for p in products.values()]
     for product, vector in zip(products.values(), encode_texts(texts), strict=True):
         ProductEmbedding.objects.create(product=product, model_name="real", text_hash=product.text_hash, vector=vector)
+    search_vocabulary_refresh()
     return products
 
 

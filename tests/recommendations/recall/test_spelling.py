@@ -2,6 +2,7 @@
 
 import pytest
 
+from catalog.public import search_vocabulary_refresh
 from recommendations.recall.spelling import Vocabulary, query_correct, vocabulary_load, word_correct
 from tests.factories import ProductFactory
 
@@ -60,6 +61,9 @@ def test_the_vocabulary_is_the_catalogs_title_brand_and_sku_words_with_product_c
     ProductFactory(external_id="85123A", title="White Hanging Heart", brand="Acme")
     # A word twice in one title counts one product.
     ProductFactory(external_id="85123B", title="Red Heart Candle Heart", brand="")
+    # Read as last counted: the new products' words arrive with the next refresh.
+    assert vocabulary_load().counts == {}
+    search_vocabulary_refresh()
 
     vocabulary = vocabulary_load()
 

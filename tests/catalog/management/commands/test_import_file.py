@@ -69,3 +69,14 @@ def test_import_events_with_format_flag_and_unreadable_file(tmp_path):
         call_command("import_events", str(tmp_path / "missing.jsonl"))
     with pytest.raises(CommandError, match="cannot tell the format"):
         call_command("import_events", str(path))
+
+
+def test_import_catalog_recounts_the_search_vocabulary(tmp_path):
+    from recommendations.recall.spelling import vocabulary_load
+
+    path = tmp_path / "products.csv"
+    path.write_text("id,title\nP1,Enamel Teapot\n")
+
+    call_command("import_catalog", str(path), "--no-embed-request", stdout=StringIO())
+
+    assert vocabulary_load().counts == {"enamel": 1, "teapot": 1}
