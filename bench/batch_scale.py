@@ -1,5 +1,5 @@
 """Batch jobs at scale: wall time and peak memory of `build_neighbors`, `train_ranker`, `embed` and
-`drift`, each run as its real management command in its own process (`/usr/bin/time -v`: the
+`drift` (reference and check), each run as its real management command in its own process (`/usr/bin/time -v`: the
 process's maximum resident set), on a catalog of 1M products with 20M events.
 
 The database is a copy of `bench/api_latency.py`'s 1M-product database (`recsite_bench_1000000`,
@@ -40,7 +40,9 @@ JOBS = {
     "build_neighbors": ["build_neighbors"],
     "train_ranker": ["train_ranker"],
     "embed": ["embed"],
-    "drift": ["drift"],
+    # The first half of the generated year as the reference, the second half checked against it.
+    "drift": ["drift", "reference", "--start", "2025-01-01", "--end", "2025-07-01"],
+    "drift_check": ["drift", "check", "--start", "2025-07-01", "--end", "2026-01-01"],
 }
 # Generated events: ids above every real one, times within 2025, which the months' partitions hold.
 GENERATE_SQL = """
