@@ -45,7 +45,7 @@ from bench.common import RESULTS, percentile, print_table, write_results  # noqa
 from bench.search_quality import swap_letters  # noqa: E402
 from bench.slow_queries import print_slow_queries, slow_query_env, slow_query_summary  # noqa: E402
 from bench.substitute import Parts, fitted, part_vectors  # noqa: E402
-from bench.vector_index import index_report  # noqa: E402
+from bench.vector_index import index_queries, index_report  # noqa: E402
 
 SESSIONS = 500
 # The filtered feed's price range (the catalog has no brands or categories: Online Retail has none).
@@ -53,7 +53,6 @@ FILTER_PRICE = ("1.00", "5.00")
 NEXT_PAGE_LISTS = 300
 CHECKED_ANSWERS = 100
 FLOOR_SAMPLES = 300
-INDEX_QUERIES = 1000
 # What each row measures (all through gunicorn, k=10).
 ENDPOINTS = {
     "recommendations": "home feed of a customer with 2+ events",
@@ -621,22 +620,6 @@ def run_size(
     for row in rows:
         row["slow_queries_in_run"] = slow["count"]
     return rows, extra
-
-
-def index_queries(n: int = INDEX_QUERIES, seed: int = 5) -> np.ndarray:
-    """`n` search-like queries, embedded by the real model: the first 2-4 words of titles drawn
-    from the whole catalog (generated products included)."""
-    from catalog.models import Product
-    from recommendations.embeddings.model import encode_texts
-
-    rng = random.Random(seed)
-    top = Product.objects.order_by("-pk").values_list("pk", flat=True).first()
-    texts: set[str] = set()
-    while len(texts) < n:
-        pks = [rng.randint(1, top) for _ in range(n)]
-        for title in Product.objects.filter(pk__in=pks).values_list("title", flat=True):
-            texts.add(" ".join(title.lower().split()[: rng.randint(2, 4)]))
-    return encode_texts(sorted(texts)[:n])
 
 
 def main() -> None:

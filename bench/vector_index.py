@@ -5,16 +5,28 @@ index's precision is chosen by measurement.
 Exact neighbours are computed here, in numpy, over every stored vector (float32): 1M products ×
 384 dimensions hold 1.5 GB while it runs. The index is asked what search asks it (`ORDER BY
 distance LIMIT 10`) with the session default `hnsw.ef_search` of serving
-(`recommendations.recall.semantic.MIN_EF_SEARCH`), without filters.
+(`recommendations.recall.semantic.MIN_EF_SEARCH`), without filters. `bench/api_latency.py
+--index-recall` runs it on its prepared database; on its own:
+
+    .venv/bin/python bench/vector_index.py --database recsite_bench_1000000 [--halfvec]
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import random
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parent.parent
+
 K = 10
+QUERIES = 1000
 HALFVEC_INDEX = "product_embedding_hnsw_halfvec"
 # Rows fetched per round trip when reading every vector, and queries per exact-search block.
 FETCH_ROWS = 50_000
@@ -100,6 +112,22 @@ def halfvec_index_build(dim: int) -> tuple[float, int]:
     return seconds, size
 
 
+def index_queries(n: int = QUERIES, seed: int = 5) -> np.ndarray:
+    """`n` search-like queries, embedded by the real model: the first 2-4 words of titles drawn
+    from the whole catalog (generated products included)."""
+    from catalog.models import Product
+    from recommendations.embeddings.model import encode_texts
+
+    rng = random.Random(seed)
+    top = Product.objects.order_by("-pk").values_list("pk", flat=True).first()
+    texts: set[str] = set()
+    while len(texts) < n:
+        pks = [rng.randint(1, top) for _ in range(n)]
+        for title in Product.objects.filter(pk__in=pks).values_list("title", flat=True):
+            texts.add(" ".join(title.lower().split()[: rng.randint(2, 4)]))
+    return encode_texts(sorted(texts)[:n])
+
+
 def index_report(queries: np.ndarray, *, halfvec: bool) -> dict:
     """Recall@10 against exact search and per-query latency of the serving index (and, with
     `halfvec`, of a halfvec index built for the comparison and dropped after)."""
@@ -144,3 +172,28 @@ def index_report(queries: np.ndarray, *, halfvec: bool) -> dict:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP INDEX {HALFVEC_INDEX}")
     return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", required=True, help="a database on the embedded server")
+    parser.add_argument("--halfvec", action="store_true", help="also build a halfvec index and compare")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from bench.common import write_results
+    from recsite.database import embedded_database_url
+
+    os.environ["DATABASE_URL"] = embedded_database_url(database=args.database)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recsite.settings")
+    import django
+
+    django.setup()
+    load_start = os.getloadavg()
+    report = index_report(index_queries(), halfvec=args.halfvec)
+    print(json.dumps(report, indent=2))
+    meta = {"database": args.database, "loadavg_start": load_start, "loadavg_end": os.getloadavg()}
+    print("wrote", write_results("vector_index", [report], meta))
+
+
+if __name__ == "__main__":
+    main()
