@@ -13,7 +13,9 @@ session, its history aggregated like a customer's; popularity is the feed of a s
 events.
 
 The strategy is the home feed's default without its learned ranker and LLM rerank (fitted, or
-cached, on every event); the output says when they were dropped. The semantic route reads the
+cached, on every event); the output says when they were dropped. With `--ranker FEATURE_SET`, a
+ranker trained on the events before the cutoff (in the same rolled-back transaction) orders the
+session feed instead, as a shop that trains one gets it. The semantic route reads the
 stored product embeddings, which come from the products' text, unless the configured model was
 adapted on the shop's co-occurrences (`adapt_embeddings`, fitted on every event): the output names
 the model. Usage, on a loaded database:
@@ -39,6 +41,8 @@ sys.path.insert(0, str(ROOT))
 from bench.common import django_setup, print_table, write_results  # noqa: E402
 
 K = 10
+# The ranker `--ranker` trains (rolled back with the rest).
+RANKER_NAME = "session-quality-bench"
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,9 @@ def session_replays(*, cutoff: dt.datetime, n: int, customers: int, seed: int) -
     return replays, len(sample)
 
 
-def session_quality(*, cutoff: dt.datetime, n: int, customers: int, seed: int) -> tuple[list[dict], dict]:
+def session_quality(
+    *, cutoff: dt.datetime, n: int, customers: int, seed: int, ranker: str | None = None
+) -> tuple[list[dict], dict]:
     """hit@K of the session feed and of popularity over the replayed sessions, with the models
     rebuilt from the events before `cutoff` (rolled back); the table's rows and what was measured."""
     from django.db import transaction
@@ -120,6 +126,7 @@ def session_quality(*, cutoff: dt.datetime, n: int, customers: int, seed: int) -
     from recommendations import pipeline
     from recommendations.contracts import RecRequest
     from recommendations.embeddings.model import embedding_model_name
+    from recommendations.ranking.training import ranker_activate, ranker_train
     from recommendations.recall import collaborative, popularity
     from recommendations.recall.collaborative import collaborative_rebuild
     from recommendations.recall.itemcf import itemcf_neighbors_rebuild
@@ -127,7 +134,7 @@ def session_quality(*, cutoff: dt.datetime, n: int, customers: int, seed: int) -
 
     replays, sampled = session_replays(cutoff=cutoff, n=n, customers=customers, seed=seed)
     served = default_strategy(Placement.HOME_FEED, None)
-    strategy = dataclasses.replace(served, ranker=None, llm_rerank_top_n=None)
+    strategy = dataclasses.replace(served, ranker=RANKER_NAME if ranker else None, llm_rerank_top_n=None)
     hits = {"session feed": 0, "popularity": 0}
     try:
         with transaction.atomic():
@@ -135,6 +142,9 @@ def session_quality(*, cutoff: dt.datetime, n: int, customers: int, seed: int) -
             popularity_rebuild(until=cutoff)
             if strategy.routes.get("cf"):
                 collaborative_rebuild(until=cutoff)
+            if ranker:
+                trained = ranker_train(feature_set=ranker, as_of=cutoff.timestamp(), name=RANKER_NAME)
+                ranker_activate(ranker_id=trained.pk, force=True)
             # The replayed events stored as an anonymous session's (rolled back with the rest): the
             # feed reads them through its own session path.
             Event.objects.bulk_create(
@@ -179,8 +189,11 @@ def session_quality(*, cutoff: dt.datetime, n: int, customers: int, seed: int) -
         "seed": seed,
         "routes": strategy.routes,
         "dropped": [
-            name for name, value in (("ranker", served.ranker), ("llm_rerank", served.llm_rerank_top_n)) if value
+            name
+            for name, value in (("ranker", served.ranker and not ranker), ("llm_rerank", served.llm_rerank_top_n))
+            if value
         ],
+        "ranker": f"{ranker}, trained on the events before the cutoff" if ranker else None,
         "embedding_model": embedding_model_name(),
     }
     return rows, meta
@@ -191,6 +204,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=5)
     parser.add_argument("--customers", type=int, default=300)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--ranker", help="a feature set: train a ranker on the events before the cutoff and use it")
     parser.add_argument(
         "--cutoff",
         type=dt.datetime.fromisoformat,
@@ -203,7 +217,7 @@ def main() -> None:
         parser.error("no customer has an event: load a data set first")
     if cutoff.tzinfo is None:
         cutoff = cutoff.replace(tzinfo=dt.UTC)
-    rows, meta = session_quality(cutoff=cutoff, n=args.n, customers=args.customers, seed=args.seed)
+    rows, meta = session_quality(cutoff=cutoff, n=args.n, customers=args.customers, seed=args.seed, ranker=args.ranker)
     print_table(rows)
     for key, value in meta.items():
         print(f"{key}: {value}")
