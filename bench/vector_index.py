@@ -48,8 +48,13 @@ def stored_vectors() -> tuple[np.ndarray, np.ndarray]:
         cursor.execute("SELECT product_id, vector FROM catalog_productembedding ORDER BY product_id")
         while rows := cursor.fetchmany(FETCH_ROWS):
             ids.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
-            vectors.append(np.stack([r[1] for r in rows]).astype(np.float32))
+            vectors.append(np.stack([_array(r[1]) for r in rows]).astype(np.float32))
     return np.concatenate(ids), np.concatenate(vectors)
+
+
+def _array(value) -> np.ndarray:
+    # pgvector's psycopg loader gives numpy arrays for text results and Vector objects for binary.
+    return value.to_numpy() if hasattr(value, "to_numpy") else np.asarray(value)
 
 
 def exact_neighbors(ids: np.ndarray, vectors: np.ndarray, queries: np.ndarray) -> list[set[int]]:
