@@ -135,8 +135,9 @@ def main() -> None:
     def run(method: str, query: str) -> list[int]:
         if method.startswith("lexical"):
             correction = corrector(query) if method == "lexical+spelling" else spelling.Correction(query=query)
-            extra = [word for _, word in correction.changes]
-            found = lexical_candidates(query=query, n=K, knn_filter=semantic.KnnFilter(), extra_words=extra)
+            found = lexical_candidates(
+                query=query, n=K, knn_filter=semantic.KnnFilter(), corrections=correction.changes
+            )
             return [c.product_pk for c in found]
         if method == "semantic":
             return [item.product_pk for item in pipeline.search(query=query, k=K, strategy=semantic_strategy).items]

@@ -338,9 +338,7 @@ def hybrid_search(*, query: str, correction: Correction, n: int, knn_filter: sem
     reciprocal rank with the semantic matches of the corrected query at least
     MIN_SEMANTIC_SIMILARITY similar."""
     with stage_timer("search.lexical"):
-        lexical_found = lexical_candidates(
-            query=query, n=n, knn_filter=knn_filter, extra_words=[word for _, word in correction.changes]
-        )
+        lexical_found = lexical_candidates(query=query, n=n, knn_filter=knn_filter, corrections=correction.changes)
     found = {lexical.ROUTE: lexical_found}
     fallback = None
     try:

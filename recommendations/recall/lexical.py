@@ -6,12 +6,12 @@ embedded PostgreSQL ships no pg_trgm, so typos are corrected before this query
 (`recommendations.recall.spelling`). The document is the products' stored `search_document`
 column with its GIN index (catalog migration 0009).
 
-All of the query's words are matched first: a common word alone (`vintage`) matches a large share
-of a big catalog, and ranking every match is what a search would spend its time on (at 1M
-products, hundreds of thousands of rows). Only when fewer than the products asked for hold all the
-words does the query widen to any of them (and always when typo corrections add alternative
-words). A product holding every word ranks above one holding some with `ts_rank` in nearly every
-case, so the first answer is the wider query's best part.
+All of the query's words are matched first (a typed word or its correction): a common word alone
+(`vintage`) matches a large share of a big catalog, and ranking every match is what a search
+would spend its time on (at 1M products, hundreds of thousands of rows: 1.2-1.4 s a query). Only
+when fewer than MIN_EVERY_WORD products hold them all does the query widen to any of them; the
+semantic route, fused with this one, brings what shares the query's meaning rather than one of
+its words.
 """
 
 from __future__ import annotations
@@ -32,26 +32,39 @@ MAX_WORDS = 20
 PREFIX_MIN_LENGTH = 3
 # An exact SKU or brand outranks any text match (ts_rank stays well below 1).
 EXACT_BONUS = 1.0
+# Products holding every word below which the query widens to any word: a page of results.
+MIN_EVERY_WORD = 10
 
 
-def lexical_tsquery(query: str, extra_words: Sequence[str] = (), *, every: bool = False) -> str | None:
-    """`word:* | word2 | …` for the query's words and `extra_words` (`&` between them with
-    `every`); None when there are none."""
-    words = list(dict.fromkeys([*WORD.findall(query.lower()), *(w.lower() for w in extra_words)]))[:MAX_WORDS]
-    terms = [f"{word}:*" if len(word) >= PREFIX_MIN_LENGTH else word for word in words]
-    return (" & " if every else " | ").join(terms) or None
+def lexical_tsquery(query: str, corrections: Sequence[tuple[str, str]] = (), *, every: bool = False) -> str | None:
+    """`word:* | word2 | …` for the query's words and their corrections ((typed, corrected)
+    pairs); with `every`, `word:* & (typo:* | corrected:*) & …`. None when there are no words."""
+    corrected = {typed.lower(): fixed.lower() for typed, fixed in corrections}
+    words = list(dict.fromkeys(WORD.findall(query.lower())))[:MAX_WORDS]
+    if every:
+        return (
+            " & ".join(
+                f"({_term(word)} | {_term(corrected[word])})" if word in corrected else _term(word) for word in words
+            )
+            or None
+        )
+    return " | ".join(_term(word) for word in dict.fromkeys([*words, *corrected.values()])) or None
+
+
+def _term(word: str) -> str:
+    return f"{word}:*" if len(word) >= PREFIX_MIN_LENGTH else word
 
 
 def lexical_candidates(
-    *, query: str, n: int, knn_filter: KnnFilter, extra_words: Sequence[str] = ()
+    *, query: str, n: int, knn_filter: KnnFilter, corrections: Sequence[tuple[str, str]] = ()
 ) -> list[Candidate]:
-    """The `n` products best matching `query` (or any of `extra_words`: a typo's corrections) by
-    text; score = ts_rank, + EXACT_BONUS when the whole query is the product's SKU or brand (any
-    case)."""
-    any_word = lexical_tsquery(query, extra_words)
+    """The `n` products best matching `query` (a typed word or its correction: (typed, corrected)
+    pairs) by text; score = ts_rank, + EXACT_BONUS when the whole query is the product's SKU or
+    brand (any case)."""
+    any_word = lexical_tsquery(query, corrections)
     if any_word is None or n <= 0:
         return []
-    every_word = None if extra_words else lexical_tsquery(query, every=True)
+    every_word = lexical_tsquery(query, corrections, every=True)
     exact = query.strip().lower()
     filters, filter_params = knn_filter_sql(knn_filter=knn_filter, pk_column="p.id")
     sql = (
@@ -65,7 +78,7 @@ def lexical_candidates(
         if every_word is not None and every_word != any_word:
             cursor.execute(sql, [exact, exact, every_word, exact, *filter_params, n])
             rows = cursor.fetchall()
-        if len(rows) < n:
+        if len(rows) < min(n, MIN_EVERY_WORD):
             cursor.execute(sql, [exact, exact, any_word, exact, *filter_params, n])
             rows = cursor.fetchall()
     return [Candidate(product_pk=pk, route=ROUTE, score=float(score)) for pk, score in rows]

@@ -30,7 +30,7 @@ def test_enough_products_holding_every_word_leave_the_others_out(mugs):
     assert _pks(found) == {p.pk for p in both}
 
 
-def test_too_few_holding_every_word_widen_to_any_word_with_those_first(mugs):
+def test_fewer_than_a_page_holding_every_word_widen_to_any_word_with_those_first(mugs):
     both, one = mugs
 
     found = lexical_candidates(query="red mug", n=6, knn_filter=KnnFilter())
@@ -39,13 +39,22 @@ def test_too_few_holding_every_word_widen_to_any_word_with_those_first(mugs):
     assert _pks(found[:3]) == {p.pk for p in both}
 
 
-def test_typo_corrections_match_any_word(mugs):
+def test_a_corrected_word_counts_as_the_word_typed(mugs):
+    both, _ = mugs
+
+    found = lexical_candidates(query="red mgu", n=3, knn_filter=KnnFilter(), corrections=[("mgu", "mug")])
+
+    assert _pks(found) == {p.pk for p in both}
+
+
+def test_a_page_of_products_holding_every_word_is_not_widened(mugs):
     both, one = mugs
+    more = [ProductFactory(title=f"red ceramic mug {n}") for n in range(3, 10)]
 
-    found = lexical_candidates(query="red mgu", n=3, knn_filter=KnnFilter(), extra_words=["mug"])
+    found = lexical_candidates(query="red mug", n=100, knn_filter=KnnFilter())
 
-    assert _pks(found) <= {p.pk for p in both + one}
-    assert len(found) == 3
+    assert _pks(found) == {p.pk for p in both + more}
+    assert not _pks(found) & {p.pk for p in one}
 
 
 def test_the_document_follows_an_edited_title(mugs):
