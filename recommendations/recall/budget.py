@@ -26,9 +26,10 @@ logger = logging.getLogger(__name__)
 # `build_neighbors` on the Online Retail demo (about 450 between a 47% sample and all customers;
 # docs/operations.md), rounded up.
 EVENT_BYTES = 600
-# item-CF multiplies BLOCK_ROWS item rows by the customer × item matrix at a time: at most every
-# item co-occurs, a COO triple (two int32, one float64) and its sorted copies.
-ITEMCF_BLOCK_COPIES = 3
+# What item-CF holds per item beside its blocks (`itemcf.item_blocks`): its kept neighbours (COO
+# triples, then the COPY text of their rows) and a few per-item arrays.
+ITEM_BYTES_PER_NEIGHBOR = 16 + 40
+ITEM_ARRAY_BYTES = 64
 
 
 def neighbors_plan(*, budget_mb: int | None = None, algorithm: str | None = None) -> MemoryPlan:
@@ -38,10 +39,10 @@ def neighbors_plan(*, budget_mb: int | None = None, algorithm: str | None = None
     n_items = Product.objects.count()
     events = Event.objects.filter(customer__isnull=False).count()
     ease = (algorithm or cf_algorithm(n_items=n_items, memory_budget=budget)) == EASE
-    items_bytes = max(
-        2 * 4 * n_items * n_items if ease else 0,
-        itemcf.BLOCK_ROWS * n_items * 16 * ITEMCF_BLOCK_COPIES,
+    itemcf_bytes = itemcf.BLOCK_BYTES + n_items * (
+        itemcf.DEFAULT_NEIGHBORS * ITEM_BYTES_PER_NEIGHBOR + ITEM_ARRAY_BYTES
     )
+    items_bytes = max(2 * 4 * n_items * n_items if ease else 0, itemcf_bytes)
     return memory_plan(
         job="build_neighbors",
         budget_bytes=budget,

@@ -35,8 +35,13 @@ from recsite.db_router import read_connection
 ROUTE = "itemcf"
 DEFAULT_NEIGHBORS = 50
 DEFAULT_SHRINK = 5.0
-# Item rows per block of the item × item product: bounds memory to (block × co-occurring items).
+# Item rows per block of the item × item product, at most; a block is cut shorter when its rows may
+# co-occur with more items than BLOCK_BYTES hold (`item_blocks`).
 BLOCK_ROWS = 1024
+# What one block's product may hold: each co-occurring pair is a COO triple (two int32, one
+# float64) held with its filtered and sorted copies.
+BLOCK_BYTES = 256 * 2**20
+PAIR_BYTES = 16 * 3
 
 
 def itemcf_similarity(
@@ -45,11 +50,13 @@ def itemcf_similarity(
     n_neighbors: int = DEFAULT_NEIGHBORS,
     shrink: float = DEFAULT_SHRINK,
     block_rows: int = BLOCK_ROWS,
+    block_bytes: int = BLOCK_BYTES,
 ) -> sp.csr_matrix:
     """Item × item similarity from a customer × item matrix, keeping the top `n_neighbors` per row.
 
     Row i holds item i's neighbours (never i itself), their similarities summing to 1; ties break
-    by the lower item index.
+    by the lower item index. The product is formed in blocks of item rows (`item_blocks`), so its
+    memory stays within `block_bytes` whatever the catalog's size.
     """
     matrix = sp.csr_matrix(matrix, dtype=np.float64)
     n_items = matrix.shape[1]
@@ -60,8 +67,8 @@ def itemcf_similarity(
     by_item = sp.csr_matrix(weighted.T)
 
     rows_out, cols_out, data_out = [], [], []
-    for start in range(0, n_items, block_rows):
-        block = sp.coo_matrix(by_item[start : start + block_rows] @ weighted)
+    for start, stop in item_blocks(matrix=matrix, block_rows=block_rows, block_bytes=block_bytes):
+        block = sp.coo_matrix(by_item[start:stop] @ weighted)
         rows, cols = block.row + start, block.col
         keep = rows != cols
         rows, cols = rows[keep], cols[keep]
@@ -96,6 +103,25 @@ def itemcf_candidates(*, history: History, n: int) -> list[Candidate]:
     item contributing most to its score (what its reason names).
     """
     return neighbor_sum_candidates(table="catalog_itemneighbor", route=ROUTE, history=history, n=n)
+
+
+def item_blocks(*, matrix: sp.csr_matrix, block_rows: int, block_bytes: int) -> list[tuple[int, int]]:
+    """(start, stop) ranges of item rows whose block product holds at most `block_bytes`, by an
+    upper bound of each row's co-occurring items (the items of every customer of the item, at
+    most all of them); at most `block_rows` rows, at least one. A fixed number of rows would bound
+    nothing: at 1M items, 1,024 rows that co-occur with everything are 49 GB."""
+    pattern = sp.csr_matrix((np.ones_like(matrix.data), matrix.indices, matrix.indptr), shape=matrix.shape)
+    items_per_customer = np.diff(pattern.indptr).astype(np.float64)
+    bound = np.minimum(pattern.T @ items_per_customer, matrix.shape[1]) * PAIR_BYTES
+    blocks, start, held = [], 0, 0.0
+    for item, size in enumerate(bound):
+        if item > start and (held + size > block_bytes or item - start >= block_rows):
+            blocks.append((start, item))
+            start, held = item, 0.0
+        held += size
+    if start < matrix.shape[1]:
+        blocks.append((start, matrix.shape[1]))
+    return blocks
 
 
 def neighbor_sum_candidates(

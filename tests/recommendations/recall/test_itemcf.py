@@ -9,7 +9,13 @@ import scipy.sparse as sp
 
 from catalog.models import ItemNeighbor
 from recommendations.history import History
-from recommendations.recall.itemcf import itemcf_candidates, itemcf_neighbors_rebuild, itemcf_similarity
+from recommendations.recall.itemcf import (
+    PAIR_BYTES,
+    item_blocks,
+    itemcf_candidates,
+    itemcf_neighbors_rebuild,
+    itemcf_similarity,
+)
 from tests.factories import CustomerFactory, EventFactory, ProductFactory
 
 # Items A=0, B=1, C=2, D=3. u0 and u1 bought A and B, u2 bought A and C, u3 bought D only.
@@ -44,6 +50,28 @@ def test_similarity_keeps_only_the_top_n_neighbours_whatever_the_block_size():
     # then
     assert similarity[0].tolist() == [0.0, 1.0, 0.0, 0.0]
     assert np.count_nonzero(similarity, axis=1).tolist() == [1, 1, 1, 0]
+
+
+def test_blocks_are_cut_by_what_their_rows_may_co_occur_with():
+    # given: item 0 is bought by a customer of all 4 items (it may co-occur with 4), items 1-3 by
+    # that customer too; room for 5 pairs a block
+    matrix = sp.csr_matrix(np.ones((1, 4)))
+
+    # when
+    blocks = item_blocks(matrix=matrix, block_rows=1024, block_bytes=5 * PAIR_BYTES)
+
+    # then: one row a block (each row alone may hold 4 pairs), every item in exactly one block
+    assert blocks == [(0, 1), (1, 2), (2, 3), (3, 4)]
+    assert item_blocks(matrix=matrix, block_rows=1024, block_bytes=16 * PAIR_BYTES) == [(0, 4)]
+    assert item_blocks(matrix=matrix, block_rows=3, block_bytes=16 * PAIR_BYTES) == [(0, 3), (3, 4)]
+
+
+def test_small_blocks_give_the_same_similarity():
+    matrix = co_purchase_matrix()
+
+    small = itemcf_similarity(matrix=matrix, block_bytes=PAIR_BYTES).toarray()
+
+    np.testing.assert_allclose(small, itemcf_similarity(matrix=matrix).toarray())
 
 
 def test_a_heavy_customer_counts_less_than_light_ones():
