@@ -279,11 +279,12 @@ def embed_chunks(
     plan: EmbedPlan,
     limit: int | None,
     progress: Callable[[int], None] | None,
-    encode: Callable[..., np.ndarray] = encode_texts,
+    encode: Callable[..., np.ndarray] | None = None,
 ) -> tuple[int, int]:
-    """Read, encode (`encode`: texts to unit vectors; the configured model, or the 1M bench's
-    documented substitute) and write chunk by chunk, leaving the HNSW index alone; returns
-    (embedded, skipped)."""
+    """Read, encode (`encode`: texts to unit vectors; the configured model's `encode_texts` when
+    None, or the 1M bench's documented substitute) and write chunk by chunk, leaving the HNSW index
+    alone; returns (embedded, skipped)."""
+    encode = encode or encode_texts
     embedded = skipped = 0
     remaining = limit
     last_pk = 0
