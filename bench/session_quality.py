@@ -159,7 +159,11 @@ def session_quality(
                 for replay in replays
                 for i, (product_pk, kind, value, moment) in enumerate(replay.events)
             )
-            popular = pipeline.recommend(request=RecRequest(customer_id=None, k=K, reasons=False), strategy=strategy)
+            # The baseline is the popularity order itself: no ranker reorders it.
+            popular = pipeline.recommend(
+                request=RecRequest(customer_id=None, k=K, reasons=False),
+                strategy=dataclasses.replace(strategy, ranker=None),
+            )
             for replay in replays:
                 feed = pipeline.recommend(
                     request=RecRequest(customer_id=None, session_id=replay.session_id, k=K, reasons=False),
