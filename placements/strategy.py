@@ -151,10 +151,8 @@ def _bounded_int(config: Mapping[str, Any], key: str, maximum: int) -> int | Non
 
 def built_in_strategy(placement: str) -> Strategy:
     """What a placement serves while no default version is stored: the home feed's fused routes;
-    similar items by item-CF and semantic neighbours (the same weights); search by embedding (still:
-    hybrid measured better on Online Retail, bench/search_quality.py, but is opt-in until the
-    semantic-default tests are moved);
-    bought together by the co-occurrence routes."""
+    similar items by item-CF and semantic neighbours (the same weights); search hybrid (lexical and
+    semantic matches fused); bought together by the co-occurrence routes."""
     if placement == Placement.SIMILAR_ITEMS:
         return Strategy(name="similar")
     if placement == Placement.SEARCH:
