@@ -8,6 +8,7 @@ import logging
 
 from django.db import transaction
 
+from catalog.vocabulary import search_vocabulary_refresh
 from recsite.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,18 @@ def request_embedding() -> bool:
         return False
     transaction.on_commit(_send_embed_task)
     return True
+
+
+def products_changed(*, request_embed: bool = True) -> str | None:
+    """What an import that changed products does next: recount search's vocabulary now and, unless
+    `request_embed` is off, ask a worker to embed them. Returns the line to print about the
+    embedding (None when it was not asked for)."""
+    search_vocabulary_refresh()
+    if not request_embed:
+        return None
+    if request_embedding():
+        return "embedding requested"
+    return "embedding not requested (broker unreachable); the periodic task will embed"
 
 
 def _send_embed_task() -> None:

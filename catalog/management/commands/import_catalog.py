@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from django.core.management.base import CommandParser
 
-from catalog.dispatch import request_embedding
+from catalog.dispatch import products_changed
 from catalog.importing.products import products_upsert
 from catalog.importing.report import ImportReport
 from catalog.management.commands._import_file import ImportFileCommand
-from catalog.vocabulary import search_vocabulary_refresh
 
 
 class Command(ImportFileCommand):
@@ -21,12 +20,7 @@ class Command(ImportFileCommand):
         parser.add_argument("--no-embed-request", action="store_true", help="do not ask the worker to embed")
 
     def after_import(self, *, report: ImportReport, options: dict) -> None:
-        if not (report.created or report.updated):
-            return
-        search_vocabulary_refresh()
-        if options["no_embed_request"]:
-            return
-        if request_embedding():
-            self.stdout.write("embedding requested")
-        else:
-            self.stdout.write("embedding not requested (broker unreachable); the periodic task will embed")
+        if report.created or report.updated:
+            said = products_changed(request_embed=not options["no_embed_request"])
+            if said:
+                self.stdout.write(said)

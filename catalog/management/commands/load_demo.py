@@ -7,10 +7,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from catalog.dispatch import request_embedding
+from catalog.dispatch import products_changed
 from catalog.importing.online_retail import demo_load
 from catalog.importing.report import report_summary
-from catalog.vocabulary import search_vocabulary_refresh
 from recsite.cli import iso_time
 
 FULL_FILE = settings.BASE_DIR.parent / "shared/datasets/online-retail/online_retail_2010-12_2011-12.csv.gz"
@@ -75,9 +74,6 @@ class Command(BaseCommand):
             )
         self.stdout.write(f"done in {result.duration_s:.1f} s")
         if result.products.created or result.products.updated:
-            search_vocabulary_refresh()
-        if not options["no_embed_request"] and (result.products.created or result.products.updated):
-            if request_embedding():
-                self.stdout.write("embedding requested")
-            else:
-                self.stdout.write("embedding not requested (broker unreachable); the periodic task will embed")
+            said = products_changed(request_embed=not options["no_embed_request"])
+            if said:
+                self.stdout.write(said)

@@ -35,9 +35,7 @@ def test_import_catalog_prints_summary_and_errors_and_writes_them_as_json(tmp_pa
 def test_import_catalog_asks_for_embeddings_when_products_changed(tmp_path, monkeypatch):
     # given
     requests = []
-    monkeypatch.setattr(
-        "catalog.management.commands.import_catalog.request_embedding", lambda: requests.append(1) or True
-    )
+    monkeypatch.setattr("catalog.dispatch.request_embedding", lambda: requests.append(1) or True)
     path = tmp_path / "products.csv"
     path.write_text("id,title\nP1,Mug\n")
 
