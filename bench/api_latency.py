@@ -94,7 +94,6 @@ def prepare_data(total_products: int, real_embeddings: int | None = None) -> dic
         call_command("load_demo", no_embed_request=True)
         call_command("build_neighbors")
     parts = products_generate(total_products)
-    report: dict = {}
     if real_embeddings is not None and parts:
         report = substitute_embed(parts, real_embeddings)
     else:
@@ -153,7 +152,6 @@ def real_embed() -> dict:
 def substitute_embed(parts: dict[str, Parts], real_embeddings: int) -> dict:
     """The real model for the real catalog and `real_embeddings` generated products, the fitted
     substitute for the rest; then one index build, timed."""
-    import numpy as np
     from django.db import connection
 
     from catalog.models import Product, ProductEmbedding
@@ -380,13 +378,17 @@ def floors(plan: dict[str, list[str]], samples: int = FLOOR_SAMPLES) -> dict[str
 
     product_pks = dict(Product.objects.values_list("external_id", "pk").filter(embedding__isnull=False)[:20_000])
 
+    def similar_product(path: str) -> str:
+        # /api/v1/products/{id}/similar/?k=10
+        return path.split("/")[4]
+
     def similar(path: str) -> None:
-        external_id = path.split("/api/v1/products/", 1)[1].split("/", 1)[0]
-        semantic.semantic_neighbors(product_pk=product_pks[external_id], n=10, knn_filter=semantic.KnnFilter())
+        pk = product_pks[similar_product(path)]
+        semantic.semantic_neighbors(product_pk=pk, n=10, knn_filter=semantic.KnnFilter())
 
     measured = {}
     for endpoint, call in (("recommendations", home_feed), ("search", search), ("similar", similar)):
-        paths = [p for p in plan[endpoint] if endpoint != "similar" or p.split("/")[4] in product_pks][:samples]
+        paths = [p for p in plan[endpoint] if endpoint != "similar" or similar_product(p) in product_pks][:samples]
         for path in paths[:20]:
             call(path)  # warm-up: the encoder, the caches
         latencies = []

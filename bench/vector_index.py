@@ -137,12 +137,27 @@ def index_queries(n: int = QUERIES, seed: int = 5) -> np.ndarray:
     return encode_texts(sorted(texts)[:n])
 
 
+def _answers_report(queries: np.ndarray, exact: list[set[int]], *, label: str, halfvec_dim: int | None = None) -> dict:
+    """Recall@10 and kNN latency of one index at each of EF_SEARCH, keyed `<label> ef_search=N`."""
+    from bench.common import percentile
+
+    report = {}
+    for ef_search in EF_SEARCH:
+        found, latencies = index_answers(queries, halfvec_dim=halfvec_dim, ef_search=ef_search)
+        latencies.sort()
+        report[f"{label} ef_search={ef_search}"] = {
+            "recall_at_10": recall(found, exact),
+            "knn_p50_ms": percentile(latencies, 50),
+            "knn_p99_ms": percentile(latencies, 99),
+        }
+    return report
+
+
 def index_report(queries: np.ndarray, *, halfvec: bool) -> dict:
     """Recall@10 against exact search and per-query latency of the serving index (and, with
     `halfvec`, of a halfvec index built for the comparison and dropped after)."""
     from django.db import connection
 
-    from bench.common import percentile
     from recommendations.embeddings.service import HNSW_INDEX_NAME
 
     started = time.perf_counter()
@@ -154,26 +169,12 @@ def index_report(queries: np.ndarray, *, halfvec: bool) -> dict:
         cursor.execute("SELECT pg_relation_size(%s)", [HNSW_INDEX_NAME])
         (size,) = cursor.fetchone()
     report = {"vectors": len(ids), "queries": len(queries), "exact_search_s": exact_s, "index_bytes": size}
-    for ef_search in EF_SEARCH:
-        found, latencies = index_answers(queries, ef_search=ef_search)
-        latencies.sort()
-        report[f"vector ef_search={ef_search}"] = {
-            "recall_at_10": recall(found, exact),
-            "knn_p50_ms": percentile(latencies, 50),
-            "knn_p99_ms": percentile(latencies, 99),
-        }
+    report |= _answers_report(queries, exact, label="vector")
     if halfvec:
         dim = queries.shape[1]
         build_s, half_size = halfvec_index_build(dim)
         report["halfvec_index_bytes"], report["halfvec_build_s"] = half_size, build_s
-        for ef_search in EF_SEARCH:
-            found, latencies = index_answers(queries, halfvec_dim=dim, ef_search=ef_search)
-            latencies.sort()
-            report[f"halfvec ef_search={ef_search}"] = {
-                "recall_at_10": recall(found, exact),
-                "knn_p50_ms": percentile(latencies, 50),
-                "knn_p99_ms": percentile(latencies, 99),
-            }
+        report |= _answers_report(queries, exact, label="halfvec", halfvec_dim=dim)
         with connection.cursor() as cursor:
             cursor.execute(f"DROP INDEX {HALFVEC_INDEX}")
     return report
@@ -185,14 +186,11 @@ def main() -> None:
     parser.add_argument("--halfvec", action="store_true", help="also build a halfvec index and compare")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from bench.common import write_results
+    from bench.common import django_setup, write_results
     from recsite.database import embedded_database_url
 
     os.environ["DATABASE_URL"] = embedded_database_url(database=args.database)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recsite.settings")
-    import django
-
-    django.setup()
+    django_setup()
     load_start = os.getloadavg()
     report = index_report(index_queries(), halfvec=args.halfvec)
     print(json.dumps(report, indent=2))
