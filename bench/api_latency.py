@@ -215,7 +215,7 @@ def _copurchases_built() -> bool:
     from recommendations.recall.copurchase import TABLE
 
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {TABLE})")
+        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {TABLE.name})")
         return cursor.fetchone()[0]
 
 

@@ -16,8 +16,8 @@ from django.conf import settings
 
 from catalog.public import Event, Product
 from recommendations.interactions import CUSTOMER_SAMPLE_SEED
-from recommendations.recall import itemcf
-from recommendations.recall.collaborative import EASE, cf_algorithm
+from recommendations.recall import collaborative, itemcf
+from recommendations.recall.collaborative import ALS_FACTORS, EASE, cf_algorithm
 from recsite.memory import MB, MemoryPlan, memory_plan, rss_mb
 
 logger = logging.getLogger(__name__)
@@ -26,10 +26,13 @@ logger = logging.getLogger(__name__)
 # `build_neighbors` on the Online Retail demo (about 450 between a 47% sample and all customers;
 # docs/operations.md), rounded up.
 EVENT_BYTES = 600
-# What item-CF holds per item beside its blocks (`itemcf.item_blocks`): its kept neighbours (COO
-# triples, then the COPY text of their rows) and a few per-item arrays.
-ITEM_BYTES_PER_NEIGHBOR = 16 + 40
+# What item-CF holds per item beside its block (`itemcf.item_blocks`; a block's rows are written
+# as computed, `neighbor_rows`): a few per-item arrays (norms, weights, the transposed matrix's
+# index pointers, the product pks).
 ITEM_ARRAY_BYTES = 64
+# What ALS holds per item: its float32 factors, their normalised copy and the neighbour
+# candidates' copy, besides one block (`collaborative.BLOCK_BYTES`).
+ALS_ITEM_BYTES = 3 * 4 * ALS_FACTORS
 
 
 def neighbors_plan(*, budget_mb: int | None = None, algorithm: str | None = None) -> MemoryPlan:
@@ -39,10 +42,9 @@ def neighbors_plan(*, budget_mb: int | None = None, algorithm: str | None = None
     n_items = Product.objects.count()
     events = Event.objects.filter(customer__isnull=False).count()
     ease = (algorithm or cf_algorithm(n_items=n_items, memory_budget=budget)) == EASE
-    itemcf_bytes = itemcf.BLOCK_BYTES + n_items * (
-        itemcf.DEFAULT_NEIGHBORS * ITEM_BYTES_PER_NEIGHBOR + ITEM_ARRAY_BYTES
-    )
-    items_bytes = max(2 * 4 * n_items * n_items if ease else 0, itemcf_bytes)
+    itemcf_bytes = itemcf.BLOCK_BYTES + n_items * ITEM_ARRAY_BYTES
+    cf_bytes = 2 * 4 * n_items * n_items if ease else collaborative.BLOCK_BYTES + n_items * ALS_ITEM_BYTES
+    items_bytes = max(cf_bytes, itemcf_bytes)
     return memory_plan(
         job="build_neighbors",
         budget_bytes=budget,

@@ -10,14 +10,15 @@ customer's history as item-CF is):
   O(items³) time, so it is used while two such matrices fit `memory_budget`.
 - ALS (Hu, Koren & Volinsky 2008, the `implicit` package; cuda when present) beyond that limit:
   memory grows with items × factors; an item's neighbours are the items whose factors are most
-  similar (cosine), computed in blocks.
+  similar (cosine), among the ALS_NEIGHBOR_CANDIDATES most interacted items, computed in blocks.
 
 Measured on the development sets (`manage.py evaluate`, docs/ranking.md): EASE beat ALS as a
 standalone route and as ranker features on both, so EASE is the default wherever it fits.
 
-`cf_fit` is pure (arrays in, sparse matrix out; the offline evaluation scores it in memory with
-`itemcf_score_matrix`, the neighbours being summed over the history as item-CF's are);
-`collaborative_rebuild` fits on every stored event and stores a new, versioned model;
+`cf_fit` is pure (arrays in, the fitted weights out; the offline evaluation scores its
+`neighbors` in memory with `itemcf_score_matrix`, summed over the history as item-CF's are);
+`collaborative_rebuild` fits on every stored event and stores a new, versioned model, writing its
+neighbours a block of items at a time;
 `cf_candidates` serves the active model's neighbours (one query).
 """
 
@@ -26,7 +27,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -40,13 +43,15 @@ from recommendations.contracts import Candidate
 from recommendations.history import History
 from recommendations.interactions import interaction_matrix, interactions_load
 from recommendations.models import CollaborativeModel
-from recommendations.recall.itemcf import neighbor_copy_lines, neighbor_sum_candidates
+from recommendations.recall.itemcf import neighbor_sum_candidates
+from recommendations.recall.neighbor_rows import NeighborBlock, NeighborTable, neighbor_rows_write
 from recsite.memory import MB
 from recsite.snapshot import CachedSnapshot
 
 logger = logging.getLogger(__name__)
 
 ROUTE = "cf"
+TABLE = "recommendations_collaborativeneighbor"
 EASE = "ease"
 ALS = "als"
 DEFAULT_NEIGHBORS = 100
@@ -56,8 +61,14 @@ EASE_LAMBDA_SHARE = 1.0
 EASE_MIN_LAMBDA = 10.0
 # EASE's dense items × items matrices (two at the peak) must fit this.
 MEMORY_BUDGET_BYTES = 4 * 2**30
-# Items per block when picking each item's top neighbours from a dense row block.
+# Items per block when picking each item's top neighbours from a dense row block, at most, and
+# what one block may hold (`block_rows`).
 BLOCK_ROWS = 1024
+BLOCK_BYTES = 256 * 2**20
+# ALS's neighbours are drawn from at most this many items, the most interacted: each item's search
+# is a dense row over them (1M × 1M factors' cosines did not finish in 20 minutes on 2 cores,
+# docs/scale.md); EASE, used below about 23k items, searches them all.
+ALS_NEIGHBOR_CANDIDATES = 50_000
 ALS_FACTORS = 64
 ALS_REGULARIZATION = 0.01
 ALS_ITERATIONS = 15
@@ -67,13 +78,57 @@ VERSION_CHECK_SECONDS = 5.0
 
 @dataclass(frozen=True)
 class CollaborativeFit:
-    """items × items weights (row = history item, columns = its neighbours) and how they came."""
+    """A fitted model in the form its neighbours are read from, and how it came.
 
-    neighbors: sp.csr_matrix
+    `weights`: EASE's items × items matrix B (row = history item), or ALS's L2-normalised item
+    factors (items × factors, neighbours by cosine); `candidates`: the items that may be a
+    neighbour, `rows`: the items that get neighbours (both: items anyone interacted with; ALS's
+    candidates at most ALS_NEIGHBOR_CANDIDATES of them)."""
+
+    weights: np.ndarray
+    rows: np.ndarray
+    candidates: np.ndarray
+    n_neighbors: int
     algorithm: str
     params: dict
     seconds: float
     device: str
+
+    def blocks(self) -> Iterator[NeighborBlock]:
+        """Each row item's top `n_neighbors` positive weights, BLOCK_ROWS items at a time (item
+        indices; ties: the lower index), so a writer holds one block's rows."""
+        is_ease = self.algorithm == EASE
+        candidate_factors = None if is_ease else self.weights[self.candidates]
+        keep = min(self.n_neighbors, len(self.candidates))
+        size = block_rows(n_candidates=len(self.candidates))
+        for start in range(0, len(self.rows), size):
+            rows = self.rows[start : start + size]
+            if is_ease:
+                dense = self.weights[np.ix_(rows, self.candidates)]
+            else:
+                dense = self.weights[rows] @ candidate_factors.T
+            # Never an item's own neighbour.
+            at = np.minimum(np.searchsorted(self.candidates, rows), len(self.candidates) - 1)
+            own = self.candidates[at] == rows
+            dense[np.flatnonzero(own), at[own]] = 0.0
+            yield _top_per_row(dense_rows=dense, rows=rows, cols=self.candidates, keep=keep)
+
+    @cached_property
+    def neighbors(self) -> sp.csr_matrix:
+        """Every block as one items × items matrix, each item's neighbours weighted as served (the
+        offline evaluation scores it in memory)."""
+        n_items = len(self.weights)
+        parts = list(self.blocks())
+        if not parts:
+            return sp.csr_matrix((n_items, n_items))
+        rows, cols, scores = (np.concatenate([getattr(p, name) for p in parts]) for name in ("rows", "cols", "scores"))
+        return sp.csr_matrix((scores, (rows, cols)), shape=(n_items, n_items))
+
+
+def block_rows(*, n_candidates: int) -> int:
+    """Row items per block: a block's dense float32 weights and argpartition's int64 indices
+    (12 bytes a cell) within BLOCK_BYTES, at most BLOCK_ROWS rows."""
+    return int(min(BLOCK_ROWS, max(1, BLOCK_BYTES // (12 * max(1, n_candidates)))))
 
 
 def cf_algorithm(*, n_items: int, memory_budget: int = MEMORY_BUDGET_BYTES) -> str:
@@ -95,13 +150,25 @@ def cf_fit(
     binary.eliminate_zeros()
     algorithm = algorithm or cf_algorithm(n_items=binary.shape[1], memory_budget=memory_budget)
     if algorithm == EASE:
-        neighbors, params, device = _ease(binary=binary, n_neighbors=n_neighbors)
+        weights, params, device = _ease(binary=binary)
     elif algorithm == ALS:
-        neighbors, params, device = _als(binary=binary, n_neighbors=n_neighbors)
+        weights, params, device = _als(binary=binary)
     else:
         raise ValueError(f"unknown collaborative algorithm {algorithm!r}")
+    counts = np.bincount(binary.indices, minlength=binary.shape[1])
+    # Items nobody touched get no neighbours and are nobody's (EASE's row for them is λ-only
+    # noise, ALS's factors stay at their random start).
+    used = np.flatnonzero(counts)
+    candidates = used
+    if algorithm == ALS and len(used) > ALS_NEIGHBOR_CANDIDATES:
+        # The most interacted items, in index order: the cost of each row's search is theirs.
+        candidates = np.sort(used[np.argsort(-counts[used], kind="stable")[:ALS_NEIGHBOR_CANDIDATES]])
+        params |= {"neighbor_candidates": ALS_NEIGHBOR_CANDIDATES}
     return CollaborativeFit(
-        neighbors=neighbors,
+        weights=weights,
+        rows=used,
+        candidates=candidates,
+        n_neighbors=n_neighbors,
         algorithm=algorithm,
         params=params | {"n_neighbors": n_neighbors},
         seconds=time.perf_counter() - started,
@@ -109,7 +176,7 @@ def cf_fit(
     )
 
 
-def _ease(*, binary: sp.csr_matrix, n_neighbors: int) -> tuple[sp.csr_matrix, dict, str]:
+def _ease(*, binary: sp.csr_matrix) -> tuple[np.ndarray, dict, str]:
     n_items = binary.shape[1]
     gram = np.asarray((binary.T @ binary).toarray(), dtype=np.float32)
     counts = np.diag(gram).copy()
@@ -119,11 +186,7 @@ def _ease(*, binary: sp.csr_matrix, n_neighbors: int) -> tuple[sp.csr_matrix, di
     precision = symmetric_inverse(gram)
     # B[i, j] = −P[i, j] / P[j, j]: column-wise, in place.
     precision /= -np.diag(precision)[None, :]
-    np.fill_diagonal(precision, 0.0)
-    # Items nobody touched get no neighbours (their row is λ-only noise).
-    precision[~used] = 0.0
-    neighbors = _top_per_row(dense_rows=precision, n_neighbors=n_neighbors)
-    return neighbors, {"lambda": round(lam, 3), "lambda_rule": f"max({EASE_MIN_LAMBDA}, mean item count)"}, "cpu"
+    return precision, {"lambda": round(lam, 3), "lambda_rule": f"max({EASE_MIN_LAMBDA}, mean item count)"}, "cpu"
 
 
 def symmetric_inverse(matrix: np.ndarray) -> np.ndarray:
@@ -144,7 +207,7 @@ def symmetric_inverse(matrix: np.ndarray) -> np.ndarray:
     return inverse
 
 
-def _als(*, binary: sp.csr_matrix, n_neighbors: int) -> tuple[sp.csr_matrix, dict, str]:
+def _als(*, binary: sp.csr_matrix) -> tuple[np.ndarray, dict, str]:
     device = "cpu"
     with threadpool_limits(limits=1, user_api="blas"):
         model = None
@@ -174,36 +237,22 @@ def _als(*, binary: sp.csr_matrix, n_neighbors: int) -> tuple[sp.csr_matrix, dic
         items = np.asarray(items.to_numpy() if hasattr(items, "to_numpy") else items, dtype=np.float32)
     norms = np.linalg.norm(items, axis=1, keepdims=True)
     items = np.divide(items, norms, out=np.zeros_like(items), where=norms > 0)
-    rows_out = []
-    for start in range(0, len(items), BLOCK_ROWS):
-        block = items[start : start + BLOCK_ROWS] @ items.T
-        block[np.arange(len(block)), np.arange(start, start + len(block))] = 0.0
-        rows_out.append(_top_per_row(dense_rows=block, n_neighbors=n_neighbors))
-    neighbors = sp.vstack(rows_out).tocsr() if rows_out else sp.csr_matrix((0, 0))
     params = {"factors": ALS_FACTORS, "regularization": ALS_REGULARIZATION, "iterations": ALS_ITERATIONS}
-    return neighbors, params, device
+    return items, params, device
 
 
-def _top_per_row(*, dense_rows: np.ndarray, n_neighbors: int) -> sp.csr_matrix:
-    """Each row's `n_neighbors` largest positive entries as a sparse matrix (ties: lower column)."""
-    n_rows, n_cols = dense_rows.shape
-    keep = min(n_neighbors, n_cols)
-    out_rows, out_cols, out_data = [], [], []
-    for start in range(0, n_rows, BLOCK_ROWS):
-        block = dense_rows[start : start + BLOCK_ROWS]
-        if keep < n_cols:
-            cols = np.argpartition(-block, keep - 1, axis=1)[:, :keep]
-        else:
-            cols = np.tile(np.arange(n_cols), (len(block), 1))
-        values = np.take_along_axis(block, cols, axis=1)
-        rows = np.repeat(np.arange(start, start + len(block)), keep)
-        cols, values = cols.ravel(), values.ravel().astype(np.float64)
-        positive = values > 0
-        out_rows.append(rows[positive])
-        out_cols.append(cols[positive])
-        out_data.append(values[positive])
-    return sp.csr_matrix(
-        (np.concatenate(out_data), (np.concatenate(out_rows), np.concatenate(out_cols))), shape=(n_rows, n_cols)
+def _top_per_row(*, dense_rows: np.ndarray, rows: np.ndarray, cols: np.ndarray, keep: int) -> NeighborBlock:
+    """Each row's `keep` largest positive entries (row i is item `rows[i]`, column j item
+    `cols[j]`), as item indices."""
+    n_cols = dense_rows.shape[1]
+    if keep < n_cols:
+        top = np.argpartition(-dense_rows, keep - 1, axis=1)[:, :keep]
+    else:
+        top = np.tile(np.arange(n_cols), (len(dense_rows), 1))
+    values = np.take_along_axis(dense_rows, top, axis=1).ravel().astype(np.float64)
+    positive = values > 0
+    return NeighborBlock(
+        rows=np.repeat(rows, top.shape[1])[positive], cols=cols[top.ravel()][positive], scores=values[positive]
     )
 
 
@@ -233,9 +282,7 @@ def cf_candidates(*, history: History, n: int) -> list[Candidate]:
     model_id = active_model_id()
     if model_id is None:
         return []
-    return neighbor_sum_candidates(
-        table="recommendations_collaborativeneighbor", route=ROUTE, history=history, n=n, model_id=model_id
-    )
+    return neighbor_sum_candidates(table=TABLE, route=ROUTE, history=history, n=n, model_id=model_id)
 
 
 def collaborative_rebuild(
@@ -268,15 +315,16 @@ def collaborative_rebuild(
             events=len(interactions.users),
             customers=interactions.n_users,
             items=interactions.n_items,
-            neighbor_rows=fit.neighbors.nnz,
+            neighbor_rows=0,
             training_seconds=fit.seconds,
             device=fit.device,
         )
-        _, lines = neighbor_copy_lines(neighbors=fit.neighbors, product_pks=product_pks, prefix=f"{model.pk}\t")
         with connection.cursor() as cursor:
-            columns = "(model_id, product_id, neighbor_id, score, rank)"
-            with cursor.cursor.copy(f"COPY recommendations_collaborativeneighbor {columns} FROM STDIN") as copy:
-                copy.write(lines)
+            table = NeighborTable(name=TABLE, rank_type="int4", model_id=model.pk)
+            model.neighbor_rows = neighbor_rows_write(
+                cursor=cursor, table=table, blocks=fit.blocks(), product_pks=product_pks
+            )
+        model.save(update_fields=["neighbor_rows"])
     if activate:
         model = collaborative_activate(model_id=model.pk)
     logger.info("collaborative model v%s: %s, %s neighbour rows", model.version, fit.algorithm, model.neighbor_rows)

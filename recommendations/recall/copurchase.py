@@ -24,11 +24,12 @@ from django.db import connection, transaction
 from catalog.public import EventType, Product
 from recommendations.contracts import Candidate
 from recommendations.history import History
-from recommendations.recall.itemcf import itemcf_similarity, neighbor_copy_lines, neighbor_sum_candidates
+from recommendations.recall.itemcf import itemcf_blocks, itemcf_similarity, neighbor_sum_candidates
+from recommendations.recall.neighbor_rows import NeighborTable, neighbor_rows_write
 from recsite.db_router import read_connection
 
 ROUTE = "copurchase"
-TABLE = "recommendations_copurchaseneighbor"
+TABLE = NeighborTable(name="recommendations_copurchaseneighbor", rank_type="int4")
 DEFAULT_NEIGHBORS = 50
 DEFAULT_SHRINK = 5.0
 
@@ -51,13 +52,20 @@ def copurchase_similarity(
 ) -> sp.csr_matrix:
     """Item × item co-purchase scores from parallel arrays of basket index and item index (one
     pair per purchase; repeats count once), the top `n_neighbors` per item, each row summing to 1."""
+    return itemcf_similarity(
+        matrix=basket_matrix(baskets=baskets, items=items, n_items=n_items), n_neighbors=n_neighbors, shrink=shrink
+    )
+
+
+def basket_matrix(*, baskets: np.ndarray, items: np.ndarray, n_items: int) -> sp.csr_matrix:
+    """Basket × item matrix of ones (an item bought twice in a basket counts once)."""
     n_baskets = int(baskets.max()) + 1 if len(baskets) else 0
     matrix = sp.csr_matrix(
         (np.ones(len(items), dtype=np.float64), (baskets, items)), shape=(n_baskets, n_items), dtype=np.float64
     )
     matrix.sum_duplicates()
     matrix.data[:] = 1.0
-    return itemcf_similarity(matrix=matrix, n_neighbors=n_neighbors, shrink=shrink)
+    return matrix
 
 
 def copurchase_rebuild(*, n_neighbors: int = DEFAULT_NEIGHBORS, shrink: float = DEFAULT_SHRINK) -> int:
@@ -68,29 +76,23 @@ def copurchase_rebuild(*, n_neighbors: int = DEFAULT_NEIGHBORS, shrink: float = 
     with connection.cursor() as cursor:
         cursor.execute(BASKETS_SQL, [EventType.PURCHASE.value])
         rows = np.asarray(cursor.fetchall(), dtype=np.int64).reshape(-1, 2)
-    similarity = copurchase_similarity(
-        baskets=rows[:, 0],
-        items=np.searchsorted(product_pks, rows[:, 1]),
-        n_items=len(product_pks),
-        n_neighbors=n_neighbors,
-        shrink=shrink,
-    )
-    count, lines = neighbor_copy_lines(neighbors=similarity, product_pks=product_pks)
+    matrix = basket_matrix(baskets=rows[:, 0], items=np.searchsorted(product_pks, rows[:, 1]), n_items=len(product_pks))
+    blocks = itemcf_blocks(matrix=matrix, n_neighbors=n_neighbors, shrink=shrink)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {TABLE}")
-        with cursor.cursor.copy(f"COPY {TABLE} (product_id, neighbor_id, score, rank) FROM STDIN") as copy:
-            copy.write(lines)
-    return count
+        cursor.execute(f"DELETE FROM {TABLE.name}")
+        return neighbor_rows_write(cursor=cursor, table=TABLE, blocks=blocks, product_pks=product_pks)
 
 
 def copurchase_candidates(*, cart: History, n: int) -> tuple[list[Candidate], frozenset[int]]:
     """The cart's top `n` co-purchased products (Σ over cart items of weight × score; `seed_pk`
     the cart item contributing most) and the cart items that have co-purchase neighbours at all
     (the others are left to the co-occurrence routes)."""
-    candidates = neighbor_sum_candidates(table=TABLE, route=ROUTE, history=cart, n=n)
+    candidates = neighbor_sum_candidates(table=TABLE.name, route=ROUTE, history=cart, n=n)
     if not candidates:
         return [], frozenset()
     with read_connection().cursor() as cursor:
-        cursor.execute(f"SELECT DISTINCT product_id FROM {TABLE} WHERE product_id = ANY(%s)", [list(cart.product_pks)])
+        cursor.execute(
+            f"SELECT DISTINCT product_id FROM {TABLE.name} WHERE product_id = ANY(%s)", [list(cart.product_pks)]
+        )
         covered = frozenset(pk for (pk,) in cursor.fetchall())
     return candidates, covered

@@ -21,7 +21,7 @@ memory); `itemcf_neighbors_rebuild` stores its top-N in `catalog.ItemNeighbor`;
 from __future__ import annotations
 
 import datetime as dt
-import io
+from collections.abc import Iterator
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,9 +30,11 @@ from django.db import connection, transaction
 from recommendations.contracts import Candidate
 from recommendations.history import History
 from recommendations.interactions import interaction_matrix, interactions_load, rank_in_runs
+from recommendations.recall.neighbor_rows import NeighborBlock, NeighborTable, neighbor_rows_write
 from recsite.db_router import read_connection
 
 ROUTE = "itemcf"
+TABLE = NeighborTable(name="catalog_itemneighbor", rank_type="int2")
 DEFAULT_NEIGHBORS = 50
 DEFAULT_SHRINK = 5.0
 # Item rows per block of the item × item product, at most; a block is cut shorter when its rows may
@@ -54,19 +56,39 @@ def itemcf_similarity(
 ) -> sp.csr_matrix:
     """Item × item similarity from a customer × item matrix, keeping the top `n_neighbors` per row.
 
-    Row i holds item i's neighbours (never i itself), their similarities summing to 1; ties break
-    by the lower item index. The product is formed in blocks of item rows (`item_blocks`), so its
-    memory stays within `block_bytes` whatever the catalog's size.
+    Row i holds item i's neighbours (never i itself), their similarities summing to 1. The whole
+    matrix, in memory: the offline evaluation's form of `itemcf_blocks`.
+    """
+    n_items = matrix.shape[1]
+    blocks = list(
+        itemcf_blocks(
+            matrix=matrix, n_neighbors=n_neighbors, shrink=shrink, block_rows=block_rows, block_bytes=block_bytes
+        )
+    )
+    if not blocks:
+        return sp.csr_matrix((n_items, n_items))
+    rows, cols, scores = (np.concatenate([getattr(b, name) for b in blocks]) for name in ("rows", "cols", "scores"))
+    return sp.csr_matrix((scores, (rows, cols)), shape=(n_items, n_items))
+
+
+def itemcf_blocks(
+    *,
+    matrix: sp.csr_matrix,
+    n_neighbors: int = DEFAULT_NEIGHBORS,
+    shrink: float = DEFAULT_SHRINK,
+    block_rows: int = BLOCK_ROWS,
+    block_bytes: int = BLOCK_BYTES,
+) -> Iterator[NeighborBlock]:
+    """`itemcf_similarity`'s rows a block of items at a time (`item_blocks`): each block holds every
+    kept neighbour of its items (ties broken by the lower item index), normalised, so its memory
+    stays within `block_bytes` whatever the catalog's size and a caller may write it and drop it.
     """
     matrix = sp.csr_matrix(matrix, dtype=np.float64)
-    n_items = matrix.shape[1]
     items_per_user = np.diff(matrix.indptr)
     iuf = 1.0 / np.log1p(np.maximum(items_per_user, 1))
     weighted = sp.csr_matrix(sp.diags(np.sqrt(iuf)) @ matrix)
     norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=0)).ravel())
     by_item = sp.csr_matrix(weighted.T)
-
-    rows_out, cols_out, data_out = [], [], []
     for start, stop in item_blocks(matrix=matrix, block_rows=block_rows, block_bytes=block_bytes):
         block = sp.coo_matrix(by_item[start:stop] @ weighted)
         rows, cols = block.row + start, block.col
@@ -76,14 +98,10 @@ def itemcf_similarity(
         order = np.lexsort((cols, -scores, rows))
         rows, cols, scores = rows[order], cols[order], scores[order]
         top = rank_in_runs(rows) < n_neighbors
-        rows_out.append(rows[top])
-        cols_out.append(cols[top])
-        data_out.append(scores[top])
-    if not rows_out:
-        return sp.csr_matrix((n_items, n_items))
-    rows, cols, scores = np.concatenate(rows_out), np.concatenate(cols_out), np.concatenate(data_out)
-    row_sums = np.bincount(rows, weights=scores, minlength=n_items)
-    return sp.csr_matrix((scores / row_sums[rows], (rows, cols)), shape=(n_items, n_items))
+        rows, cols, scores = rows[top], cols[top], scores[top]
+        if len(rows):
+            row_sums = np.bincount(rows - start, weights=scores, minlength=stop - start)
+            yield NeighborBlock(rows=rows, cols=cols, scores=scores / row_sums[rows - start])
 
 
 def itemcf_score_matrix(*, history: sp.csr_matrix, similarity: sp.csr_matrix) -> sp.csr_matrix:
@@ -102,7 +120,7 @@ def itemcf_candidates(*, history: History, n: int) -> list[Candidate]:
     never ships thousands of neighbour rows to Python. Each candidate's `seed_pk` is the history
     item contributing most to its score (what its reason names).
     """
-    return neighbor_sum_candidates(table="catalog_itemneighbor", route=ROUTE, history=history, n=n)
+    return neighbor_sum_candidates(table=TABLE.name, route=ROUTE, history=history, n=n)
 
 
 def item_blocks(*, matrix: sp.csr_matrix, block_rows: int, block_bytes: int) -> list[tuple[int, int]]:
@@ -160,30 +178,10 @@ def itemcf_neighbors_rebuild(
     events) and replace the table.
 
     Delete and COPY run in one transaction, so readers see the old table until the new one is
-    complete. Returns the number of neighbour rows written.
+    complete; each block of items' rows is written as computed. Returns the number of rows written.
     """
     interactions, product_pks = interactions_load(until=until, customer_share=customer_share)
-    similarity = itemcf_similarity(
-        matrix=interaction_matrix(interactions=interactions), n_neighbors=n_neighbors, shrink=shrink
-    )
-    count, lines = neighbor_copy_lines(neighbors=similarity, product_pks=product_pks)
+    blocks = itemcf_blocks(matrix=interaction_matrix(interactions=interactions), n_neighbors=n_neighbors, shrink=shrink)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM catalog_itemneighbor")
-        with cursor.cursor.copy("COPY catalog_itemneighbor (product_id, neighbor_id, score, rank) FROM STDIN") as copy:
-            copy.write(lines)
-    return count
-
-
-def neighbor_copy_lines(*, neighbors: sp.spmatrix, product_pks: np.ndarray, prefix: str = "") -> tuple[int, str]:
-    """An items × items neighbour matrix as COPY text: `prefix`, product pk, neighbour pk, score and
-    rank (1 = the product's strongest) per line, each product's neighbours best first. Returns the
-    number of lines and the text."""
-    coo = sp.coo_matrix(neighbors)
-    order = np.lexsort((coo.col, -coo.data, coo.row))
-    rows, cols, scores = coo.row[order], coo.col[order], coo.data[order]
-    ranks = rank_in_runs(rows) + 1
-    buffer = io.StringIO()
-    lines = zip(product_pks[rows].tolist(), product_pks[cols].tolist(), scores.tolist(), ranks.tolist(), strict=True)
-    for product, neighbor, score, rank in lines:
-        buffer.write(f"{prefix}{product}\t{neighbor}\t{score!r}\t{rank}\n")
-    return len(rows), buffer.getvalue()
+        return neighbor_rows_write(cursor=cursor, table=TABLE, blocks=blocks, product_pks=product_pks)

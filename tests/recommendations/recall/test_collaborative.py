@@ -58,6 +58,29 @@ def test_als_neighbours_are_items_with_similar_factors():
     assert (np.count_nonzero(dense, axis=1) <= 2).all() and not np.diag(dense).any()
 
 
+def test_als_draws_neighbours_from_the_most_interacted_items_only(monkeypatch):
+    # given room for two candidates: A (6 customers) and B (5) are the most interacted
+    monkeypatch.setattr(collaborative, "ALS_NEIGHBOR_CANDIDATES", 2)
+
+    fit = cf_fit(matrix=basket_matrix(), algorithm=ALS, n_neighbors=3)
+
+    # then every item touched gets neighbours among A and B only; D and C are nobody's neighbour
+    dense = fit.neighbors.toarray()
+    assert fit.candidates.tolist() == [0, 1] and fit.rows.tolist() == [0, 1, 2, 3]
+    assert not dense[:, 2:].any() and not np.diag(dense).any()
+    assert fit.params["neighbor_candidates"] == 2
+
+
+def test_blocks_of_one_row_give_the_same_neighbours(monkeypatch):
+    whole = cf_fit(matrix=basket_matrix(), algorithm=EASE, n_neighbors=2).neighbors.toarray()
+    monkeypatch.setattr(collaborative, "BLOCK_BYTES", 1)
+
+    fit = cf_fit(matrix=basket_matrix(), algorithm=EASE, n_neighbors=2)
+
+    assert len(list(fit.blocks())) == 4
+    np.testing.assert_allclose(fit.neighbors.toarray(), whole)
+
+
 @pytest.fixture
 def shop(db):
     products = [ProductFactory(external_id=name) for name in "ABCD"]
