@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import json
 import random
 import sys
 from dataclasses import dataclass
@@ -115,10 +116,19 @@ def session_replays(*, cutoff: dt.datetime, n: int, customers: int, seed: int) -
 
 
 def session_quality(
-    *, cutoff: dt.datetime, n: int, customers: int, seed: int, ranker: str | None = None
+    *,
+    cutoff: dt.datetime,
+    n: int,
+    customers: int,
+    seed: int,
+    ranker: str | None = None,
+    per_route: bool = False,
+    routes: dict[str, float] | None = None,
 ) -> tuple[list[dict], dict]:
     """hit@K of the session feed and of popularity over the replayed sessions, with the models
-    rebuilt from the events before `cutoff` (rolled back); the table's rows and what was measured."""
+    rebuilt from the events before `cutoff` (rolled back); with `per_route`, also each of the
+    strategy's routes alone; `routes` replaces the default strategy's route weights. The table's
+    rows and what was measured."""
     from django.db import transaction
 
     from catalog.models import Event
@@ -134,8 +144,16 @@ def session_quality(
 
     replays, sampled = session_replays(cutoff=cutoff, n=n, customers=customers, seed=seed)
     served = default_strategy(Placement.HOME_FEED, None)
-    strategy = dataclasses.replace(served, ranker=RANKER_NAME if ranker else None, llm_rerank_top_n=None)
-    hits = {"session feed": 0, "popularity": 0}
+    strategy = dataclasses.replace(
+        served, ranker=RANKER_NAME if ranker else None, llm_rerank_top_n=None, routes=routes or served.routes
+    )
+    feeds = {"session feed": strategy}
+    if per_route:
+        feeds |= {
+            f"{route} alone": dataclasses.replace(strategy, routes={route: 1.0}, ranker=None)
+            for route in strategy.routes
+        }
+    hits = dict.fromkeys([*feeds, "popularity"], 0)
     try:
         with transaction.atomic():
             itemcf_neighbors_rebuild(until=cutoff)
@@ -165,11 +183,10 @@ def session_quality(
                 strategy=dataclasses.replace(strategy, ranker=None),
             )
             for replay in replays:
-                feed = pipeline.recommend(
-                    request=RecRequest(customer_id=None, session_id=replay.session_id, k=K, reasons=False),
-                    strategy=strategy,
-                )
-                hits["session feed"] += any(item.product_pk == replay.target for item in feed.items)
+                request = RecRequest(customer_id=None, session_id=replay.session_id, k=K, reasons=False)
+                for name, feed_strategy in feeds.items():
+                    feed = pipeline.recommend(request=request, strategy=feed_strategy)
+                    hits[name] += any(item.product_pk == replay.target for item in feed.items)
                 hits["popularity"] += any(item.product_pk == replay.target for item in popular.items)
             transaction.set_rollback(True)
     finally:
@@ -209,6 +226,10 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=300)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--ranker", help="a feature set: train a ranker on the events before the cutoff and use it")
+    parser.add_argument("--per-route", action="store_true", help="also each of the strategy's routes alone")
+    parser.add_argument(
+        "--routes", type=json.loads, help="route weights instead of the default, e.g. '{\"itemcf\": 1}'"
+    )
     parser.add_argument(
         "--cutoff",
         type=dt.datetime.fromisoformat,
@@ -221,7 +242,15 @@ def main() -> None:
         parser.error("no customer has an event: load a data set first")
     if cutoff.tzinfo is None:
         cutoff = cutoff.replace(tzinfo=dt.UTC)
-    rows, meta = session_quality(cutoff=cutoff, n=args.n, customers=args.customers, seed=args.seed, ranker=args.ranker)
+    rows, meta = session_quality(
+        cutoff=cutoff,
+        n=args.n,
+        customers=args.customers,
+        seed=args.seed,
+        ranker=args.ranker,
+        per_route=args.per_route,
+        routes=args.routes,
+    )
     print_table(rows)
     for key, value in meta.items():
         print(f"{key}: {value}")
