@@ -21,7 +21,8 @@ Memory: rows are float32; the embedding similarities are computed in blocks of
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,6 +51,9 @@ CLOSE_COSINE = 0.8
 POPULARITY_WINDOWS_DAYS = (7, 30, 90)
 # Rows per block of the embedding similarities (block × LAST_ITEMS × dims float32 in memory).
 SIMILARITY_BLOCK_ROWS = 8192
+# `catalog_load` reads this many products at a time; embeddings are normalised this many rows at a time.
+CATALOG_CHUNK = 20_000
+EMBEDDING_BLOCK_ROWS = 8192
 
 STATISTICAL = (
     "itemcf_score",
@@ -552,16 +556,40 @@ def _pair_max(*, users: np.ndarray, items: np.ndarray, values: np.ndarray, shape
 
 
 def catalog_load() -> Catalog:
-    """Every product's price, category and normalised embedding, in product pk order (2 queries)."""
-    rows = list(Product.objects.order_by("pk").values_list("pk", "price", "category_id", "brand"))
-    product_pks = np.array([row[0] for row in rows], dtype=np.int64)
+    """Every product's price, category and normalised embedding, in product pk order (2 queries).
+
+    Read in chunks of `CATALOG_CHUNK` rows into numpy arrays, and the embeddings normalised where
+    they were loaded: a 1M-product catalog never lives as a million Python rows, nor its embedding
+    matrix as more than one float32 copy.
+    """
+    query = Product.objects.order_by("pk").values_list("pk", "price", "category_id", "brand")
+    pks, prices, categories, brand_names = [], [], [], []
+    for chunk in _chunks(query.iterator(chunk_size=CATALOG_CHUNK), size=CATALOG_CHUNK):
+        pks.append(np.fromiter((row[0] for row in chunk), dtype=np.int64, count=len(chunk)))
+        prices.append(
+            np.fromiter(
+                (np.nan if row[1] is None else float(row[1]) for row in chunk), dtype=np.float64, count=len(chunk)
+            )
+        )
+        categories.append(
+            np.fromiter((-1 if row[2] is None else row[2] for row in chunk), dtype=np.int64, count=len(chunk))
+        )
+        brand_names.extend(row[3] for row in chunk)
+    product_pks = np.concatenate(pks) if pks else np.zeros(0, dtype=np.int64)
     return catalog_build(
         product_pks=product_pks,
-        prices=np.array([np.nan if row[1] is None else float(row[1]) for row in rows], dtype=np.float64),
-        category_ids=np.array([-1 if row[2] is None else row[2] for row in rows], dtype=np.int64),
+        prices=np.concatenate(prices) if prices else np.zeros(0, dtype=np.float64),
+        category_ids=np.concatenate(categories) if categories else np.zeros(0, dtype=np.int64),
         embeddings=embeddings_load(product_pks=product_pks),
-        brand_names=[row[3] for row in rows],
+        brand_names=brand_names,
+        embeddings_owned=True,
     )
+
+
+def _chunks(rows: Iterator[tuple], *, size: int) -> Iterator[list[tuple]]:
+    """`rows` as lists of at most `size`."""
+    while chunk := list(itertools.islice(rows, size)):
+        yield chunk
 
 
 def catalog_build(
@@ -571,27 +599,52 @@ def catalog_build(
     category_ids: np.ndarray,
     embeddings: np.ndarray | None,
     brand_names: Sequence[str] | None = None,
+    embeddings_owned: bool = False,
 ) -> Catalog:
     """A `Catalog` from raw arrays: categories and brands (case-folded, blank = none) re-indexed
-    densely, embeddings L2-normalised."""
+    densely, embeddings L2-normalised (in place when `embeddings_owned`, a float32 array the caller
+    hands over; otherwise into a new array, the caller's left as it was)."""
     known = category_ids >= 0
     categories = np.full(len(category_ids), -1, dtype=np.int64)
     if known.any():
         categories[known] = np.unique(category_ids[known], return_inverse=True)[1].ravel()
     if embeddings is not None:
-        norms = np.linalg.norm(embeddings, axis=1, keepdims=True)
-        embeddings = np.divide(
-            embeddings, norms, out=np.zeros_like(embeddings, dtype=np.float32), where=norms > 0
-        ).astype(np.float32)
+        in_place = embeddings_owned and embeddings.dtype == np.float32 and embeddings.flags.writeable
+        embeddings = _normalized(embeddings, out=embeddings if in_place else None)
     return Catalog(
         product_pks=product_pks,
         prices=prices,
         categories=categories,
         embeddings=embeddings,
-        has_embedding=np.zeros(len(product_pks), dtype=bool)
-        if embeddings is None
-        else np.abs(embeddings).sum(axis=1) > 0,
+        has_embedding=np.zeros(len(product_pks), dtype=bool) if embeddings is None else _nonzero_rows(embeddings),
         brands=np.full(len(product_pks), -1, dtype=np.int64) if brand_names is None else _dense_labels(brand_names),
+    )
+
+
+def _normalized(embeddings: np.ndarray, *, out: np.ndarray | None = None) -> np.ndarray:
+    """Rows scaled to unit length as float32, zero rows (and rows without a positive norm) zero.
+
+    A block of rows at a time, so no full-size temporary (the squares of the norm, a float64 or a
+    second float32 copy) is ever held; each row's values are those of the whole-matrix expression.
+    """
+    out = np.zeros(embeddings.shape, dtype=np.float32) if out is None else out
+    for start in range(0, len(embeddings), EMBEDDING_BLOCK_ROWS):
+        block = slice(start, start + EMBEDDING_BLOCK_ROWS)
+        norms = np.linalg.norm(embeddings[block], axis=1, keepdims=True)
+        positive = norms > 0
+        np.divide(embeddings[block], norms, out=out[block], where=positive)
+        out[block][~positive[:, 0]] = 0.0
+    return out
+
+
+def _nonzero_rows(embeddings: np.ndarray) -> np.ndarray:
+    """Which rows hold a vector (any non-zero value), a block of rows at a time."""
+    return np.concatenate(
+        [
+            np.abs(embeddings[start : start + EMBEDDING_BLOCK_ROWS]).sum(axis=1) > 0
+            for start in range(0, len(embeddings), EMBEDDING_BLOCK_ROWS)
+        ]
+        or [np.zeros(0, dtype=bool)]
     )
 
 

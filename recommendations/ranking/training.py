@@ -47,6 +47,7 @@ from recommendations.evaluation.strategies import (
 )
 from recommendations.interactions import interaction_matrix, interactions_load
 from recommendations.models import RankerModel
+from recommendations.ranking.budget import customer_sample, ranker_plan_logged
 from recommendations.ranking.features import (
     FEATURE_SETS,
     TOPIC_FEATURES,
@@ -64,6 +65,7 @@ from recommendations.ranking.features import (
     item_state_build,
 )
 from recommendations.recall.fused import fuse
+from recsite.memory import MemoryPlan
 
 logger = logging.getLogger(__name__)
 
@@ -580,21 +582,28 @@ def ranker_device() -> str:
     return device
 
 
-def ranker_train(*, feature_set: str, as_of: float | None = None, name: str | None = None):
+def ranker_train(
+    *, feature_set: str, as_of: float | None = None, name: str | None = None, plan: MemoryPlan | None = None
+):
     """Train on the stored events before `as_of` (default: all) and store a new version of
-    ranker `name` (default: the feature set's name), inactive. Returns the `RankerModel`."""
+    ranker `name` (default: the feature set's name), inactive. Returns the `RankerModel`.
+
+    `plan` (default: `ranker_plan` at RANKER_MEMORY_BUDGET_MB, logged) says which share of the
+    customers to load, sampled in the database before anything is fetched; MemoryBudgetError when
+    the job cannot run within the budget."""
     if feature_set not in FEATURE_SETS:
         raise ValueError(f"unknown feature set {feature_set!r}; one of {', '.join(FEATURE_SETS)}")
     started = time.perf_counter()
     until = None if as_of is None else dt.datetime.fromtimestamp(as_of, tz=dt.UTC)
-    interactions, _ = interactions_load(until=until)
+    plan = plan or ranker_plan_logged(until=until)
+    interactions, _ = interactions_load(until=until, customer_share=plan.share)
     if not len(interactions.users):
         raise RankerTrainingError("there are no events to train on")
     reference_time = float(interactions.timestamps.max())
 
-    data = training_data_build(
-        interactions=interactions, catalog=catalog_load(), memory_budget=settings.RANKER_MEMORY_BUDGET_MB * 2**20
-    )
+    data = training_data_build(interactions=interactions, catalog=catalog_load(), memory_budget=plan.budget_bytes)
+    # The events are not needed past the lists; the fit's copies of the feature rows may reuse them.
+    del interactions
     fitted = ranker_fit(data=data, feature_set=feature_set, device=ranker_device())
     name = name or feature_set
     with transaction.atomic():
@@ -607,6 +616,7 @@ def ranker_train(*, feature_set: str, as_of: float | None = None, name: str | No
             artifact=fitted.model,
             params=fitted.params | ({"embedding_basis": fitted.basis.to_json()} if fitted.basis is not None else {}),
             data_windows=data.windows
+            | customer_sample(plan)
             | {
                 "as_of": until.isoformat() if until else None,
                 "data_clock": _iso(reference_time),

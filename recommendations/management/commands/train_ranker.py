@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from recommendations.ranking.budget import ranker_plan
 from recommendations.ranking.features import FEATURE_SETS
 from recommendations.ranking.training import RankerGateError, importance_top, ranker_activate, ranker_gate, ranker_train
+from recommendations.recall.budget import sample_rule
 from recsite.cli import iso_time
+from recsite.memory import MB, MemoryBudgetError, peak_rss_mb, rss_mb
 
 
 class Command(BaseCommand):
@@ -25,11 +28,30 @@ class Command(BaseCommand):
         parser.add_argument(
             "--force", action="store_true", help="with --activate: activate even below the fused baseline"
         )
+        parser.add_argument(
+            "--memory-budget-mb",
+            type=int,
+            help="peak memory allowed (default RANKER_MEMORY_BUDGET_MB); over it a seeded share of the "
+            "customers is loaded, and the command says so",
+        )
 
     def handle(self, *args, **options) -> None:
-        as_of = options["as_of"].timestamp() if options["as_of"] else None
+        as_of = options["as_of"]
+        process_mb = rss_mb()
         try:
-            ranker = ranker_train(feature_set=options["feature_set"], as_of=as_of, name=options["name"])
+            plan = ranker_plan(until=as_of, budget_mb=options["memory_budget_mb"])
+        except MemoryBudgetError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(plan.describe())
+        if plan.sampled:
+            self.stdout.write(f"sample: {sample_rule(plan)}")
+        try:
+            ranker = ranker_train(
+                feature_set=options["feature_set"],
+                as_of=as_of.timestamp() if as_of else None,
+                name=options["name"],
+                plan=plan,
+            )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         top = ", ".join(f"{name} {gain:.0f}" for name, gain in importance_top(importance=ranker.feature_importance))
@@ -41,6 +63,12 @@ class Command(BaseCommand):
             f"{windows['rows']} rows, {windows['positives']} positives ({windows['sample_rule']}); "
             f"{ranker.training_seconds:.1f} s on "
             f"{ranker.device}\ntop features by gain: {top}"
+        )
+        # The plan is of what the job adds: the peak (ru_maxrss) less what the process held before it.
+        peak = peak_rss_mb()
+        self.stdout.write(
+            f"peak memory {peak:,.0f} MB, {peak - process_mb:,.0f} MB over the process at the start "
+            f"(estimated {plan.planned_bytes / MB:,.0f} MB)"
         )
         if options["activate"]:
             try:

@@ -229,3 +229,58 @@ def test_customer_topics_are_the_history_vector_on_the_item_basis():
     # then the buyer's rows carry their history vector's coordinates, the other's are unknown
     np.testing.assert_allclose(matrix[:2], np.tile(basis.project(customers.vectors[:1]), (2, 1)), atol=1e-5)
     assert np.isnan(matrix[2:]).all()
+
+
+def test_the_catalog_normalises_in_blocks_exactly_as_the_whole_matrix_did(monkeypatch):
+    from recommendations.ranking import features
+
+    # given float32 and float64 embeddings with zero rows, spanning several blocks
+    monkeypatch.setattr(features, "EMBEDDING_BLOCK_ROWS", 7)
+    rng = np.random.default_rng(2)
+    vectors = rng.normal(size=(50, DIM)).astype(np.float32) * rng.uniform(0.01, 100, size=(50, 1)).astype(np.float32)
+    vectors[[0, 13, 49]] = 0.0
+    for given in (vectors, vectors.astype(np.float64)):
+        norms = np.linalg.norm(given, axis=1, keepdims=True)
+        whole = np.divide(given, norms, out=np.zeros_like(given, dtype=np.float32), where=norms > 0)
+        kept = given.copy()
+
+        # when a catalog is built from them, copied and in place
+        copied = features.catalog_build(
+            product_pks=np.arange(50), prices=np.full(50, np.nan), category_ids=np.full(50, -1), embeddings=given
+        )
+        owned = features.catalog_build(
+            product_pks=np.arange(50),
+            prices=np.full(50, np.nan),
+            category_ids=np.full(50, -1),
+            embeddings=given.copy(),
+            embeddings_owned=True,
+        )
+
+        # then both hold the whole-matrix values bit for bit, and the caller's copy is untouched
+        for catalog in (copied, owned):
+            assert catalog.embeddings.dtype == np.float32
+            np.testing.assert_array_equal(catalog.embeddings, whole)
+            np.testing.assert_array_equal(catalog.has_embedding, np.abs(whole).sum(axis=1) > 0)
+        np.testing.assert_array_equal(given, kept)
+
+
+def test_the_catalog_loads_in_chunks_in_pk_order(db, monkeypatch):
+    from recommendations.embeddings import stored
+    from recommendations.ranking import features
+
+    # given 5 products, 3 embedded, read 2 rows at a time
+    monkeypatch.setattr(features, "CATALOG_CHUNK", 2)
+    monkeypatch.setattr(stored, "CHUNK_ROWS", 2)
+    products = [ProductFactory(price=f"{i + 1}.50", brand=["Acme", "", "acme ", "Zed", ""][i]) for i in range(5)]
+    for i in (0, 2, 4):
+        ProductEmbedding.objects.create(product=products[i], model_name="m", text_hash="x", vector=3 * unit(i))
+
+    # when the catalog is loaded
+    catalog = catalog_load()
+
+    # then every product is there once, in pk order, with its price, brand and unit vector
+    np.testing.assert_array_equal(catalog.product_pks, sorted(p.pk for p in products))
+    np.testing.assert_array_equal(catalog.prices, [1.5, 2.5, 3.5, 4.5, 5.5])
+    np.testing.assert_array_equal(catalog.brands, [0, -1, 0, 1, -1])
+    np.testing.assert_array_equal(catalog.has_embedding, [True, False, True, False, True])
+    np.testing.assert_array_equal(catalog.embeddings[[0, 2, 4]], np.stack([unit(0), unit(2), unit(4)]))
