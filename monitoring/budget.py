@@ -1,11 +1,13 @@
 """The memory plan of the drift job (`manage.py drift`, the periodic `check_drift`, the admin's
 reference button).
 
-It loads the window's distinct (customer, item) pairs, the embeddings of their items, and per pair
-a row of its item's vector (the leave-one-out sums, the mean); per customer a float64 sum. The pairs
-(and the customers with them) shrink with a sample; the process and the item embeddings do not.
-Over DRIFT_MEMORY_BUDGET_MB the job keeps a seeded share of the customers, all their pairs (the
-neighbour jobs' rule); when the fixed part alone is over, it refuses.
+It loads the window's distinct (customer, item) pairs, the embeddings of the items in the pairs it
+kept (one float32 row each), and per pair a row of its item's vector (the leave-one-out sums, the
+mean); per customer a float64 sum. A seeded share s of the customers keeps about s × P of the
+window's P pairs, and so at most min(D, s × P) of its D distinct items: both shrink with the share,
+the catalog's other embeddings are never read. Over DRIFT_MEMORY_BUDGET_MB the job keeps the
+largest share that fits, all the pairs of its customers (the neighbour jobs' rule); when what a
+run adds before any pair is over, it refuses.
 """
 
 from __future__ import annotations
@@ -30,34 +32,45 @@ RUN_BYTES = 160 * 2**20
 PAIR_BYTES = 400
 # Vector rows per pair held at once (float32: `vectors[items]` in the sums and in the mean).
 PAIR_VECTOR_COPIES = 1
-# An item embedding: pgvector's array, the stacked matrix and its normalised copy, the dict entry.
-ITEM_VECTOR_COPIES = 3
-ITEM_OVERHEAD_BYTES = 600
+# A loaded item: its float32 row of the one matrix `embeddings_load` fills (read in chunks from a
+# server-side cursor, normalised in place), plus its pk in the arrays and the query's parameter.
+# Measured with `python -m bench.drift_items` (a fresh process per size, peak RSS over the process
+# before the load; 60,000 generated products with random 384-d vectors, OMP_NUM_THREADS=1, 2 shared
+# cores): +42.0, +71.6, +100.7 MB at 20,000, 40,000, 60,000 items, 1,758 bytes an item (the 1,536 of
+# the row + about 220), hence 300 over the row; the ~12 MB a first chunk adds is in RUN_BYTES. The
+# loader before (a dict of per-item arrays from the ORM's text, stacked, then a normalised copy;
+# counted as 3 rows + 600 bytes) measured 24,067 bytes an item (+419 MB at 20,000, +1,377 at 60,000).
+ITEM_VECTOR_COPIES = 1
+ITEM_OVERHEAD_BYTES = 300
 
 
-def window_sizes(*, window: Window) -> tuple[int, int]:
-    """The window's distinct (customer, item) pairs and customers, counted in the database."""
+def window_sizes(*, window: Window) -> tuple[int, int, int]:
+    """The window's distinct (customer, item) pairs, customers and items, counted in the database."""
     sql, params = window_pairs_sql(window=window)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*), count(DISTINCT customer_id) FROM ({sql}) pairs", params)
-        pairs, customers = cursor.fetchone()
-    return pairs, customers
+        cursor.execute(
+            f"SELECT count(*), count(DISTINCT customer_id), count(DISTINCT product_id) FROM ({sql}) pairs", params
+        )
+        pairs, customers, items = cursor.fetchone()
+    return pairs, customers, items
 
 
-def embedded_items() -> tuple[int, int]:
-    """How many products have an embedding, and its dimension (0 without any)."""
+def embedding_dimension() -> int:
+    """The embeddings' dimension (0 without any): one row tells, the column being `vector(n)` for
+    every row (a model of another dimension re-types it, its old rows dropped)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*), coalesce(max(vector_dims(vector)), 0) FROM catalog_productembedding")
-        items, dimension = cursor.fetchone()
-    return items, dimension
+        cursor.execute("SELECT vector_dims(vector) FROM catalog_productembedding LIMIT 1")
+        row = cursor.fetchone()
+    return row[0] if row else 0
 
 
 def drift_plan(*, window: Window, budget_mb: int | None = None) -> MemoryPlan:
-    """How the drift job fits its budget (DRIFT_MEMORY_BUDGET_MB unless given) on `window`;
-    MemoryBudgetError when it cannot even by sampling."""
+    """How the drift job fits its budget (DRIFT_MEMORY_BUDGET_MB unless given) on `window`: the
+    largest share of the customers whose pairs and items fit; MemoryBudgetError when even a tiny
+    share would not (the run's fixed part alone is over)."""
     budget = (budget_mb if budget_mb is not None else settings.DRIFT_MEMORY_BUDGET_MB) * MB
-    pairs, customers = window_sizes(window=window)
-    items, dimension = embedded_items()
+    pairs, customers, items = window_sizes(window=window)
+    dimension = embedding_dimension()
     per_customer = 8 * dimension
     per_pair = PAIR_BYTES + PAIR_VECTOR_COPIES * 4 * dimension + (per_customer * customers / pairs if pairs else 0)
     return memory_plan(
@@ -65,10 +78,14 @@ def drift_plan(*, window: Window, budget_mb: int | None = None) -> MemoryPlan:
         budget_bytes=budget,
         # What the job adds, not what the process already holds: a web worker with its models loaded
         # (the admin's reference button) would otherwise refuse every window.
-        fixed_bytes=RUN_BYTES + items * (ITEM_VECTOR_COPIES * 4 * dimension + ITEM_OVERHEAD_BYTES),
+        fixed_bytes=RUN_BYTES,
         per_unit_bytes=per_pair,
         units=pairs,
         unit="customer-item pairs",
+        # Each kept pair brings at most one item not loaded yet, and there are `items` in all.
+        per_distinct_bytes=ITEM_VECTOR_COPIES * 4 * dimension + ITEM_OVERHEAD_BYTES,
+        distinct=items,
+        distinct_unit="items",
         seed=CUSTOMER_SAMPLE_SEED,
         setting="DRIFT_MEMORY_BUDGET_MB",
     )

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 from django.db import connection
 
-from catalog.public import ProductEmbedding
 from monitoring.models import Signal
 from recommendations.public import CUSTOMER_SAMPLE, CUSTOMER_SAMPLE_SEED
 
@@ -74,17 +73,57 @@ def window_pairs(*, window: Window, customer_share: float = 1.0) -> tuple[np.nda
     return pairs[:, 0], pairs[:, 1]
 
 
+# The window's items with their embeddings, by primary key: one join of the distinct items of the
+# pairs loaded (not a second run of the pairs' query over the events) with the embeddings. The
+# vectors come in pgvector's binary form: exact float32 values without a Python float each.
+ITEM_VECTORS_SQL = (
+    "SELECT pe.product_id, vector_send(pe.vector) FROM unnest(%s::bigint[]) item(pk)"
+    " JOIN catalog_productembedding pe ON pe.product_id = item.pk ORDER BY pe.product_id"
+)
+# Rows fetched from the server-side cursor at a time, and normalised together.
+ITEM_VECTORS_CHUNK = 1_000
+
+
 def embeddings_load(*, product_pks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(sorted unique product pks, their unit-length embeddings as rows)."""
+    """(sorted unique pks of the embedded products among `product_pks`, their unit-length embeddings
+    as the rows of one float32 matrix).
+
+    Only these items are read, in chunks from a server-side cursor straight into the matrix: no
+    per-item arrays and no normalised copy are held beside it (`monitoring.budget` counts one
+    row an item)."""
     pks = np.unique(product_pks)
-    rows = ProductEmbedding.objects.filter(product_id__in=pks.tolist()).values_list("product_id", "vector")
-    by_pk = {pk: np.asarray(vector, dtype=np.float32) for pk, vector in rows}
-    pks = np.asarray([pk for pk in pks.tolist() if pk in by_pk], dtype=np.int64)
-    if not len(pks):
-        return pks, np.zeros((0, 0), dtype=np.float32)
-    matrix = np.stack([by_pk[pk] for pk in pks.tolist()])
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return pks, matrix / np.maximum(norms, np.finfo(np.float32).tiny)
+    found = np.zeros(len(pks), dtype=bool)
+    matrix: np.ndarray | None = None
+    loaded = 0
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(ITEM_VECTORS_SQL, [pks.tolist()])
+        while rows := cursor.fetchmany(ITEM_VECTORS_CHUNK):
+            block = _binary_vectors([vector for _, vector in rows])
+            if matrix is None:
+                # A row for every item asked for; rows ordered by pk fill it from the top, and the
+                # few whose embedding went since the pairs were read are cut off after (a view).
+                matrix = np.empty((len(pks), block.shape[1]), dtype=np.float32)
+            matrix[loaded : loaded + len(rows)] = _unit_rows(block)
+            found[np.searchsorted(pks, [pk for pk, _ in rows])] = True
+            loaded += len(rows)
+    if matrix is None:
+        return pks[:0], np.zeros((0, 0), dtype=np.float32)
+    return pks[found], matrix[:loaded]
+
+
+def _binary_vectors(values: list[bytes]) -> np.ndarray:
+    """pgvector's binary vectors (`vector_send`: the dimension and a flag as big-endian int16, then
+    the big-endian float32 values) as the rows of a native float32 array."""
+    dimension = int.from_bytes(values[0][:2], "big")
+    layout = np.dtype([("head", ">u4"), ("values", ">f4", (dimension,))])
+    return np.frombuffer(b"".join(values), dtype=layout)["values"].astype(np.float32)
+
+
+def _unit_rows(block: np.ndarray) -> np.ndarray:
+    """`block`'s rows scaled to unit length, in place (a chunk at a time gives the same values as
+    the whole matrix at once: each row's norm is its own reduction)."""
+    block /= np.maximum(np.linalg.norm(block, axis=1, keepdims=True), np.finfo(np.float32).tiny)
+    return block
 
 
 def customer_item_similarities(

@@ -9,10 +9,12 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from catalog.models import ProductEmbedding
+from monitoring import distributions
+from monitoring.distributions import Window, signals_measure
 from monitoring.models import DriftReference, DriftReport, Signal
 from monitoring.selectors import drift_latest
 from monitoring.services import NoReference, drift_check, drift_check_recent, drift_reference_build
-from tests.factories import CustomerFactory, EventFactory, ProductFactory
+from tests.factories import CustomerFactory, EventFactory, ProductFactory, make_purchase_grid
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +119,62 @@ def test_the_admin_warns_while_the_newest_report_is_above_threshold(shop, client
     warnings = [str(m) for m in response.context["messages"]]
     assert any(w.startswith("Drift: customer-to-item similarity PSI") for w in warnings), warnings
     assert DriftReference.objects.count() == 1
+
+
+def embeddings_load_before(*, product_pks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The drift job's loader before it read the items into one matrix (commit 25793a8)."""
+    pks = np.unique(product_pks)
+    rows = ProductEmbedding.objects.filter(product_id__in=pks.tolist()).values_list("product_id", "vector")
+    by_pk = {pk: np.asarray(vector, dtype=np.float32) for pk, vector in rows}
+    pks = np.asarray([pk for pk in pks.tolist() if pk in by_pk], dtype=np.int64)
+    if not len(pks):
+        return pks, np.zeros((0, 0), dtype=np.float32)
+    matrix = np.stack([by_pk[pk] for pk in pks.tolist()])
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return pks, matrix / np.maximum(norms, np.finfo(np.float32).tiny)
+
+
+@pytest.fixture
+def random_shop():
+    """60 customers buying 6 of 25 products with random vectors of any length, before and after the cutoff."""
+    rng = np.random.default_rng(7)
+    products = ProductFactory.create_batch(25)
+    ProductEmbedding.objects.bulk_create(
+        ProductEmbedding(product=p, model_name="m", text_hash=p.text_hash, vector=(rng.normal(size=384) * 3).tolist())
+        for p in products
+    )
+    make_purchase_grid(
+        customers=CustomerFactory.create_batch(60),
+        products=products,
+        each=6,
+        when=lambda i: CUTOFF + dt.timedelta(days=-20 + 7 * i),
+    )
+
+
+def test_at_full_share_the_scores_are_those_of_the_loader_before(random_shop, monkeypatch):
+    # given chunks of 7 rows, so that rows are normalised a chunk at a time across many boundaries
+    monkeypatch.setattr(distributions, "ITEM_VECTORS_CHUNK", 7, raising=False)
+
+    # when the window is measured, and a reference built and checked, by the loader now and before
+    def run() -> tuple[dict, list, list]:
+        measured = signals_measure(window=Window(start=None, end=END), seed=3)
+        reference = drift_reference_build(window_start=None, window_end=CUTOFF, customer_share=1.0)
+        reports = drift_check(window_start=CUTOFF, window_end=END, reference=reference, customer_share=1.0)
+        scores = [(r.signal, r.psi, r.ks_statistic, r.ks_p_value, r.mean_shift, r.n_current) for r in reports]
+        return (
+            measured.samples | {"mean": measured.mean_embedding},
+            [reference.samples, reference.mean_embedding],
+            scores,
+        )
+
+    now = run()
+    monkeypatch.setattr(distributions, "embeddings_load", embeddings_load_before)
+    before = run()
+
+    # then every sample, the reference and every score are exactly the same
+    assert now[0].keys() == before[0].keys()
+    assert all(np.array_equal(now[0][key], before[0][key]) for key in now[0])
+    assert len(now[0][Signal.CUSTOMER_ITEM]) == 60 * 6
+    assert now[1] == before[1]
+    # (no product is new after the cutoff: two signals scored)
+    assert now[2] == before[2] and len(now[2]) == 2
