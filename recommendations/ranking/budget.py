@@ -52,9 +52,9 @@ CATALOG_ITEM_BYTES = 512
 # (8 bytes a value) while they multiply.
 EMBEDDING_HELD_BYTES = 4
 EMBEDDING_TRANSIENT_BYTES = 8
-# ALS's neighbours are cut from BLOCK_ROWS × items float32 blocks, with their negated copy and
-# argpartition's int64 indices (`collaborative._als`, `_top_per_row`).
-ALS_BLOCK_BYTES_PER_ITEM = collaborative.BLOCK_ROWS * (4 + 4 + 8)
+# ALS holds its factors (with their normalised and candidates' copies) and cuts neighbours from
+# blocks of at most `collaborative.BLOCK_BYTES`.
+ALS_ITEM_BYTES = 3 * 4 * collaborative.ALS_FACTORS
 # A kept neighbour of item-CF or the collaborative route, held in memory (not written out): its CSR
 # entry (float64 value, int32 column) and the COO triple it was built from.
 NEIGHBOR_BYTES = 12 + 16
@@ -96,7 +96,7 @@ def items_bytes(*, n_items: int, dimension: int) -> int:
     )
     # `routes_train` fits the collaborative route with its own default budget, not the ranker's.
     ease = collaborative.cf_algorithm(n_items=n_items) == collaborative.EASE
-    collaborative_bytes = 2 * 4 * n_items * n_items if ease else ALS_BLOCK_BYTES_PER_ITEM * n_items
+    collaborative_bytes = 2 * 4 * n_items * n_items if ease else collaborative.BLOCK_BYTES + ALS_ITEM_BYTES * n_items
     scoring = min(SCORE_BLOCK_BYTES, USER_BLOCK * 8 * n_items * len(ROUTES))
     transient = max(
         itemcf.BLOCK_BYTES,
@@ -109,8 +109,10 @@ def items_bytes(*, n_items: int, dimension: int) -> int:
 def embedding_dimension() -> int:
     """The stored embeddings' dimension (0 without any)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT coalesce(max(vector_dims(vector)), 0) FROM catalog_productembedding")
-        return cursor.fetchone()[0]
+        # The column is vector(n): one row says it (max() over a million rows took seconds).
+        cursor.execute("SELECT vector_dims(vector) FROM catalog_productembedding LIMIT 1")
+        row = cursor.fetchone()
+        return row[0] if row else 0
 
 
 def ranker_plan_logged(*, until: dt.datetime | None = None) -> MemoryPlan:
