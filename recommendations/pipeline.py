@@ -79,9 +79,20 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
     strategy = strategy or Strategy()
     history, history_source = request_history(request)
     excluded_pks = (frozenset() if request.include_purchased else history.purchased_pks) | frozenset(request.seen)
-    fused = recall_stage(request=request, strategy=strategy, history=history, excluded_pks=excluded_pks)
+    fused = recall_stage(
+        request=request,
+        strategy=strategy,
+        history=history,
+        excluded_pks=excluded_pks,
+        session=history_source == HISTORY_SESSION,
+    )
     with stage_timer("rank"):
-        ranked = rank_stage(customer_id=request.customer_id, fused=fused, strategy=strategy)
+        ranked = rank_stage(
+            customer_id=request.customer_id,
+            fused=fused,
+            strategy=strategy,
+            session_id=request.session_id if history_source == HISTORY_SESSION else None,
+        )
     items = rules_stage(
         ranked=ranked.items,
         k=max(request.k, strategy.llm_rerank_top_n or 0),
