@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -157,11 +158,18 @@ def run_job(database: str, name: str, args: list[str], timeout_s: float) -> dict
     }
     command = ["/usr/bin/time", "-v", str(ROOT / ".venv/bin/python"), "manage.py", *args]
     started = time.perf_counter()
+    # Its own process group: at the limit the job itself is stopped, not only `time` above it (a
+    # stopped `time` left the job running beside the next one).
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
-        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired as expired:
+        stdout, stderr = process.communicate(timeout=timeout_s)
+        done = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        out, _ = process.communicate()
         # Stopped, not failed: the row says how far it got.
-        out = expired.stdout.decode() if isinstance(expired.stdout, bytes) else expired.stdout or ""
         print(f"--- {name}: stopped after {timeout_s:.0f} s\n{out[-2000:]}", flush=True)
         return {
             "job": name,
