@@ -12,10 +12,10 @@ rolled back at the end (the database's own tables are left as they were; a concu
 session, its history aggregated like a customer's; popularity is the feed of a session without
 events.
 
-The strategy is the home feed's default without its learned ranker and LLM rerank (fitted, or
-cached, on every event); the output says when they were dropped. With `--ranker FEATURE_SET`, a
-ranker trained on the events before the cutoff (in the same rolled-back transaction) orders the
-session feed instead, as a shop that trains one gets it. The semantic route reads the
+The strategy is the home feed's default without its LLM rerank (cached on every event); the output
+says when it was dropped. A session's feed is never ordered by a learned ranker (a ranker trained
+on the events before the cutoff, its features computed from the session's own events, lowered hit@10
+on both development sets: README), so none is trained here. The semantic route reads the
 stored product embeddings, which come from the products' text, unless the configured model was
 adapted on the shop's co-occurrences (`adapt_embeddings`, fitted on every event): the output names
 the model. Usage, on a loaded database:
@@ -42,8 +42,6 @@ sys.path.insert(0, str(ROOT))
 from bench.common import django_setup, print_table, write_results  # noqa: E402
 
 K = 10
-# The ranker `--ranker` trains (rolled back with the rest).
-RANKER_NAME = "session-quality-bench"
 
 
 @dataclass(frozen=True)
@@ -121,7 +119,6 @@ def session_quality(
     n: int,
     customers: int,
     seed: int,
-    ranker: str | None = None,
     per_route: bool = False,
     routes: dict[str, float] | None = None,
 ) -> tuple[list[dict], dict]:
@@ -136,7 +133,6 @@ def session_quality(
     from recommendations import pipeline
     from recommendations.contracts import RecRequest
     from recommendations.embeddings.model import embedding_model_name
-    from recommendations.ranking.training import ranker_activate, ranker_train
     from recommendations.recall import collaborative, popularity
     from recommendations.recall.collaborative import collaborative_rebuild
     from recommendations.recall.itemcf import itemcf_neighbors_rebuild
@@ -144,15 +140,10 @@ def session_quality(
 
     replays, sampled = session_replays(cutoff=cutoff, n=n, customers=customers, seed=seed)
     served = default_strategy(Placement.HOME_FEED, None)
-    strategy = dataclasses.replace(
-        served, ranker=RANKER_NAME if ranker else None, llm_rerank_top_n=None, routes=routes or served.routes
-    )
+    strategy = dataclasses.replace(served, llm_rerank_top_n=None, routes=routes or served.routes)
     feeds = {"session feed": strategy}
     if per_route:
-        feeds |= {
-            f"{route} alone": dataclasses.replace(strategy, routes={route: 1.0}, ranker=None)
-            for route in strategy.routes
-        }
+        feeds |= {f"{route} alone": dataclasses.replace(strategy, routes={route: 1.0}) for route in strategy.routes}
     hits = dict.fromkeys([*feeds, "popularity"], 0)
     try:
         with transaction.atomic():
@@ -160,9 +151,6 @@ def session_quality(
             popularity_rebuild(until=cutoff)
             if strategy.routes.get("cf"):
                 collaborative_rebuild(until=cutoff)
-            if ranker:
-                trained = ranker_train(feature_set=ranker, as_of=cutoff.timestamp(), name=RANKER_NAME)
-                ranker_activate(ranker_id=trained.pk, force=True)
             # The replayed events stored as an anonymous session's (rolled back with the rest): the
             # feed reads them through its own session path.
             Event.objects.bulk_create(
@@ -177,7 +165,7 @@ def session_quality(
                 for replay in replays
                 for i, (product_pk, kind, value, moment) in enumerate(replay.events)
             )
-            # The baseline is the popularity order itself: no ranker reorders it.
+            # The baseline is the popularity order itself: no ranker reorders it either.
             popular = pipeline.recommend(
                 request=RecRequest(customer_id=None, k=K, reasons=False),
                 strategy=dataclasses.replace(strategy, ranker=None),
@@ -209,12 +197,7 @@ def session_quality(
         "customers_sampled": sampled,
         "seed": seed,
         "routes": strategy.routes,
-        "dropped": [
-            name
-            for name, value in (("ranker", served.ranker and not ranker), ("llm_rerank", served.llm_rerank_top_n))
-            if value
-        ],
-        "ranker": f"{ranker}, trained on the events before the cutoff" if ranker else None,
+        "dropped": [name for name, value in (("llm_rerank", served.llm_rerank_top_n),) if value],
         "embedding_model": embedding_model_name(),
     }
     return rows, meta
@@ -225,7 +208,6 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=5)
     parser.add_argument("--customers", type=int, default=300)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--ranker", help="a feature set: train a ranker on the events before the cutoff and use it")
     parser.add_argument("--per-route", action="store_true", help="also each of the strategy's routes alone")
     parser.add_argument(
         "--routes", type=json.loads, help="route weights instead of the default, e.g. '{\"itemcf\": 1}'"
@@ -247,7 +229,6 @@ def main() -> None:
         n=args.n,
         customers=args.customers,
         seed=args.seed,
-        ranker=args.ranker,
         per_route=args.per_route,
         routes=args.routes,
     )

@@ -690,19 +690,3 @@ def events_load(
     rows = [(c, p, t, v, float(s)) for (c, p, t, v, s), keep in zip(rows, known, strict=True) if keep]
     customers = np.unique(np.array([row[0] for row in rows], dtype=np.int64))
     return interactions_from_rows(rows=rows, product_pks=product_pks), customers
-
-
-def session_events_load(*, product_pks: np.ndarray, session_id: str) -> Interactions:
-    """An anonymous session's events as one user's `Interactions` over `product_pks` (1 query): the
-    rank stage computes a session's features from them as from a customer's own events. All of
-    them, newer than the item snapshot too: a session lasts minutes, a snapshot ten. A linked
-    session's events are its customer's (`events_load`)."""
-    sql = (
-        "SELECT 0, product_id, type, value, EXTRACT(EPOCH FROM timestamp) FROM catalog_event"
-        " WHERE session_id = %s AND customer_id IS NULL AND product_id = ANY(%s)"
-    )
-    params = [session_id, product_pks.tolist()]
-    with read_connection().cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = [(c, p, t, v, float(s)) for c, p, t, v, s in cursor.fetchall()]
-    return interactions_from_rows(rows=rows, product_pks=product_pks)

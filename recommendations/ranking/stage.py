@@ -35,7 +35,6 @@ from recommendations.ranking.features import (
     events_load,
     features_compute,
     item_state_build,
-    session_events_load,
 )
 from recommendations.ranking.training import RANK_CANDIDATES, ranker_scores
 from recsite.metrics import RANKER_ACTIVE, fallback_count, version_info_set
@@ -84,21 +83,16 @@ _versions: dict[str, tuple[float, tuple[int, int] | None]] = {}
 _models: dict[str, LoadedRanker] = {}
 
 
-def rank_stage(
-    *, customer_id: str | None, fused: Sequence[FusedItem], strategy: Strategy, session_id: str | None = None
-) -> RankedCandidates:
+def rank_stage(*, customer_id: str | None, fused: Sequence[FusedItem], strategy: Strategy) -> RankedCandidates:
     """`fused` reordered by the active model of `strategy.ranker` (its top `RANK_CANDIDATES`; the
-    rest keep their fused order behind them), or unchanged when the strategy names no ranker. The
-    features come from the customer's events, or, without any, from the anonymous `session_id`'s."""
+    rest keep their fused order behind them), or unchanged when the strategy names no ranker."""
     if strategy.ranker is None:
         return RankedCandidates(items=list(fused), ranker=None)
     model = active_ranker(name=strategy.ranker)
     if model is None or model.booster is None:
         return _fallback(fused=fused, reason="missing" if model is None else "broken", name=strategy.ranker)
     try:
-        ranked = rank_with(
-            model=model, customer_id=customer_id, fused=fused, snapshot=snapshot_current(), session_id=session_id
-        )
+        ranked = rank_with(model=model, customer_id=customer_id, fused=fused, snapshot=snapshot_current())
     except Exception:
         logger.exception("ranker %s failed to score; serving the fused order", model.label)
         return _fallback(fused=fused, reason="broken", name=strategy.ranker, log=False)
@@ -106,22 +100,12 @@ def rank_stage(
 
 
 def rank_with(
-    *,
-    model: LoadedRanker,
-    customer_id: str | None,
-    fused: Sequence[FusedItem],
-    snapshot: Snapshot,
-    session_id: str | None = None,
+    *, model: LoadedRanker, customer_id: str | None, fused: Sequence[FusedItem], snapshot: Snapshot
 ) -> list[FusedItem]:
     """`fused` with its top `RANK_CANDIDATES` reordered by `model` (score = the model's score)."""
     head, tail = list(fused[:RANK_CANDIDATES]), list(fused[RANK_CANDIDATES:])
     pks, features = serving_features(
-        customer_id=customer_id,
-        session_id=session_id,
-        fused=head,
-        feature_names=model.feature_names,
-        snapshot=snapshot,
-        basis=model.basis,
+        customer_id=customer_id, fused=head, feature_names=model.feature_names, snapshot=snapshot, basis=model.basis
     )
     scores = ranker_scores(model=model.booster, features=features)
     by_pk = {item.product_pk: item for item in head}
@@ -144,14 +128,12 @@ def serving_features(
     snapshot: Snapshot,
     clock: float | None = None,
     basis: EmbeddingBasis | None = None,
-    session_id: str | None = None,
 ) -> tuple[list[int], np.ndarray]:
     """Feature rows of the customer's candidates known to `snapshot`: (their product pks, features).
 
     The request is taken to happen at `clock` (default: the snapshot's data clock, just after its
     latest event, so a historical data set is served as it was trained). One query: the
-    customer's events before the snapshot time; without any, the anonymous session's (all of them,
-    the clock after its latest), so a session is ranked like a customer with that history.
+    customer's events before the snapshot time (none for an anonymous customer).
     """
     catalog = snapshot.catalog
     known_mask = np.isin([item.product_pk for item in fused], catalog.product_pks).tolist()
@@ -161,15 +143,12 @@ def serving_features(
         events, _ = events_load(
             as_of=snapshot.as_of, product_pks=catalog.product_pks, customer_external_ids=[customer_id]
         )
-    clock = snapshot.items.reference_time if clock is None else clock
-    if (events is None or events.n_users == 0) and session_id:
-        events = session_events_load(product_pks=catalog.product_pks, session_id=session_id)
-        # Its events may be newer than the snapshot: the request comes after the latest of them.
-        clock = max(clock, float(events.timestamps.max(initial=clock)))
     if events is None or events.n_users == 0:
         events = _no_events(n_items=len(catalog.product_pks))
     lists = candidate_lists_build(users=[0], fused_lists=[known], product_pks=catalog.product_pks)
-    customers = customer_state_build(events=events, catalog=catalog, clock=clock)
+    customers = customer_state_build(
+        events=events, catalog=catalog, clock=snapshot.items.reference_time if clock is None else clock
+    )
     features = features_compute(
         lists=lists, items=snapshot.items, customers=customers, catalog=catalog, names=feature_names, basis=basis
     )
