@@ -44,7 +44,7 @@ from recommendations.history import History
 from recommendations.interactions import interaction_matrix, interactions_load
 from recommendations.models import CollaborativeModel
 from recommendations.recall.itemcf import neighbor_sum_candidates
-from recommendations.recall.neighbor_rows import NeighborBlock, NeighborTable, neighbor_rows_write
+from recommendations.recall.neighbor_rows import NeighborBlock, NeighborTable, blocks_matrix, neighbor_rows_write
 from recsite.memory import MB
 from recsite.snapshot import CachedSnapshot
 
@@ -117,12 +117,7 @@ class CollaborativeFit:
     def neighbors(self) -> sp.csr_matrix:
         """Every block as one items × items matrix, each item's neighbours weighted as served (the
         offline evaluation scores it in memory)."""
-        n_items = len(self.weights)
-        parts = list(self.blocks())
-        if not parts:
-            return sp.csr_matrix((n_items, n_items))
-        rows, cols, scores = (np.concatenate([getattr(p, name) for p in parts]) for name in ("rows", "cols", "scores"))
-        return sp.csr_matrix((scores, (rows, cols)), shape=(n_items, n_items))
+        return blocks_matrix(blocks=self.blocks(), n_items=len(self.weights))
 
 
 def block_rows(*, n_candidates: int) -> int:

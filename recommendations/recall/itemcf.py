@@ -30,7 +30,7 @@ from django.db import connection, transaction
 from recommendations.contracts import Candidate
 from recommendations.history import History
 from recommendations.interactions import interaction_matrix, interactions_load, rank_in_runs
-from recommendations.recall.neighbor_rows import NeighborBlock, NeighborTable, neighbor_rows_write
+from recommendations.recall.neighbor_rows import NeighborBlock, NeighborTable, blocks_matrix, neighbor_rows_write
 from recsite.db_router import read_connection
 
 ROUTE = "itemcf"
@@ -59,16 +59,10 @@ def itemcf_similarity(
     Row i holds item i's neighbours (never i itself), their similarities summing to 1. The whole
     matrix, in memory: the offline evaluation's form of `itemcf_blocks`.
     """
-    n_items = matrix.shape[1]
-    blocks = list(
-        itemcf_blocks(
-            matrix=matrix, n_neighbors=n_neighbors, shrink=shrink, block_rows=block_rows, block_bytes=block_bytes
-        )
+    blocks = itemcf_blocks(
+        matrix=matrix, n_neighbors=n_neighbors, shrink=shrink, block_rows=block_rows, block_bytes=block_bytes
     )
-    if not blocks:
-        return sp.csr_matrix((n_items, n_items))
-    rows, cols, scores = (np.concatenate([getattr(b, name) for b in blocks]) for name in ("rows", "cols", "scores"))
-    return sp.csr_matrix((scores, (rows, cols)), shape=(n_items, n_items))
+    return blocks_matrix(blocks=blocks, n_items=matrix.shape[1])
 
 
 def itemcf_blocks(

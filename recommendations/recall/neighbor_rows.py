@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from recommendations.interactions import rank_in_runs
 
@@ -45,6 +46,16 @@ class NeighborTable:
     @property
     def columns(self) -> str:
         return ("(model_id, " if self.model_id is not None else "(") + "product_id, neighbor_id, score, rank)"
+
+
+def blocks_matrix(*, blocks: Iterable[NeighborBlock], n_items: int) -> sp.csr_matrix:
+    """Every block's rows as one items × items matrix (row = item, columns = its neighbours): the
+    in-memory form the offline evaluation scores with."""
+    parts = list(blocks)
+    if not parts:
+        return sp.csr_matrix((n_items, n_items))
+    rows, cols, scores = (np.concatenate([getattr(p, name) for p in parts]) for name in ("rows", "cols", "scores"))
+    return sp.csr_matrix((scores, (rows, cols)), shape=(n_items, n_items))
 
 
 def ranked(block: NeighborBlock) -> tuple[NeighborBlock, np.ndarray]:
