@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import connection
 
 from monitoring.distributions import Window, window_pairs_sql
-from recommendations.public import CUSTOMER_SAMPLE_SEED, sample_rule
+from recommendations.public import CUSTOMER_SAMPLE_SEED, sample_rule, stored_dimension
 from recsite.memory import MB, MemoryPlan, memory_plan
 
 logger = logging.getLogger(__name__)
@@ -55,22 +55,13 @@ def window_sizes(*, window: Window) -> tuple[int, int, int]:
     return pairs, customers, items
 
 
-def embedding_dimension() -> int:
-    """The embeddings' dimension (0 without any): one row tells, the column being `vector(n)` for
-    every row (a model of another dimension re-types it, its old rows dropped)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT vector_dims(vector) FROM catalog_productembedding LIMIT 1")
-        row = cursor.fetchone()
-    return row[0] if row else 0
-
-
 def drift_plan(*, window: Window, budget_mb: int | None = None) -> MemoryPlan:
     """How the drift job fits its budget (DRIFT_MEMORY_BUDGET_MB unless given) on `window`: the
     largest share of the customers whose pairs and items fit; MemoryBudgetError when even a tiny
     share would not (the run's fixed part alone is over)."""
     budget = (budget_mb if budget_mb is not None else settings.DRIFT_MEMORY_BUDGET_MB) * MB
     pairs, customers, items = window_sizes(window=window)
-    dimension = embedding_dimension()
+    dimension = stored_dimension()
     per_customer = 8 * dimension
     per_pair = PAIR_BYTES + PAIR_VECTOR_COPIES * 4 * dimension + (per_customer * customers / pairs if pairs else 0)
     return memory_plan(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+from django.db import connection
 
 from catalog.public import ProductEmbedding
 
@@ -24,3 +25,13 @@ def embeddings_load(*, product_pks: np.ndarray) -> np.ndarray | None:
             embeddings = np.zeros((len(product_pks), vectors.shape[1]), dtype=np.float32)
         embeddings[np.searchsorted(product_pks, pks)] = vectors
     return embeddings
+
+
+def stored_dimension() -> int:
+    """The stored embeddings' dimension (0 without any). One row tells: the column is `vector(n)`
+    for every row (a model of another dimension re-types it, its old rows dropped), and max() over
+    a million rows took seconds."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT vector_dims(vector) FROM {ProductEmbedding._meta.db_table} LIMIT 1")
+        row = cursor.fetchone()
+    return row[0] if row else 0

@@ -18,9 +18,9 @@ import datetime as dt
 import logging
 
 from django.conf import settings
-from django.db import connection
 
 from catalog.public import Event, Product
+from recommendations.embeddings.stored import stored_dimension
 from recommendations.evaluation.strategies import BLOCK_BYTES as SCORE_BLOCK_BYTES
 from recommendations.evaluation.strategies import ROUTES, USER_BLOCK
 from recommendations.interactions import CUSTOMER_SAMPLE_SEED
@@ -74,7 +74,7 @@ def ranker_plan(*, until: dt.datetime | None = None, budget_mb: int | None = Non
         # What the job adds, not what the process already holds (the drift and embed jobs' rule):
         # the gpu worker that trains rankers keeps its embedding and reason models loaded, which
         # no sample of the events would shrink, and counting them would refuse every run there.
-        fixed_bytes=RUN_BYTES + items_bytes(n_items=Product.objects.count(), dimension=embedding_dimension()),
+        fixed_bytes=RUN_BYTES + items_bytes(n_items=Product.objects.count(), dimension=stored_dimension()),
         per_unit_bytes=EVENT_BYTES,
         units=events.count(),
         unit="events",
@@ -104,15 +104,6 @@ def items_bytes(*, n_items: int, dimension: int) -> int:
         scoring + EMBEDDING_TRANSIENT_BYTES * dimension * n_items,
     )
     return held + transient
-
-
-def embedding_dimension() -> int:
-    """The stored embeddings' dimension (0 without any)."""
-    with connection.cursor() as cursor:
-        # The column is vector(n): one row says it (max() over a million rows took seconds).
-        cursor.execute("SELECT vector_dims(vector) FROM catalog_productembedding LIMIT 1")
-        row = cursor.fetchone()
-        return row[0] if row else 0
 
 
 def ranker_plan_logged(*, until: dt.datetime | None = None) -> MemoryPlan:
