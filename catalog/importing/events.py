@@ -19,7 +19,6 @@ import hashlib
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from itertools import islice
 from typing import Any, NamedTuple
 
 from django.conf import settings
@@ -37,6 +36,7 @@ from catalog.models import Event, EventId, EventType, Product
 from catalog.partitions import event_partitions_ensure
 from catalog.sessions import SESSION_MAX_LENGTH, session_customers, sessions_link
 from catalog.signals import clicks_stored
+from recsite.batching import batched
 
 # Rows per COPY + INSERT; bounds memory on files of any size and keeps each transaction short.
 CHUNK_SIZE = 20_000
@@ -173,7 +173,7 @@ def events_ingest(
     numbered = fields.numbered(rows)
     scale = None if rating_scale == AUTO else SCALES[rating_scale]
     rated = False
-    while chunk := list(islice(numbered, chunk_size)):
+    for chunk in batched(numbered, chunk_size):
         received += len(chunk)
         if scale is None:
             scale = rating_scale_infer(_rating_values(chunk))

@@ -4,10 +4,9 @@ in bulk, and leave unchanged products untouched (not even their `updated_at`).""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from itertools import islice
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -20,6 +19,7 @@ from catalog.importing.readers import Row
 from catalog.importing.report import ImportReport, RowError
 from catalog.models import Category, Product
 from catalog.text import bidi_strip, product_text, text_hash
+from recsite.batching import batched
 
 CHUNK_SIZE = 1000
 # The stored (displayed) title; a longer one is cut for display and kept in the description.
@@ -177,7 +177,7 @@ def products_upsert(*, rows: Iterable[Row] | Iterable[tuple[int, Row]], chunk_si
     category_pks = categories_ensure(paths={item.category_path for _, item in latest.values()})
     created = updated = unchanged = 0
     items = iter(item for _, item in latest.values())
-    for chunk in _chunks(items, chunk_size):
+    for chunk in batched(items, chunk_size):
         c, u, n = _upsert_chunk(chunk, category_pks)
         created, updated, unchanged = created + c, updated + u, unchanged + n
     errors.sort(key=lambda e: e.line)
@@ -194,11 +194,6 @@ def products_upsert(*, rows: Iterable[Row] | Iterable[tuple[int, Row]], chunk_si
         duration_s=time.perf_counter() - started,
         warnings=warnings,
     )
-
-
-def _chunks(items: Iterator[ProductInput], size: int) -> Iterator[list[ProductInput]]:
-    while chunk := list(islice(items, size)):
-        yield chunk
 
 
 def _upsert_chunk(chunk: list[ProductInput], category_pks: dict[str, int]) -> tuple[int, int, int]:

@@ -21,8 +21,7 @@ Memory: rows are float32; the embedding similarities are computed in blocks of
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +34,7 @@ from recommendations.embeddings.customers import HISTORY_ITEMS, user_vectors
 from recommendations.embeddings.stored import embeddings_load
 from recommendations.history import history_aggregate
 from recommendations.interactions import SECONDS_PER_DAY, interactions_from_rows, rank_in_runs
+from recsite.batching import batched
 from recsite.db_router import read_connection
 
 # A route that did not propose a candidate gets this rank and this score.
@@ -564,7 +564,7 @@ def catalog_load() -> Catalog:
     """
     query = Product.objects.order_by("pk").values_list("pk", "price", "category_id", "brand")
     pks, prices, categories, brand_names = [], [], [], []
-    for chunk in _chunks(query.iterator(chunk_size=CATALOG_CHUNK), size=CATALOG_CHUNK):
+    for chunk in batched(query.iterator(chunk_size=CATALOG_CHUNK), CATALOG_CHUNK):
         pks.append(np.fromiter((row[0] for row in chunk), dtype=np.int64, count=len(chunk)))
         prices.append(
             np.fromiter(
@@ -584,12 +584,6 @@ def catalog_load() -> Catalog:
         brand_names=brand_names,
         embeddings_owned=True,
     )
-
-
-def _chunks(rows: Iterator[tuple], *, size: int) -> Iterator[list[tuple]]:
-    """`rows` as lists of at most `size`."""
-    while chunk := list(itertools.islice(rows, size)):
-        yield chunk
 
 
 def catalog_build(
