@@ -45,7 +45,7 @@ from recommendations.recall.fused import fuse, fused_merge, rrf_fuse
 from recommendations.recall.keyword import keyword_candidates
 from recommendations.recall.lexical import lexical_candidates
 from recommendations.recall.spelling import Correction, query_correct
-from recommendations.recall.stage import recall_stage
+from recommendations.recall.stage import recall_stage, session_weights
 from recommendations.rules.stage import rules_stage
 from recsite.metrics import fallback_count, stage_timer
 
@@ -79,22 +79,10 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
     strategy = strategy or Strategy()
     history, history_source = request_history(request)
     excluded_pks = (frozenset() if request.include_purchased else history.purchased_pks) | frozenset(request.seen)
-    fused = recall_stage(
-        request=request,
-        strategy=strategy,
-        history=history,
-        excluded_pks=excluded_pks,
-        session=history_source == HISTORY_SESSION,
-    )
+    candidates_strategy = session_strategy(strategy) if history_source == HISTORY_SESSION else strategy
+    fused = recall_stage(request=request, strategy=candidates_strategy, history=history, excluded_pks=excluded_pks)
     with stage_timer("rank"):
-        ranked = rank_stage(
-            customer_id=request.customer_id,
-            fused=fused,
-            # A ranker learns from customers' histories; ranking an anonymous session's few events
-            # with one (its features computed from them) lowered hit@10 on both development sets
-            # (README, session feeds): a session's feed keeps the fused order.
-            strategy=replace(strategy, ranker=None) if history_source == HISTORY_SESSION else strategy,
-        )
+        ranked = rank_stage(customer_id=request.customer_id, fused=fused, strategy=candidates_strategy)
     items = rules_stage(
         ranked=ranked.items,
         k=max(request.k, strategy.llm_rerank_top_n or 0),
@@ -193,6 +181,14 @@ def bought_together(
         source=SOURCE_NEIGHBORS if not covered else SOURCE_MIXED if uncovered else SOURCE_COPURCHASE,
         cart_added=tuple(external[pk] for pk in added),
     )
+
+
+def session_strategy(strategy: Strategy) -> Strategy:
+    """How an anonymous session's feed finds and orders its candidates: popularity weighs more
+    (`session_weights`), and no learned ranker reorders them. A ranker learns from customers'
+    histories; ranking a session's few events with one (its features computed from them) lowered
+    hit@10 on both development sets (README, session feeds)."""
+    return replace(strategy, routes=session_weights(strategy.routes), ranker=None)
 
 
 def request_history(request: RecRequest) -> tuple[History, str]:

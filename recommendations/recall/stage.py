@@ -5,7 +5,7 @@ matches the context item or query when the request gives one. A customer with hi
 match too, as one more route (`context`) weighing CONTEXT_LEAD times the sum of the strategy's
 route weights (the most any personal item can score): its best matches lead, its weaker ones mix
 with the personal candidates, and an item both propose rises most. An anonymous session's feed
-gives popularity more say than a customer's (`session_weights`).
+gives popularity more say than a customer's (`session_weights`, applied by the pipeline).
 """
 
 from __future__ import annotations
@@ -32,19 +32,18 @@ CONTEXT_LEAD = 1.2
 # An anonymous session's few events say less than a customer's history: in its feed popularity
 # weighs (at least) this share of the personal routes' weights together. Measured with
 # bench/session_quality.py on both development sets (README): at the strategy's own 0.1 the session
-# feed lost to popularity on Amazon Office (0.05 against 0.10 hit@10); at an equal say it beat it
-# on both.
+# feed lost to popularity on Amazon Office (0.05 against 0.08 hit@10, 1,500 sessions); at an
+# equal say it beat it on both.
 SESSION_POPULARITY_SHARE = 1.0
 
 
 def recall_stage(
-    *, request: RecRequest, strategy: Strategy, history: History, excluded_pks: Set[int], session: bool = False
+    *, request: RecRequest, strategy: Strategy, history: History, excluded_pks: Set[int]
 ) -> list[FusedItem]:
-    """The fused candidates of the strategy's routes for this request, best first; `session`: the
-    history is an anonymous session's (`session_weights`)."""
+    """The fused candidates of the strategy's routes for this request, best first."""
     # A next page leaves the earlier pages' items out (`excluded_pks`): as many more candidates.
     n = max(strategy.candidates_per_route, request.k + len(request.seen))
-    weights = session_weights(strategy.routes) if session else strategy.routes
+    weights = strategy.routes
     knn_filter = semantic.KnnFilter(
         excluded_pks=tuple(sorted(excluded_pks)), excluded_external_ids=request.exclude, category_path=request.category
     )
