@@ -176,8 +176,7 @@ def products_upsert(*, rows: Iterable[Row] | Iterable[tuple[int, Row]], chunk_si
 
     category_pks = categories_ensure(paths={item.category_path for _, item in latest.values()})
     created = updated = unchanged = 0
-    items = iter(item for _, item in latest.values())
-    for chunk in batched(items, chunk_size):
+    for chunk in batched((item for _, item in latest.values()), chunk_size):
         c, u, n = _upsert_chunk(chunk, category_pks)
         created, updated, unchanged = created + c, updated + u, unchanged + n
     errors.sort(key=lambda e: e.line)
