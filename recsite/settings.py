@@ -148,6 +148,10 @@ DATABASE_ROUTERS = ["recsite.db_router.ReplicaRouter"]
 DATABASE_REPLICA_MAX_LAG_S = float(os.environ.get("DATABASE_REPLICA_MAX_LAG_S", "5"))
 DATABASE_REPLICA_CHECK_S = float(os.environ.get("DATABASE_REPLICA_CHECK_S", "2"))
 DATABASE_REPLICA_RETRY_S = float(os.environ.get("DATABASE_REPLICA_RETRY_S", "10"))
+# Threads per process on which a request's independent reads run side by side (recsite.fanout:
+# the home feed's recall routes); each holds its own database connections, so a web process opens
+# up to GUNICORN_THREADS + this many. 0: every read on the request's thread.
+SERVING_FANOUT_THREADS = int(os.environ.get("SERVING_FANOUT_THREADS", "2"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

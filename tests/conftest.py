@@ -62,6 +62,16 @@ def fresh_search_vocabulary():
     vocabulary_forget()
 
 
+@pytest.fixture(autouse=True)
+def fanout_pool_closed():
+    """The fan-out pool's threads keep connections open: closed after each test, so none is left
+    when a test database is flushed or dropped."""
+    from recsite.fanout import pool_close
+
+    yield
+    pool_close()
+
+
 @pytest.fixture
 def page(live_server):
     """A page in headless Chromium (tests.browser); page-test modules set `pytestmark = BROWSER_TEST`.
