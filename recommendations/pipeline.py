@@ -47,6 +47,7 @@ from recommendations.recall.lexical import lexical_candidates
 from recommendations.recall.spelling import Correction, query_correct
 from recommendations.recall.stage import recall_stage, session_weights
 from recommendations.rules.stage import rules_stage
+from recsite.fanout import fan_out
 from recsite.metrics import fallback_count, stage_timer
 
 logger = logging.getLogger(__name__)
@@ -346,21 +347,33 @@ def hybrid_search(*, query: str, correction: Correction, n: int, knn_filter: sem
     """Lexical matches (SKU, brand, title words; the typed words and their corrections) fused by
     reciprocal rank with the semantic matches of the corrected query at least
     MIN_SEMANTIC_SIMILARITY similar."""
-    with stage_timer("search.lexical"):
-        lexical_found = lexical_candidates(query=query, n=n, knn_filter=knn_filter, corrections=correction.changes)
+
+    def lexical_matches() -> list[Candidate]:
+        with stage_timer("search.lexical"):
+            return lexical_candidates(query=query, n=n, knn_filter=knn_filter, corrections=correction.changes)
+
+    def semantic_matches() -> list[Candidate] | None:
+        """None while the embedding model is unavailable."""
+        try:
+            return [
+                c
+                for c in _semantic_search(query=correction.query, n=n, knn_filter=knn_filter)
+                if c.score >= MIN_SEMANTIC_SIMILARITY
+            ]
+        except EmbeddingModelUnavailable:
+            logger.exception("hybrid search answered with lexical matches only")
+            fallback_count(stage="search", reason="embedding_model_unavailable")
+            return None
+
+    # The query's encoding and kNN (CPU, then the index) beside the text match (the database).
+    matches = fan_out({semantic.ROUTE: semantic_matches, lexical.ROUTE: lexical_matches})
+    lexical_found = matches[lexical.ROUTE]
     found = {lexical.ROUTE: lexical_found}
     fallback = None
-    try:
-        close = [
-            c
-            for c in _semantic_search(query=correction.query, n=n, knn_filter=knn_filter)
-            if c.score >= MIN_SEMANTIC_SIMILARITY
-        ]
-        found[semantic.ROUTE] = close
-    except EmbeddingModelUnavailable:
-        logger.exception("hybrid search answered with lexical matches only")
-        fallback_count(stage="search", reason="embedding_model_unavailable")
+    if matches[semantic.ROUTE] is None:
         fallback = LEXICAL_FALLBACK
+    else:
+        found[semantic.ROUTE] = matches[semantic.ROUTE]
     routes = {route for route, candidates in found.items() if candidates}
     if routes == {lexical.ROUTE, semantic.ROUTE}:
         matched = MATCH_HYBRID

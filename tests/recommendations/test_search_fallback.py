@@ -11,6 +11,7 @@ from recommendations.contracts import RecRequest
 from recommendations.errors import EmbeddingModelUnavailable
 from recommendations.pipeline import KEYWORD_FALLBACK, LEXICAL_FALLBACK, recommend, search
 from recommendations.recall import popularity
+from recsite.fanout import concurrent_allowed
 from tests.factories import ProductFactory
 
 # The semantic algorithm, whose fallback is keyword search (the built-in search is hybrid).
@@ -67,3 +68,21 @@ def test_a_model_that_cannot_load_raises_the_documented_error(db):
 
     with BROKEN_MODEL, pytest.raises(EmbeddingModelUnavailable, match="nonexistent"):
         encode_texts(["anything"])
+
+
+@BROKEN_MODEL
+@pytest.mark.django_db(transaction=True)
+def test_hybrid_search_side_by_side_still_answers_lexically_without_the_model(settings):
+    # Committed rows and no transaction: the lexical match runs on a fan-out thread
+    # (recsite.fanout) beside the failing encoder.
+    settings.SERVING_FANOUT_THREADS = 2
+    popularity._cache.clear()
+    ProductFactory(external_id="shovel", title="GARDEN SHOVEL")
+    ProductFactory(external_id="mug", title="RED ENAMEL COFFEE MUG")
+    assert concurrent_allowed()
+
+    found = search(query="garden shovel", k=5)
+
+    assert found.fallback == LEXICAL_FALLBACK
+    assert [item.product_id for item in found.items] == ["shovel"]
+    popularity._cache.clear()
