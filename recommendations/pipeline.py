@@ -303,23 +303,33 @@ def search(
             fallback_count(stage="search", reason="embedding_model_unavailable")
             ranked = _as_fused(keyword_candidates(query=correction.query, n=n, knn_filter=knn_filter))
             fallback, matched = KEYWORD_FALLBACK, MATCH_LEXICAL if ranked else MATCH_NONE
-        facets = search_facets(product_pks=[item.product_pk for item in ranked])
-        if personalize is not False and ranked:
-            history, _ = request_history(RecRequest(customer_id=customer_id, session_id=session_id))
-            if not history.is_empty:
-                with stage_timer("search.personalize"):
-                    reranked = search_personalize(ranked=ranked, history=history, pinned=exact)
-                if reranked is not None:
-                    ranked, personalized = reranked, True
-        items = rules_stage(
-            ranked=ranked,
-            k=k,
-            placement=Placement.SEARCH,
-            customer_id=customer_id,
-            apply_rules=strategy.rules,
-            excluded_pks=seen,
-            item_filter=item_filter,
+
+        def served() -> tuple[tuple[ScoredItem, ...], bool]:
+            """The shopper's re-ranking (when asked and possible), then the rules."""
+            reordered, personal = ranked, False
+            if personalize is not False and ranked:
+                history, _ = request_history(RecRequest(customer_id=customer_id, session_id=session_id))
+                if not history.is_empty:
+                    with stage_timer("search.personalize"):
+                        reranked = search_personalize(ranked=ranked, history=history, pinned=exact)
+                    if reranked is not None:
+                        reordered, personal = reranked, True
+            served_items = rules_stage(
+                ranked=reordered,
+                k=k,
+                placement=Placement.SEARCH,
+                customer_id=customer_id,
+                apply_rules=strategy.rules,
+                excluded_pks=seen,
+                item_filter=item_filter,
+            )
+            return served_items, personal
+
+        # The facets count every match, whatever the shopper and the rules make of the order.
+        answer = fan_out(
+            {"served": served, "facets": lambda: search_facets(product_pks=[item.product_pk for item in ranked])}
         )
+        (items, personalized), facets = answer["served"], answer["facets"]
     return Recommendation(
         recommendation_id=uuid.uuid4(),
         strategy=strategy.name,
