@@ -88,6 +88,7 @@ def prepare_data(total_products: int, real_embeddings: int | None = None) -> dic
     from django.core.management import call_command
 
     from catalog.models import Product
+    from catalog.public import search_vocabulary_refresh
 
     call_command("migrate", verbosity=0)
     if not Product.objects.exists():
@@ -101,6 +102,9 @@ def prepare_data(total_products: int, real_embeddings: int | None = None) -> dic
     if not _copurchases_built():
         # A database prepared before bought together served co-purchases.
         call_command("build_neighbors")
+    # The generated products' words, as the beat's refresh would count them in a live shop (search
+    # corrects typos and picks the word its index is asked for by these counts).
+    search_vocabulary_refresh()
     sessions_prepare()
     return report
 

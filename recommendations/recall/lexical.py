@@ -12,6 +12,13 @@ would spend its time on (at 1M products, hundreds of thousands of rows: 1.2-1.4 
 when fewer than MIN_EVERY_WORD products hold them all does the query widen to any of them; the
 semantic route, fused with this one, brings what shares the query's meaning rather than one of
 its words.
+
+The GIN index reads every posting list of a prefix's words in full before it intersects: three
+common prefixes at 1M products took 30-50 ms before a row was read. So the index is asked only for
+the query's most selective words (by the vocabulary's counts, `lexical_index_tsquery`) and the
+other words are checked on their matches, which finds the same rows. A widened match finds its rows
+by the rarer words only (`lexical_widened_tsquery`, WIDEN_MAX_PRODUCTS), ranked by all of them:
+on a catalog whose words are all rarer than that, the same rows as any word.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from collections.abc import Sequence
 
 from recommendations.contracts import Candidate
 from recommendations.recall.semantic import KnnFilter, knn_filter_sql
+from recommendations.recall.spelling import Vocabulary, vocabulary_current
 from recsite.db_router import read_connection
 
 ROUTE = "lexical"
@@ -34,21 +42,94 @@ PREFIX_MIN_LENGTH = 3
 EXACT_BONUS = 1.0
 # Products holding every word below which the query widens to any word: a page of results.
 MIN_EVERY_WORD = 10
+# Words the index is asked for besides the rarest: those at most this many times as common. At 1M
+# products (EXPLAIN ANALYZE) a prefix's posting lists cost 0.2-0.4 µs a match in the index, a row
+# checked for the other words about 2 µs: a word little commoner than the rarest costs the index
+# less than the rows it rules out would cost the check; a far commoner one does not.
+INDEX_RATIO = 2.0
+# The products a widened (any-word) match may find rows by, as the vocabulary counts them: ranking
+# each costs about 2 µs (the widened `red heart candle holder` ranked 245,685 rows at 1M products,
+# 0.64-0.72 s). A word commoner than that finds nothing the rarer ones and the semantic route miss.
+WIDEN_MAX_PRODUCTS = 20_000
 
 
 def lexical_tsquery(query: str, corrections: Sequence[tuple[str, str]] = (), *, every: bool = False) -> str | None:
     """`word:* | word2 | …` for the query's words and their corrections ((typed, corrected)
     pairs); with `every`, `word:* & (typo:* | corrected:*) & …`. None when there are no words."""
+    groups = _word_groups(query, corrections)
+    if every:
+        return " & ".join(_group_tsquery(group) for group in groups) or None
+    return " | ".join(dict.fromkeys(_term(word) for group in groups for word in group)) or None
+
+
+def lexical_index_tsquery(
+    query: str, corrections: Sequence[tuple[str, str]] = (), *, vocabulary: Vocabulary
+) -> str | None:
+    """The every-word query's most selective words (a typed word, or a typo with its correction):
+    the rarest by the vocabulary's counts and any within INDEX_RATIO of it, as a tsquery for the
+    index; None when the index is asked the whole query (one word, every word that selective, or
+    none the vocabulary counts). Words with digits are not counted: they are checked, not asked."""
+    groups = _word_groups(query, corrections)
+    estimates = [_group_products(group, vocabulary) for group in groups]
+    counted = [estimate for estimate in estimates if estimate is not None]
+    if len(groups) < 2 or not counted:
+        return None
+    rarest = min(counted)
+    indexed = [
+        group
+        for group, estimate in zip(groups, estimates, strict=True)
+        if estimate is not None and estimate <= INDEX_RATIO * rarest
+    ]
+    if len(indexed) == len(groups):
+        return None
+    return " & ".join(_group_tsquery(group) for group in indexed)
+
+
+def lexical_widened_tsquery(
+    query: str, corrections: Sequence[tuple[str, str]] = (), *, vocabulary: Vocabulary
+) -> str | None:
+    """The any-word query's words the widened match may find rows by: the rarest first, while
+    the products they match (by the vocabulary's counts) stay within WIDEN_MAX_PRODUCTS, at least
+    one; words with digits only when no word is counted. None when that is every word. Each match
+    is still ranked against every word."""
+    words = list(dict.fromkeys(word for group in _word_groups(query, corrections) for word in group))
+    counted = sorted((count, word) for word in words if (count := _products(word, vocabulary)) is not None)
+    if not counted:
+        return None
+    kept, total = [], 0
+    for count, word in counted:
+        if kept and total + count > WIDEN_MAX_PRODUCTS:
+            break
+        kept.append(word)
+        total += count
+    if len(kept) == len(words):
+        return None
+    return " | ".join(_term(word) for word in kept)
+
+
+def _word_groups(query: str, corrections: Sequence[tuple[str, str]]) -> list[tuple[str, ...]]:
+    """Each distinct query word (at most MAX_WORDS), with its correction when it has one."""
     corrected = {typed.lower(): fixed.lower() for typed, fixed in corrections}
     words = list(dict.fromkeys(WORD.findall(query.lower())))[:MAX_WORDS]
-    if every:
-        return (
-            " & ".join(
-                f"({_term(word)} | {_term(corrected[word])})" if word in corrected else _term(word) for word in words
-            )
-            or None
-        )
-    return " | ".join(_term(word) for word in dict.fromkeys([*words, *corrected.values()])) or None
+    return [(word, corrected[word]) if word in corrected else (word,) for word in words]
+
+
+def _group_tsquery(group: tuple[str, ...]) -> str:
+    return f"({' | '.join(_term(word) for word in group)})" if len(group) > 1 else _term(group[0])
+
+
+def _group_products(group: tuple[str, ...], vocabulary: Vocabulary) -> int | None:
+    counts = [_products(word, vocabulary) for word in group]
+    return None if None in counts else sum(counts)
+
+
+def _products(word: str, vocabulary: Vocabulary) -> int | None:
+    """How many products `_term(word)` matches, by the vocabulary (None: words with digits)."""
+    if not word.isalpha():
+        return None
+    if len(word) >= PREFIX_MIN_LENGTH:
+        return vocabulary.prefix_products(word)
+    return vocabulary.counts.get(word, 0)
 
 
 def _term(word: str) -> str:
@@ -67,18 +148,40 @@ def lexical_candidates(
     every_word = lexical_tsquery(query, corrections, every=True)
     exact = query.strip().lower()
     filters, filter_params = knn_filter_sql(knn_filter=knn_filter, pk_column="p.id")
-    sql = (
-        f"SELECT p.id, ts_rank({DOCUMENT}, q.tsq) + CASE WHEN lower(p.external_id) = %s OR lower(p.brand) = %s"
-        f" THEN {EXACT_BONUS} ELSE 0 END AS score FROM catalog_product p, to_tsquery('simple', %s) q(tsq)"
-        f" WHERE ({DOCUMENT} @@ q.tsq OR lower(p.external_id) = %s) AND {' AND '.join(filters)}"
-        " ORDER BY score DESC, p.id LIMIT %s"
-    )
+    vocabulary = vocabulary_current()
     with read_connection().cursor() as cursor:
         rows: list = []
         if every_word is not None and every_word != any_word:
-            cursor.execute(sql, [exact, exact, every_word, exact, *filter_params, n])
+            # The index finds the most selective words' matches; `ts_match_vq` (the function behind
+            # `@@`, which the planner does not hand to the index) checks every word on them.
+            indexed = lexical_index_tsquery(query, corrections, vocabulary=vocabulary)
+            match = (
+                f"{DOCUMENT} @@ q.tsq"
+                if indexed is None
+                else f"({DOCUMENT} @@ i.tsq AND ts_match_vq({DOCUMENT}, q.tsq))"
+            )
+            cursor.execute(
+                _match_sql(filters=filters, match=match),
+                [exact, exact, every_word, indexed or every_word, exact, *filter_params, n],
+            )
             rows = cursor.fetchall()
         if len(rows) < min(n, MIN_EVERY_WORD):
-            cursor.execute(sql, [exact, exact, any_word, exact, *filter_params, n])
+            # Widened: found by the rarer words (`lexical_widened_tsquery`), ranked by all of them.
+            widened = lexical_widened_tsquery(query, corrections, vocabulary=vocabulary)
+            cursor.execute(
+                _match_sql(filters=filters, match=f"{DOCUMENT} @@ i.tsq"),
+                [exact, exact, any_word, widened or any_word, exact, *filter_params, n],
+            )
             rows = cursor.fetchall()
     return [Candidate(product_pk=pk, route=ROUTE, score=float(score)) for pk, score in rows]
+
+
+def _match_sql(*, filters: list[str], match: str) -> str:
+    """The ranked match: `q` is the tsquery ranked by, `i` the one the index may be asked."""
+    return (
+        f"SELECT p.id, ts_rank({DOCUMENT}, q.tsq) + CASE WHEN lower(p.external_id) = %s OR lower(p.brand) = %s"
+        f" THEN {EXACT_BONUS} ELSE 0 END AS score"
+        " FROM catalog_product p, to_tsquery('simple', %s) q(tsq), to_tsquery('simple', %s) i(tsq)"
+        f" WHERE ({match} OR lower(p.external_id) = %s) AND {' AND '.join(filters)}"
+        " ORDER BY score DESC, p.id LIMIT %s"
+    )

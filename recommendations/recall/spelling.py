@@ -16,6 +16,7 @@ letters and 2 beyond; the closest wins, then the most used, then the first alpha
 from __future__ import annotations
 
 import bisect
+import itertools
 import logging
 import re
 from dataclasses import dataclass, field
@@ -42,6 +43,20 @@ class Vocabulary:
 
     words: tuple[str, ...] = ()
     counts: dict[str, int] = field(default_factory=dict)
+    # Running totals of the counts in `words` order: a prefix's products in two bisections.
+    cumulative: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cumulative", tuple(itertools.accumulate(self.counts[w] for w in self.words)))
+
+    def prefix_products(self, prefix: str) -> int:
+        """Products using a word that begins with `prefix`: the vocabulary's estimate of what
+        `prefix:*` matches (a product using two such words counts twice)."""
+        start = bisect.bisect_left(self.words, prefix)
+        stop = bisect.bisect_left(self.words, prefix + "\U0010ffff", lo=start)
+        if stop == start:
+            return 0
+        return self.cumulative[stop - 1] - (self.cumulative[start - 1] if start else 0)
 
 
 @dataclass(frozen=True)

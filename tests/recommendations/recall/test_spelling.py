@@ -90,3 +90,10 @@ def test_a_vocabulary_that_cannot_be_loaded_leaves_the_query_as_typed_and_counts
     # then nothing is corrected, and the fallback is counted
     assert (correction.query, correction.changes) == ("vintgae mug", ())
     assert FALLBACKS.labels(stage="search", reason="spelling_unavailable")._value.get() == before + 1
+
+
+def test_a_prefix_counts_the_products_of_every_word_it_begins():
+    assert VOCABULARY.prefix_products("ch") == 50
+    assert VOCABULARY.prefix_products("h") == 5 + 20
+    assert VOCABULARY.prefix_products("mug") == 12
+    assert VOCABULARY.prefix_products("zebra") == 0
