@@ -569,7 +569,7 @@ def run_size(
     real_embeddings: int | None = None,
     prepare_only: bool = False,
     index_recall: bool = False,
-    halfvec: bool = False,
+    vector_index: bool = False,
 ) -> tuple[list[dict], dict]:
     """Prepare the `size`-product database, serve it with gunicorn, drive each endpoint; with
     `search_torch`, search again on a second server that encodes queries with torch."""
@@ -595,7 +595,7 @@ def run_size(
     plan.update(storefront_plan(5000))
     extra = {"prepared": prepared, "floors": floors(plan)}
     if index_recall:
-        extra["index"] = index_report(index_queries(), halfvec=halfvec)
+        extra["index"] = index_report(index_queries(), vector=vector_index)
         print(f"index: {extra['index']}", flush=True)
     slow_log = RESULTS / f"api_latency-{size}-slow-queries.log"
     servers = [(pick_runtime(pick_device()), plan, slow_query_env(slow_log))]
@@ -646,7 +646,9 @@ def main() -> None:
     parser.add_argument(
         "--index-recall", action="store_true", help="recall@10 of the HNSW index against exact search, 1,000 queries"
     )
-    parser.add_argument("--halfvec", action="store_true", help="with --index-recall: also a halfvec index, compared")
+    parser.add_argument(
+        "--vector-index", action="store_true", help="with --index-recall: also a full-precision index, compared"
+    )
     parser.add_argument("--one-size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -660,7 +662,7 @@ def main() -> None:
             real_embeddings=args.real_embeddings,
             prepare_only=args.prepare_only,
             index_recall=args.index_recall,
-            halfvec=args.halfvec,
+            vector_index=args.vector_index,
         )
         print("ROWS " + json.dumps({"rows": rows, "extra": extra}))
         return
@@ -675,7 +677,7 @@ def main() -> None:
         command += ["--real-embeddings", str(args.real_embeddings)] if args.real_embeddings else []
         command += ["--prepare-only"] if args.prepare_only else []
         command += ["--index-recall"] if args.index_recall else []
-        command += ["--halfvec"] if args.halfvec else []
+        command += ["--vector-index"] if args.vector_index else []
         done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
         output = done.stdout
         print(output.rsplit("ROWS ", 1)[0], end="")

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+from django.contrib.postgres.indexes import OpClass
 from django.db import models
-from django.db.models.functions import Lower
-from pgvector.django import HnswIndex, VectorField
+from django.db.models.functions import Cast, Lower
+from pgvector.django import HalfVectorField, HnswIndex, VectorField
 
 from catalog.text import product_text, text_hash
 
@@ -181,13 +182,14 @@ class ProductEmbedding(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        # The serving index is on the vectors as halfvec (recommendations.embeddings.knn says why);
+        # a model of another dimension re-types the column and rebuilds it for that dimension.
         indexes = [
             HnswIndex(
+                OpClass(Cast("vector", HalfVectorField(dimensions=DEFAULT_EMBEDDING_DIM)), name="halfvec_cosine_ops"),
                 name="product_embedding_hnsw",
-                fields=["vector"],
                 m=16,
                 ef_construction=64,
-                opclasses=["vector_cosine_ops"],
             )
         ]
 

@@ -22,7 +22,7 @@ import numpy as np
 from django.db import connection
 
 from monitoring.models import Signal
-from recommendations.public import CUSTOMER_SAMPLE, CUSTOMER_SAMPLE_SEED
+from recommendations.public import CUSTOMER_SAMPLE, CUSTOMER_SAMPLE_SEED, knn_dimension, knn_order_sql
 
 MAX_SAMPLES = 20_000
 MAX_NEW_ITEMS = 2_000
@@ -173,11 +173,13 @@ def new_item_similarities(*, product_pks: list[int], rng: np.random.Generator) -
         product_pks = sorted(rng.choice(product_pks, MAX_NEW_ITEMS, replace=False).tolist())
     if not product_pks:
         return np.zeros(0)
+    # Searched through the serving index (its halfvec order), the exact distance kept.
+    order = knn_order_sql(column="other.vector", query_sql="pe.vector", dim=knn_dimension())
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT 1 - nn.distance FROM catalog_productembedding pe"
             " CROSS JOIN LATERAL (SELECT other.vector <=> pe.vector AS distance FROM catalog_productembedding other"
-            "  WHERE other.product_id <> pe.product_id ORDER BY other.vector <=> pe.vector LIMIT 1) nn"
+            f"  WHERE other.product_id <> pe.product_id ORDER BY {order} LIMIT 1) nn"
             " WHERE pe.product_id = ANY(%s)",
             [list(product_pks)],
         )

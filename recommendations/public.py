@@ -5,6 +5,7 @@ budget (drift samples as the neighbour jobs do), and the served lists and active
 overview page reports."""
 
 from recommendations.badcases.models import BadCase, BadCaseStatus
+from recommendations.embeddings.knn import knn_dimension, knn_order_sql
 from recommendations.embeddings.model import embedding_model_name
 from recommendations.embeddings.stored import stored_dimension
 from recommendations.interactions import CUSTOMER_SAMPLE, CUSTOMER_SAMPLE_SEED
@@ -21,5 +22,7 @@ __all__ = [
     "ServedList",
     "embedding_model_name",
     "sample_rule",
+    "knn_dimension",
+    "knn_order_sql",
     "stored_dimension",
 ]

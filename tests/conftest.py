@@ -63,6 +63,16 @@ def fresh_search_vocabulary():
 
 
 @pytest.fixture(autouse=True)
+def fresh_knn_dimension():
+    """The kNN queries' cached column dimension: a test that re-types the column rolls it back."""
+    from recommendations.embeddings.knn import knn_dimension_forget
+
+    knn_dimension_forget()
+    yield
+    knn_dimension_forget()
+
+
+@pytest.fixture(autouse=True)
 def fanout_pool_closed():
     """The fan-out pool's threads keep connections open: closed after each test, so none is left
     when a test database is flushed or dropped."""

@@ -29,6 +29,7 @@ from psycopg.types import TypeInfo
 
 from catalog.public import Product, ProductEmbedding, product_text, text_hash
 from recommendations.embeddings.budget import EmbedPlan, embed_plan_logged
+from recommendations.embeddings.knn import OPCLASS, index_expression, knn_dimension_forget
 from recommendations.embeddings.model import embedding_dimension, embedding_model_name, encode_texts, pick_device
 from recsite.memory import MB, peak_rss_mb
 
@@ -45,9 +46,9 @@ SWAP_ATTEMPTS = 10
 # A build whose client died (SIGKILL) stops within this instead of finishing unseen and holding
 # the rebuild lock; what it leaves is an invalid index, dropped by the next run.
 BUILD_CLIENT_CHECK_INTERVAL = "1s"
-# The HNSW graph a build holds per row (384 dimensions, m = 16): the built index measured 2,037 B a
-# row (docs/scale.md), plus a quarter for the build's own bookkeeping.
-INDEX_BUILD_BYTES_PER_ROW = 2560
+# The HNSW graph a build holds per row (384 halfvec dimensions, m = 16): the built index measured
+# 1,170 B a row at 1M products (docs/scale.md), plus a quarter for the build's own bookkeeping.
+INDEX_BUILD_BYTES_PER_ROW = 1464
 INDEX_BUILD_MIN_MB = 64
 # Session advisory lock (any constant) held by one rebuild at a time, freed when its session ends.
 REBUILD_LOCK_KEY = 0x656D6278
@@ -162,7 +163,8 @@ def ensure_vector_dimension(*, dim: int) -> bool:
             cursor.execute(f"DROP INDEX IF EXISTS {qn(name)}")
         cursor.execute(f"ALTER TABLE {qn(EMBEDDINGS_TABLE)} ALTER COLUMN vector TYPE vector({int(dim)})")
         # On an empty column: instant.
-        cursor.execute(_index_sql(HNSW_INDEX_NAME, concurrently=False))
+        cursor.execute(_index_sql(HNSW_INDEX_NAME, concurrently=False, dim=dim))
+    knn_dimension_forget()
     return True
 
 
@@ -312,11 +314,12 @@ def _concurrently() -> str:
     return "" if connection.in_atomic_block else "CONCURRENTLY"
 
 
-def _index_sql(name: str, *, concurrently: bool) -> str:
+def _index_sql(name: str, *, concurrently: bool, dim: int) -> str:
+    """The serving index's definition (`recommendations.embeddings.knn`) for `dim` dimensions."""
     qn = connection.ops.quote_name
     return (
         f"CREATE INDEX {'CONCURRENTLY' if concurrently else ''} {qn(name)} ON {qn(EMBEDDINGS_TABLE)} "
-        "USING hnsw (vector vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
+        f"USING hnsw ({index_expression(dim)} {OPCLASS}) WITH (m = 16, ef_construction = 64)"
     )
 
 
@@ -347,12 +350,19 @@ def _build_and_swap() -> None:
             # Like ALTER, CREATE INDEX refuses to run while deferred foreign-key checks wait.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         try:
-            cursor.execute(_index_sql(HNSW_NEXT_INDEX_NAME, concurrently=not in_block))
+            cursor.execute(_index_sql(HNSW_NEXT_INDEX_NAME, concurrently=not in_block, dim=_column_dimension()))
         finally:
             if not in_block:
                 cursor.execute("RESET maintenance_work_mem")
                 cursor.execute("RESET client_connection_check_interval")
     _swap_in_next()
+
+
+def _column_dimension() -> int:
+    dim = vector_column_dimension()
+    if dim is None:
+        raise ValueError("the embeddings column has no dimension: the HNSW index needs one (run `manage.py embed`)")
+    return dim
 
 
 def index_build_memory_mb() -> int:

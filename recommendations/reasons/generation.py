@@ -24,6 +24,7 @@ from catalog.public import Product
 from placements.public import Placement
 from recommendations.badcases.cases import badcase_create
 from recommendations.badcases.models import BadCaseSource
+from recommendations.embeddings.knn import knn_dimension, knn_order_sql
 from recommendations.reasons import cache
 from recommendations.reasons.backend_choice import reasons_backend
 from recommendations.reasons.backends import GROUNDED, Backend
@@ -219,7 +220,7 @@ def popular_reason_specs(
         " UNION ALL SELECT e.product_id, near.product_id, 'semantic'"
         "  FROM catalog_productembedding e JOIN top ON top.product_id = e.product_id CROSS JOIN LATERAL ("
         "   SELECT o.product_id FROM catalog_productembedding o WHERE o.product_id <> e.product_id"
-        "   ORDER BY o.vector <=> e.vector LIMIT %s) near"
+        f"   ORDER BY {knn_order_sql(column='o.vector', query_sql='e.vector', dim=knn_dimension())} LIMIT %s) near"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [top_n, seeds_per_item, semantic_seeds_per_item])

@@ -17,12 +17,15 @@ from django.db import transaction
 from catalog.public import ProductEmbedding, category_subtree_like
 from recommendations.contracts import Candidate
 from recommendations.embeddings.customers import HISTORY_ITEMS, user_vectors
+from recommendations.embeddings.knn import knn_dimension, knn_order_sql
 from recommendations.history import History
 from recsite.db_router import read_connection
 
 ROUTE = "semantic"
-# Candidates the HNSW search keeps in its queue; at least the LIMIT, at most pgvector's 1000.
-MIN_EF_SEARCH = 100
+# Candidates the HNSW search keeps in its queue; at least the LIMIT, at most pgvector's 1000. At 1M
+# products 200 found 0.858 of the exact top 10 in 4.5 ms p50 (100: 0.779 in 3.8 ms;
+# `bench/vector_index.py --halfvec`, docs/scale.md).
+MIN_EF_SEARCH = 200
 MAX_EF_SEARCH = 1000
 # History weights below this share of the largest are left out of the customer vector.
 MIN_RELATIVE_WEIGHT = 1e-9
@@ -159,11 +162,13 @@ def _knn(*, vector_sql: str, vector_params: list, n: int, knn_filter: KnnFilter)
     if n <= 0:
         return []
     where, params = knn_filter_sql(knn_filter=knn_filter, pk_column="e.product_id")
+    # Ordered through the index's halfvec expression; the distance returned is the exact one.
+    order = knn_order_sql(column="e.vector", query_sql=vector_sql, dim=knn_dimension())
     sql = (
         f"SELECT e.product_id, e.vector <=> {vector_sql} AS distance"
         " FROM catalog_productembedding e JOIN catalog_product p ON p.id = e.product_id"
         f" WHERE {vector_sql} IS NOT NULL AND {' AND '.join(where)}"
-        f" ORDER BY e.vector <=> {vector_sql} LIMIT %s"
+        f" ORDER BY {order} LIMIT %s"
     )
     params = [*vector_params, *vector_params, *params, *vector_params, n]
     ef_search = min(max(n, MIN_EF_SEARCH), MAX_EF_SEARCH)

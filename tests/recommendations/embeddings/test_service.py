@@ -35,7 +35,7 @@ pytestmark = pytest.mark.django_db
 
 HNSW_INDEX = (
     "CREATE INDEX product_embedding_hnsw ON public.catalog_productembedding "
-    "USING hnsw (vector vector_cosine_ops) WITH (m='16', ef_construction='64')"
+    "USING hnsw (((vector)::halfvec({dim})) halfvec_cosine_ops) WITH (m='16', ef_construction='64')"
 )
 
 
@@ -256,7 +256,7 @@ def hnsw_index_definition() -> str:
 def test_ensure_vector_dimension_retypes_the_column_and_rebuilds_the_index(kitchen_and_garden):
     # given
     embed_products()
-    assert (vector_column_dimension(), hnsw_index_definition()) == (384, HNSW_INDEX)
+    assert (vector_column_dimension(), hnsw_index_definition()) == (384, HNSW_INDEX.format(dim=384))
 
     try:
         # when: a model with 8 dimensions
@@ -264,7 +264,7 @@ def test_ensure_vector_dimension_retypes_the_column_and_rebuilds_the_index(kitch
 
         # then
         assert changed is True
-        assert (vector_column_dimension(), hnsw_index_definition()) == (8, HNSW_INDEX)
+        assert (vector_column_dimension(), hnsw_index_definition()) == (8, HNSW_INDEX.format(dim=8))
         assert ProductEmbedding.objects.count() == 0
         assert ensure_vector_dimension(dim=8) is False
         ProductEmbedding.objects.create(
@@ -274,7 +274,7 @@ def test_ensure_vector_dimension_retypes_the_column_and_rebuilds_the_index(kitch
         restored = ensure_vector_dimension(dim=DEFAULT_EMBEDDING_DIM)
 
     assert restored is True
-    assert (vector_column_dimension(), hnsw_index_definition()) == (384, HNSW_INDEX)
+    assert (vector_column_dimension(), hnsw_index_definition()) == (384, HNSW_INDEX.format(dim=384))
     assert embed_products().embedded == 3
 
 
@@ -346,7 +346,7 @@ def test_embedding_most_of_the_catalog_rebuilds_the_index_beside_the_serving_one
 
     # then: the index served throughout, and a fresh one replaced it
     assert (report.embedded, index_during_encode) == (3, [True])
-    assert hnsw_index_definition() == HNSW_INDEX
+    assert hnsw_index_definition() == HNSW_INDEX.format(dim=384)
     assert service.vector_indexes() == {"product_embedding_hnsw": True}
     rebuilt = index_oid()
     assert rebuilt != before
@@ -366,7 +366,7 @@ def test_a_missing_index_is_built_again(kitchen_and_garden):
 
     # then
     assert report.embedded == 3
-    assert hnsw_index_definition() == HNSW_INDEX
+    assert hnsw_index_definition() == HNSW_INDEX.format(dim=384)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -382,7 +382,7 @@ def test_a_concurrent_rebuild_swaps_in_exactly_one_valid_index(kitchen_and_garde
     assert rebuilt is True
     assert service.vector_indexes() == {"product_embedding_hnsw": True}
     assert index_oid() != before
-    assert hnsw_index_definition() == HNSW_INDEX
+    assert hnsw_index_definition() == HNSW_INDEX.format(dim=384)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -397,7 +397,7 @@ def test_a_half_built_index_left_by_a_killed_build_is_dropped_by_the_next_run(ki
         with connection.cursor() as cursor, pytest.raises(OperationalError):
             cursor.execute("SET lock_timeout = '200ms'")
             try:
-                cursor.execute(service._index_sql(service.HNSW_NEXT_INDEX_NAME, concurrently=True))
+                cursor.execute(service._index_sql(service.HNSW_NEXT_INDEX_NAME, concurrently=True, dim=384))
             finally:
                 cursor.execute("RESET lock_timeout")
     finally:
