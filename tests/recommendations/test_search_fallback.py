@@ -70,11 +70,12 @@ def test_a_model_that_cannot_load_raises_the_documented_error(db):
         encode_texts(["anything"])
 
 
-@BROKEN_MODEL
 @pytest.mark.django_db(transaction=True)
 def test_hybrid_search_side_by_side_still_answers_lexically_without_the_model(settings):
     # Committed rows and no transaction: the lexical match runs on a fan-out thread
-    # (recsite.fanout) beside the failing encoder.
+    # (recsite.fanout) beside the failing encoder. (One settings override for both: the fixture's
+    # and a decorator's stacked restore the decorator's value after the test.)
+    settings.EMBEDDING_MODEL = "/nonexistent/model-that-was-deleted"
     settings.SERVING_FANOUT_THREADS = 2
     popularity._cache.clear()
     ProductFactory(external_id="shovel", title="GARDEN SHOVEL")
