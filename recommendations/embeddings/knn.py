@@ -10,6 +10,8 @@ are computed again in full precision, so only which rows the graph visits depend
 
 from __future__ import annotations
 
+from django.db.backends.base.base import BaseDatabaseWrapper
+
 from recsite.db_router import read_connection
 from recsite.snapshot import CachedSnapshot
 
@@ -30,22 +32,36 @@ def knn_order_sql(*, column: str, query_sql: str, dim: int) -> str:
     return f"({column})::halfvec({int(dim)}) <=> ({query_sql})::halfvec({int(dim)})"
 
 
-def _dimension_load() -> int:
-    with read_connection().cursor() as cursor:
+def column_dimension(connection: BaseDatabaseWrapper) -> int | None:
+    """The dimension the `vector` column is declared with (pgvector keeps it as the column's
+    typmod), None when it has none."""
+    with connection.cursor() as cursor:
         cursor.execute(
             "SELECT atttypmod FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'vector'"
             " AND NOT attisdropped",
             [TABLE],
         )
         (typmod,) = cursor.fetchone()
-    return int(typmod)
+    return int(typmod) if typmod > 0 else None
+
+
+def required_dimension(connection: BaseDatabaseWrapper) -> int:
+    """`column_dimension`, which the index and its queries cannot do without."""
+    dim = column_dimension(connection)
+    if dim is None:
+        raise ValueError("the embeddings column has no dimension: the HNSW index needs one (run `manage.py embed`)")
+    return dim
+
+
+def _dimension_load() -> int:
+    return required_dimension(read_connection())
 
 
 _dimension: CachedSnapshot[int] = CachedSnapshot(_dimension_load, max_age=lambda: DIMENSION_MAX_AGE)
 
 
 def knn_dimension() -> int:
-    """The dimension the `vector` column is declared with (pgvector keeps it as the typmod)."""
+    """`required_dimension` as this process last read it (at most DIMENSION_MAX_AGE ago)."""
     return _dimension.get()
 
 

@@ -13,7 +13,6 @@ an invalid half-built one, which the next run drops before it builds again.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,7 +28,13 @@ from psycopg.types import TypeInfo
 
 from catalog.public import Product, ProductEmbedding, product_text, text_hash
 from recommendations.embeddings.budget import EmbedPlan, embed_plan_logged
-from recommendations.embeddings.knn import OPCLASS, index_expression, knn_dimension_forget
+from recommendations.embeddings.knn import (
+    OPCLASS,
+    column_dimension,
+    index_expression,
+    knn_dimension_forget,
+    required_dimension,
+)
 from recommendations.embeddings.model import embedding_dimension, embedding_model_name, encode_texts, pick_device
 from recsite.memory import MB, peak_rss_mb
 
@@ -126,15 +131,7 @@ def products_to_embed(*, model_name: str | None = None, after_pk: int = 0) -> Qu
 
 def vector_column_dimension() -> int | None:
     """The dimension the embeddings column is declared with (None when it has none)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
-            "WHERE attrelid = %s::regclass AND attname = 'vector' AND NOT attisdropped",
-            [EMBEDDINGS_TABLE],
-        )
-        (column_type,) = cursor.fetchone()
-    match = re.fullmatch(r"vector\((\d+)\)", column_type)
-    return int(match.group(1)) if match else None
+    return column_dimension(connection)
 
 
 def ensure_vector_dimension(*, dim: int) -> bool:
@@ -350,19 +347,14 @@ def _build_and_swap() -> None:
             # Like ALTER, CREATE INDEX refuses to run while deferred foreign-key checks wait.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         try:
-            cursor.execute(_index_sql(HNSW_NEXT_INDEX_NAME, concurrently=not in_block, dim=_column_dimension()))
+            cursor.execute(
+                _index_sql(HNSW_NEXT_INDEX_NAME, concurrently=not in_block, dim=required_dimension(connection))
+            )
         finally:
             if not in_block:
                 cursor.execute("RESET maintenance_work_mem")
                 cursor.execute("RESET client_connection_check_interval")
     _swap_in_next()
-
-
-def _column_dimension() -> int:
-    dim = vector_column_dimension()
-    if dim is None:
-        raise ValueError("the embeddings column has no dimension: the HNSW index needs one (run `manage.py embed`)")
-    return dim
 
 
 def index_build_memory_mb() -> int:
