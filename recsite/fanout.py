@@ -71,7 +71,9 @@ def fan_out(calls: Mapping[K, Callable[[], T]]) -> dict[K, T]:
 
 def _on_own_connections(call: Callable[[], T]) -> T:
     """`call` on this pool thread's connections: one past its CONN_MAX_AGE is reopened first, one
-    that failed is closed after (what Django's request signals do for a request's thread)."""
+    that failed is closed after (what Django's request signals do for a request's thread; not
+    through `close_if_unusable_or_obsolete` up front, which with health checks on would cost each
+    call a `SELECT 1`)."""
     for connection in connections.all(initialized_only=True):
         if connection.close_at is not None and connection.close_at <= time.monotonic():
             connection.close()

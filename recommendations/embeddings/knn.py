@@ -3,7 +3,7 @@
 The index is an expression index on the vectors cast to `halfvec` (2 bytes a dimension instead of
 4): at 1M products it takes 1,170 MB instead of 2,048 MB and built in 304 s, and at the same
 `hnsw.ef_search` it found the same share of the exact top 10 (recall@10 0.858 at 200 for both)
-in half the time (p50 4.5 ms against 9.0; `bench/vector_index.py --halfvec`, docs/scale.md).
+in half the time (p50 4.5 ms against 9.0; `bench/vector_index.py --vector`, docs/scale.md).
 A query asks the index through the same expression (`knn_order_sql`); the distances it returns
 are computed again in full precision, so only which rows the graph visits depends on the halves.
 """

@@ -24,7 +24,7 @@ from recsite.db_router import read_connection
 ROUTE = "semantic"
 # Candidates the HNSW search keeps in its queue; at least the LIMIT, at most pgvector's 1000. At 1M
 # products 200 found 0.858 of the exact top 10 in 4.5 ms p50 (100: 0.779 in 3.8 ms;
-# `bench/vector_index.py --halfvec`, docs/scale.md).
+# `bench/vector_index.py --vector`, docs/scale.md).
 MIN_EF_SEARCH = 200
 MAX_EF_SEARCH = 1000
 # History weights below this share of the largest are left out of the customer vector.

@@ -52,11 +52,19 @@ class Vocabulary:
     def prefix_products(self, prefix: str) -> int:
         """Products using a word that begins with `prefix`: the vocabulary's estimate of what
         `prefix:*` matches (a product using two such words counts twice)."""
-        start = bisect.bisect_left(self.words, prefix)
-        stop = bisect.bisect_left(self.words, prefix + "\U0010ffff", lo=start)
+        start, stop = self._prefix_span(prefix)
         if stop == start:
             return 0
         return self.cumulative[stop - 1] - (self.cumulative[start - 1] if start else 0)
+
+    def begins_a_word(self, prefix: str) -> bool:
+        start, stop = self._prefix_span(prefix)
+        return stop > start
+
+    def _prefix_span(self, prefix: str) -> tuple[int, int]:
+        """The range of `words` that begin with `prefix` (two bisections of the sorted words)."""
+        start = bisect.bisect_left(self.words, prefix)
+        return start, bisect.bisect_left(self.words, prefix + "\U0010ffff", lo=start)
 
 
 @dataclass(frozen=True)
@@ -120,7 +128,7 @@ def query_correct(query: str, *, vocabulary: Vocabulary | None = None) -> Correc
 def word_correct(word: str, *, vocabulary: Vocabulary) -> str | None:
     """The vocabulary word `word` (lower case) was most likely meant as, or None to keep it."""
     counts = vocabulary.counts
-    if len(word) < MIN_WORD_LENGTH or not word.isalpha() or word in counts or _begins_a_word(word, vocabulary):
+    if len(word) < MIN_WORD_LENGTH or not word.isalpha() or word in counts or vocabulary.begins_a_word(word):
         return None
     limit = 1 if len(word) < LONG_WORD_LENGTH else 2
     found = process.extract(word, vocabulary.words, scorer=OSA.distance, score_cutoff=limit, limit=None)
@@ -128,8 +136,3 @@ def word_correct(word: str, *, vocabulary: Vocabulary) -> str | None:
         return None
     best = min(found, key=lambda hit: (hit[1], -counts[hit[0]], hit[0]))
     return best[0]
-
-
-def _begins_a_word(prefix: str, vocabulary: Vocabulary) -> bool:
-    at = bisect.bisect_left(vocabulary.words, prefix)
-    return at < len(vocabulary.words) and vocabulary.words[at].startswith(prefix)

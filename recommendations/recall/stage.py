@@ -87,20 +87,11 @@ def _personal_routes(
     *, history: History, n: int, knn_filter: semantic.KnnFilter
 ) -> dict[str, Callable[[], list[Candidate]]]:
     """Each history-based route's call, timed under its stage (in the order fusion sums them)."""
-
-    def timed(stage: str, call: Callable[[], list[Candidate]]) -> Callable[[], list[Candidate]]:
-        def run() -> list[Candidate]:
-            with stage_timer(stage):
-                return call()
-
-        return run
-
     return {
-        itemcf.ROUTE: timed("recall.itemcf", lambda: itemcf.itemcf_candidates(history=history, n=n)),
-        collaborative.ROUTE: timed("recall.cf", lambda: collaborative.cf_candidates(history=history, n=n)),
-        semantic.ROUTE: timed(
-            "recall.semantic",
-            lambda: semantic.customer_semantic_candidates(history=history, n=n, knn_filter=knn_filter),
+        itemcf.ROUTE: stage_timer("recall.itemcf")(lambda: itemcf.itemcf_candidates(history=history, n=n)),
+        collaborative.ROUTE: stage_timer("recall.cf")(lambda: collaborative.cf_candidates(history=history, n=n)),
+        semantic.ROUTE: stage_timer("recall.semantic")(
+            lambda: semantic.customer_semantic_candidates(history=history, n=n, knn_filter=knn_filter)
         ),
     }
 
