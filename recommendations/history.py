@@ -107,7 +107,7 @@ def customer_history(*, customer_id: str | None) -> History:
         " (SELECT DISTINCT false, e.product_id, NULL::varchar, NULL::float8, NULL::timestamptz FROM catalog_event e"
         "  WHERE e.customer_id = (SELECT id FROM c) AND e.type = %s)"
     )
-    with read_connection().cursor() as cursor:
+    with read_connection().prepared_cursor() as cursor:
         cursor.execute(sql, [customer_id, HISTORY_MAX_EVENTS, EventType.PURCHASE.value])
         rows = cursor.fetchall()
     return _history_from_rows(rows)
@@ -125,7 +125,7 @@ def session_history(*, session_id: str | None) -> History:
         " (SELECT DISTINCT false, e.product_id, NULL::varchar, NULL::float8, NULL::timestamptz FROM catalog_event e"
         "  WHERE e.session_id = %s AND e.type = %s)"
     )
-    with read_connection().cursor() as cursor:
+    with read_connection().prepared_cursor() as cursor:
         cursor.execute(sql, [session_id, HISTORY_MAX_EVENTS, session_id, EventType.PURCHASE.value])
         rows = cursor.fetchall()
     return _history_from_rows(rows)

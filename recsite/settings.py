@@ -125,6 +125,11 @@ DB_ANSWER_TIMEOUT_S = (
     else None
 )
 DATABASES["default"]["ENGINE"] = "recsite.db_engine"
+# The serving pipeline's hottest statements (history, neighbour sums, kNN) run as server-side
+# prepared statements, planned once per connection (recsite.db_engine's `prepared_cursor`). Turn
+# off behind a pooler in transaction mode that does not keep them (PgBouncer before 1.21, or its
+# max_prepared_statements at 0); everything else runs unprepared either way.
+DB_PREPARED_STATEMENTS = os.environ.get("DB_PREPARED_STATEMENTS", "1") != "0"
 # Parallel checkouts (or helpers) on one server can keep their test databases apart.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("RECSITE_TEST_DB", "test_recsite")}
 # Read replicas (recsite.db_router): streaming standbys of the primary, comma-separated URLs, as

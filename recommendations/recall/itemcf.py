@@ -147,17 +147,19 @@ def neighbor_sum_candidates(
     version = " WHERE n.model_id = %s" if model_id is not None else ""
     sql = (
         "SELECT n.neighbor_id, SUM(n.score * h.weight) AS score,"
-        " (array_agg(h.product_id ORDER BY n.score * h.weight DESC, h.product_id))[1]"
+        # The seed: the largest contribution, the smallest pk among equals. One running maximum a
+        # neighbour instead of an ordered array of every contribution (sorted per neighbour).
+        " -(max(ARRAY[n.score * h.weight, -h.product_id::float8]))[2]"
         f" FROM {table} n"
         " JOIN unnest(%s::bigint[], %s::float8[]) AS h(product_id, weight) ON n.product_id = h.product_id"
         f"{version} GROUP BY n.neighbor_id HAVING SUM(n.score * h.weight) > 0"
         " ORDER BY score DESC, n.neighbor_id LIMIT %s"
     )
     params = [list(history.product_pks), list(history.weights), *([model_id] if model_id is not None else []), n]
-    with read_connection().cursor() as cursor:
+    with read_connection().prepared_cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return [Candidate(product_pk=pk, route=route, score=float(score), seed_pk=seed) for pk, score, seed in rows]
+    return [Candidate(product_pk=pk, route=route, score=float(score), seed_pk=int(seed)) for pk, score, seed in rows]
 
 
 def itemcf_neighbors_rebuild(

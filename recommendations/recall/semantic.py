@@ -87,7 +87,7 @@ def history_similarities(*, history: History, product_pks: Sequence[int]) -> dic
         f"SELECT e.product_id, 1 - (e.vector <=> {HISTORY_VECTOR_SQL}) FROM catalog_productembedding e"
         " WHERE e.product_id = ANY(%s)"
     )
-    with read_connection().cursor() as cursor:
+    with read_connection().prepared_cursor() as cursor:
         cursor.execute(sql, [recent, weights, list(product_pks)])
         return {pk: float(similarity) for pk, similarity in cursor.fetchall() if similarity is not None}
 
@@ -174,11 +174,11 @@ def _knn(*, vector_sql: str, vector_params: list, n: int, knn_filter: KnnFilter)
     ef_search = min(max(n, MIN_EF_SEARCH), MAX_EF_SEARCH)
     reader = read_connection()
     if ef_search == MIN_EF_SEARCH:
-        with reader.cursor() as cursor:
+        with reader.prepared_cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
     else:
-        with transaction.atomic(using=reader.alias), reader.cursor() as cursor:
+        with transaction.atomic(using=reader.alias), reader.prepared_cursor() as cursor:
             cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(ef_search)])
             cursor.execute(sql, params)
             rows = cursor.fetchall()

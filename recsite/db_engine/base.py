@@ -5,6 +5,11 @@ on the server side: `statement_timeout` only works on a server that runs, and TC
 answered by its kernel. `connect_timeout` bounds new connections only; this bounds the health
 check of a kept connection (the connect timeout) and every statement (`DB_ANSWER_TIMEOUT_S`), so a
 web thread gets an OperationalError (the API's 503) instead of hanging.
+
+It also gives the serving pipeline a cursor whose statements are prepared on the server
+(`prepared_cursor`): Django binds parameters on the client and never prepares, so PostgreSQL plans
+every statement again, and planning the history query over the events' monthly partitions costs
+more than running it.
 """
 
 from __future__ import annotations
@@ -12,12 +17,16 @@ from __future__ import annotations
 import psycopg
 from django.conf import settings
 from django.db.backends.postgresql import base as postgresql
+from django.db.backends.postgresql.operations import DatabaseOperations as PostgresOperations
+from django.db.backends.utils import CursorWrapper
 from psycopg import errors
 
 if getattr(settings, "METRICS_ENABLED", False):
     from django_prometheus.db.backends.postgresql.base import DatabaseWrapper as _Base
+    from django_prometheus.db.common import ExportingCursorWrapper
 else:
     _Base = postgresql.DatabaseWrapper
+    ExportingCursorWrapper = None
 
 
 class DeadlineConnection(psycopg.Connection):
@@ -36,14 +45,45 @@ class DeadlineConnection(psycopg.Connection):
             raise psycopg.OperationalError(f"the database did not answer within {deadline:g} s") from None
 
 
+class DatabaseOperations(PostgresOperations):
+    def last_executed_query(self, cursor, sql, params):
+        # A prepared cursor's own query holds $n placeholders: compose it as Django does when
+        # every cursor binds on the server, so query logs and captures read the same either way.
+        if isinstance(cursor, psycopg.ClientCursor):
+            return super().last_executed_query(cursor, sql, params)
+        try:
+            return self.compose_sql(sql, params)
+        except errors.DataError:
+            return None
+
+
 class DatabaseWrapper(_Base):
+    ops_class = DatabaseOperations
+
     def get_new_connection(self, conn_params):
         connection = super().get_new_connection(conn_params)
         # The subclass only adds the deadline to `wait`; the connect itself is bounded by
         # connect_timeout.
         connection.__class__ = DeadlineConnection
         connection.answer_timeout_s = settings.DB_ANSWER_TIMEOUT_S
+        # Only server-binding cursors (`prepared_cursor`'s) prepare; Django's own cursors bind on
+        # the client, and psycopg never prepares those. 0: prepared at the first execution.
+        connection.prepare_threshold = 0 if settings.DB_PREPARED_STATEMENTS else None
         return connection
+
+    def prepared_cursor(self) -> CursorWrapper:
+        """A cursor whose statements psycopg prepares on the server, once per connection (then
+        PostgreSQL reuses their plans); a usual cursor when DB_PREPARED_STATEMENTS is off. For
+        the few statements run on every request, whose parameters never change their plan."""
+        if not settings.DB_PREPARED_STATEMENTS:
+            return self.cursor()
+        self.ensure_connection()
+        cursor_class = postgresql.ServerBindingCursor
+        if ExportingCursorWrapper is not None:
+            cursor_class = ExportingCursorWrapper(cursor_class, self.alias, self.vendor)
+        with self.wrap_database_errors:
+            # Django's debug and execute wrappers, as on its own cursors.
+            return self._prepare_cursor(cursor_class(self.connection))
 
     def is_usable(self) -> bool:
         if self.connection is None:

@@ -52,3 +52,41 @@ def test_a_server_that_accepts_but_never_answers_fails_within_the_connect_timeou
 
     # then
     assert time.perf_counter() - started < 2.5
+
+
+def _prepared_statements(sql_start: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", [sql_start + "%"])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+def test_a_prepared_cursor_plans_its_statement_once_per_connection_and_is_logged_as_others():
+    from django.test.utils import CaptureQueriesContext
+
+    sql = "SELECT %s::int + 41 AS prepared_probe"
+    assert _prepared_statements("SELECT $1::int + 41") == 0
+
+    with CaptureQueriesContext(connection) as queries:
+        for value in (1, 2, 3):
+            with connection.prepared_cursor() as cursor:
+                cursor.execute(sql, [value])
+                assert cursor.fetchone() == (value + 41,)
+
+    # one statement on the server, used three times; Django saw every execution
+    assert _prepared_statements("SELECT $1::int + 41") == 1
+    logged = [q["sql"] for q in queries.captured_queries if "prepared_probe" in q["sql"]]
+    assert logged == [f"SELECT {value}::int + 41 AS prepared_probe" for value in (1, 2, 3)]
+
+
+@pytest.mark.django_db
+def test_django_cursors_and_a_disabled_setting_prepare_nothing(settings):
+    settings.DB_PREPARED_STATEMENTS = False
+    with connection.prepared_cursor() as cursor:
+        cursor.execute("SELECT %s::int + 42 AS unprepared_probe", [1])
+        assert cursor.fetchone() == (43,)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::int + 43 AS client_probe", [1])
+
+    assert _prepared_statements("SELECT $1::int + 4") == 0
+    assert _prepared_statements("SELECT 1::int + 4") == 0

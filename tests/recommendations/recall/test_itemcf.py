@@ -143,6 +143,24 @@ def test_candidates_sum_history_weight_times_similarity():
 
 
 @pytest.mark.django_db
+def test_a_candidates_seed_is_its_largest_contribution_and_the_smaller_pk_among_equals():
+    # given: d gets 2 × 0.5 from a and 1 × 1.0 from b (equal), 3 × 0.1 from c; e only from c
+    a, b, c, d, e = ProductFactory.create_batch(5)
+    for seed, neighbor, score in [(a, d, 0.5), (b, d, 1.0), (c, d, 0.1), (c, e, 1.0)]:
+        ItemNeighbor.objects.create(product=seed, neighbor=neighbor, score=score, rank=1)
+    history = History(product_pks=(c.pk, b.pk, a.pk), weights=(3.0, 1.0, 2.0))
+
+    # when
+    candidates = itemcf_candidates(history=history, n=10)
+
+    # then: e = 3.0 from c; d = 2.3, seeded by a (a's pk is below b's)
+    assert [(x.product_pk, x.score, x.seed_pk) for x in candidates] == [
+        (e.pk, pytest.approx(3.0), c.pk),
+        (d.pk, pytest.approx(2.3), a.pk),
+    ]
+
+
+@pytest.mark.django_db
 def test_build_tasks_are_idempotent():
     # given
     from recommendations.tasks import build_neighbors, build_popularity
