@@ -272,6 +272,22 @@ def session_id(n: int) -> str:
     return f"bench-s-{n:04d}"
 
 
+def server_memory() -> dict:
+    """The database server's shared buffers beside the serving index they should hold: a kNN
+    query that finds its index pages outside them copies each from the OS cache (docs/scale.md;
+    the embedded server's `RECSITE_EMBEDDED_SHARED_BUFFERS`)."""
+    from django.db import connection
+
+    from recommendations.embeddings import service
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('shared_buffers'), pg_relation_size(%s) / 1048576", [service.HNSW_INDEX_NAME]
+        )
+        shared_buffers, index_mb = cursor.fetchone()
+    return {"shared_buffers": shared_buffers, "hnsw_index_mb": index_mb}
+
+
 def request_plan(n: int, seed: int = 7) -> dict[str, list[str]]:
     from django.db.models import Count
 
@@ -593,7 +609,8 @@ def run_size(
     plan = request_plan(5000)
     search_paths = plan["search"]
     plan.update(storefront_plan(5000))
-    extra = {"prepared": prepared, "floors": floors(plan)}
+    extra = {"prepared": prepared, "server": server_memory(), "floors": floors(plan)}
+    print(f"server: {extra['server']}", flush=True)
     if index_recall:
         extra["index"] = index_report(index_queries(), vector=vector_index)
         print(f"index: {extra['index']}", flush=True)
