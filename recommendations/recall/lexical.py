@@ -15,8 +15,9 @@ its words.
 
 The GIN index reads every posting list of a prefix's words in full before it intersects: three
 common prefixes at 1M products took 30-50 ms before a row was read. So the index is asked only for
-the query's most selective words (by the vocabulary's counts, `lexical_index_tsquery`) and the
-other words are checked on their matches, which finds the same rows. A widened match finds its rows
+the words whose posting lists cost less than the rows they rule out would cost to check (by the
+vocabulary's counts, `lexical_index_tsquery`), and the other words are checked on the rows it
+returns, which finds the same rows. A widened match finds its rows
 by the rarer words only (`lexical_widened_tsquery`, WIDEN_MAX_PRODUCTS), ranked by all of them:
 on a catalog whose words are all rarer than that, the same rows as any word.
 """
@@ -42,11 +43,11 @@ PREFIX_MIN_LENGTH = 3
 EXACT_BONUS = 1.0
 # Products holding every word below which the query widens to any word: a page of results.
 MIN_EVERY_WORD = 10
-# Words the index is asked for besides the rarest: those at most this many times as common. At 1M
-# products (EXPLAIN ANALYZE) a prefix's posting lists cost 0.2-0.4 µs a match in the index, a row
-# checked for the other words about 2 µs: a word little commoner than the rarest costs the index
-# less than the rows it rules out would cost the check; a far commoner one does not.
-INDEX_RATIO = 2.0
+# What asking the index for a word costs, a product its posting lists hold (a prefix's: all its
+# words'), against what a row the index returns costs, read and checked for the other words. At 1M
+# products (EXPLAIN ANALYZE): 0.2-0.4 µs a posting, about 2 µs a row.
+INDEX_POSTING_US = 0.3
+ROW_CHECK_US = 2.0
 # The products a widened (any-word) match may find rows by, as the vocabulary counts them: ranking
 # each costs about 2 µs (the widened `red heart candle holder` ranked 245,685 rows at 1M products,
 # 0.64-0.72 s). A word commoner than that finds nothing the rarer ones and the semantic route miss.
@@ -65,24 +66,29 @@ def lexical_tsquery(query: str, corrections: Sequence[tuple[str, str]] = (), *, 
 def lexical_index_tsquery(
     query: str, corrections: Sequence[tuple[str, str]] = (), *, vocabulary: Vocabulary
 ) -> str | None:
-    """The every-word query's most selective words (a typed word, or a typo with its correction):
-    the rarest by the vocabulary's counts and any within INDEX_RATIO of it, as a tsquery for the
-    index; None when the index is asked the whole query (one word, every word that selective, or
-    none the vocabulary counts). Words with digits are not counted: they are checked, not asked."""
+    """The every-word query's words (a typed word, or a typo with its correction) the index is
+    asked for, as a tsquery; None when that is the whole query (one word, or none the vocabulary
+    counts). The rarest by the vocabulary's counts, then each next rarest while its postings
+    (INDEX_POSTING_US each) cost less than the rows it would rule out (ROW_CHECK_US each; the rows
+    estimated as if words fell on products independently). Words with digits other than short
+    numbers are not counted: they are checked, not asked."""
     groups = _word_groups(query, corrections)
     estimates = [_group_products(group, vocabulary) for group in groups]
-    counted = [estimate for estimate in estimates if estimate is not None]
+    counted = sorted((estimate, index) for index, estimate in enumerate(estimates) if estimate is not None)
     if len(groups) < 2 or not counted:
         return None
-    rarest = min(counted)
-    indexed = [
-        group
-        for group, estimate in zip(groups, estimates, strict=True)
-        if estimate is not None and estimate <= INDEX_RATIO * rarest
-    ]
-    if len(indexed) == len(groups):
+    products = max(vocabulary.products, counted[-1][0], 1)
+    rows, asked = counted[0][0], [counted[0][1]]
+    for estimate, index in counted[1:]:
+        share = min(1.0, estimate / products)
+        # Commoner words cost more and rule out less: the first not worth asking ends the choice.
+        if estimate * INDEX_POSTING_US >= rows * (1.0 - share) * ROW_CHECK_US:
+            break
+        rows *= share
+        asked.append(index)
+    if len(asked) == len(groups):
         return None
-    return " & ".join(_group_tsquery(group) for group in indexed)
+    return " & ".join(_group_tsquery(groups[index]) for index in sorted(asked))
 
 
 def lexical_widened_tsquery(
@@ -93,7 +99,10 @@ def lexical_widened_tsquery(
     one; words with digits only when no word is counted. None when that is every word. Each match
     is still ranked against every word."""
     words = list(dict.fromkeys(word for group in _word_groups(query, corrections) for word in group))
-    counted = sorted((count, word) for word in words if (count := _products(word, vocabulary)) is not None)
+    # Only words of letters find a widened match's rows (short numbers are counted for `lexical_index_tsquery`).
+    counted = sorted(
+        (count, word) for word in words if word.isalpha() and (count := _products(word, vocabulary)) is not None
+    )
     if not counted:
         return None
     kept, total = [], 0
@@ -124,7 +133,10 @@ def _group_products(group: tuple[str, ...], vocabulary: Vocabulary) -> int | Non
 
 
 def _products(word: str, vocabulary: Vocabulary) -> int | None:
-    """How many products `_term(word)` matches, by the vocabulary (None: words with digits)."""
+    """How many products `_term(word)` matches, by the vocabulary (None: words with digits, but
+    for numbers of one or two digits)."""
+    if word.isdigit() and len(word) < PREFIX_MIN_LENGTH:
+        return vocabulary.numbers.get(word, 0)
     if not word.isalpha():
         return None
     if len(word) >= PREFIX_MIN_LENGTH:

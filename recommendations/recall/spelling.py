@@ -43,6 +43,11 @@ class Vocabulary:
 
     words: tuple[str, ...] = ()
     counts: dict[str, int] = field(default_factory=dict)
+    # Numbers of one or two digits and their products: never a correction, but how selective a
+    # query's `4` is (search's lexical route).
+    numbers: dict[str, int] = field(default_factory=dict)
+    # The catalog's products (the planner's estimate; at least the commonest word's count).
+    products: int = 0
     # Running totals of the counts in `words` order: a prefix's products in two bisections.
     cumulative: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
@@ -80,8 +85,14 @@ def vocabulary_load() -> Vocabulary:
     refreshed off the request path; counting it here took 4.5 s at 1M products)."""
     with read_connection().cursor() as cursor:
         cursor.execute(search_vocabulary_sql())
-        counts = {word: int(ndoc) for word, ndoc in cursor.fetchall() if word.isalpha()}
-    return Vocabulary(words=tuple(sorted(counts)), counts=counts)
+        rows = cursor.fetchall()
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = 'catalog_product'::regclass")
+        (estimate,) = cursor.fetchone()
+    counts = {word: int(ndoc) for word, ndoc in rows if word.isalpha()}
+    numbers = {word: int(ndoc) for word, ndoc in rows if word.isdigit()}
+    # reltuples is -1 until the table is first analysed.
+    products = max(int(estimate), max(counts.values(), default=0), max(numbers.values(), default=0))
+    return Vocabulary(words=tuple(sorted(counts)), counts=counts, numbers=numbers, products=products)
 
 
 _vocabulary: CachedSnapshot[Vocabulary] = CachedSnapshot(vocabulary_load, max_age=lambda: VOCABULARY_MAX_AGE)

@@ -71,6 +71,22 @@ def test_the_vocabulary_is_the_catalogs_title_brand_and_sku_words_with_product_c
     assert vocabulary.words == tuple(sorted(vocabulary.counts))
 
 
+@pytest.mark.django_db
+def test_short_numbers_are_counted_apart_from_the_words_and_never_a_correction():
+    ProductFactory(external_id="85123A", title="Set of 4 Cups")
+    ProductFactory(external_id="85123B", title="Set of 12 Cups 250ml")
+    ProductFactory(external_id="85123C", title="Set of 4 Jars")
+    search_vocabulary_refresh()
+
+    vocabulary = vocabulary_load()
+
+    # 85123a, 250ml and 250 (a SKU, a size) are not counted
+    assert vocabulary.numbers == {"4": 2, "12": 1}
+    assert vocabulary.counts == {"set": 3, "of": 3, "cups": 2, "jars": 1}
+    assert vocabulary.products >= 3
+    assert query_correct("set of 5 cupz", vocabulary=vocabulary).changes == (("cupz", "cups"),)
+
+
 def test_a_vocabulary_that_cannot_be_loaded_leaves_the_query_as_typed_and_counts_a_fallback(db, monkeypatch):
     from django.db import OperationalError
 
