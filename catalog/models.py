@@ -200,8 +200,13 @@ class ProductEmbedding(models.Model):
 class ItemNeighbor(models.Model):
     """Item-to-item similarity from the interaction matrix (item-CF), top-N per item."""
 
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="neighbors")
-    neighbor = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    # Foreign keys without database constraints, as on every neighbour table: the rows are rewritten
+    # in bulk from the products' own pks, and PostgreSQL checks a constraint row by row (three
+    # quarters of a write's time, docs/scale.md). Deleting a product still deletes its rows
+    # (Django's CASCADE); a row whose product is gone is never served (the rules stage reads every
+    # candidate from the catalog).
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="neighbors", db_constraint=False)
+    neighbor = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     score = models.FloatField()
     rank = models.PositiveSmallIntegerField()
 

@@ -99,9 +99,12 @@ class CollaborativeModel(models.Model):
 class CollaborativeNeighbor(models.Model):
     """One neighbour of one product in one collaborative model version (written once by COPY)."""
 
-    model = models.ForeignKey(CollaborativeModel, on_delete=models.CASCADE, related_name="neighbors")
-    product = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+")
-    neighbor = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+")
+    # No database constraints on its foreign keys, as on every neighbour table (catalog.ItemNeighbor).
+    model = models.ForeignKey(
+        CollaborativeModel, on_delete=models.CASCADE, related_name="neighbors", db_constraint=False
+    )
+    product = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    neighbor = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+", db_constraint=False)
     score = models.FloatField()
     rank = models.PositiveIntegerField()
 
@@ -117,8 +120,9 @@ class CoPurchaseNeighbor(models.Model):
     purchases of one UTC day), with its association score; the table is replaced whole by each
     rebuild (`recommendations.recall.copurchase`)."""
 
-    product = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+")
-    neighbor = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+")
+    # No database constraints on its foreign keys, as on every neighbour table (catalog.ItemNeighbor).
+    product = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    neighbor = models.ForeignKey("catalog.Product", on_delete=models.CASCADE, related_name="+", db_constraint=False)
     score = models.FloatField()
     rank = models.PositiveIntegerField()
 

@@ -114,3 +114,50 @@ def test_blocks_hold_the_similarity_rows_of_their_items_normalised():
             np.bincount(block.rows, weights=block.scores, minlength=12)[np.unique(block.rows)], 1.0
         )
         np.testing.assert_allclose(block.scores, whole[block.rows, block.cols])
+
+
+def test_deleting_a_product_deletes_its_rows_in_every_neighbour_table():
+    # given rows of `gone` as a product and as a neighbour in the three tables (their foreign keys
+    # have no database constraint: the cascade is Django's)
+    from recommendations.models import CollaborativeModel, CollaborativeNeighbor
+
+    gone, kept, other = ProductFactory.create_batch(3)
+    model = CollaborativeModel.objects.create(version=1, algorithm="ease")
+    for product, neighbor in [(gone, kept), (kept, gone), (kept, other)]:
+        ItemNeighbor.objects.create(product=product, neighbor=neighbor, score=0.5, rank=1)
+        CoPurchaseNeighbor.objects.create(product=product, neighbor=neighbor, score=0.5, rank=1)
+        CollaborativeNeighbor.objects.create(model=model, product=product, neighbor=neighbor, score=0.5, rank=1)
+
+    # when
+    gone.delete()
+
+    # then only the row between the two others is left in each
+    for table in (ItemNeighbor, CoPurchaseNeighbor, CollaborativeNeighbor):
+        assert list(table.objects.values_list("product_id", "neighbor_id")) == [(kept.pk, other.pk)]
+
+
+def test_a_neighbour_whose_product_is_gone_is_never_served():
+    # given a row written for a product deleted since (a rebuild that loaded it before the delete)
+    from recommendations.contracts import RecRequest
+    from recommendations.pipeline import recommend
+
+    seed, alive = ProductFactory.create_batch(2)
+    missing_pk = alive.pk + 1000
+    ItemNeighbor.objects.create(product=seed, neighbor=alive, score=0.5, rank=2)
+    ItemNeighbor.objects.create(product=seed, neighbor_id=missing_pk, score=0.9, rank=1)
+    customer = CustomerFactory()
+    EventFactory(customer=customer, product=seed)
+
+    # when
+    served = recommend(request=RecRequest(customer_id=customer.external_id, k=5))
+
+    # then the route proposes it, and the feed leaves it out
+    assert missing_pk in {c.product_pk for c in itemcf.itemcf_candidates(history=_history(customer), n=5)}
+    assert missing_pk not in {item.product_pk for item in served.items}
+    assert alive.pk in {item.product_pk for item in served.items}
+
+
+def _history(customer):
+    from recommendations.history import customer_history
+
+    return customer_history(customer_id=customer.external_id)
