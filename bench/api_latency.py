@@ -16,7 +16,11 @@ from the slow-query log (bench/results/api_latency-<size>-slow-queries.log). Usa
     .venv/bin/python bench/api_latency.py [--sizes 10000 100000] [--seconds 20] [--concurrency 4] [--search-torch]
 
 `--search-torch` also runs search on a second server that encodes queries with torch instead of
-ONNX Runtime, in the same run, for the ratio.
+ONNX Runtime, in the same run, for the ratio. The plan's customers get their home feeds computed
+ahead before the run (`feeds_ahead`, as `manage.py precompute_feeds` does for the most recently
+active); each home-feed row says which share of its requests found them (`ahead_hits`), and a last
+row serves the home feed from a server that computes every request's candidates on the request
+(`RECALL_AHEAD_SECONDS=0`), side by side.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import http.client
 import json
 import os
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -55,7 +60,7 @@ CHECKED_ANSWERS = 100
 FLOOR_SAMPLES = 300
 # What each row measures (all through gunicorn, k=10).
 ENDPOINTS = {
-    "recommendations": "home feed of a customer with 2+ events",
+    "recommendations": "home feed of a customer with 2+ events (runtime `on request`: candidates never kept ahead)",
     "similar": "similar items of an embedded product",
     "search": "served search (hybrid, the built-in strategy): titles' first 3 words and 5 phrases, no typos,"
     " no shopper",
@@ -406,9 +411,25 @@ def floors(plan: dict[str, list[str]], samples: int = FLOOR_SAMPLES) -> dict[str
         pk = product_pks[similar_product(path)]
         semantic.semantic_neighbors(product_pk=pk, n=10, knn_filter=semantic.KnnFilter())
 
+    def home_feed_ahead(path: str) -> None:
+        # What a request whose candidates were computed ahead cannot do without: the history, the
+        # cache read of the personal routes' candidates, popularity and fusion.
+        request = RecRequest(customer_id=arg(path, "customer"), k=10)
+        history, _ = request_history(request)
+        recall_stage(
+            request=request, strategy=strategy, history=history, excluded_pks=history.purchased_pks, ahead=True
+        )
+
     measured = {}
-    for endpoint, call in (("recommendations", home_feed), ("search", search), ("similar", similar)):
-        paths = [p for p in plan[endpoint] if endpoint != "similar" or similar_product(p) in product_pks][:samples]
+    calls = (
+        ("recommendations", home_feed),
+        ("recommendations ahead", home_feed_ahead),
+        ("search", search),
+        ("similar", similar),
+    )
+    for endpoint, call in calls:
+        asked = plan["recommendations" if endpoint == "recommendations ahead" else endpoint]
+        paths = [p for p in asked if endpoint != "similar" or similar_product(p) in product_pks][:samples]
         for path in paths[:20]:
             call(path)  # warm-up: the encoder, the caches
         latencies = []
@@ -422,6 +443,55 @@ def floors(plan: dict[str, list[str]], samples: int = FLOOR_SAMPLES) -> dict[str
             f"floor of {endpoint}: p50 {measured[endpoint]['p50_ms']:.1f} ms, p99 {measured[endpoint]['p99_ms']:.1f} ms"
         )
     return measured
+
+
+def feeds_ahead(plan: dict[str, list[str]]) -> dict:
+    """The home feeds of every customer the plan asks for, computed ahead of the run (what
+    `manage.py precompute_feeds` does for the most recently active customers), timed; the cache's
+    memory before and after."""
+    from urllib.parse import parse_qs, urlsplit
+
+    import redis
+    from django.conf import settings
+
+    from recommendations.feeds.service import feeds_precompute
+
+    customers = sorted(
+        {
+            parse_qs(urlsplit(path).query)["customer"][0]
+            for endpoint in ("recommendations", "filtered feed", "next page")
+            for path in plan[endpoint]
+        }
+    )
+    cache = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    before = cache.info("memory")["used_memory"]
+    report = feeds_precompute(customer_ids=customers)
+    grown = cache.info("memory")["used_memory"] - before
+    measured = {
+        "customers": report.customers,
+        "entries": report.entries,
+        "seconds": round(report.seconds, 1),
+        "ms_per_customer": round(report.seconds / max(report.customers, 1) * 1000, 1),
+        "cache_bytes_per_entry": round(grown / max(report.entries, 1)),
+    }
+    print(f"feeds computed ahead: {measured}", flush=True)
+    return measured
+
+
+def ahead_outcomes(port: int) -> dict[str, float]:
+    """The server's count of home-feed requests by where their candidates came from (/metrics)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode()
+    conn.close()
+    found = re.findall(r'^recsite_recall_ahead_total\{outcome="(\w+)"\} ([0-9.e+]+)$', text, flags=re.M)
+    return {outcome: float(value) for outcome, value in found}
+
+
+def ahead_share(*, before: dict[str, float], after: dict[str, float]) -> dict:
+    """The share of a row's home-feed requests whose candidates were computed ahead (none asked: {})."""
+    hits, misses = (after.get(o, 0.0) - before.get(o, 0.0) for o in ("hit", "miss"))
+    return {"ahead_hits": round(hits / (hits + misses), 3)} if hits + misses else {}
 
 
 def filter_share() -> float:
@@ -611,7 +681,7 @@ def run_size(
     plan = request_plan(5000)
     search_paths = plan["search"]
     plan.update(storefront_plan(5000))
-    extra = {"prepared": prepared, "server": server_memory(), "floors": floors(plan)}
+    extra = {"prepared": prepared, "server": server_memory(), "ahead": feeds_ahead(plan), "floors": floors(plan)}
     print(f"server: {extra['server']}", flush=True)
     if index_recall:
         extra["index"] = index_report(index_queries(), vector=vector_index)
@@ -620,6 +690,8 @@ def run_size(
     servers = [(pick_runtime(pick_device()), plan, slow_query_env(slow_log))]
     if search_torch:
         servers.append(("torch", {"search": search_paths}, {"EMBEDDING_RUNTIME": "torch"}))
+    # Side by side: the home feed computing its candidates on every request, as before they were kept.
+    servers.append(("on request", {"recommendations": plan["recommendations"]}, {"RECALL_AHEAD_SECONDS": "0"}))
     rows = []
     for runtime, endpoints, env in servers:
         port = free_port()
@@ -631,10 +703,14 @@ def run_size(
                 drive(port, api_key, paths[:200], 5.0, concurrency)  # warm-up: model load, caches
                 check = answers_check(port, api_key, endpoint, paths)
                 for level in sorted({1, concurrency}):
+                    outcomes = ahead_outcomes(port)
                     result = drive(port, api_key, paths, seconds, level)
                     row = {"products": size, "endpoint": endpoint, "runtime": runtime, "concurrency": level}
                     floor = extra["floors"].get(endpoint) if level == 1 and runtime == servers[0][0] else None
                     row |= {"floor_p50_ms": floor["p50_ms"]} if floor else {}
+                    if floor and endpoint == "recommendations":
+                        row["floor_ahead_p50_ms"] = extra["floors"]["recommendations ahead"]["p50_ms"]
+                    row |= ahead_share(before=outcomes, after=ahead_outcomes(port))
                     rows.append({**row, **result, **({"check": check} if check else {})})
                     print_table(rows[-1:])
         finally:

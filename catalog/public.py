@@ -10,7 +10,7 @@ from catalog.importing.products import category_path_normalize
 from catalog.importing.readers import BadLine, read_rows
 from catalog.models import Customer, Event, EventType, ItemNeighbor, ItemPopularity, Product, ProductEmbedding
 from catalog.sessions import SESSION_MAX_LENGTH, SessionClaimed, session_link
-from catalog.signals import clicks_stored
+from catalog.signals import clicks_stored, events_stored
 from catalog.text import product_text, text_hash
 from catalog.vocabulary import search_vocabulary_refresh, search_vocabulary_sql
 
@@ -34,6 +34,7 @@ __all__ = [
     "ProductEmbedding",
     "category_path_normalize",
     "clicks_stored",
+    "events_stored",
     "customer_erase",
     "customer_get",
     "number",

@@ -29,6 +29,11 @@ class RecommendationsConfig(AppConfig):
         request_started.connect(reason_servings_collect, dispatch_uid="reasons.servings_collect")
         request_finished.connect(reason_servings_flush, dispatch_uid="reasons.servings_flush")
 
+        from catalog.public import events_stored
+        from recommendations.feeds.tasks import events_stored_receiver
+
+        events_stored.connect(events_stored_receiver, dispatch_uid="recommendations.feeds_ahead")
+
         from recommendations.embeddings.model import embedding_model_check
         from recsite.health import readiness_check_register
 

@@ -78,12 +78,10 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
     out-of-stock items and, when `category` is given, items outside that category's subtree.
     """
     strategy = strategy or Strategy()
-    history, history_source = request_history(request)
-    excluded_pks = (frozenset() if request.include_purchased else history.purchased_pks) | frozenset(request.seen)
-    candidates_strategy = session_strategy(strategy) if history_source == HISTORY_SESSION else strategy
-    fused = recall_stage(request=request, strategy=candidates_strategy, history=history, excluded_pks=excluded_pks)
+    found = home_candidates(request=request, strategy=strategy)
+    history, excluded_pks = found.history, found.excluded_pks
     with stage_timer("rank"):
-        ranked = rank_stage(customer_id=request.customer_id, fused=fused, strategy=candidates_strategy)
+        ranked = rank_stage(customer_id=request.customer_id, fused=found.fused, strategy=found.strategy)
     items = rules_stage(
         ranked=ranked.items,
         k=max(request.k, strategy.llm_rerank_top_n or 0),
@@ -111,7 +109,41 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
         strategy=strategy.name,
         items=items[: request.k],
         ranker=ranked.ranker,
-        history=history_source,
+        history=found.history_source,
+    )
+
+
+@dataclass(frozen=True)
+class HomeCandidates:
+    history: History
+    history_source: str
+    excluded_pks: frozenset[int]
+    # The strategy the candidates were found and are ranked with (a session's: `session_strategy`).
+    strategy: Strategy
+    fused: list[FusedItem]
+
+
+def home_candidates(*, request: RecRequest, strategy: Strategy, refresh: bool = False) -> HomeCandidates:
+    """The home feed's history and fused candidates for `request`; its personal routes' candidates
+    computed ahead when they were (`recall.ahead`), else now and kept for the next request
+    (`refresh`: computed now in any case, what `precompute_feeds` does)."""
+    history, history_source = request_history(request)
+    excluded_pks = (frozenset() if request.include_purchased else history.purchased_pks) | frozenset(request.seen)
+    candidates_strategy = session_strategy(strategy) if history_source == HISTORY_SESSION else strategy
+    fused = recall_stage(
+        request=request,
+        strategy=candidates_strategy,
+        history=history,
+        excluded_pks=excluded_pks,
+        ahead=True,
+        refresh=refresh,
+    )
+    return HomeCandidates(
+        history=history,
+        history_source=history_source,
+        excluded_pks=excluded_pks,
+        strategy=candidates_strategy,
+        fused=fused,
     )
 
 

@@ -15,6 +15,7 @@ from recommendations.conversation.tasks import parse_turn  # noqa: F401
 from recommendations.embeddings import adaptation
 from recommendations.embeddings import service as embeddings
 from recommendations.evaluation.gate import gate_run
+from recommendations.feeds.tasks import precompute_active_feeds, precompute_feeds  # noqa: F401
 from recommendations.ranking.training import ranker_train
 from recommendations.reasons.tasks import (  # noqa: F401
     generate_reasons,
@@ -51,6 +52,8 @@ def build_neighbors() -> int:
     the item-CF rows."""
     rows = itemcf_neighbors_rebuild(customer_share=neighbors_share())
     copurchase_rebuild()
+    # The item-CF candidates kept ahead are unused now: the active customers' are made again.
+    precompute_active_feeds()
     return rows
 
 
@@ -60,7 +63,10 @@ def build_collaborative(*, algorithm: str | None = None, activate: bool = True) 
     the `gpu` queue: ALS runs on cuda there); returns its id. Delivered twice, it stores two
     versions, the later one served."""
     share = neighbors_share(algorithm=algorithm)
-    return collaborative_rebuild(algorithm=algorithm, activate=activate, customer_share=share).pk
+    model = collaborative_rebuild(algorithm=algorithm, activate=activate, customer_share=share)
+    if activate:
+        precompute_active_feeds()
+    return model.pk
 
 
 @transient_task(acks_late=True)

@@ -77,6 +77,12 @@ RULES_ACTIONS = Counter(
     "Merchandising rule actions applied to served items, by rule kind (pin, boost, bury, exclude, …).",
     ["action"],
 )
+RECALL_AHEAD = Counter(
+    "recsite_recall_ahead",
+    "Home-feed requests by where their personal routes' candidates came from: hit (computed ahead, from "
+    "the cache), miss (computed on the request and kept for the next).",
+    ["outcome"],
+)
 REASON_CACHE_HITS = Counter("recsite_reason_cache_hits", "Recommendation reasons served from the cache.")
 REASON_CACHE_MISSES = Counter("recsite_reason_cache_misses", "Recommendation reasons not in the cache.")
 EXPERIMENT_EXPOSURES = Counter(
@@ -204,6 +210,11 @@ def rules_actions_count(*, kinds: Iterable[str]) -> None:
     if ENABLED:
         for kind in kinds:
             RULES_ACTIONS.labels(action=kind).inc()
+
+
+def recall_ahead_count(*, outcome: str) -> None:
+    if ENABLED:
+        RECALL_AHEAD.labels(outcome=outcome).inc()
 
 
 def reason_cache_count(*, hits: int, misses: int) -> None:

@@ -157,6 +157,15 @@ DATABASE_REPLICA_RETRY_S = float(os.environ.get("DATABASE_REPLICA_RETRY_S", "10"
 # the home feed's recall routes); each holds its own database connections, so a web process opens
 # up to GUNICORN_THREADS + this many. 0: every read on the request's thread.
 SERVING_FANOUT_THREADS = int(os.environ.get("SERVING_FANOUT_THREADS", "2"))
+# How long a home feed's candidates computed ahead (recommendations.recall.ahead) are kept in the
+# cache; a new event or a rebuild makes them unused sooner. 0: every request computes its own.
+RECALL_AHEAD_SECONDS = int(os.environ.get("RECALL_AHEAD_SECONDS", str(6 * 3600)))
+# The events API computes the candidates of at most this many customers a batch ahead of their
+# next request (a Celery task); bulk imports leave it to `manage.py precompute_feeds`.
+RECALL_AHEAD_EVENT_CUSTOMERS = int(os.environ.get("RECALL_AHEAD_EVENT_CUSTOMERS", "200"))
+# How many of the most recently active customers get theirs after each rebuild of the routes'
+# tables (the build tasks, `manage.py precompute_feeds`): about 10 ms each at 1M products.
+RECALL_AHEAD_ACTIVE_CUSTOMERS = int(os.environ.get("RECALL_AHEAD_ACTIVE_CUSTOMERS", "10000"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -63,6 +63,25 @@ def fresh_search_vocabulary():
 
 
 @pytest.fixture(autouse=True)
+def fresh_recall_inputs_version():
+    """Candidates computed ahead live in the shared cache, which outlives test databases (whose pks
+    start again at 1): each test gets a version no other test used, so none finds another's."""
+    import uuid
+
+    from django.core.cache import cache
+
+    from recommendations.recall import inputs
+
+    try:
+        cache.set(inputs.VERSION_KEY, uuid.uuid4().int >> 72, timeout=None)
+    except Exception:
+        pass  # the cache out of reach: nothing is kept ahead, the version reads as None
+    inputs._version.forget()
+    yield
+    inputs._version.forget()
+
+
+@pytest.fixture(autouse=True)
 def fresh_knn_dimension():
     """The kNN queries' cached column dimension: a test that re-types the column rolls it back."""
     from recommendations.embeddings.knn import knn_dimension_forget

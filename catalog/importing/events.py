@@ -35,7 +35,7 @@ from catalog.importing.report import ImportReport, RowError
 from catalog.models import Event, EventId, EventType, Product
 from catalog.partitions import event_partitions_ensure
 from catalog.sessions import SESSION_MAX_LENGTH, session_customers, sessions_link
-from catalog.signals import clicks_stored
+from catalog.signals import clicks_stored, events_stored
 from recsite.batching import batched
 
 # Rows per COPY + INSERT; bounds memory on files of any size and keeps each transaction short.
@@ -220,6 +220,8 @@ def events_ingest(
             )
         if clicked:
             clicks_stored.send(sender=Event, recommendation_ids=clicked)
+        if inserted:
+            events_stored.send(sender=Event, customer_ids=sorted({e.customer for _, e in known if e.customer}))
         created += inserted
         unchanged += len(known) - inserted - len(conflicting)
         event_ids = {line: e.event_id for line, e in known}

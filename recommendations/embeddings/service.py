@@ -36,6 +36,7 @@ from recommendations.embeddings.knn import (
     required_dimension,
 )
 from recommendations.embeddings.model import embedding_dimension, embedding_model_name, encode_texts, pick_device
+from recommendations.recall.inputs import recall_inputs_changed
 from recsite.memory import MB, peak_rss_mb
 
 HNSW_INDEX_NAME = "product_embedding_hnsw"
@@ -257,6 +258,9 @@ def embed_products(
     embedded, skipped = embed_chunks(model_name=model_name, plan=plan, limit=limit, progress=progress)
     if bulk:
         rebuild_vector_index()
+        # Most vectors changed (a new catalog, a new model): every kNN answer kept ahead is stale.
+        # A few products embedded reach the answers kept ahead at their customers' next events.
+        recall_inputs_changed()
 
     duration = time.perf_counter() - started
     return EmbedReport(

@@ -43,6 +43,7 @@ from recommendations.contracts import Candidate
 from recommendations.history import History
 from recommendations.interactions import interaction_matrix, interactions_load
 from recommendations.models import CollaborativeModel
+from recommendations.recall.inputs import recall_inputs_changed
 from recommendations.recall.itemcf import neighbor_sum_candidates
 from recommendations.recall.neighbor_rows import NeighborBlock, NeighborTable, blocks_matrix, neighbor_rows_write
 from recsite.memory import MB
@@ -336,5 +337,6 @@ def collaborative_activate(*, model_id: int):
         if not model.is_active:
             model.is_active = True
             model.save(update_fields=["is_active"])
+        recall_inputs_changed()
     reset()
     return model

@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from recommendations.contracts import Candidate
 from recommendations.history import History
 from recommendations.interactions import interaction_matrix, interactions_load, rank_in_runs
+from recommendations.recall.inputs import recall_inputs_changed
 from recommendations.recall.neighbor_rows import NeighborBlock, NeighborTable, blocks_matrix, neighbor_rows_write
 from recsite.db_router import read_connection
 
@@ -180,4 +181,5 @@ def itemcf_neighbors_rebuild(
     blocks = itemcf_blocks(matrix=interaction_matrix(interactions=interactions), n_neighbors=n_neighbors, shrink=shrink)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM catalog_itemneighbor")
+        recall_inputs_changed()
         return neighbor_rows_write(cursor=cursor, table=TABLE, blocks=blocks, product_pks=product_pks)

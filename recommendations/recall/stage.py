@@ -20,6 +20,7 @@ from recommendations.embeddings.model import encode_texts
 from recommendations.errors import EmbeddingModelUnavailable
 from recommendations.history import History
 from recommendations.recall import collaborative, itemcf, popularity, semantic
+from recommendations.recall.ahead import ahead_key, routes_ahead
 from recommendations.recall.fused import fuse
 from recsite.fanout import fan_out
 from recsite.metrics import candidates_observe, fallback_count, stage_timer
@@ -39,9 +40,19 @@ SESSION_POPULARITY_SHARE = 1.0
 
 
 def recall_stage(
-    *, request: RecRequest, strategy: Strategy, history: History, excluded_pks: Set[int]
+    *,
+    request: RecRequest,
+    strategy: Strategy,
+    history: History,
+    excluded_pks: Set[int],
+    ahead: bool = False,
+    refresh: bool = False,
 ) -> list[FusedItem]:
-    """The fused candidates of the strategy's routes for this request, best first."""
+    """The fused candidates of the strategy's routes for this request, best first.
+
+    With `ahead`, the personal routes' candidates come from the cache when they were computed
+    ahead of this request, and are kept there when they were not (`recall.ahead`; `refresh`:
+    computed and kept in any case)."""
     # A next page leaves the earlier pages' items out (`excluded_pks`): as many more candidates.
     n = max(strategy.candidates_per_route, request.k + len(request.seen))
     weights = strategy.routes
@@ -55,8 +66,9 @@ def recall_stage(
             for route, call in _personal_routes(history=history, n=n, knn_filter=knn_filter).items()
             if weights.get(route, 0.0) > 0
         }
+        key = ahead_key(routes=list(routes), n=n, knn_filter=knn_filter, history=history) if ahead else None
         # Independent queries, each a wait on the database: side by side (recsite.fanout).
-        candidates.update(fan_out(routes))
+        candidates.update(routes_ahead(key=key, compute=lambda: fan_out(routes), refresh=refresh))
     has_context = bool(request.context_product or (request.query and request.query.strip()))
     if any(candidates.values()) and has_context:
         with stage_timer("recall.context"):

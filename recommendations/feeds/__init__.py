@@ -1,0 +1,1 @@
+"""Home feeds computed ahead of their requests."""
