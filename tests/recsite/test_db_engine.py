@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import socket
 import time
 
@@ -90,3 +91,68 @@ def test_django_cursors_and_a_disabled_setting_prepare_nothing(settings):
 
     assert _prepared_statements("SELECT $1::int + 4") == 0
     assert _prepared_statements("SELECT 1::int + 4") == 0
+
+
+@pytest.fixture
+def kept_connection():
+    """A second connection to the test database, as a web thread keeps one between requests."""
+    kept = connections.create_connection("default")
+    kept.ensure_connection()
+    yield kept
+    kept.close()
+
+
+@pytest.fixture
+def health_queries(monkeypatch):
+    """How many health checks went to the server (Django's own `is_usable`: `SELECT 1`)."""
+    calls = []
+    real = PostgresWrapper.is_usable
+
+    def counted(self):
+        calls.append(self.alias)
+        return real(self)
+
+    monkeypatch.setattr(PostgresWrapper, "is_usable", counted)
+    return calls
+
+
+def wait_for_input(kept, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not select.select([kept.connection.fileno()], [], [], 0.05)[0] and time.monotonic() < deadline:
+        pass
+
+
+def test_a_quiet_kept_connection_is_usable_without_a_round_trip(kept_connection, health_queries):
+    assert kept_connection.is_usable() is True
+    assert health_queries == []
+
+
+def test_a_terminated_backend_is_found_unusable_and_replaced(kept_connection, health_queries):
+    # given: the server ends the kept connection's backend (as a restart does)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [kept_connection.connection.info.backend_pid])
+    wait_for_input(kept_connection)
+
+    # then: the health check finds it, and Django's check before a request's first query replaces it
+    assert kept_connection.is_usable() is False
+    kept_connection.health_check_done = False
+    with kept_connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
+
+
+def test_a_notice_from_a_live_server_is_checked_with_a_query(kept_connection, health_queries):
+    # given: the kept connection listens, and a notification arrives while it is idle
+    with kept_connection.cursor() as cursor:
+        cursor.execute("LISTEN recsite_health")
+    sender = connections.create_connection("default")
+    try:
+        with sender.cursor() as cursor:
+            cursor.execute("NOTIFY recsite_health")
+    finally:
+        sender.close()
+    wait_for_input(kept_connection)
+
+    # then: one query decides, and the connection stays
+    assert kept_connection.is_usable() is True
+    assert health_queries == ["default"]
