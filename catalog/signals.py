@@ -6,6 +6,7 @@ from django.dispatch import Signal
 # (one entry per click). experiments counts them per variant.
 clicks_stored = Signal()
 
-# Sent after a chunk of events is stored, with `customer_ids`: the external ids of the customers
-# whose events it held (sorted, each once). recommendations computes their feeds ahead.
+# Sent after a call of the events service stored new events, with `customer_ids`: the external ids
+# of the customers whose events it stored (sorted, each once), or None when there were more than
+# the service names (a bulk import). recommendations computes their feeds ahead.
 events_stored = Signal()

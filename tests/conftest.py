@@ -1,10 +1,19 @@
 import os
 
 import pytest
+from django.conf import settings
 from django.db import connections
 from rest_framework.test import APIClient
 
 from tests.factories import make_api_key
+
+# The tests' cache is a Redis database of its own: tests write it (keys kept across test
+# databases, the recall inputs' version), and a development server on the default one must not
+# see them. Set before any test touches the cache; the worker and gunicorn processes tests start
+# inherit it through the environment.
+TEST_CACHE_URL = f"redis://127.0.0.1:6379/{os.environ.get('RECSITE_TEST_CACHE_DB', '13')}"
+os.environ["CACHE_URL"] = TEST_CACHE_URL
+settings.CACHES["default"]["LOCATION"] = TEST_CACHE_URL
 
 
 @pytest.fixture

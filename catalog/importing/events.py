@@ -38,6 +38,9 @@ from catalog.sessions import SESSION_MAX_LENGTH, session_customers, sessions_lin
 from catalog.signals import clicks_stored, events_stored
 from recsite.batching import batched
 
+# `events_stored` names the customers of a call storing events for at most this many (an API
+# batch); beyond it, a bulk import, it names none.
+STORED_CUSTOMERS_MAX = 1000
 # Rows per COPY + INSERT; bounds memory on files of any size and keeps each transaction short.
 CHUNK_SIZE = 20_000
 EVENT_TYPES = frozenset(EventType.values)
@@ -173,6 +176,8 @@ def events_ingest(
     numbered = fields.numbered(rows)
     scale = None if rating_scale == AUTO else SCALES[rating_scale]
     rated = False
+    # Whose events were stored, for `events_stored`; None once there are too many to name (a bulk import).
+    stored_customers: set[str] | None = set()
     for chunk in batched(numbered, chunk_size):
         received += len(chunk)
         if scale is None:
@@ -220,8 +225,10 @@ def events_ingest(
             )
         if clicked:
             clicks_stored.send(sender=Event, recommendation_ids=clicked)
-        if inserted:
-            events_stored.send(sender=Event, customer_ids=sorted({e.customer for _, e in known if e.customer}))
+        if inserted and stored_customers is not None:
+            stored_customers.update(e.customer for _, e in known if e.customer)
+            if len(stored_customers) > STORED_CUSTOMERS_MAX:
+                stored_customers = None
         created += inserted
         unchanged += len(known) - inserted - len(conflicting)
         event_ids = {line: e.event_id for line, e in known}
@@ -234,6 +241,8 @@ def events_ingest(
             )
             for line, differing in conflicting
         ]
+    if created:
+        events_stored.send(sender=Event, customer_ids=None if stored_customers is None else sorted(stored_customers))
     errors.sort(key=lambda e: e.line)
     conflicts.sort(key=lambda e: e.line)
     return ImportReport(

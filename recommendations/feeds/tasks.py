@@ -30,10 +30,10 @@ def precompute_active_feeds() -> int:
     return feeds_precompute(customer_ids=recently_active(limit=settings.RECALL_AHEAD_ACTIVE_CUSTOMERS)).entries
 
 
-def events_arrived(*, customer_ids: Sequence[str]) -> bool:
+def events_arrived(*, customer_ids: Sequence[str] | None) -> bool:
     """After new events of `customer_ids` are stored: a task computes their candidates once the
-    events are committed, when they are few enough (an API batch; a bulk import leaves it to
-    `manage.py precompute_feeds`). Returns whether a task was asked for."""
+    events are committed, when they are few enough (an API batch; a bulk import, None or many,
+    leaves it to `manage.py precompute_feeds`). Returns whether a task was asked for."""
     if settings.RECALL_AHEAD_SECONDS <= 0 or not customer_ids:
         return False
     if len(customer_ids) > settings.RECALL_AHEAD_EVENT_CUSTOMERS:
@@ -50,6 +50,6 @@ def events_arrived(*, customer_ids: Sequence[str]) -> bool:
     return True
 
 
-def events_stored_receiver(sender: Any, *, customer_ids: Sequence[str], **kwargs: Any) -> None:
+def events_stored_receiver(sender: Any, *, customer_ids: Sequence[str] | None, **kwargs: Any) -> None:
     """`catalog.signals.events_stored` receiver."""
     events_arrived(customer_ids=customer_ids)

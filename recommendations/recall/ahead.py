@@ -9,7 +9,8 @@ entry computed before it is never asked for again; a rebuild of a table changes 
 Popularity, the context route, fusion and every later stage still run on the request, so what they
 read (popularity rebuilt every few minutes, stock, rules, hidden items) is always current.
 
-An entry holds each route's candidates as arrays (`encode`): about 14 KB for three routes of 200.
+An entry holds each route's candidates as arrays (`fused.RouteArrays`, as fusion reads them):
+about 8 KB at 1M products (docs/scale.md).
 Entries expire after `RECALL_AHEAD_SECONDS` (settings; 0 turns all of this off).
 """
 
@@ -17,14 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
-import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 
-from recommendations.contracts import Candidate
 from recommendations.history import History
+from recommendations.recall.fused import RouteArrays
 from recommendations.recall.inputs import recall_inputs_version
 from recommendations.recall.semantic import KnnFilter
 from recsite.metrics import recall_ahead_count, stage_timer
@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 KEY_PREFIX = "recall:ahead:"
 HIT, MISS = "hit", "miss"
 
-RouteCandidates = dict[str, list[Candidate]]
+RouteCandidates = dict[str, RouteArrays]
 
 
 def routes_ahead(*, key: str | None, compute: Callable[[], RouteCandidates], refresh: bool = False) -> RouteCandidates:
@@ -66,40 +66,16 @@ def ahead_key(*, routes: Sequence[str], n: int, knn_filter: KnnFilter, history: 
     return KEY_PREFIX + hashlib.blake2b(repr(parts).encode(), digest_size=20).hexdigest()
 
 
-def encode(candidates: Mapping[str, Sequence[Candidate]]) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Each route's candidates as pk, score and seed arrays (exact: scores stay float64; seed 0:
-    none)."""
-    return {
-        route: (
-            np.fromiter((c.product_pk for c in found), dtype=np.int64, count=len(found)),
-            np.fromiter((c.score for c in found), dtype=np.float64, count=len(found)),
-            np.fromiter((c.seed_pk or 0 for c in found), dtype=np.int64, count=len(found)),
-        )
-        for route, found in candidates.items()
-    }
-
-
-def decode(entry: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> RouteCandidates:
-    return {
-        route: [
-            Candidate(product_pk=pk, route=route, score=score, seed_pk=seed or None)
-            for pk, score, seed in zip(pks.tolist(), scores.tolist(), seeds.tolist(), strict=True)
-        ]
-        for route, (pks, scores, seeds) in entry.items()
-    }
-
-
 def _get(key: str) -> RouteCandidates | None:
     try:
-        entry = cache.get(key)
+        return cache.get(key)
     except Exception:
         logger.warning("candidates computed ahead are out of reach (cache down?)", exc_info=True)
         return None
-    return None if entry is None else decode(entry)
 
 
 def _put(key: str, candidates: RouteCandidates) -> None:
     try:
-        cache.set(key, encode(candidates), timeout=settings.RECALL_AHEAD_SECONDS)
+        cache.set(key, candidates, timeout=settings.RECALL_AHEAD_SECONDS)
     except Exception:
         logger.warning("could not keep candidates for the next request (cache down?)", exc_info=True)

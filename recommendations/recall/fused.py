@@ -11,6 +11,9 @@ reciprocal-rank fusion and min-max normalisation at the same weights (`manage.py
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
 
 from recommendations.contracts import Candidate, FusedItem
 
@@ -34,29 +37,64 @@ def rrf_fuse(*, candidates: Mapping[str, Sequence[Candidate]], k: int = RRF_K) -
     return [FusedItem(product_pk=pk, score=score, routes=routes[pk]) for pk, score in ranked]
 
 
+class RouteArrays(NamedTuple):
+    """One route's candidates as arrays, in the route's order: product pks, scores, seed pks (0:
+    none). What the cache keeps (`recall.ahead`) and what fusion sums."""
+
+    pks: np.ndarray
+    scores: np.ndarray
+    seeds: np.ndarray
+
+
+def route_arrays(candidates: Sequence[Candidate]) -> RouteArrays:
+    count = len(candidates)
+    return RouteArrays(
+        pks=np.fromiter((c.product_pk for c in candidates), dtype=np.int64, count=count),
+        scores=np.fromiter((c.score for c in candidates), dtype=np.float64, count=count),
+        seeds=np.fromiter((c.seed_pk or 0 for c in candidates), dtype=np.int64, count=count),
+    )
+
+
 def fuse(*, candidates: Mapping[str, Sequence[Candidate]], weights: Mapping[str, float]) -> list[FusedItem]:
     """Merge per-route candidate lists into one list, best first.
 
     Routes without a positive weight are ignored; negative route scores count as 0; ties break by
     product pk.
     """
-    scores: dict[int, float] = {}
-    routes: dict[int, dict[str, float]] = {}
-    seeds: dict[int, dict[str, int]] = {}
-    for route, route_candidates in candidates.items():
-        weight = weights.get(route, 0.0)
-        if weight <= 0 or not route_candidates:
-            continue
-        best = max(c.score for c in route_candidates)
-        for candidate in route_candidates:
-            normalised = max(candidate.score, 0.0) / best if best > 0 else 0.0
-            pk = candidate.product_pk
-            scores[pk] = scores.get(pk, 0.0) + weight * normalised
-            routes.setdefault(pk, {})[route] = normalised
-            if candidate.seed_pk is not None:
-                seeds.setdefault(pk, {})[route] = candidate.seed_pk
-    ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-    return [FusedItem(product_pk=pk, score=score, routes=routes[pk], seeds=seeds.get(pk, {})) for pk, score in ranked]
+    return fuse_arrays(routes={route: route_arrays(found) for route, found in candidates.items()}, weights=weights)
+
+
+def fuse_arrays(*, routes: Mapping[str, RouteArrays], weights: Mapping[str, float]) -> list[FusedItem]:
+    """`fuse` of routes given as arrays. The sums run route by route in the routes' order, as the
+    same float additions one at a time would, so the scores (and ties) are exact."""
+    used = [(route, found) for route, found in routes.items() if weights.get(route, 0.0) > 0 and len(found.pks)]
+    if not used:
+        return []
+    pks, position = np.unique(np.concatenate([found.pks for _, found in used]), return_inverse=True)
+    totals = np.zeros(len(pks))
+    parts = []
+    start = 0
+    for route, found in used:
+        best = found.scores.max()
+        normalised = np.maximum(found.scores, 0.0) / best if best > 0 else np.zeros(len(found.scores))
+        at = position[start : start + len(found.pks)]
+        start += len(found.pks)
+        np.add.at(totals, at, weights[route] * normalised)
+        parts.append((route, at, normalised, found.seeds))
+    order = np.lexsort((pks, -totals))
+    rank = np.empty(len(pks), dtype=np.int64)
+    rank[order] = np.arange(len(pks))
+    item_routes: list[dict[str, float]] = [{} for _ in range(len(pks))]
+    item_seeds: list[dict[str, int]] = [{} for _ in range(len(pks))]
+    for route, at, normalised, seeds in parts:
+        for i, score, seed in zip(rank[at].tolist(), normalised.tolist(), seeds.tolist(), strict=True):
+            item_routes[i][route] = score
+            if seed:
+                item_seeds[i][route] = seed
+    return [
+        FusedItem(product_pk=pk, score=score, routes=item_routes[i], seeds=item_seeds[i])
+        for i, (pk, score) in enumerate(zip(pks[order].tolist(), totals[order].tolist(), strict=True))
+    ]
 
 
 def fused_merge(*, lists: Sequence[tuple[Sequence[FusedItem], float]]) -> list[FusedItem]:

@@ -21,7 +21,7 @@ from recommendations.errors import EmbeddingModelUnavailable
 from recommendations.history import History
 from recommendations.recall import collaborative, itemcf, popularity, semantic
 from recommendations.recall.ahead import ahead_key, routes_ahead
-from recommendations.recall.fused import fuse
+from recommendations.recall.fused import RouteArrays, fuse_arrays, route_arrays
 from recsite.fanout import fan_out
 from recsite.metrics import candidates_observe, fallback_count, stage_timer
 
@@ -59,7 +59,7 @@ def recall_stage(
     knn_filter = semantic.KnnFilter(
         excluded_pks=tuple(sorted(excluded_pks)), excluded_external_ids=request.exclude, category_path=request.category
     )
-    candidates: dict[str, list[Candidate]] = {}
+    candidates: dict[str, RouteArrays] = {}
     if not history.is_empty:
         routes = {
             route: call
@@ -68,31 +68,41 @@ def recall_stage(
         }
         key = ahead_key(routes=list(routes), n=n, knn_filter=knn_filter, history=history) if ahead else None
         # Independent queries, each a wait on the database: side by side (recsite.fanout).
-        candidates.update(routes_ahead(key=key, compute=lambda: fan_out(routes), refresh=refresh))
+        computed = routes_ahead(
+            key=key,
+            compute=lambda: {route: route_arrays(found) for route, found in fan_out(routes).items()},
+            refresh=refresh,
+        )
+        candidates.update(computed)
     has_context = bool(request.context_product or (request.query and request.query.strip()))
-    if any(candidates.values()) and has_context:
+    if _any_candidate(candidates) and has_context:
         with stage_timer("recall.context"):
             context_candidates = _context_candidates(request=request, n=n, knn_filter=knn_filter)
         if context_candidates:
-            candidates[CONTEXT_ROUTE] = [
-                Candidate(product_pk=c.product_pk, route=CONTEXT_ROUTE, score=c.score) for c in context_candidates
-            ]
+            candidates[CONTEXT_ROUTE] = route_arrays(
+                [Candidate(product_pk=c.product_pk, route=CONTEXT_ROUTE, score=c.score) for c in context_candidates]
+            )
             weights = {**weights, CONTEXT_ROUTE: CONTEXT_LEAD * sum(weights.values())}
-    if not any(candidates.values()):
+    if not _any_candidate(candidates):
         context: list[Candidate] = []
         if request.context_product or request.query:
             with stage_timer("recall.semantic"):
                 context = _context_candidates(request=request, n=n, knn_filter=knn_filter)
-        candidates = {semantic.ROUTE: context} if context else {}
+        candidates = {semantic.ROUTE: route_arrays(context)} if context else {}
         weights = COLD_START_CONTEXT_WEIGHTS if context else COLD_START_WEIGHTS
         fallback_count(stage="recall", reason="cold_start")
     if weights.get(popularity.ROUTE, 0.0) > 0:
         with stage_timer("recall.popularity"):
-            candidates[popularity.ROUTE] = popularity.popularity_candidates(n=n, category_path=request.category)
-    for route, route_candidates in candidates.items():
-        candidates_observe(route=route, count=len(route_candidates))
+            popular = popularity.popularity_candidates(n=n, category_path=request.category)
+            candidates[popularity.ROUTE] = route_arrays(popular)
+    for route, found in candidates.items():
+        candidates_observe(route=route, count=len(found.pks))
     with stage_timer("fuse"):
-        return fuse(candidates=candidates, weights=weights)
+        return fuse_arrays(routes=candidates, weights=weights)
+
+
+def _any_candidate(candidates: Mapping[str, RouteArrays]) -> bool:
+    return any(len(found.pks) for found in candidates.values())
 
 
 def _personal_routes(

@@ -211,3 +211,43 @@ def test_an_id_resent_with_other_content_is_a_conflict_not_a_duplicate(catalog):
     ]
     assert dict(Event.objects.values_list("event_id", "type")) == {"e1": "click", "e2": "click"}
     assert Event.objects.get(event_id="e1").product.external_id == "P1"
+
+
+@pytest.fixture
+def stored_signals():
+    """Every `events_stored` a test's imports send (its customer ids)."""
+    from catalog.signals import events_stored
+
+    sent: list[list[str] | None] = []
+
+    def receiver(sender, *, customer_ids, **kwargs):
+        sent.append(customer_ids)
+
+    events_stored.connect(receiver, dispatch_uid="tests.events_stored")
+    yield sent
+    events_stored.disconnect(dispatch_uid="tests.events_stored")
+
+
+def _view(customer: str, product: str, minute: int) -> dict:
+    return {"customer": customer, "product": product, "type": "view", "timestamp": f"2024-01-01T00:{minute:02d}:00Z"}
+
+
+def test_a_call_names_the_customers_whose_events_it_stored_once(db, stored_signals):
+    ProductFactory(external_id="p1")
+    rows = [_view("bob", "p1", 1), _view("alice", "p1", 2), _view("bob", "p1", 3)]
+
+    events_ingest(rows=rows, chunk_size=2)
+    events_ingest(rows=rows, chunk_size=2)  # the same events again: nothing new, nothing sent
+
+    assert stored_signals == [["alice", "bob"]]
+
+
+def test_a_bulk_of_customers_is_named_as_none(db, stored_signals, monkeypatch):
+    from catalog.importing import events
+
+    ProductFactory(external_id="p1")
+    monkeypatch.setattr(events, "STORED_CUSTOMERS_MAX", 2)
+
+    events_ingest(rows=[_view(f"c{i}", "p1", i) for i in range(3)])
+
+    assert stored_signals == [None]

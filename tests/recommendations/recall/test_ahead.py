@@ -12,6 +12,7 @@ from placements.public import Strategy
 from recommendations.contracts import Candidate, RecRequest
 from recommendations.pipeline import recommend
 from recommendations.recall import ahead, popularity, stage
+from recommendations.recall.fused import route_arrays
 from recommendations.recall.inputs import recall_inputs_changed
 from recommendations.recall.itemcf import itemcf_neighbors_rebuild
 from tests.factories import CustomerFactory, EventFactory, ProductFactory
@@ -72,17 +73,7 @@ def feed(strategy: Strategy = ITEMCF) -> list[str]:
 
 def doctor(key: str, product) -> None:
     """Replace what is kept under `key` by one item-CF candidate no route proposes."""
-    cache.set(key, ahead.encode({"itemcf": [Candidate(product_pk=product.pk, route="itemcf", score=1.0)]}))
-
-
-def test_encoding_keeps_every_candidate_exactly():
-    candidates = {
-        "itemcf": [Candidate(1, "itemcf", 0.1 + 0.2, seed_pk=7), Candidate(2, "itemcf", 1 / 3, seed_pk=None)],
-        "semantic": [Candidate(3, "semantic", 0.875)],
-        "cf": [],
-    }
-
-    assert ahead.decode(ahead.encode(candidates)) == candidates
+    cache.set(key, {"itemcf": route_arrays([Candidate(product_pk=product.pk, route="itemcf", score=1.0)])})
 
 
 def test_the_next_request_takes_what_the_first_kept(shop, keys):

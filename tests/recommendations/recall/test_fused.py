@@ -33,3 +33,46 @@ def test_fuse_ignores_routes_without_weight_and_negative_scores():
     )
 
     assert [(f.product_pk, f.score) for f in fused] == [(2, 1.0), (3, 0.0)]
+
+
+def fuse_one_at_a_time(candidates, weights):
+    """Weighted CombSUM written out item by item: what `fuse` must equal, to the last bit."""
+    scores, routes, seeds = {}, {}, {}
+    for route, found in candidates.items():
+        weight = weights.get(route, 0.0)
+        if weight <= 0 or not found:
+            continue
+        best = max(c.score for c in found)
+        for c in found:
+            normalised = max(c.score, 0.0) / best if best > 0 else 0.0
+            scores[c.product_pk] = scores.get(c.product_pk, 0.0) + weight * normalised
+            routes.setdefault(c.product_pk, {})[route] = normalised
+            if c.seed_pk is not None:
+                seeds.setdefault(c.product_pk, {})[route] = c.seed_pk
+    ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [(pk, score, routes[pk], seeds.get(pk, {})) for pk, score in ranked]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_fuse_equals_the_item_by_item_sum_exactly(seed):
+    import random
+
+    rng = random.Random(seed)
+    names = ["itemcf", "cf", "semantic", "popularity", "context"]
+    candidates = {
+        name: [
+            Candidate(
+                product_pk=rng.randrange(1, 60),  # overlaps between routes, and repeats within one
+                route=name,
+                score=rng.choice([rng.random(), rng.uniform(-1, 0), 0.5, 1 / 3]),
+                seed_pk=rng.choice([None, rng.randrange(1, 60)]),
+            )
+            for _ in range(rng.randrange(0, 40))
+        ]
+        for name in rng.sample(names, rng.randrange(1, len(names) + 1))
+    }
+    weights = {name: rng.choice([0.0, 0.1, 0.5, 1.0, 1.2]) for name in names}
+
+    fused = fuse(candidates=candidates, weights=weights)
+
+    assert [(f.product_pk, f.score, f.routes, f.seeds) for f in fused] == fuse_one_at_a_time(candidates, weights)
