@@ -1,5 +1,5 @@
-"""The version of what the recall routes read besides a customer's history: the neighbour tables,
-the collaborative model, the popularity table and the product embeddings.
+"""The version of what the personal recall routes read besides a customer's history: item-CF's
+neighbour table, the served collaborative version and the product embeddings.
 
 Each writer of those calls `recall_inputs_changed` once its write is committed; the counter lives
 in the shared cache, so every web process sees it, each through a snapshot at most

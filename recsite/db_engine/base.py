@@ -60,6 +60,10 @@ class DatabaseOperations(PostgresOperations):
             return None
 
 
+# Idle, or idle in a transaction that has not failed: a quiet socket means nothing went wrong.
+QUIET_STATES = frozenset({psycopg.pq.TransactionStatus.IDLE, psycopg.pq.TransactionStatus.INTRANS})
+
+
 class DatabaseWrapper(_Base):
     ops_class = DatabaseOperations
 
@@ -95,10 +99,11 @@ class DatabaseWrapper(_Base):
         query per request cost 0.8-1.0 ms at p50 on a busy machine, docs/scale.md). A restarted
         server, a terminated backend or a dropped link make it readable (the closing notice or
         the end of the stream), and so does a notice of a live one; then `SELECT 1` decides. A
-        server that hangs leaves it quiet: the first statement's deadline fails it instead."""
+        server that hangs leaves it quiet: the first statement's deadline fails it instead. A
+        connection in a failed transaction is asked too (and found unusable, as Django expects)."""
         if self.connection is None or self.connection.closed:
             return False
-        if not _has_input(self.connection):
+        if self.connection.info.transaction_status in QUIET_STATES and not _has_input(self.connection):
             return True
         # The health check of a kept connection waits no longer than a new connection may take.
         kept = self.connection.answer_timeout_s

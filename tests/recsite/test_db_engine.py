@@ -156,3 +156,15 @@ def test_a_notice_from_a_live_server_is_checked_with_a_query(kept_connection, he
     # then: one query decides, and the connection stays
     assert kept_connection.is_usable() is True
     assert health_queries == ["default"]
+
+
+def test_a_connection_in_a_failed_transaction_is_not_usable(kept_connection, health_queries):
+    # given: a statement failed inside a transaction (as a test's timeout does)
+    kept_connection.connection.execute("BEGIN")
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        kept_connection.connection.execute("SELECT 1 / 0")
+
+    # then: asked (not taken on the quiet socket's word), and found unusable, as Django expects
+    assert kept_connection.is_usable() is False
+    assert health_queries == ["default"]
+    kept_connection.connection.execute("ROLLBACK")
