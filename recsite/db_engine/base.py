@@ -97,10 +97,11 @@ class DatabaseWrapper(_Base):
         CONN_HEALTH_CHECKS, and after an error). Between answers an idle server sends nothing:
         when its socket has nothing to read, the connection is kept without a round trip (a
         query per request cost 0.8-1.0 ms at p50 on a busy machine, docs/scale.md). A restarted
-        server, a terminated backend or a dropped link make it readable (the closing notice or
-        the end of the stream), and so does a notice of a live one; then `SELECT 1` decides. A
-        server that hangs leaves it quiet: the first statement's deadline fails it instead. A
-        connection in a failed transaction is asked too (and found unusable, as Django expects)."""
+        server or a terminated backend make it readable (the closing notice, the end of the
+        stream), and so does a notice of a live one; then `SELECT 1` decides. A server that hangs,
+        or a link dropped without a word, leaves it quiet: the first statement's deadline fails it
+        instead. A connection in a failed transaction is asked too (and found unusable, as Django
+        expects)."""
         if self.connection is None or self.connection.closed:
             return False
         if self.connection.info.transaction_status in QUIET_STATES and not _has_input(self.connection):
