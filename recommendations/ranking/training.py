@@ -39,10 +39,12 @@ from recommendations.evaluation.metrics import ndcg_of_lists
 from recommendations.evaluation.split import Split, split_holdout_last, split_visit_cut
 from recommendations.evaluation.strategies import (
     ROUTES,
+    USER_BLOCK,
     TrainedRoutes,
     route_candidates,
     route_scores,
     routes_train,
+    semantic_route_candidates,
     user_block,
 )
 from recommendations.interactions import interaction_matrix, interactions_load
@@ -235,21 +237,35 @@ def candidate_lists(
     candidate) of one block only are alive at once, whatever the number of users.
     """
     routes = [route for route in ROUTES if weights.get(route, 0.0) > 0]
+    # The semantic route is scored for a group of users at a time, a tile of items at a time
+    # (`semantic_route_candidates`); the others as users × catalog blocks within the group.
+    dense = [route for route in routes if route != "semantic"]
     parts = []
-    size = user_block(n_items=trained.n_items, routes=len(routes))
-    for start in range(0, len(users), size):
-        block = users[start : start + size]
-        scores = {route: route_scores(trained=trained, route=route, users=block) for route in routes}
-        rows, cols = seen[block].nonzero()
-        for matrix in scores.values():
-            matrix[rows, cols] = -np.inf
-        fused: list[list[FusedItem]] = []
-        for row in range(len(block)):
-            candidates = {
-                route: route_candidates(route=route, scores=scores[route][row], n=per_route) for route in routes
-            }
-            fused.append(fuse(candidates=candidates, weights=weights)[:n])
-        parts.append(candidate_lists_build(users=block.tolist(), fused_lists=fused))
+    size = user_block(n_items=trained.n_items, routes=len(dense))
+    group = max(size, USER_BLOCK)
+    for first in range(0, len(users), group):
+        grouped = users[first : first + group]
+        semantic = (
+            semantic_route_candidates(trained=trained, users=grouped, seen=seen, n=per_route)
+            if "semantic" in routes
+            else []
+        )
+        for start in range(0, len(grouped), size):
+            block = grouped[start : start + size]
+            scores = {route: route_scores(trained=trained, route=route, users=block) for route in dense}
+            rows, cols = seen[block].nonzero()
+            for matrix in scores.values():
+                matrix[rows, cols] = -np.inf
+            fused: list[list[FusedItem]] = []
+            for row in range(len(block)):
+                candidates = {
+                    route: semantic[start + row]
+                    if route == "semantic"
+                    else route_candidates(route=route, scores=scores[route][row], n=per_route)
+                    for route in routes
+                }
+                fused.append(fuse(candidates=candidates, weights=weights)[:n])
+            parts.append(candidate_lists_build(users=block.tolist(), fused_lists=fused))
     return candidate_lists_concat(parts)
 
 
