@@ -103,11 +103,7 @@ def route_scores(*, trained: TrainedRoutes, route: str, users: np.ndarray) -> np
     if route == "semantic":
         if trained.user_vectors is None:
             return np.full((len(users), trained.n_items), -np.inf)
-        scores = trained.user_vectors[users] @ trained.item_embeddings.T
-        has_vector = np.abs(trained.user_vectors[users]).sum(axis=1) > 0
-        scores[~has_vector] = -np.inf
-        scores[:, ~trained.has_embedding] = -np.inf
-        return scores
+        return semantic_scores(trained=trained, users=users, start=0, stop=trained.n_items)
     if route == "cf":
         if trained.cf is None:
             return np.full((len(users), trained.n_items), -np.inf)
@@ -131,6 +127,16 @@ def route_candidates(*, route: str, scores: np.ndarray, n: int) -> list[Candidat
     return [Candidate(product_pk=int(i), route=route, score=float(scores[i])) for i in items]
 
 
+def semantic_scores(*, trained: TrainedRoutes, users: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """The semantic route's scores of `users` for items `start:stop`; -inf for a user without a
+    vector and an item without an embedding."""
+    vectors = trained.user_vectors[users]
+    scores = vectors @ trained.item_embeddings[start:stop].T
+    scores[~(np.abs(vectors).sum(axis=1) > 0)] = -np.inf
+    scores[:, ~trained.has_embedding[start:stop]] = -np.inf
+    return scores
+
+
 def semantic_route_candidates(
     *, trained: TrainedRoutes, users: np.ndarray, seen: sp.csr_matrix, n: int
 ) -> list[list[Candidate]]:
@@ -141,17 +147,13 @@ def semantic_route_candidates(
     again for every 16 users; here they are read once for all of them (BLOCK_BYTES a tile)."""
     if trained.user_vectors is None or not len(users):
         return [[] for _ in range(len(users))]
-    vectors = trained.user_vectors[users]
-    has_vector = np.abs(vectors).sum(axis=1) > 0
     seen_rows = seen[users].tocsc()
     tile = max(1, BLOCK_BYTES // (8 * len(users)))
     best_items = [np.zeros(0, dtype=np.int64) for _ in range(len(users))]
     best_scores = [np.zeros(0) for _ in range(len(users))]
     for start in range(0, trained.n_items, tile):
         stop = min(start + tile, trained.n_items)
-        scores = vectors @ trained.item_embeddings[start:stop].T
-        scores[~has_vector] = -np.inf
-        scores[:, ~trained.has_embedding[start:stop]] = -np.inf
+        scores = semantic_scores(trained=trained, users=users, start=start, stop=stop)
         rows, cols = seen_rows[:, start:stop].nonzero()
         scores[rows, cols] = -np.inf
         for row in range(len(users)):
