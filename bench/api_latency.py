@@ -93,7 +93,7 @@ def prepare_data(total_products: int, real_embeddings: int | None = None) -> dic
     from django.core.management import call_command
 
     from catalog.models import Product
-    from catalog.public import search_vocabulary_refresh
+    from catalog.public import search_index_merge_pending, search_vocabulary_refresh
 
     call_command("migrate", verbosity=0)
     if not Product.objects.exists():
@@ -108,7 +108,9 @@ def prepare_data(total_products: int, real_embeddings: int | None = None) -> dic
         # A database prepared before bought together served co-purchases.
         call_command("build_neighbors")
     # The generated products' words, as the beat's refresh would count them in a live shop (search
-    # corrects typos and picks the word its index is asked for by these counts).
+    # corrects typos and picks the word its index is asked for by these counts), and their search
+    # index entries merged, as the beat's merge would.
+    search_index_merge_pending()
     search_vocabulary_refresh()
     sessions_prepare()
     return report

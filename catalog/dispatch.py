@@ -8,6 +8,7 @@ import logging
 
 from django.db import transaction
 
+from catalog.search_index import search_index_merge_pending
 from catalog.vocabulary import search_vocabulary_refresh
 from recsite.celery import app as celery_app
 
@@ -35,9 +36,10 @@ def request_embedding() -> bool:
 
 
 def products_changed(*, request_embed: bool = True) -> str | None:
-    """What an import that changed products does next: recount search's vocabulary now and, unless
-    `request_embed` is off, ask a worker to embed them. Returns the line to print about the
-    embedding (None when it was not asked for)."""
+    """What an import that changed products does next: merge search's pending index entries and
+    recount its vocabulary now and, unless `request_embed` is off, ask a worker to embed them.
+    Returns the line to print about the embedding (None when it was not asked for)."""
+    search_index_merge_pending()
     search_vocabulary_refresh()
     if not request_embed:
         return None

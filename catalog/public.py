@@ -9,6 +9,7 @@ from catalog.importing.fields import FieldError, number, text, timestamp
 from catalog.importing.products import category_path_normalize
 from catalog.importing.readers import BadLine, read_rows
 from catalog.models import Customer, Event, EventType, ItemNeighbor, ItemPopularity, Product, ProductEmbedding
+from catalog.search_index import search_index_merge_pending
 from catalog.sessions import SESSION_MAX_LENGTH, SessionClaimed, session_link
 from catalog.signals import clicks_stored, events_stored
 from catalog.text import product_text, text_hash
@@ -41,6 +42,7 @@ __all__ = [
     "product_attribute_keys",
     "product_text",
     "read_rows",
+    "search_index_merge_pending",
     "search_vocabulary_refresh",
     "search_vocabulary_sql",
     "text",

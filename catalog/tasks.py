@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from catalog.partitions import event_partitions_maintain
+from catalog.search_index import search_index_merge_pending
 from catalog.vocabulary import search_vocabulary_refresh
 from recsite.tasks import transient_task
 
@@ -18,3 +19,9 @@ def maintain_event_partitions() -> None:
 def refresh_search_vocabulary() -> None:
     """Recount the words search corrects typos against (the catalog changed since, or not)."""
     search_vocabulary_refresh()
+
+
+@transient_task(acks_late=True, ignore_result=True)
+def merge_search_index_pending() -> None:
+    """Merge what product writes left in search's pending index entries (every search reads them)."""
+    search_index_merge_pending()

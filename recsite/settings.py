@@ -244,6 +244,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     # The words search corrects typos against (catalog.vocabulary); web processes reread them as often.
     "refresh-search-vocabulary": {"task": "catalog.tasks.refresh_search_vocabulary", "schedule": 300.0},
+    # What product writes left pending in search's full-text index, which every search reads
+    # (catalog.search_index).
+    "merge-search-index-pending": {"task": "catalog.tasks.merge_search_index_pending", "schedule": 300.0},
     "build-popularity": {
         "task": "recommendations.tasks.build_popularity",
         "schedule": 600.0,
