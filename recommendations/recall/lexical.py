@@ -18,8 +18,8 @@ common prefixes at 1M products took 30-50 ms before a row was read. So the index
 the words whose posting lists cost less than the rows they rule out would cost to check (by the
 vocabulary's counts, `lexical_index_tsquery`), and the other words are checked on the rows it
 returns, which finds the same rows. A widened match finds its rows
-by the rarer words only (`lexical_widened_tsquery`, WIDEN_MAX_PRODUCTS), ranked by all of them:
-on a catalog whose words are all rarer than that, the same rows as any word.
+by the rarest words that hold a page (`lexical_widened_tsquery`; at most WIDEN_MAX_PRODUCTS),
+ranked by all of them.
 """
 
 from __future__ import annotations
@@ -92,12 +92,16 @@ def lexical_index_tsquery(
 
 
 def lexical_widened_tsquery(
-    query: str, corrections: Sequence[tuple[str, str]] = (), *, vocabulary: Vocabulary
+    query: str, corrections: Sequence[tuple[str, str]] = (), *, vocabulary: Vocabulary, page: int
 ) -> str | None:
-    """The any-word query's words the widened match may find rows by: the rarest first, while
-    the products they match (by the vocabulary's counts) stay within WIDEN_MAX_PRODUCTS, at least
-    one; words with digits only when no word is counted. None when that is every word. Each match
-    is still ranked against every word."""
+    """The any-word query's words the widened match may find rows by: the rarest first, until
+    the products they match (by the vocabulary's counts) hold a `page` or the next word would
+    take them past WIDEN_MAX_PRODUCTS, at least one; words with digits only when no word is
+    counted. None when that is every word. Each match is still ranked against every word.
+
+    ts_rank weighs no word by its rarity, so among the rows that hold one of the words a common
+    word's rows would tie with the rare word's and fill the page by id; a rarer word says more
+    about what was asked for. Rows holding every word hold the rarest, so they are always found."""
     words = list(dict.fromkeys(word for group in _word_groups(query, corrections) for word in group))
     # Only words of letters find a widened match's rows (short numbers are counted for `lexical_index_tsquery`).
     counted = sorted(
@@ -107,7 +111,7 @@ def lexical_widened_tsquery(
         return None
     kept, total = [], 0
     for count, word in counted:
-        if kept and total + count > WIDEN_MAX_PRODUCTS:
+        if kept and (total >= page or total + count > WIDEN_MAX_PRODUCTS):
             break
         kept.append(word)
         total += count
@@ -178,8 +182,8 @@ def lexical_candidates(
             )
             rows = cursor.fetchall()
         if len(rows) < min(n, MIN_EVERY_WORD):
-            # Widened: found by the rarer words (`lexical_widened_tsquery`), ranked by all of them.
-            widened = lexical_widened_tsquery(query, corrections, vocabulary=vocabulary)
+            # Widened: found by the rarest words that hold a page (`lexical_widened_tsquery`), ranked by all.
+            widened = lexical_widened_tsquery(query, corrections, vocabulary=vocabulary, page=n)
             cursor.execute(
                 _match_sql(filters=filters, match=f"{DOCUMENT} @@ i.tsq"),
                 [exact, exact, any_word, widened or any_word, exact, *filter_params, n],

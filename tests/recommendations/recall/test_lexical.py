@@ -129,15 +129,38 @@ def test_a_widened_match_is_found_by_the_rarer_words_within_the_bound(monkeypatc
     monkeypatch.setattr(lexical, "WIDEN_MAX_PRODUCTS", 400)
 
     # hanging 40, then heart:* 320 (heart and hearts): 360; white's 5,000 would pass 400
-    assert lexical_widened_tsquery("white hanging heart", vocabulary=VOCABULARY) == "hanging:* | heart:*"
+    assert lexical_widened_tsquery("white hanging heart", vocabulary=VOCABULARY, page=1000) == "hanging:* | heart:*"
     # the rarest is kept, however common
-    assert lexical_widened_tsquery("white hearts", vocabulary=Vocabulary(words=("white",), counts={"white": 900})) == (
-        "hearts:*"
-    )
+    assert lexical_widened_tsquery(
+        "white hearts", vocabulary=Vocabulary(words=("white",), counts={"white": 900}), page=1000
+    ) == ("hearts:*")
     # a short number is counted for the index's choice, never to find a widened match's rows
-    assert lexical_widened_tsquery("white hanging heart 12", vocabulary=VOCABULARY) == "hanging:* | heart:*"
+    assert lexical_widened_tsquery("white hanging heart 12", vocabulary=VOCABULARY, page=1000) == "hanging:* | heart:*"
     # every word within the bound: the whole any-word query
-    assert lexical_widened_tsquery("hanging hearts", vocabulary=VOCABULARY) is None
+    assert lexical_widened_tsquery("hanging hearts", vocabulary=VOCABULARY, page=1000) is None
+
+
+def test_a_widened_match_stops_at_the_rarest_words_that_hold_a_page():
+    # hanging's 40 products hold a page of 30: heart's are not asked for
+    assert lexical_widened_tsquery("white hanging heart", vocabulary=VOCABULARY, page=30) == "hanging:*"
+    # 40 do not hold 100: heart:* joins (360), which does
+    assert lexical_widened_tsquery("white hanging heart", vocabulary=VOCABULARY, page=100) == "hanging:* | heart:*"
+
+
+def test_a_widened_search_fills_its_page_with_the_rarest_words_matches():
+    both = ProductFactory(title="vintage travelogue tin")
+    rare = ProductFactory.create_batch(2, title="travelogue notebook")
+    common = ProductFactory.create_batch(12, title="vintage tin")
+    search_vocabulary_refresh()
+    vocabulary_forget()
+
+    # travelogue's 3 products hold a page of 3; the one holding both words first
+    found = lexical_candidates(query="vintage travelogue", n=3, knn_filter=KnnFilter())
+    assert [c.product_pk for c in found][:1] == [both.pk]
+    assert _pks(found) == {both.pk, *(p.pk for p in rare)}
+    # a page of 20 needs vintage's products too
+    found = lexical_candidates(query="vintage travelogue", n=20, knn_filter=KnnFilter())
+    assert _pks(found) == {both.pk, *(p.pk for p in rare + common)}
 
 
 def test_a_widened_search_ranks_the_rarer_words_matches_and_leaves_the_common_words_alone(monkeypatch):
