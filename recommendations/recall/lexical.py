@@ -181,14 +181,23 @@ def lexical_candidates(
                 [exact, exact, every_word, indexed or every_word, exact, *filter_params, n],
             )
             rows = cursor.fetchall()
-        if len(rows) < min(n, MIN_EVERY_WORD):
+        enough = min(n, MIN_EVERY_WORD)
+        if len(rows) < enough:
+
+            def widened_rows(words: str | None) -> list:
+                cursor.execute(
+                    _match_sql(filters=filters, match=f"{DOCUMENT} @@ i.tsq"),
+                    [exact, exact, any_word, words or any_word, exact, *filter_params, n],
+                )
+                return cursor.fetchall()
+
             # Widened: found by the rarest words that hold a page (`lexical_widened_tsquery`), ranked by all.
             widened = lexical_widened_tsquery(query, corrections, vocabulary=vocabulary, page=n)
-            cursor.execute(
-                _match_sql(filters=filters, match=f"{DOCUMENT} @@ i.tsq"),
-                [exact, exact, any_word, widened or any_word, exact, *filter_params, n],
-            )
-            rows = cursor.fetchall()
+            rows = widened_rows(widened)
+            bounded = lexical_widened_tsquery(query, corrections, vocabulary=vocabulary, page=WIDEN_MAX_PRODUCTS)
+            if len(rows) < enough and bounded != widened:
+                # The filters (a category, stock) left too few of them: every word within the bound.
+                rows = widened_rows(bounded)
     return [Candidate(product_pk=pk, route=ROUTE, score=float(score)) for pk, score in rows]
 
 

@@ -9,7 +9,7 @@ from recommendations.recall import lexical
 from recommendations.recall.lexical import lexical_candidates, lexical_index_tsquery, lexical_widened_tsquery
 from recommendations.recall.semantic import KnnFilter
 from recommendations.recall.spelling import Vocabulary, vocabulary_current, vocabulary_forget
-from tests.factories import ProductFactory
+from tests.factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -161,6 +161,20 @@ def test_a_widened_search_fills_its_page_with_the_rarest_words_matches():
     # a page of 20 needs vintage's products too
     found = lexical_candidates(query="vintage travelogue", n=20, knn_filter=KnnFilter())
     assert _pks(found) == {both.pk, *(p.pk for p in rare + common)}
+
+
+def test_a_widened_search_the_filters_leave_short_takes_the_commoner_words_within_the_bound():
+    # travelogue's 3 products hold a page of 3, but none is in the category asked for
+    ProductFactory(title="vintage travelogue tin")
+    ProductFactory.create_batch(2, title="travelogue notebook")
+    kitchen = CategoryFactory(path="kitchen")
+    tins = ProductFactory.create_batch(12, title="vintage tin", category=kitchen)
+    search_vocabulary_refresh()
+    vocabulary_forget()
+
+    found = lexical_candidates(query="vintage travelogue", n=3, knn_filter=KnnFilter(category_path="kitchen"))
+
+    assert len(found) == 3 and _pks(found) <= {p.pk for p in tins}
 
 
 def test_a_widened_search_ranks_the_rarer_words_matches_and_leaves_the_common_words_alone(monkeypatch):
