@@ -29,7 +29,8 @@ def test_an_import_leaves_nothing_pending():
     assert search_index_merge_pending() == 0
 
 
-def test_the_beat_task_merges():
+def test_the_beat_task_merges(settings):
+    assert settings.CELERY_BEAT_SCHEDULE["merge-search-index-pending"]["task"] == merge_search_index_pending.name
     ProductFactory.create_batch(30)
 
     merge_search_index_pending()
