@@ -242,9 +242,9 @@ def candidate_lists(
     dense = [route for route in routes if route != "semantic"]
     parts = []
     size = user_block(n_items=trained.n_items, routes=len(dense))
-    group = max(size, USER_BLOCK)
-    for first in range(0, len(users), group):
-        grouped = users[first : first + group]
+    # USER_BLOCK users share the semantic route's tiles; `user_block` never exceeds it.
+    for first in range(0, len(users), USER_BLOCK):
+        grouped = users[first : first + USER_BLOCK]
         semantic = (
             semantic_route_candidates(trained=trained, users=grouped, seen=seen, n=per_route)
             if "semantic" in routes

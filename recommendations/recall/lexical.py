@@ -194,10 +194,11 @@ def lexical_candidates(
             # Widened: found by the rarest words that hold a page (`lexical_widened_tsquery`), ranked by all.
             widened = lexical_widened_tsquery(query, corrections, vocabulary=vocabulary, page=n)
             rows = widened_rows(widened)
-            bounded = lexical_widened_tsquery(query, corrections, vocabulary=vocabulary, page=WIDEN_MAX_PRODUCTS)
-            if len(rows) < enough and bounded != widened:
+            if len(rows) < enough:
                 # The filters (a category, stock) left too few of them: every word within the bound.
-                rows = widened_rows(bounded)
+                bounded = lexical_widened_tsquery(query, corrections, vocabulary=vocabulary, page=WIDEN_MAX_PRODUCTS)
+                if bounded != widened:
+                    rows = widened_rows(bounded)
     return [Candidate(product_pk=pk, route=ROUTE, score=float(score)) for pk, score in rows]
 
 
