@@ -7,6 +7,7 @@ all of them share one server; it listens on a Unix socket inside its data direct
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -23,6 +24,8 @@ EMBEDDED_DB_NAME = "recsite"
 # home feed's, inside its request, 10.6 ms and 6.6 ms).
 EMBEDDED_SHARED_BUFFERS = os.environ.get("RECSITE_EMBEDDED_SHARED_BUFFERS", "1GB")
 
+logger = logging.getLogger(__name__)
+
 
 def embedded_database_url(*, database: str = EMBEDDED_DB_NAME) -> str:
     """Start (or attach to) the embedded server and return a URL for `database`, creating it."""
@@ -35,7 +38,9 @@ def embedded_database_url(*, database: str = EMBEDDED_DB_NAME) -> str:
         if not exists:
             conn.execute(f'CREATE DATABASE "{database}"')
     if restart:
-        # Once, on the server's first start with this setting (a new data directory, or a change).
+        # Once, on the server's first start with this setting (a new data directory, or a change),
+        # and only while no other process is connected: a restart ends their sessions (a worker's
+        # job, a bench, another test run). Otherwise the setting waits for the server's next start.
         pgexec(
             "pg_ctl",
             ("-D", str(server.pgdata), "-w", "-m", "fast", "restart"),
@@ -46,13 +51,34 @@ def embedded_database_url(*, database: str = EMBEDDED_DB_NAME) -> str:
 
 
 def _configure(conn) -> bool:
-    """Store the embedded server's settings; True when they take a restart to apply."""
+    """Store the embedded server's settings; True when they take a restart to apply now."""
     wanted = conn.execute("SELECT pg_size_bytes(%s)", [EMBEDDED_SHARED_BUFFERS]).fetchone()[0]
     current = conn.execute("SELECT pg_size_bytes(current_setting('shared_buffers'))").fetchone()[0]
     if wanted == current:
         return False
     conn.execute(f"ALTER SYSTEM SET shared_buffers = '{int(wanted) // 1024}kB'")
+    others = _other_clients(conn)
+    if others:
+        logger.warning(
+            "The embedded server runs with shared_buffers %s; %s is stored for its next start "
+            "and not applied now: %d other connection(s) would be ended by a restart.",
+            _pretty_size(conn, current),
+            EMBEDDED_SHARED_BUFFERS,
+            others,
+        )
+        return False
     return True
+
+
+def _other_clients(conn) -> int:
+    """Client connections to the server other than `conn`'s own."""
+    return conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+    ).fetchone()[0]
+
+
+def _pretty_size(conn, size: int) -> str:
+    return conn.execute("SELECT pg_size_pretty(%s::bigint)", [size]).fetchone()[0]
 
 
 def database_url() -> str:
