@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import overload
 
 import numpy as np
 
@@ -143,6 +145,67 @@ class FusedItem:
     routes: dict[str, float]
     # route -> the history item (pk) that route proposed it from (item-CF's strongest seed)
     seeds: dict[str, int] = field(default_factory=dict)
+
+
+class FusedList(Sequence[FusedItem]):
+    """A fused list (`recall.fused.fuse_arrays`), best first, whose items are built when read. A
+    request serves its first few candidates of hundreds, and building every candidate's item cost
+    about a millisecond a request (bench/request_profile.py); `pks` reads the order without
+    building any."""
+
+    def __init__(
+        self, *, pks: list[int], scores: list[float], routes: list[tuple[str, list[float], list[bool], list[int]]]
+    ) -> None:
+        # routes: each route's normalised score by rank, whether the route has the item, its seed (0: none)
+        self.pks = pks
+        self._scores = scores
+        self._routes = routes
+
+    def __len__(self) -> int:
+        return len(self.pks)
+
+    @overload
+    def __getitem__(self, index: int) -> FusedItem: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[FusedItem]: ...
+
+    def __getitem__(self, index: int | slice) -> FusedItem | list[FusedItem]:
+        if isinstance(index, slice):
+            return [self._item(i) for i in range(*index.indices(len(self.pks)))]
+        if index < 0:
+            index += len(self.pks)
+        if not 0 <= index < len(self.pks):
+            raise IndexError("fused list index out of range")
+        return self._item(index)
+
+    def __iter__(self) -> Iterator[FusedItem]:
+        return (self._item(i) for i in range(len(self.pks)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, (FusedList, list)):
+            return NotImplemented
+        return list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # a list's: mutable-looking, compared by value
+
+    def __repr__(self) -> str:
+        return f"FusedList({list(self)!r})"
+
+    def _item(self, i: int) -> FusedItem:
+        routes: dict[str, float] = {}
+        seeds: dict[str, int] = {}
+        for route, scores, present, route_seeds in self._routes:
+            if present[i]:
+                routes[route] = scores[i]
+            if route_seeds[i]:
+                seeds[route] = route_seeds[i]
+        return FusedItem(product_pk=self.pks[i], score=self._scores[i], routes=routes, seeds=seeds)
+
+
+def fused_pks(items: Sequence[FusedItem]) -> list[int]:
+    """The product pks of a fused list in order (a `FusedList`'s without building its items)."""
+    return items.pks if isinstance(items, FusedList) else [item.product_pk for item in items]
 
 
 @dataclass(frozen=True)

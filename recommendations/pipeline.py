@@ -120,7 +120,7 @@ class HomeCandidates:
     excluded_pks: frozenset[int]
     # The strategy the candidates were found and are ranked with (a session's: `session_strategy`).
     strategy: Strategy
-    fused: list[FusedItem]
+    fused: Sequence[FusedItem]
 
 
 def home_candidates(*, request: RecRequest, strategy: Strategy, refresh: bool = False) -> HomeCandidates:

@@ -53,7 +53,7 @@ fallbacks: Counter[str] = Counter()
 
 @dataclass(frozen=True)
 class RankedCandidates:
-    items: list[FusedItem]
+    items: Sequence[FusedItem]
     # "name@vN" of the model that ranked, "fused" after a fallback, None when no ranker was asked.
     ranker: str | None
 
@@ -87,7 +87,7 @@ def rank_stage(*, customer_id: str | None, fused: Sequence[FusedItem], strategy:
     """`fused` reordered by the active model of `strategy.ranker` (its top `RANK_CANDIDATES`; the
     rest keep their fused order behind them), or unchanged when the strategy names no ranker."""
     if strategy.ranker is None:
-        return RankedCandidates(items=list(fused), ranker=None)
+        return RankedCandidates(items=fused, ranker=None)
     model = active_ranker(name=strategy.ranker)
     if model is None or model.booster is None:
         return _fallback(fused=fused, reason="missing" if model is None else "broken", name=strategy.ranker)
@@ -236,7 +236,7 @@ def _fallback(*, fused: Sequence[FusedItem], reason: str, name: str, log: bool =
     fallback_count(stage="rank", reason=reason)
     if log:
         logger.warning("ranker %s is %s; serving the fused order", name, reason)
-    return RankedCandidates(items=list(fused), ranker=FUSED)
+    return RankedCandidates(items=fused, ranker=FUSED)
 
 
 def _no_events(*, n_items: int) -> Interactions:

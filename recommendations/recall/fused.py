@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from recommendations.contracts import Candidate, FusedItem
+from recommendations.contracts import Candidate, FusedItem, FusedList
 
 # Reciprocal rank fusion's constant (Cormack et al. 2009): damps the gap between the top ranks.
 RRF_K = 60
@@ -55,7 +55,7 @@ def route_arrays(candidates: Sequence[Candidate]) -> RouteArrays:
     )
 
 
-def fuse(*, candidates: Mapping[str, Sequence[Candidate]], weights: Mapping[str, float]) -> list[FusedItem]:
+def fuse(*, candidates: Mapping[str, Sequence[Candidate]], weights: Mapping[str, float]) -> FusedList:
     """Merge per-route candidate lists into one list, best first.
 
     Routes without a positive weight are ignored; negative route scores count as 0; ties break by
@@ -64,12 +64,12 @@ def fuse(*, candidates: Mapping[str, Sequence[Candidate]], weights: Mapping[str,
     return fuse_arrays(routes={route: route_arrays(found) for route, found in candidates.items()}, weights=weights)
 
 
-def fuse_arrays(*, routes: Mapping[str, RouteArrays], weights: Mapping[str, float]) -> list[FusedItem]:
+def fuse_arrays(*, routes: Mapping[str, RouteArrays], weights: Mapping[str, float]) -> FusedList:
     """`fuse` of routes given as arrays. The sums run route by route in the routes' order, as the
     same float additions one at a time would, so the scores (and ties) are exact."""
     used = [(route, found) for route, found in routes.items() if weights.get(route, 0.0) > 0 and len(found.pks)]
     if not used:
-        return []
+        return FusedList(pks=[], scores=[], routes=[])
     pks, position = np.unique(np.concatenate([found.pks for _, found in used]), return_inverse=True)
     totals = np.zeros(len(pks))
     parts = []
@@ -84,17 +84,23 @@ def fuse_arrays(*, routes: Mapping[str, RouteArrays], weights: Mapping[str, floa
     order = np.lexsort((pks, -totals))
     rank = np.empty(len(pks), dtype=np.int64)
     rank[order] = np.arange(len(pks))
-    item_routes: list[dict[str, float]] = [{} for _ in range(len(pks))]
-    item_seeds: list[dict[str, int]] = [{} for _ in range(len(pks))]
+    size = len(pks)
+    by_rank = []
     for route, at, normalised, seeds in parts:
-        for i, score, seed in zip(rank[at].tolist(), normalised.tolist(), seeds.tolist(), strict=True):
-            item_routes[i][route] = score
-            if seed:
-                item_seeds[i][route] = seed
-    return [
-        FusedItem(product_pk=pk, score=score, routes=item_routes[i], seeds=item_seeds[i])
-        for i, (pk, score) in enumerate(zip(pks[order].tolist(), totals[order].tolist(), strict=True))
-    ]
+        ranks = rank[at]
+        # An item a route lists twice keeps its last score there, and its last seed that is one.
+        scored, score = _last_of_each(ranks, normalised)
+        seeded, seed = _last_of_each(ranks[seeds != 0], seeds[seeds != 0])
+        scores_by_rank, present, seeds_by_rank = np.zeros(size), np.zeros(size, dtype=bool), np.zeros(size, np.int64)
+        scores_by_rank[scored], present[scored], seeds_by_rank[seeded] = score, True, seed
+        by_rank.append((route, scores_by_rank.tolist(), present.tolist(), seeds_by_rank.tolist()))
+    return FusedList(pks=pks[order].tolist(), scores=totals[order].tolist(), routes=by_rank)
+
+
+def _last_of_each(index: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct entries of `index` and, for each, its last value in `values`."""
+    distinct, first_from_end = np.unique(index[::-1], return_index=True)
+    return distinct, values[::-1][first_from_end]
 
 
 def fused_merge(*, lists: Sequence[tuple[Sequence[FusedItem], float]]) -> list[FusedItem]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from catalog.public import Customer, Product, category_subtree_like
-from recommendations.contracts import REQUEST_BOOST, REQUEST_BURY, FusedItem, ItemFilter, ScoredItem
+from recommendations.contracts import REQUEST_BOOST, REQUEST_BURY, FusedItem, ItemFilter, ScoredItem, fused_pks
 from recommendations.rules.active import ActiveRule, RuleSet, rules_active
 from recommendations.rules.apply import RuleItem, RuleRequest, rules_apply, rules_in_scope
 from recsite.db_router import read_connection
@@ -37,10 +37,11 @@ def rules_stage(
 ) -> tuple[ScoredItem, ...]:
     """The served top `k` of `ranked` after the filters (the request's `item_filter` among them),
     the request's boosts and buries, and (unless not `apply_rules`) the merchandising rules."""
-    excluded = set(excluded_pks)
-    ordered = [item for item in ranked if item.product_pk not in excluded]
     if k <= 0:
         return ()
+    excluded = set(excluded_pks)
+    # By position, so that a lazily built fused list builds only the items read below.
+    ordered = [(i, pk) for i, pk in enumerate(fused_pks(ranked)) if pk not in excluded]
     ruleset = rules_active() if apply_rules else RuleSet()
     segment = customer_attributes(customer_id=customer_id) if ruleset.has_segments and customer_id else None
     request = RuleRequest(placement=placement, category=category_path, segment=segment)
@@ -51,7 +52,7 @@ def rules_stage(
         "category_path": category_path,
         "item_filter": item_filter,
     }
-    pks = [item.product_pk for item in ordered]
+    pks = [pk for _, pk in ordered]
     if in_scope or item_filter.reorders:
         pinned_pks = [pk for pk in ruleset.pinned_pks if pk not in excluded] if in_scope else []
         rows = available_items(pks=pks + pinned_pks, **filters)
@@ -62,8 +63,7 @@ def rules_stage(
         rows = available_prefix(pks=pks, k=k, **filters)
     items = [
         RuleItem(product_pk=f.product_pk, score=f.score, routes=f.routes, seeds=f.seeds, **rows[f.product_pk])
-        for f in ordered
-        if f.product_pk in rows
+        for f in (ranked[i] for i, pk in ordered if pk in rows)
     ]
     if item_filter.reorders:
         items = request_boosts_apply(items=items, item_filter=item_filter)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from recommendations.contracts import Candidate
+from recommendations.contracts import Candidate, FusedItem, fused_pks
 from recommendations.recall.fused import fuse
 
 
@@ -76,3 +76,32 @@ def test_fuse_equals_the_item_by_item_sum_exactly(seed):
     fused = fuse(candidates=candidates, weights=weights)
 
     assert [(f.product_pk, f.score, f.routes, f.seeds) for f in fused] == fuse_one_at_a_time(candidates, weights)
+
+
+def test_a_fused_list_reads_like_the_list_of_its_items():
+    # given
+    fused = fuse(
+        candidates={
+            "itemcf": [Candidate(product_pk=pk, route="itemcf", score=1 / pk, seed_pk=100 + pk) for pk in range(1, 9)],
+            "semantic": cands("semantic", [(4, 0.9), (9, 0.8), (2, 0.1)]),
+        },
+        weights={"itemcf": 1.0, "semantic": 0.5},
+    )
+    items = list(fused)
+
+    # then: indexing, slicing and the pks agree with the items, built one by one
+    assert len(fused) == len(items) == 9
+    assert fused_pks(fused) == [item.product_pk for item in items]
+    assert fused[0] == items[0] and fused[-1] == items[-1]
+    assert fused[2:5] == items[2:5] and fused[::-3] == items[::-3]
+    assert fused == items
+    with pytest.raises(IndexError):
+        fused[9]
+    assert items[fused_pks(fused).index(4)].routes == {"itemcf": 0.25, "semantic": 1.0}
+    assert items[fused_pks(fused).index(4)].seeds == {"itemcf": 104}
+
+
+def test_fused_pks_of_a_plain_list():
+    items = [FusedItem(product_pk=3, score=1.0, routes={}), FusedItem(product_pk=1, score=0.5, routes={})]
+
+    assert fused_pks(items) == [3, 1]

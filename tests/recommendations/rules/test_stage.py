@@ -187,3 +187,32 @@ def test_with_a_rule_in_scope_every_candidate_is_read(long_list, monkeypatch):
 
     assert [i.product_id for i in served][0] == "c40"
     assert [len(pks) for pks in asked] == [60]
+
+
+def test_a_fused_list_builds_only_the_items_whose_rows_were_read(db, monkeypatch):
+    from recommendations.contracts import Candidate, FusedList
+    from recommendations.recall.fused import fuse
+    from recommendations.rules.stage import rules_stage
+    from tests.factories import ProductFactory
+
+    # given: 60 fused candidates, all available
+    rules_forget()
+    products = [ProductFactory(external_id=f"f{i:02d}") for i in range(60)]
+    fused = fuse(
+        candidates={
+            "popularity": [
+                Candidate(product_pk=p.pk, route="popularity", score=60.0 - i) for i, p in enumerate(products)
+            ]
+        },
+        weights={"popularity": 1.0},
+    )
+    built: list[int] = []
+    real = FusedList._item
+    monkeypatch.setattr(FusedList, "_item", lambda self, i: built.append(i) or real(self, i))
+
+    # when
+    served = rules_stage(ranked=fused, k=5, placement="home_feed")
+
+    # then: the first window's 20 rows (2k + 10), not the 60 candidates
+    assert [i.product_id for i in served] == ["f00", "f01", "f02", "f03", "f04"]
+    assert sorted(built) == list(range(20))
