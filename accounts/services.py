@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import time
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -15,6 +17,11 @@ from recsite.scopes import Scope
 KEY_PREFIX = "rs_"
 # `last_used_at` is a hint for people auditing keys, not a log: one write a minute is enough.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+# Keys a process has looked up, by hash, for `API_KEY_CACHE_SECONDS`: the lookup was one query on
+# every storefront request (docs/scale.md). Unknown keys are never kept (any string is a lookup);
+# past this many the memory starts over.
+KNOWN_KEYS_MAX = 1_000
+_known: dict[str, tuple[float, ApiKey]] = {}
 
 
 def hash_key(raw_key: str) -> str:
@@ -33,8 +40,27 @@ def api_key_create(*, name: str, scopes: list[str] | None = None) -> tuple[ApiKe
 
 
 def api_key_lookup(*, raw_key: str) -> ApiKey | None:
-    """The active key matching `raw_key`, or None (unknown or revoked)."""
-    return ApiKey.objects.filter(key_hash=hash_key(raw_key), revoked=False).first()
+    """The active key matching `raw_key`, or None (unknown or revoked). A key found is kept for
+    `API_KEY_CACHE_SECONDS`: revoked or edited in another process, it serves (as it was) until
+    then; in this one, `api_keys_forget` ends that at once."""
+    key_hash = hash_key(raw_key)
+    now = time.monotonic()
+    known = _known.get(key_hash)
+    if known is not None and known[0] > now:
+        return known[1]
+    api_key = ApiKey.objects.filter(key_hash=key_hash, revoked=False).first()
+    if api_key is None or settings.API_KEY_CACHE_SECONDS <= 0:
+        _known.pop(key_hash, None)
+        return api_key
+    if len(_known) >= KNOWN_KEYS_MAX:
+        _known.clear()
+    _known[key_hash] = (now + settings.API_KEY_CACHE_SECONDS, api_key)
+    return api_key
+
+
+def api_keys_forget(**kwargs: object) -> None:
+    """Look every key up again (a key was revoked or edited here; also an `ApiKey` signal receiver)."""
+    _known.clear()
 
 
 def api_key_mark_used(*, api_key: ApiKey, now: dt.datetime | None = None) -> bool:
@@ -55,8 +81,11 @@ def api_key_mark_used(*, api_key: ApiKey, now: dt.datetime | None = None) -> boo
 
 def api_key_revoke(*, api_key_id: int) -> None:
     ApiKey.objects.filter(pk=api_key_id).update(revoked=True)
+    api_keys_forget()
 
 
 def api_keys_revoke_named(*, name: str) -> int:
     """Revoke every active key called `name`; returns how many."""
-    return ApiKey.objects.filter(name=name, revoked=False).update(revoked=True)
+    revoked = ApiKey.objects.filter(name=name, revoked=False).update(revoked=True)
+    api_keys_forget()
+    return revoked

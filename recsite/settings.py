@@ -388,6 +388,10 @@ DRIFT_PSI_THRESHOLD = float(os.environ.get("DRIFT_PSI_THRESHOLD", "0.2"))
 DRIFT_WINDOW_HOURS = int(os.environ.get("DRIFT_WINDOW_HOURS", "24"))
 
 # --- REST API ---------------------------------------------------------------------------------
+# How long a web process keeps an API key it looked up (accounts.services.api_key_lookup): a key
+# revoked or edited elsewhere is refused (or changes) within this many seconds. 0: every request
+# reads the key.
+API_KEY_CACHE_SECONDS = float(os.environ.get("API_KEY_CACHE_SECONDS", "5"))
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.ApiKeyAuthentication",

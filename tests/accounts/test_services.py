@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from accounts import services
 from accounts.models import ApiKey
 from accounts.services import api_key_create, api_key_lookup, api_key_mark_used, api_key_revoke, hash_key
 
@@ -66,3 +67,50 @@ def test_authenticating_marks_the_key_used(storefront_client):
     storefront_client.get("/api/v1/products/")
 
     assert ApiKey.objects.get().last_used_at is not None
+
+
+def test_a_key_looked_up_is_kept_for_its_seconds(settings, monkeypatch, django_assert_num_queries):
+    # given: a key found once
+    settings.API_KEY_CACHE_SECONDS = 5
+    api_key, raw_key = api_key_create(name="shop")
+    clock = [1000.0]
+    monkeypatch.setattr(services.time, "monotonic", lambda: clock[0])
+    assert api_key_lookup(raw_key=raw_key) == api_key
+
+    # when: another process revokes it (no signal reaches this one)
+    ApiKey.objects.filter(pk=api_key.pk).update(revoked=True)
+
+    # then: it serves from memory until its seconds are up, then is read again and refused
+    clock[0] += 4.9
+    with django_assert_num_queries(0):
+        assert api_key_lookup(raw_key=raw_key) == api_key
+    clock[0] += 0.2
+    with django_assert_num_queries(1):
+        assert api_key_lookup(raw_key=raw_key) is None
+
+
+def test_a_key_revoked_or_edited_in_this_process_is_read_again_at_once(settings):
+    settings.API_KEY_CACHE_SECONDS = 60
+    api_key, raw_key = api_key_create(name="shop", scopes=["read:recommendations"])
+    api_key_lookup(raw_key=raw_key)
+
+    # edited (the admin saves the row): the new scopes apply
+    api_key.scopes = ["write:events"]
+    api_key.save()
+    assert api_key_lookup(raw_key=raw_key).scopes == ["write:events"]
+
+    # revoked
+    api_key_revoke(api_key_id=api_key.pk)
+    assert api_key_lookup(raw_key=raw_key) is None
+
+
+def test_unknown_keys_and_a_zero_setting_are_never_kept(settings, django_assert_num_queries):
+    _, raw_key = api_key_create(name="shop")
+    with django_assert_num_queries(2):
+        assert api_key_lookup(raw_key="rs_unknown") is None
+        assert api_key_lookup(raw_key="rs_unknown") is None
+
+    settings.API_KEY_CACHE_SECONDS = 0
+    with django_assert_num_queries(2):
+        api_key_lookup(raw_key=raw_key)
+        api_key_lookup(raw_key=raw_key)
