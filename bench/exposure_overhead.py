@@ -2,9 +2,10 @@
 side by side with no experiment running.
 
 In-process WSGI requests (Django's test client with an API key). The client's time includes the
-`request_finished` flush of the exposure INSERT; under gunicorn that flush runs after the
-response is sent, so the bench times the flush on its own too and reports both `total_ms` and
-`waited_ms` (total minus flush: what the storefront waits for).
+`request_finished` flush of the rows written after the response, here inline
+(`AFTER_RESPONSE_WRITER=inline`: what writing them costs a request's thread; under gunicorn a
+writer thread takes them); the bench times the flush on its own too and reports both `total_ms`
+and `waited_ms` (total minus flush: what the storefront waits for).
 Blocks of requests alternate between on and off to spread machine noise over both.
 Scratch database `recsite_bench_exposure` on the embedded server. Usage:
 
@@ -32,6 +33,7 @@ def setup() -> str:
 
     os.environ["DATABASE_URL"] = embedded_database_url(database="recsite_bench_exposure")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recsite.settings")
+    os.environ["AFTER_RESPONSE_WRITER"] = "inline"
     import django
 
     django.setup()
@@ -65,10 +67,10 @@ _flush_ms: list[float] = []
 
 
 def timed_flush(**kwargs: object) -> None:
-    from experiments.serving import exposures_flush
+    from recsite.after_response import flush
 
     started = time.perf_counter()
-    exposures_flush(**kwargs)
+    flush(**kwargs)
     _flush_ms.append((time.perf_counter() - started) * 1000)
 
 
@@ -95,8 +97,9 @@ def main() -> None:
 
     from experiments.models import Experiment, Exposure
     from experiments.services import experiment_launch, experiment_pause
+    from recsite.after_response import FLUSH_UID
 
-    request_finished.disconnect(dispatch_uid="experiments.exposures_flush")
+    request_finished.disconnect(dispatch_uid=FLUSH_UID)
     request_finished.connect(timed_flush, dispatch_uid="bench.timed_flush")
     client = Client(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
     experiment = Experiment.objects.get(key="bench")

@@ -1,10 +1,10 @@
 """The request path of experiments: which variant serves this customer, and the exposure log.
 
 Assignment reads a per-process snapshot of the running experiments (refreshed every few
-seconds, two queries) and hashes; it writes nothing. Exposures collected during a request are
-written in one INSERT after the response has gone out (`request_finished`), so logging adds
-no database round trip to what the storefront waits for. Outside a request (shell, tasks)
-they are written at once.
+seconds, two queries) and hashes; it writes nothing. Exposures are written after the response
+has gone out (`recsite.after_response`: a request's in one INSERT), so logging adds no database
+round trip to what the storefront waits for. Outside a request (shell, tasks) they are written
+at once.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from django.utils import timezone
 from experiments.assignment import assign, assign_in_slice, layer_unit
 from experiments.models import Experiment, Exposure, Kind, Status
 from placements.public import Strategy, StrategyError, strategy_parse
+from recsite.after_response import write_after_response
 from recsite.metrics import ENABLED, clicks_count
 from recsite.snapshot import CachedSnapshot
 
@@ -188,8 +188,6 @@ def _interleaved(experiment: RunningExperiment) -> Assignment:
 
 # --- exposure log --------------------------------------------------------------------------------
 
-_pending = threading.local()
-
 
 def exposure_log(
     *,
@@ -216,11 +214,7 @@ def exposure_log(
         json.dumps(items),
         served_at or timezone.now(),
     )
-    buffer = getattr(_pending, "exposures", None)
-    if buffer is None:
-        exposures_write([row])
-    else:
-        buffer.append(row)
+    write_after_response(exposures_write, row)
 
 
 def exposures_write(rows: Sequence[tuple]) -> None:
@@ -234,23 +228,6 @@ def exposures_write(rows: Sequence[tuple]) -> None:
             f" items, created_at) VALUES {values} ON CONFLICT (recommendation_id) DO NOTHING",
             [value for row in rows for value in row],
         )
-
-
-def exposures_collect(**kwargs: object) -> None:
-    """`request_started` receiver: exposures of this request wait for its end."""
-    _pending.exposures = []
-
-
-def exposures_flush(**kwargs: object) -> None:
-    """`request_finished` receiver: write this request's exposures in one INSERT."""
-    exposures = getattr(_pending, "exposures", None)
-    _pending.exposures = None
-    if exposures:
-        try:
-            exposures_write(exposures)
-        except Exception:
-            # The response has gone out; losing an exposure must not break the worker.
-            logger.exception("could not write %d exposures", len(exposures))
 
 
 def exposure_clicks_count(*, recommendation_ids: Sequence[uuid.UUID], **kwargs: object) -> None:

@@ -19,15 +19,12 @@ class RecommendationsConfig(AppConfig):
 
         connection_created.connect(knn_session_defaults, dispatch_uid="recommendations.knn_session_defaults")
 
-        from recommendations.served import served_lists_collect, served_lists_flush
+        from recsite import after_response
 
-        request_started.connect(served_lists_collect, dispatch_uid="recommendations.served_lists_collect")
-        request_finished.connect(served_lists_flush, dispatch_uid="recommendations.served_lists_flush")
-
-        from recommendations.reasons.pool import reason_servings_collect, reason_servings_flush
-
-        request_started.connect(reason_servings_collect, dispatch_uid="reasons.servings_collect")
-        request_finished.connect(reason_servings_flush, dispatch_uid="reasons.servings_flush")
+        # Served lists and reason servings are written after the response (experiments connects
+        # the same receivers: one connection each, by their dispatch_uid).
+        request_started.connect(after_response.collect, dispatch_uid=after_response.COLLECT_UID)
+        request_finished.connect(after_response.flush, dispatch_uid=after_response.FLUSH_UID)
 
         from catalog.public import events_stored
         from recommendations.feeds.tasks import events_stored_receiver

@@ -1,10 +1,10 @@
 """Served lists, kept so that feedback arriving later with only a `recommendation_id` (and the
 bad-case detectors) can see exactly what was served and why.
 
-One compact row per list (ids, scores, routes, rules touched; no titles), collected during the
-request and written in one INSERT after the response has gone out (`request_finished`), as
-the experiments' exposures are: the storefront waits for no extra round trip. Outside a request
-(shell, tasks, tests calling the service) the row is written at once. Rows older than
+One compact row per list (ids, scores, routes, rules touched; no titles), written after the
+response has gone out (`recsite.after_response`), as the experiments' exposures are: the
+storefront waits for no extra round trip. Outside a request (shell, tasks, tests calling the
+service) the row is written at once. Rows older than
 `SERVED_LIST_RETENTION_DAYS` are deleted by `served_lists_prune` (a daily beat task and
 `manage.py prune_served_lists`); bad cases keep their own snapshot copy, so pruning loses none.
 """
@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,10 +22,7 @@ from django.utils import timezone
 
 from recommendations.contracts import Recommendation, ScoredItem
 from recommendations.models import ServedList
-
-logger = logging.getLogger(__name__)
-
-_pending = threading.local()
+from recsite.after_response import write_after_response
 
 # `exclude_served` leaves out what a session was shown this long ago at most (a storefront
 # session is a visit, not a customer's lifetime), from its latest lists, and at most this many
@@ -83,11 +78,7 @@ def served_list_record(
         json.dumps(dict(context or {})),
         json.dumps(served_items(recommendation.items)),
     )
-    buffer = getattr(_pending, "rows", None)
-    if buffer is None:
-        served_lists_write([row])
-    else:
-        buffer.append(row)
+    write_after_response(served_lists_write, row)
 
 
 def served_lists_write(rows: Sequence[tuple]) -> None:
@@ -100,23 +91,6 @@ def served_lists_write(rows: Sequence[tuple]) -> None:
             f" VALUES {values} ON CONFLICT (recommendation_id) DO NOTHING",
             [value for row in rows for value in row],
         )
-
-
-def served_lists_collect(**kwargs: object) -> None:
-    """`request_started` receiver: this request's served lists wait for its end."""
-    _pending.rows = []
-
-
-def served_lists_flush(**kwargs: object) -> None:
-    """`request_finished` receiver: write this request's served lists in one INSERT."""
-    rows = getattr(_pending, "rows", None)
-    _pending.rows = None
-    if rows:
-        try:
-            served_lists_write(rows)
-        except Exception:
-            # The response has gone out; a lost record must not break the worker.
-            logger.exception("could not write %d served lists", len(rows))
 
 
 def session_served_pks(*, session_id: str, now: dt.datetime | None = None) -> tuple[int, ...]:

@@ -387,6 +387,16 @@ DRIFT_PSI_THRESHOLD = float(os.environ.get("DRIFT_PSI_THRESHOLD", "0.2"))
 # The periodic drift check compares the last this-many hours with the reference.
 DRIFT_WINDOW_HOURS = int(os.environ.get("DRIFT_WINDOW_HOURS", "24"))
 
+# Rows a request writes after its response (served lists, exposures, reason servings;
+# recsite.after_response): "thread" hands them to a writer thread per process, "inline" writes
+# them in the request's thread as it ends. At most AFTER_RESPONSE_MAX_ROWS wait (then a request
+# writes its own inline); at exit, waiting rows get AFTER_RESPONSE_EXIT_SECONDS to be written.
+AFTER_RESPONSE_WRITER = os.environ.get("AFTER_RESPONSE_WRITER", "thread")
+if AFTER_RESPONSE_WRITER not in ("thread", "inline"):
+    raise RuntimeError(f"AFTER_RESPONSE_WRITER must be thread or inline, not {AFTER_RESPONSE_WRITER!r}")
+AFTER_RESPONSE_MAX_ROWS = int(os.environ.get("AFTER_RESPONSE_MAX_ROWS", "10000"))
+AFTER_RESPONSE_EXIT_SECONDS = float(os.environ.get("AFTER_RESPONSE_EXIT_SECONDS", "10"))
+
 # --- REST API ---------------------------------------------------------------------------------
 # How long a web process keeps an API key it looked up (accounts.services.api_key_lookup): a key
 # revoked or edited elsewhere is refused (or changes) within this many seconds. 0: every request

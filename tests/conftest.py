@@ -14,6 +14,10 @@ from tests.factories import make_api_key
 TEST_CACHE_URL = f"redis://127.0.0.1:6379/{os.environ.get('RECSITE_TEST_CACHE_DB', '13')}"
 os.environ["CACHE_URL"] = TEST_CACHE_URL
 settings.CACHES["default"]["LOCATION"] = TEST_CACHE_URL
+# Rows written after a response (served lists, exposures) are written by the request's thread:
+# a test's transaction is its own thread's connection, which a writer thread's would not see
+# (tests/recsite/test_after_response.py tests the writer thread on committed data).
+settings.AFTER_RESPONSE_WRITER = "inline"
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from django.db import connection
 from django.utils import timezone
 
 from recommendations.reasons.models import PromptTemplate, Purpose
+from recsite.after_response import write_after_response
 from recsite.snapshot import CachedSnapshot
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,6 @@ class ActiveTemplate:
 
 
 _rng = random.Random()
-_pending = threading.local()
 
 
 def active_templates() -> tuple[ActiveTemplate, ...]:
@@ -104,12 +103,7 @@ def posterior_mean(*, impressions: int, clicks: int) -> float:
 
 def reason_serving_log(*, recommendation_id: uuid.UUID, template_id: int) -> None:
     """Record which pool template served this list (after the response, like exposures)."""
-    row = (recommendation_id, template_id)
-    buffer = getattr(_pending, "reason_servings", None)
-    if buffer is None:
-        reason_servings_write([row])
-    else:
-        buffer.append(row)
+    write_after_response(reason_servings_write, (recommendation_id, template_id))
 
 
 def reason_servings_write(rows: Sequence[tuple[uuid.UUID, int]]) -> None:
@@ -121,23 +115,6 @@ def reason_servings_write(rows: Sequence[tuple[uuid.UUID, int]]) -> None:
             f" VALUES {values} ON CONFLICT (recommendation_id) DO NOTHING",
             [v for rid, tid in rows for v in (rid, tid, now)],
         )
-
-
-def reason_servings_collect(**kwargs: object) -> None:
-    """`request_started` receiver: this request's pool servings wait for its end."""
-    _pending.reason_servings = []
-
-
-def reason_servings_flush(**kwargs: object) -> None:
-    """`request_finished` receiver: write them in one INSERT."""
-    rows = getattr(_pending, "reason_servings", None)
-    _pending.reason_servings = None
-    if rows:
-        try:
-            reason_servings_write(rows)
-        except Exception:
-            # The response has gone out; losing an impression must not break the worker.
-            logger.exception("could not write %d reason servings", len(rows))
 
 
 def pool_stats_refresh() -> int:

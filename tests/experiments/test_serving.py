@@ -12,6 +12,7 @@ from experiments import serving
 from experiments.assignment import assign, layer_unit
 from experiments.models import Exposure, Layer
 from experiments.services import experiment_pause
+from recsite import after_response
 from tests.factories import make_experiment
 
 pytestmark = pytest.mark.django_db
@@ -81,7 +82,7 @@ def test_exposures_in_a_request_wait_for_its_end_and_go_in_one_insert(django_ass
     # given a request in progress (the request_started receiver ran) serving three lists
     make_experiment(key="feed")
     assignment = serving.experiment_assign(placement="home_feed", customer_id="C1")
-    serving.exposures_collect()
+    after_response.collect()
     ids = [uuid.uuid4() for _ in range(3)]
     for rec_id in ids:
         serving.exposure_log(
@@ -90,7 +91,7 @@ def test_exposures_in_a_request_wait_for_its_end_and_go_in_one_insert(django_ass
     # then nothing is written until the request finishes, and then in one INSERT
     assert Exposure.objects.count() == 0
     with django_assert_num_queries(1):
-        serving.exposures_flush()
+        after_response.flush()
     assert set(Exposure.objects.values_list("recommendation_id", flat=True)) == set(ids)
 
 
