@@ -62,8 +62,9 @@ FLOOR_SAMPLES = 300
 ENDPOINTS = {
     "recommendations": "home feed of a customer with 2+ events (runtime `on request`: candidates never kept ahead)",
     "similar": "similar items of an embedded product",
-    "search": "served search (hybrid, the built-in strategy): titles' first 3 words and 5 phrases, no typos,"
-    " no shopper",
+    "search": "served search (hybrid, the built-in strategy): titles' first 3 words and 5 phrases (205 distinct"
+    " queries, their embeddings remembered by a worker after its first; runtime `no query memory`: every query"
+    " encoded), no typos, no shopper",
     "session feed": "home feed of an anonymous session (3-6 views and a cart), no customer",
     "filtered feed": f"a customer's home feed with price_min={FILTER_PRICE[0]}&price_max={FILTER_PRICE[1]}",
     "next page": "a customer's home feed, page 2 (page_size=10; page 1's cursor fetched before timing, only page 2"
@@ -693,8 +694,10 @@ def run_size(
     servers = [(pick_runtime(pick_device()), plan, slow_query_env(slow_log))]
     if search_torch:
         servers.append(("torch", {"search": search_paths}, {"EMBEDDING_RUNTIME": "torch"}))
-    # Side by side: the home feed computing its candidates on every request, as before they were kept.
+    # Side by side: the home feed computing its candidates on every request, as before they were kept;
+    # search encoding every query, as a query never asked before is.
     servers.append(("on request", {"recommendations": plan["recommendations"]}, {"RECALL_AHEAD_SECONDS": "0"}))
+    servers.append(("no query memory", {"search": search_paths}, {"QUERY_VECTORS_KEPT": "0"}))
     rows = []
     for runtime, endpoints, env in servers:
         port = free_port()
@@ -709,7 +712,8 @@ def run_size(
                     outcomes = ahead_outcomes(port)
                     result = drive(port, api_key, paths, seconds, level)
                     row = {"products": size, "endpoint": endpoint, "runtime": runtime, "concurrency": level}
-                    floor = extra["floors"].get(endpoint) if level == 1 and runtime == servers[0][0] else None
+                    with_floor = runtime in (servers[0][0], "no query memory")
+                    floor = extra["floors"].get(endpoint) if level == 1 and with_floor else None
                     row |= {"floor_p50_ms": floor["p50_ms"]} if floor else {}
                     if floor and endpoint == "recommendations":
                         row["floor_ahead_p50_ms"] = extra["floors"]["recommendations ahead"]["p50_ms"]

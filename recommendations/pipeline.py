@@ -33,7 +33,7 @@ from recommendations.contracts import (
     RecRequest,
     ScoredItem,
 )
-from recommendations.embeddings.model import encode_texts
+from recommendations.embeddings.queries import query_vector
 from recommendations.errors import EmbeddingModelUnavailable, UnknownProduct
 from recommendations.facets import search_facets
 from recommendations.history import History, customer_history, session_history
@@ -433,6 +433,6 @@ def _as_fused(candidates: list[Candidate]) -> list[FusedItem]:
 
 def _semantic_search(*, query: str, n: int, knn_filter: semantic.KnnFilter) -> list[Candidate]:
     with stage_timer("search.encode"):
-        vector = encode_texts([query.strip()])[0]
+        vector = query_vector(query)
     with stage_timer("search.knn"):
         return semantic.semantic_candidates(vector=vector, n=n, knn_filter=knn_filter)

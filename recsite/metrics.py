@@ -85,6 +85,11 @@ RECALL_AHEAD = Counter(
 )
 REASON_CACHE_HITS = Counter("recsite_reason_cache_hits", "Recommendation reasons served from the cache.")
 REASON_CACHE_MISSES = Counter("recsite_reason_cache_misses", "Recommendation reasons not in the cache.")
+QUERY_VECTORS = Counter(
+    "recsite_query_vectors",
+    "Search and context queries' embeddings: remembered by the process (hit) or encoded (miss).",
+    ["outcome"],
+)
 EXPERIMENT_EXPOSURES = Counter(
     "recsite_experiment_exposures",
     "Lists served under an experiment variant.",
@@ -223,6 +228,11 @@ def reason_cache_count(*, hits: int, misses: int) -> None:
             REASON_CACHE_HITS.inc(hits)
         if misses:
             REASON_CACHE_MISSES.inc(misses)
+
+
+def query_vector_count(*, hit: bool) -> None:
+    if ENABLED:
+        QUERY_VECTORS.labels(outcome="hit" if hit else "miss").inc()
 
 
 def version_info_set(*, gauge: Gauge, previous: dict[str, str] | None, current: dict[str, str]) -> None:

@@ -310,6 +310,9 @@ EMBEDDING_ONNX_DIR = Path(os.environ.get("EMBEDDING_ONNX_DIR", VAR_DIR / "onnx")
 # The web tier's query encoder (the torch-free bundle): "fp32", or "int8" (dynamically quantised;
 # bench/int8_encoder.py measures its agreement with fp32 and the search recall it keeps).
 EMBEDDING_QUERY_PRECISION = os.environ.get("EMBEDDING_QUERY_PRECISION", "fp32")
+# Distinct queries whose embeddings a process remembers (recommendations.embeddings.queries; about
+# 1.5 KB each with MiniLM); 0 encodes every query.
+QUERY_VECTORS_KEPT = int(os.environ.get("QUERY_VECTORS_KEPT", "4096"))
 # LightGBM device for ranker training: "auto" (gpu, i.e. OpenCL, where an NVIDIA GPU is visible;
 # cpu otherwise), cpu, gpu or cuda (a source build of LightGBM). An unusable device falls back to cpu.
 RANKER_DEVICE = os.environ.get("RANKER_DEVICE", "auto")

@@ -50,6 +50,16 @@ def redis_url() -> str:
 
 
 @pytest.fixture(autouse=True)
+def fresh_query_vectors():
+    """A query's vector remembered by an earlier test's model (or stand-in) is not this one's."""
+    from recommendations.embeddings.queries import query_vectors_forget
+
+    query_vectors_forget()
+    yield
+    query_vectors_forget()
+
+
+@pytest.fixture(autouse=True)
 def fresh_reason_caches():
     """The reasons' per-process template and adapter snapshots and text cache hold rows of earlier tests."""
     from recommendations.reasons.adapter_serving import adapter_active_forget

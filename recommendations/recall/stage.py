@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Set
 from catalog.public import Product
 from placements.public import Strategy
 from recommendations.contracts import CONTEXT_ROUTE, Candidate, FusedItem, RecRequest
-from recommendations.embeddings.model import encode_texts
+from recommendations.embeddings.queries import query_vector
 from recommendations.errors import EmbeddingModelUnavailable
 from recommendations.history import History
 from recommendations.recall import collaborative, itemcf, popularity, semantic
@@ -135,7 +135,7 @@ def _context_candidates(*, request: RecRequest, n: int, knn_filter: semantic.Knn
             return semantic.semantic_neighbors(product_pk=pk, n=n, knn_filter=knn_filter)
     if request.query and request.query.strip():
         try:
-            vector = encode_texts([request.query.strip()])[0]
+            vector = query_vector(request.query)
         except EmbeddingModelUnavailable:
             # The feed still answers, with popular items (logged; search says so in its answer).
             logger.exception("the query of a cold-start feed was ignored")

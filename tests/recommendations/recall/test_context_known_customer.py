@@ -3,6 +3,7 @@ matches are a route of their own (`context`), fused with the customer's personal
 
 import math
 
+import numpy as np
 import pytest
 
 from catalog.models import EventType, ItemNeighbor, ProductEmbedding
@@ -59,7 +60,9 @@ def test_a_context_product_leads_a_known_customers_feed(known_customer):
 
 def test_a_query_leads_a_known_customers_feed_through_the_api(storefront_client, known_customer, monkeypatch):
     # the query's embedding, without loading the model
-    monkeypatch.setattr("recommendations.recall.stage.encode_texts", lambda texts: [_unit(0, 0, 1)])
+    monkeypatch.setattr(
+        "recommendations.embeddings.queries.encode_texts", lambda texts: np.asarray([_unit(0, 0, 1)], dtype=np.float32)
+    )
 
     response = storefront_client.get(
         "/api/v1/recommendations/", {"customer": "bob", "q": "a mug", "k": 3, "reasons": "false"}
