@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 
 logger = logging.getLogger(__name__)
 
@@ -133,12 +133,20 @@ class Writer:
             # This thread's connection, as a request's thread keeps its own: reopened past its
             # CONN_MAX_AGE, closed after a failure (the database restarted) for the next batch.
             if connection.close_at is not None and connection.close_at <= time.monotonic():
-                connection.close()
+                _close(connection.close)
             if not writes_run(merged):
-                connection.close_if_unusable_or_obsolete()
+                _close(connection.close_if_unusable_or_obsolete)
             with self._lock:
                 self._waiting -= sum(len(batch) for batch in merged.values())
-        connection.close()
+        _close(connection.close)
+
+
+def _close(close: Callable[[], None]) -> None:
+    """Close the writer's connection; a broken one may fail to, which must not end the thread."""
+    try:
+        close()
+    except DatabaseError:
+        logger.warning("the after-response writer's connection did not close cleanly", exc_info=True)
 
 
 _writer: Writer | None = None
