@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from catalog.public import ItemNeighbor, Product
+from catalog.public import Product
 from placements.public import SEARCH_HYBRID, SEARCH_KEYWORD, SEARCH_SEMANTIC, Placement, Strategy, built_in_strategy
 from recommendations.contracts import (
     HISTORY_CUSTOMER,
@@ -253,16 +253,15 @@ def similar_items(
 
     Raises `UnknownProduct` when no product has that external id.
     """
-    product_pk = Product.objects.filter(external_id=product_id).values_list("pk", flat=True).first()
-    if product_pk is None:
-        raise UnknownProduct(product_id)
     strategy = strategy or built_in_strategy(Placement.SIMILAR_ITEMS)
     history, _ = request_history(RecRequest(customer_id=customer_id, session_id=session_id))
     seen = (*seen, *sorted(history.carted_pks))
     n = max(strategy.candidates_per_route, k + len(seen))
-    neighbors = ItemNeighbor.objects.filter(product_id=product_pk).order_by("rank").values_list("neighbor_id", "score")
+    product_pk, neighbors = itemcf.product_and_neighbors(external_id=product_id, n=n)
+    if product_pk is None:
+        raise UnknownProduct(product_id)
     candidates = {
-        itemcf.ROUTE: [Candidate(product_pk=pk, route=itemcf.ROUTE, score=score) for pk, score in neighbors[:n]],
+        itemcf.ROUTE: neighbors,
         semantic.ROUTE: semantic.semantic_neighbors(
             product_pk=product_pk,
             n=n,

@@ -118,6 +118,24 @@ def itemcf_candidates(*, history: History, n: int) -> list[Candidate]:
     return neighbor_sum_candidates(table=TABLE.name, route=ROUTE, history=history, n=n)
 
 
+def product_and_neighbors(*, external_id: str, n: int) -> tuple[int | None, list[Candidate]]:
+    """The pk of the product `external_id` (None when there is none) and its top `n` stored
+    item-CF neighbours, by rank: one round trip where similar items made two."""
+    sql = (
+        "SELECT p.id, n.neighbor_id, n.score FROM catalog_product p"
+        f" LEFT JOIN LATERAL (SELECT neighbor_id, score, rank FROM {TABLE.name}"
+        "  WHERE product_id = p.id ORDER BY rank LIMIT %s) n ON true"
+        " WHERE p.external_id = %s ORDER BY n.rank"
+    )
+    with read_connection().prepared_cursor() as cursor:
+        cursor.execute(sql, [n, external_id])
+        rows = cursor.fetchall()
+    if not rows:
+        return None, []
+    neighbors = [Candidate(product_pk=pk, route=ROUTE, score=score) for _, pk, score in rows if pk is not None]
+    return rows[0][0], neighbors
+
+
 def item_blocks(*, matrix: sp.csr_matrix, block_rows: int, block_bytes: int) -> list[tuple[int, int]]:
     """(start, stop) ranges of item rows whose block product holds at most `block_bytes`, by an
     upper bound of each row's co-occurring items (the items of every customer of the item, at

@@ -15,6 +15,7 @@ from recommendations.recall.itemcf import (
     itemcf_candidates,
     itemcf_neighbors_rebuild,
     itemcf_similarity,
+    product_and_neighbors,
 )
 from tests.factories import CustomerFactory, EventFactory, ProductFactory
 
@@ -177,3 +178,22 @@ def test_build_tasks_are_idempotent():
     # then
     assert first == second == (4, 4)
     assert ItemNeighbor.objects.count() == 4
+
+
+@pytest.mark.django_db
+def test_a_product_and_its_neighbors_come_in_one_query(django_assert_num_queries):
+    # given: a product with three stored neighbours (stored out of rank order), one without any
+    a, b, c, d, lonely = ProductFactory.create_batch(5)
+    ItemNeighbor.objects.create(product=a, neighbor=d, score=0.2, rank=3)
+    ItemNeighbor.objects.create(product=a, neighbor=b, score=0.5, rank=1)
+    ItemNeighbor.objects.create(product=a, neighbor=c, score=0.3, rank=2)
+
+    # when
+    with django_assert_num_queries(1):
+        pk, neighbors = product_and_neighbors(external_id=a.external_id, n=2)
+
+    # then: its pk and its first n neighbours by rank
+    assert pk == a.pk
+    assert [(n.product_pk, n.score, n.route) for n in neighbors] == [(b.pk, 0.5, "itemcf"), (c.pk, 0.3, "itemcf")]
+    assert product_and_neighbors(external_id=lonely.external_id, n=2) == (lonely.pk, [])
+    assert product_and_neighbors(external_id="no-such-product", n=2) == (None, [])
