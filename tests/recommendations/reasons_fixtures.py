@@ -96,15 +96,17 @@ class ChatServer:
                 try:
                     time.sleep(server.delay_s)
                     status, text = server.answer(body["messages"][-1]["content"])
-                    payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": text}}]}).encode()
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
                 finally:
+                    # Counted out before the reply goes: a client that got it may send its next
+                    # request at once, which must not find this one still counted.
                     with server._lock:
                         server.in_flight -= 1
+                payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": text}}]}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
 
             def log_message(self, *args) -> None:
                 pass
