@@ -23,11 +23,12 @@ import logging
 import os
 import queue
 import threading
-import time
 from collections.abc import Callable, Sequence
 
 from django.conf import settings
 from django.db import DatabaseError, connection
+
+from recsite.fanout import connections_close_aged, connections_close_unusable
 
 logger = logging.getLogger(__name__)
 
@@ -132,17 +133,16 @@ class Writer:
                     merged.setdefault(write, []).extend(batch)
             # This thread's connection, as a request's thread keeps its own: reopened past its
             # CONN_MAX_AGE, closed after a failure (the database restarted) for the next batch.
-            if connection.close_at is not None and connection.close_at <= time.monotonic():
-                _close(connection.close)
+            _close(connections_close_aged)
             if not writes_run(merged):
-                _close(connection.close_if_unusable_or_obsolete)
+                _close(connections_close_unusable)
             with self._lock:
                 self._waiting -= sum(len(batch) for batch in merged.values())
         _close(connection.close)
 
 
 def _close(close: Callable[[], None]) -> None:
-    """Close the writer's connection; a broken one may fail to, which must not end the thread."""
+    """Close the writer's connections; a broken one may fail to, which must not end the thread."""
     try:
         close()
     except DatabaseError:

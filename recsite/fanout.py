@@ -74,18 +74,29 @@ def _on_own_connections(call: Callable[[], T]) -> T:
     that failed is closed after (what Django's request signals do for a request's thread; not
     through `close_if_unusable_or_obsolete` up front, which with health checks on would cost each
     call a `SELECT 1`)."""
-    for connection in connections.all(initialized_only=True):
-        if connection.close_at is not None and connection.close_at <= time.monotonic():
-            connection.close()
+    connections_close_aged()
     try:
         return call()
     except DatabaseError:
-        for connection in connections.all(initialized_only=True):
-            connection.close_if_unusable_or_obsolete()
+        connections_close_unusable()
         raise
     finally:
         with _lock:
             _opened.update(connections.all(initialized_only=True))
+
+
+def connections_close_aged() -> None:
+    """Close this thread's connections past their CONN_MAX_AGE (the next use reopens them): what
+    Django's request signals do for a request's thread, for a thread that serves no request."""
+    for connection in connections.all(initialized_only=True):
+        if connection.close_at is not None and connection.close_at <= time.monotonic():
+            connection.close()
+
+
+def connections_close_unusable() -> None:
+    """Close this thread's connections that failed (after an error), so the next use reconnects."""
+    for connection in connections.all(initialized_only=True):
+        connection.close_if_unusable_or_obsolete()
 
 
 def _pool_get() -> ThreadPoolExecutor:
