@@ -3,8 +3,8 @@
 A storefront's searches repeat (the same head queries all day), and encoding one is about half of
 a search's floor at 1M products (docs/scale.md). Each process keeps the vectors of its last
 `settings.QUERY_VECTORS_KEPT` distinct queries (1.5 KB each for MiniLM: 6 MB at 4,096), by the
-model's name, the query precision and the text as encoded; the encoder a process serves with does not change in its
-lifetime (`model.active_encoder`). The vectors are read-only: callers share them.
+model's name, the query precision and the text as encoded; the encoder a process serves with does
+not change in its lifetime (`model.active_encoder`). The vectors are read-only: callers share them.
 """
 
 from __future__ import annotations
