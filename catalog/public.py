@@ -1,10 +1,12 @@
 """What other apps use of the catalog: its models, the product text that is embedded, the import
 field parsers (the simulator and the API reuse them), category-path filters, the clicks signal,
-and customers (read, erase) and the products' attribute keys."""
+customers (read, erase), the products' attribute keys, and whether the catalog changed (its
+generation)."""
 
 from catalog.api.parsers import JSONBodyParser
 from catalog.categories import PATH_SEPARATOR, category_subtree_like, category_subtree_q
 from catalog.customers import CatalogErasure, customer_erase, customer_get, product_attribute_keys
+from catalog.generation import CatalogState, catalog_state, catalog_state_forget
 from catalog.importing.fields import FieldError, number, text, timestamp
 from catalog.importing.products import category_path_normalize
 from catalog.importing.readers import BadLine, read_rows
@@ -24,6 +26,9 @@ __all__ = [
     "SessionClaimed",
     "session_link",
     "CatalogErasure",
+    "CatalogState",
+    "catalog_state",
+    "catalog_state_forget",
     "Customer",
     "Event",
     "EventType",

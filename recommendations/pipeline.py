@@ -13,6 +13,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from django.conf import settings
+
 from catalog.public import Product
 from placements.public import SEARCH_HYBRID, SEARCH_KEYWORD, SEARCH_SEMANTIC, Placement, Strategy, built_in_strategy
 from recommendations.contracts import (
@@ -32,7 +34,9 @@ from recommendations.contracts import (
     Recommendation,
     RecRequest,
     ScoredItem,
+    fused_pks,
 )
+from recommendations.embeddings.model import embedding_model_name
 from recommendations.embeddings.queries import query_vector
 from recommendations.errors import EmbeddingModelUnavailable, UnknownProduct
 from recommendations.facets import search_facets
@@ -47,6 +51,7 @@ from recommendations.recall.lexical import lexical_candidates
 from recommendations.recall.spelling import Correction, query_correct
 from recommendations.recall.stage import recall_stage, session_weights
 from recommendations.rules.stage import rules_stage
+from recommendations.search_answers import SearchAnswer, search_answer_find, search_answer_keep
 from recsite.fanout import fan_out
 from recsite.metrics import fallback_count, stage_timer
 
@@ -317,23 +322,22 @@ def search(
             with stage_timer("search.spelling"):
                 correction = query_correct(query)
         corrected = correction.query if correction.changes else None
-        exact: frozenset[int] = frozenset()
-        try:
-            if strategy.search == SEARCH_HYBRID:
-                found = hybrid_search(query=query, correction=correction, n=max(n, SEARCH_POOL), knn_filter=knn_filter)
-                ranked, matched, fallback, exact = found.ranked, found.matched, found.fallback, found.exact
-            elif strategy.search == SEARCH_KEYWORD:
-                with stage_timer("search.keyword"):
-                    ranked = _as_fused(keyword_candidates(query=correction.query, n=n, knn_filter=knn_filter))
-                matched = MATCH_LEXICAL if ranked else MATCH_NONE
-            else:
-                ranked = _as_fused(_semantic_search(query=query, n=n, knn_filter=knn_filter))
-                matched = MATCH_SEMANTIC if ranked else MATCH_NONE
-        except EmbeddingModelUnavailable:
-            logger.exception("search fell back to keyword matching")
-            fallback_count(stage="search", reason="embedding_model_unavailable")
-            ranked = _as_fused(keyword_candidates(query=correction.query, n=n, knn_filter=knn_filter))
-            fallback, matched = KEYWORD_FALLBACK, MATCH_LEXICAL if ranked else MATCH_NONE
+        key = (
+            strategy.search,
+            query,
+            correction.changes,
+            n,
+            knn_filter,
+            embedding_model_name(),
+            settings.EMBEDDING_QUERY_PRECISION,
+        )
+        found = search_answer_find(key)
+        if found.answer is not None:
+            ranked, matched, exact = found.answer.ranked, found.answer.matched, found.answer.exact
+        else:
+            ranked, matched, fallback, exact = _search_matches(
+                strategy=strategy, query=query, correction=correction, n=n, knn_filter=knn_filter
+            )
 
         def served() -> tuple[tuple[ScoredItem, ...], bool]:
             """The shopper's re-ranking (when asked and possible), then the rules."""
@@ -356,11 +360,16 @@ def search(
             )
             return served_items, personal
 
-        # The facets count every match, whatever the shopper and the rules make of the order.
-        answer = fan_out(
-            {"served": served, "facets": lambda: search_facets(product_pks=[item.product_pk for item in ranked])}
-        )
-        (items, personalized), facets = answer["served"], answer["facets"]
+        if found.answer is not None:
+            (items, personalized), facets = served(), found.answer.facets
+        else:
+            # The facets count every match, whatever the shopper and the rules make of the order.
+            answer = fan_out({"served": served, "facets": lambda: search_facets(product_pks=fused_pks(ranked))})
+            (items, personalized), facets = answer["served"], answer["facets"]
+            if fallback is None:
+                search_answer_keep(
+                    key, found.ticket, SearchAnswer(ranked=ranked, matched=matched, exact=exact, facets=facets)
+                )
     return Recommendation(
         recommendation_id=uuid.uuid4(),
         strategy=strategy.name,
@@ -371,6 +380,27 @@ def search(
         corrected=corrected,
         personalized=personalized,
     )
+
+
+def _search_matches(
+    *, strategy: Strategy, query: str, correction: Correction, n: int, knn_filter: semantic.KnnFilter
+) -> tuple[Sequence[FusedItem], str, str | None, frozenset[int]]:
+    """A search's matches by the strategy's algorithm: (ranked, matched, fallback, exact)."""
+    try:
+        if strategy.search == SEARCH_HYBRID:
+            found = hybrid_search(query=query, correction=correction, n=max(n, SEARCH_POOL), knn_filter=knn_filter)
+            return found.ranked, found.matched, found.fallback, found.exact
+        if strategy.search == SEARCH_KEYWORD:
+            with stage_timer("search.keyword"):
+                ranked = _as_fused(keyword_candidates(query=correction.query, n=n, knn_filter=knn_filter))
+            return ranked, MATCH_LEXICAL if ranked else MATCH_NONE, None, frozenset()
+        ranked = _as_fused(_semantic_search(query=query, n=n, knn_filter=knn_filter))
+        return ranked, MATCH_SEMANTIC if ranked else MATCH_NONE, None, frozenset()
+    except EmbeddingModelUnavailable:
+        logger.exception("search fell back to keyword matching")
+        fallback_count(stage="search", reason="embedding_model_unavailable")
+        ranked = _as_fused(keyword_candidates(query=correction.query, n=n, knn_filter=knn_filter))
+        return ranked, MATCH_LEXICAL if ranked else MATCH_NONE, KEYWORD_FALLBACK, frozenset()
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,11 @@ QUERY_VECTORS = Counter(
     "Search and context queries' embeddings: remembered by the process (hit) or encoded (miss).",
     ["outcome"],
 )
+SEARCH_ANSWERS = Counter(
+    "recsite_search_answers",
+    "Searches whose matches and facets the process kept (hit) or read from the catalog (miss).",
+    ["outcome"],
+)
 EXPERIMENT_EXPOSURES = Counter(
     "recsite_experiment_exposures",
     "Lists served under an experiment variant.",
@@ -233,6 +238,11 @@ def reason_cache_count(*, hits: int, misses: int) -> None:
 def query_vector_count(*, hit: bool) -> None:
     if ENABLED:
         QUERY_VECTORS.labels(outcome="hit" if hit else "miss").inc()
+
+
+def search_answer_count(*, hit: bool) -> None:
+    if ENABLED:
+        SEARCH_ANSWERS.labels(outcome="hit" if hit else "miss").inc()
 
 
 def version_info_set(*, gauge: Gauge, previous: dict[str, str] | None, current: dict[str, str]) -> None:

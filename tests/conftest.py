@@ -18,6 +18,9 @@ settings.CACHES["default"]["LOCATION"] = TEST_CACHE_URL
 # a test's transaction is its own thread's connection, which a writer thread's would not see
 # (tests/recsite/test_after_response.py tests the writer thread on committed data).
 settings.AFTER_RESPONSE_WRITER = "inline"
+# Every search reads the catalog's state: a test that writes a product and searches again within a
+# second must find it (tests/recommendations/test_search_answers.py tests the checks' interval).
+settings.CATALOG_CHECK_SECONDS = 0
 
 
 @pytest.fixture
@@ -57,6 +60,20 @@ def fresh_query_vectors():
     query_vectors_forget()
     yield
     query_vectors_forget()
+
+
+@pytest.fixture(autouse=True)
+def fresh_search_answers():
+    """A search kept by an earlier test was read from its rolled-back catalog (the generation, a
+    sequence, is not rolled back)."""
+    from catalog.public import catalog_state_forget
+    from recommendations.search_answers import search_answers_forget
+
+    search_answers_forget()
+    catalog_state_forget()
+    yield
+    search_answers_forget()
+    catalog_state_forget()
 
 
 @pytest.fixture(autouse=True)

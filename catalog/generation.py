@@ -1,0 +1,83 @@
+"""Whether the catalog changed, for what a process keeps of answers read from it (search's).
+
+Every statement that writes products, their embeddings, categories or item neighbours moves the
+sequence `catalog_generation` on (catalog migration 0015, statement-level triggers). A process reads
+it, with whether another transaction is writing those tables now (it holds a write lock on one of
+them until it ends), at most every `settings.CATALOG_CHECK_SECONDS`, on the primary.
+
+What a keeper of answers may rely on (`CatalogState.may_keep`): an answer read while the state was
+(generation g, nobody writing) and kept under g is dropped at the first check that sees another
+generation. A write that begins and commits between two checks moves the generation, so it is
+seen at the next check; one that spans a check is seen writing there, and answers read meanwhile
+are not kept. With read replicas, a committed write reaches the replica within its lag bound, so
+answers are kept only once the generation has stood that long.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+
+from recsite.snapshot import CachedSnapshot
+
+SEQUENCE = "catalog_generation"
+TABLES = ("catalog_product", "catalog_productembedding", "catalog_category", "catalog_itemneighbor")
+# The locks INSERT, UPDATE, DELETE, TRUNCATE and ALTER take, held until the transaction ends.
+WRITE_LOCKS = ("RowExclusiveLock", "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock")
+STATE_SQL = (
+    f"SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {SEQUENCE}),"
+    " EXISTS (SELECT FROM pg_locks WHERE relation = ANY(%s::regclass[]) AND mode = ANY(%s)"
+    " AND pid <> pg_backend_pid())"
+)
+
+
+@dataclass(frozen=True)
+class CatalogState:
+    generation: int
+    writing: bool
+    # When this process first saw this generation with nobody writing (monotonic; None: not yet).
+    settled_at: float | None
+
+    def may_keep(self, *, now: float | None = None) -> bool:
+        """Whether an answer read now may be kept under this generation."""
+        if self.writing or self.settled_at is None:
+            return False
+        return (time.monotonic() if now is None else now) - self.settled_at >= _settle_s()
+
+
+def _settle_s() -> float:
+    """How long a committed write may take to be read everywhere a request reads: no time on the
+    primary; a replica's lag bound plus how often its lag is measured (recsite.db_router)."""
+    if not settings.DATABASE_REPLICAS:
+        return 0.0
+    return settings.DATABASE_REPLICA_MAX_LAG_S + settings.DATABASE_REPLICA_CHECK_S
+
+
+def _state_load() -> CatalogState:
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(STATE_SQL, [list(TABLES), list(WRITE_LOCKS)])
+        generation, writing = cursor.fetchone()
+    before = _state.peek()
+    if writing:
+        settled_at = None
+    elif before is not None and before.generation == generation and before.settled_at is not None:
+        settled_at = before.settled_at
+    else:
+        settled_at = time.monotonic()
+    return CatalogState(generation=generation, writing=writing, settled_at=settled_at)
+
+
+_state: CachedSnapshot[CatalogState] = CachedSnapshot(_state_load, max_age=lambda: settings.CATALOG_CHECK_SECONDS)
+
+
+def catalog_state() -> CatalogState:
+    """The catalog's state as this process last checked it (at most CATALOG_CHECK_SECONDS ago)."""
+    return _state.get()
+
+
+def catalog_state_forget() -> None:
+    """Check again at the next call (after this process wrote to the catalog; tests)."""
+    _state.forget()
