@@ -9,8 +9,10 @@ bought together served from co-purchases).
 Each size runs in its own process against its own scratch database (`recsite_bench_<size>` on the
 embedded server), never the demo's; a second run reuses the prepared data. Preparing a size loads
 the demo data, builds neighbours (item-CF and co-purchases), generates and embeds products up to
-the size, and stores 500 anonymous sessions' events through the events service. Every search
-embeds its query (nothing caches query vectors). Queries over 100 ms in the server are counted
+the size, and stores 500 anonymous sessions' events through the events service. A web process
+keeps query embeddings and the answers of searches and similar items (`kept_hits`: the share of a
+row's requests answered from them); a last server keeps none (runtime `nothing kept`), for search,
+hybrid search and similar items side by side. Queries over 100 ms in the server are counted
 from the slow-query log (bench/results/api_latency-<size>-slow-queries.log). Usage:
 
     .venv/bin/python bench/api_latency.py [--sizes 10000 100000] [--seconds 20] [--concurrency 4] [--search-torch]
@@ -63,14 +65,14 @@ ENDPOINTS = {
     "recommendations": "home feed of a customer with 2+ events (runtime `on request`: candidates never kept ahead)",
     "similar": "similar items of an embedded product",
     "search": "served search (hybrid, the built-in strategy): titles' first 3 words and 5 phrases (205 distinct"
-    " queries, their embeddings remembered by a worker after its first; runtime `no query memory`: every query"
-    " encoded), no typos, no shopper",
+    " queries, their embeddings and answers kept by a worker after its first; runtime `nothing kept`: every query"
+    " encoded and matched), no typos, no shopper",
     "session feed": "home feed of an anonymous session (3-6 views and a cart), no customer",
     "filtered feed": f"a customer's home feed with price_min={FILTER_PRICE[0]}&price_max={FILTER_PRICE[1]}",
     "next page": "a customer's home feed, page 2 (page_size=10; page 1's cursor fetched before timing, only page 2"
     " timed)",
     "hybrid search": "served search (hybrid): 40% title fragments, 30% the same with two letters swapped, 20% SKUs,"
-    " 10% phrases; a third with a session (personalised)",
+    " 10% phrases; a third with a session (personalised); most typos and SKUs asked once",
     "bought together": "a cart of 1-3 products of one real basket (a customer's purchases of one day)",
 }
 GENERATE_CHUNK = 50_000
@@ -482,20 +484,33 @@ def feeds_ahead(plan: dict[str, list[str]]) -> dict:
     return measured
 
 
-def ahead_outcomes(port: int) -> dict[str, float]:
-    """The server's count of home-feed requests by where their candidates came from (/metrics)."""
+def kept_outcomes(port: int) -> dict[str, float]:
+    """The server's counts of home-feed requests by where their candidates came from, and of
+    searches and similar items by whether the process kept their answer (/metrics):
+    {"ahead hit": n, "kept miss": n, …}."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.request("GET", "/metrics")
     text = conn.getresponse().read().decode()
     conn.close()
-    found = re.findall(r'^recsite_recall_ahead_total\{outcome="(\w+)"\} ([0-9.e+]+)$', text, flags=re.M)
-    return {outcome: float(value) for outcome, value in found}
+    outcomes: dict[str, float] = {}
+    for name, pattern in (
+        ("ahead", r'^recsite_recall_ahead_total\{outcome="(\w+)"\} ([0-9.e+]+)$'),
+        ("kept", r'^recsite_kept_answers_total\{kind="\w+",outcome="(\w+)"\} ([0-9.e+]+)$'),
+    ):
+        for outcome, value in re.findall(pattern, text, flags=re.M):
+            outcomes[f"{name} {outcome}"] = outcomes.get(f"{name} {outcome}", 0.0) + float(value)
+    return outcomes
 
 
-def ahead_share(*, before: dict[str, float], after: dict[str, float]) -> dict:
-    """The share of a row's home-feed requests whose candidates were computed ahead (none asked: {})."""
-    hits, misses = (after.get(o, 0.0) - before.get(o, 0.0) for o in ("hit", "miss"))
-    return {"ahead_hits": round(hits / (hits + misses), 3)} if hits + misses else {}
+def kept_shares(*, before: dict[str, float], after: dict[str, float]) -> dict:
+    """The share of a row's home-feed requests whose candidates were computed ahead (`ahead_hits`),
+    and of its searches or similar items answered from what the process kept (`kept_hits`)."""
+    shares = {}
+    for name in ("ahead", "kept"):
+        hits, misses = (after.get(f"{name} {o}", 0.0) - before.get(f"{name} {o}", 0.0) for o in ("hit", "miss"))
+        if hits + misses:
+            shares[f"{name}_hits"] = round(hits / (hits + misses), 3)
+    return shares
 
 
 def filter_share() -> float:
@@ -695,9 +710,11 @@ def run_size(
     if search_torch:
         servers.append(("torch", {"search": search_paths}, {"EMBEDDING_RUNTIME": "torch"}))
     # Side by side: the home feed computing its candidates on every request, as before they were kept;
-    # search encoding every query, as a query never asked before is.
+    # search encoding and matching every query, as a query never asked before is.
     servers.append(("on request", {"recommendations": plan["recommendations"]}, {"RECALL_AHEAD_SECONDS": "0"}))
-    servers.append(("no query memory", {"search": search_paths}, {"QUERY_VECTORS_KEPT": "0"}))
+    nothing_kept = {"similar": plan["similar"], "search": search_paths, "hybrid search": plan["hybrid search"]}
+    kept_none = {"QUERY_VECTORS_KEPT": "0", "SEARCH_ANSWERS_KEPT": "0", "SIMILAR_ANSWERS_KEPT": "0"}
+    servers.append(("nothing kept", nothing_kept, kept_none))
     rows = []
     for runtime, endpoints, env in servers:
         port = free_port()
@@ -709,15 +726,15 @@ def run_size(
                 drive(port, api_key, paths[:200], 5.0, concurrency)  # warm-up: model load, caches
                 check = answers_check(port, api_key, endpoint, paths)
                 for level in sorted({1, concurrency}):
-                    outcomes = ahead_outcomes(port)
+                    outcomes = kept_outcomes(port)
                     result = drive(port, api_key, paths, seconds, level)
                     row = {"products": size, "endpoint": endpoint, "runtime": runtime, "concurrency": level}
-                    with_floor = runtime in (servers[0][0], "no query memory")
+                    with_floor = runtime in (servers[0][0], "nothing kept")
                     floor = extra["floors"].get(endpoint) if level == 1 and with_floor else None
                     row |= {"floor_p50_ms": floor["p50_ms"]} if floor else {}
                     if floor and endpoint == "recommendations":
                         row["floor_ahead_p50_ms"] = extra["floors"]["recommendations ahead"]["p50_ms"]
-                    row |= ahead_share(before=outcomes, after=ahead_outcomes(port))
+                    row |= kept_shares(before=outcomes, after=kept_outcomes(port))
                     rows.append({**row, **result, **({"check": check} if check else {})})
                     print_table(rows[-1:])
         finally:

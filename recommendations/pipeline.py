@@ -41,6 +41,7 @@ from recommendations.embeddings.queries import query_vector
 from recommendations.errors import EmbeddingModelUnavailable, UnknownProduct
 from recommendations.facets import search_facets
 from recommendations.history import History, customer_history, session_history
+from recommendations.kept_answers import KeptAnswer, counts_freeze, counts_thaw, search_answers, similar_answers
 from recommendations.ranking.personal import search_personalize
 from recommendations.ranking.stage import rank_stage
 from recommendations.reasons.stage import reasons_attach, rerank_stage
@@ -51,7 +52,6 @@ from recommendations.recall.lexical import lexical_candidates
 from recommendations.recall.spelling import Correction, query_correct
 from recommendations.recall.stage import recall_stage, session_weights
 from recommendations.rules.stage import rules_stage
-from recommendations.search_answers import SearchAnswer, search_answer_find, search_answer_keep
 from recsite.fanout import fan_out
 from recsite.metrics import fallback_count, stage_timer
 
@@ -262,20 +262,27 @@ def similar_items(
     history, _ = request_history(RecRequest(customer_id=customer_id, session_id=session_id))
     seen = (*seen, *sorted(history.carted_pks))
     n = max(strategy.candidates_per_route, k + len(seen))
-    product_pk, neighbors = itemcf.product_and_neighbors(external_id=product_id, n=n)
-    if product_pk is None:
-        raise UnknownProduct(product_id)
-    candidates = {
-        itemcf.ROUTE: neighbors,
-        semantic.ROUTE: semantic.semantic_neighbors(
-            product_pk=product_pk,
-            n=n,
-            knn_filter=semantic.KnnFilter(excluded_pks=tuple(seen), category_path=category),
-        ),
-    }
-    weights = {route: strategy.routes.get(route, 0.0) for route in candidates}
+    weights = {route: strategy.routes.get(route, 0.0) for route in (itemcf.ROUTE, semantic.ROUTE)}
+    key = (product_id, n, tuple(seen), category, tuple(weights.items()))
+    found = similar_answers.find(key)
+    if found.answer is not None:
+        ranked, product_pk = found.answer.ranked, found.answer.extra
+    else:
+        product_pk, neighbors = itemcf.product_and_neighbors(external_id=product_id, n=n)
+        if product_pk is None:
+            raise UnknownProduct(product_id)
+        candidates = {
+            itemcf.ROUTE: neighbors,
+            semantic.ROUTE: semantic.semantic_neighbors(
+                product_pk=product_pk,
+                n=n,
+                knn_filter=semantic.KnnFilter(excluded_pks=tuple(seen), category_path=category),
+            ),
+        }
+        ranked = fuse(candidates=candidates, weights=weights)
+        similar_answers.keep(key, found.ticket, KeptAnswer(ranked=ranked, extra=product_pk))
     items = rules_stage(
-        ranked=fuse(candidates=candidates, weights=weights),
+        ranked=ranked,
         k=k,
         placement=Placement.SIMILAR_ITEMS,
         customer_id=customer_id,
@@ -331,9 +338,9 @@ def search(
             embedding_model_name(),
             settings.EMBEDDING_QUERY_PRECISION,
         )
-        found = search_answer_find(key)
+        found = search_answers.find(key)
         if found.answer is not None:
-            ranked, matched, exact = found.answer.ranked, found.answer.matched, found.answer.exact
+            ranked, (matched, exact, kept_facets) = found.answer.ranked, found.answer.extra
         else:
             ranked, matched, fallback, exact = _search_matches(
                 strategy=strategy, query=query, correction=correction, n=n, knn_filter=knn_filter
@@ -361,15 +368,14 @@ def search(
             return served_items, personal
 
         if found.answer is not None:
-            (items, personalized), facets = served(), found.answer.facets
+            (items, personalized), facets = served(), counts_thaw(kept_facets)
         else:
             # The facets count every match, whatever the shopper and the rules make of the order.
             answer = fan_out({"served": served, "facets": lambda: search_facets(product_pks=fused_pks(ranked))})
             (items, personalized), facets = answer["served"], answer["facets"]
             if fallback is None:
-                search_answer_keep(
-                    key, found.ticket, SearchAnswer(ranked=ranked, matched=matched, exact=exact, facets=facets)
-                )
+                extra = (matched, exact, counts_freeze(facets))
+                search_answers.keep(key, found.ticket, KeptAnswer(ranked=ranked, extra=extra))
     return Recommendation(
         recommendation_id=uuid.uuid4(),
         strategy=strategy.name,

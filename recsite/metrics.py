@@ -90,10 +90,10 @@ QUERY_VECTORS = Counter(
     "Search and context queries' embeddings: remembered by the process (hit) or encoded (miss).",
     ["outcome"],
 )
-SEARCH_ANSWERS = Counter(
-    "recsite_search_answers",
-    "Searches whose matches and facets the process kept (hit) or read from the catalog (miss).",
-    ["outcome"],
+KEPT_ANSWERS = Counter(
+    "recsite_kept_answers",
+    "Searches and similar items answered from what the process kept (hit) or read from the catalog (miss).",
+    ["kind", "outcome"],
 )
 EXPERIMENT_EXPOSURES = Counter(
     "recsite_experiment_exposures",
@@ -240,9 +240,9 @@ def query_vector_count(*, hit: bool) -> None:
         QUERY_VECTORS.labels(outcome="hit" if hit else "miss").inc()
 
 
-def search_answer_count(*, hit: bool) -> None:
+def kept_answer_count(*, kind: str, hit: bool) -> None:
     if ENABLED:
-        SEARCH_ANSWERS.labels(outcome="hit" if hit else "miss").inc()
+        KEPT_ANSWERS.labels(kind=kind, outcome="hit" if hit else "miss").inc()
 
 
 def version_info_set(*, gauge: Gauge, previous: dict[str, str] | None, current: dict[str, str]) -> None:

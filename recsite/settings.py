@@ -313,12 +313,14 @@ EMBEDDING_QUERY_PRECISION = os.environ.get("EMBEDDING_QUERY_PRECISION", "fp32")
 # Distinct queries whose embeddings a process remembers (recommendations.embeddings.queries; about
 # 1.5 KB each with MiniLM); 0 encodes every query.
 QUERY_VECTORS_KEPT = int(os.environ.get("QUERY_VECTORS_KEPT", "4096"))
-# How often a process checks whether the catalog changed (catalog.generation): search answers it
-# keeps are dropped at the first check after a product, embedding, category or neighbour write.
+# How often a process checks whether the catalog changed (catalog.generation): answers it keeps
+# (searches, similar items) are dropped at the first check after a product, embedding, category or
+# neighbour write.
 CATALOG_CHECK_SECONDS = float(os.environ.get("CATALOG_CHECK_SECONDS", "1"))
-# Distinct searches whose matches and facets a process keeps (recommendations.search_answers; about
-# 5 KB each); 0 keeps none.
+# Distinct searches whose matches and facets, and products whose similar-item candidates, a process
+# keeps (recommendations.kept_answers; a few KB each); 0 keeps none.
 SEARCH_ANSWERS_KEPT = int(os.environ.get("SEARCH_ANSWERS_KEPT", "2048"))
+SIMILAR_ANSWERS_KEPT = int(os.environ.get("SIMILAR_ANSWERS_KEPT", "2048"))
 # LightGBM device for ranker training: "auto" (gpu, i.e. OpenCL, where an NVIDIA GPU is visible;
 # cpu otherwise), cpu, gpu or cuda (a source build of LightGBM). An unusable device falls back to cpu.
 RANKER_DEVICE = os.environ.get("RANKER_DEVICE", "auto")

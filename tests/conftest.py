@@ -19,7 +19,7 @@ settings.CACHES["default"]["LOCATION"] = TEST_CACHE_URL
 # (tests/recsite/test_after_response.py tests the writer thread on committed data).
 settings.AFTER_RESPONSE_WRITER = "inline"
 # Every search reads the catalog's state: a test that writes a product and searches again within a
-# second must find it (tests/recommendations/test_search_answers.py tests the checks' interval).
+# second must find it (tests/recommendations/test_kept_answers.py tests the checks' interval).
 settings.CATALOG_CHECK_SECONDS = 0
 
 
@@ -63,16 +63,16 @@ def fresh_query_vectors():
 
 
 @pytest.fixture(autouse=True)
-def fresh_search_answers():
-    """A search kept by an earlier test was read from its rolled-back catalog (the generation, a
+def fresh_kept_answers():
+    """An answer kept by an earlier test was read from its rolled-back catalog (the generation, a
     sequence, is not rolled back)."""
     from catalog.public import catalog_state_forget
-    from recommendations.search_answers import search_answers_forget
+    from recommendations.kept_answers import kept_answers_forget
 
-    search_answers_forget()
+    kept_answers_forget()
     catalog_state_forget()
     yield
-    search_answers_forget()
+    kept_answers_forget()
     catalog_state_forget()
 
 

@@ -1,6 +1,7 @@
-"""Searches kept by the process: a search asked again is answered without matching the catalog
-again, with the same items and facets, until the catalog changes; nothing is kept while another
-transaction writes the catalog, with a fallback, or past the bound."""
+"""Answers kept by the process: a search (or a product's similar items) asked again is answered
+without reading the catalog's matches again, with the same items and facets, until the catalog
+changes; nothing is kept while another transaction writes the catalog, with a fallback, or past
+the bound."""
 
 from __future__ import annotations
 
@@ -15,11 +16,11 @@ from prometheus_client import REGISTRY
 from catalog.models import Category, ProductEmbedding
 from catalog.public import catalog_state_forget
 from placements.public import strategy_parse
-from recommendations import search_answers
+from recommendations import kept_answers
 from recommendations.contracts import FusedItem
 from recommendations.embeddings.model import encode_texts
-from recommendations.pipeline import search
-from recommendations.search_answers import SearchAnswer, _Kept
+from recommendations.kept_answers import KeptAnswer, _Kept, counts_freeze, counts_thaw
+from recommendations.pipeline import search, similar_items
 from tests.factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,8 +29,8 @@ HYBRID = strategy_parse({"routes": {"semantic": 1}, "search": "hybrid"})
 SEMANTIC = strategy_parse({"routes": {"semantic": 1.0}, "search": "semantic"}, name="search")
 
 
-def _hits() -> float:
-    return REGISTRY.get_sample_value("recsite_search_answers_total", {"outcome": "hit"}) or 0.0
+def _hits(kind: str = "search") -> float:
+    return REGISTRY.get_sample_value("recsite_kept_answers_total", {"kind": kind, "outcome": "hit"}) or 0.0
 
 
 def _embedded(*products):
@@ -154,7 +155,7 @@ def test_search_answers_without_kept_answers_when_the_catalog_state_cannot_be_re
     def unreadable():
         raise DatabaseError("the primary is down")
 
-    monkeypatch.setattr(search_answers, "catalog_state", unreadable)
+    monkeypatch.setattr(kept_answers, "catalog_state", unreadable)
     hits = _hits()
 
     found = [search(query="ceramic mug", k=3, strategy=HYBRID) for _ in range(2)]
@@ -185,16 +186,37 @@ def test_zero_keeps_none(catalog, settings):
     assert _hits() == hits
 
 
+def test_similar_items_asked_again_are_answered_from_what_the_process_kept_until_the_catalog_changes(catalog):
+    first = similar_items(product_id="mug", k=2)
+    hits = _hits("similar")
+
+    with CaptureQueriesContext(connection) as queries:
+        again = similar_items(product_id="mug", k=2)
+    kitchen = CategoryFactory(name="Kitchen", path="Kitchen")
+    _embedded(ProductFactory(external_id="mug2", title="red ceramic coffee mug", brand="Acme", category=kitchen))
+    changed = similar_items(product_id="mug", k=2)
+
+    assert _hits("similar") == hits + 1
+    assert _matching_statements(queries) == []  # no kNN
+    read = [q["sql"] for q in queries.captured_queries if "catalog_generation" not in q["sql"]]
+    assert len(read) == 1 and "catalog_itemneighbor" not in read[0]  # the rules' read of the candidates only
+    assert [i.product_id for i in again.items] == [i.product_id for i in first.items]
+    assert [i.routes for i in again.items] == [i.routes for i in first.items]
+    assert changed.items[0].product_id == "mug2"
+
+
 def test_what_is_kept_reads_back_as_it_was_given():
     ranked = [
-        FusedItem(product_pk=7, score=0.03, routes={"lexical": 1.0, "semantic": 0.5}),
+        FusedItem(product_pk=7, score=0.03, routes={"lexical": 1.0, "semantic": 0.5}, seeds={"itemcf": 4}),
         FusedItem(product_pk=3, score=0.02, routes={"semantic": 1.0}),
     ]
-    answer = SearchAnswer(ranked=ranked, matched="hybrid", exact=frozenset({7}), facets={"brand": {"Acme": 2}})
+    facets = {"brand": {"Acme": 2}}
+    answer = KeptAnswer(ranked=ranked, extra=("hybrid", frozenset({7}), counts_freeze(facets)))
 
-    back = _Kept.of(answer).answer()
+    kept = _Kept.of(answer)
+    back = kept.answer()
 
     assert list(back.ranked) == ranked
-    assert (back.matched, back.exact, back.facets) == ("hybrid", frozenset({7}), {"brand": {"Acme": 2}})
-    back.facets["brand"]["Acme"] = 0  # a caller's change is its own
-    assert _Kept.of(answer).answer().facets == {"brand": {"Acme": 2}}
+    assert back.extra == answer.extra and counts_thaw(back.extra[2]) == facets
+    back.ranked.pks.append(99)  # a caller's change is its own
+    assert kept.answer().ranked.pks == [7, 3]
