@@ -40,7 +40,8 @@ def percentile(sorted_values: list[float], pct: float) -> float:
 def print_table(rows: list[dict]) -> None:
     if not rows:
         return
-    columns = list(rows[0])
+    # Every row's columns, in the order they first appear: rows of one table may differ in theirs.
+    columns = list(dict.fromkeys(column for row in rows for column in row))
     cells = [[f"{r.get(c):.2f}" if isinstance(r.get(c), float) else str(r.get(c)) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
