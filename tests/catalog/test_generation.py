@@ -3,15 +3,13 @@ neighbours moves it on, once a statement; another transaction's write in progres
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
-from django.db import connection, transaction
 from django.test import override_settings
 
 from catalog.generation import CatalogState, catalog_state
 from catalog.models import Category, ItemNeighbor, Product, ProductEmbedding
+from tests.catalog.writers import another_transaction_writing
 from tests.factories import CategoryFactory, ProductFactory
 
 
@@ -60,25 +58,9 @@ def test_embeddings_categories_and_neighbours_move_it_and_reads_do_not():
 @pytest.mark.django_db(transaction=True)
 def test_another_transaction_writing_the_catalog_is_seen_until_it_ends():
     ProductFactory(external_id="w1")
-    wrote, release = threading.Event(), threading.Event()
 
-    def writer() -> None:
-        try:
-            with transaction.atomic():
-                Product.objects.filter(external_id="w1").update(title="renamed")
-                wrote.set()
-                release.wait(10)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        assert wrote.wait(10)
+    with another_transaction_writing(lambda: Product.objects.filter(external_id="w1").update(title="renamed")):
         during = catalog_state()
-    finally:
-        release.set()
-        thread.join(10)
     after = catalog_state()
 
     assert during.writing and not during.may_keep()

@@ -5,11 +5,10 @@ the bound."""
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 from prometheus_client import REGISTRY
 
@@ -21,6 +20,7 @@ from recommendations.contracts import FusedItem
 from recommendations.embeddings.model import encode_texts
 from recommendations.kept_answers import KeptAnswer, _Kept, counts_freeze, counts_thaw
 from recommendations.pipeline import search, similar_items
+from tests.catalog.writers import another_transaction_writing
 from tests.factories import CategoryFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -112,28 +112,11 @@ def test_within_a_check_interval_the_kept_answer_stands_and_the_next_check_drops
 
 @pytest.mark.django_db(transaction=True)
 def test_nothing_is_kept_while_another_transaction_writes_the_catalog(catalog):
-    wrote, release = threading.Event(), threading.Event()
-
-    def writer() -> None:
-        try:
-            with transaction.atomic():
-                Category.objects.create(name="Garden", path="Garden")
-                wrote.set()
-                release.wait(10)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    try:
-        assert wrote.wait(10)
+    with another_transaction_writing(lambda: Category.objects.create(name="Garden", path="Garden")):
         hits = _hits()
         search(query="ceramic mug", k=3, strategy=HYBRID)
         search(query="ceramic mug", k=3, strategy=HYBRID)
         assert _hits() == hits
-    finally:
-        release.set()
-        thread.join(10)
 
     search(query="ceramic mug", k=3, strategy=HYBRID)
     search(query="ceramic mug", k=3, strategy=HYBRID)
