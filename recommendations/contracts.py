@@ -192,6 +192,10 @@ class FusedList(Sequence[FusedItem]):
     def __repr__(self) -> str:
         return f"FusedList({list(self)!r})"
 
+    def columns(self) -> tuple[list[int], list[float], list[tuple[str, list[float], list[bool], list[int]]]]:
+        """What the list was made of (`FusedList(pks=, scores=, routes=)`), shared: read, do not change."""
+        return self.pks, self._scores, self._routes
+
     def _item(self, i: int) -> FusedItem:
         routes: dict[str, float] = {}
         seeds: dict[str, int] = {}

@@ -76,21 +76,13 @@ class _Kept:
 
     @classmethod
     def of(cls, answer: KeptAnswer) -> _Kept:
-        items = list(answer.ranked)
-        names = sorted({route for item in items for route in (*item.routes, *item.seeds)})
+        pks, scores, routes = _columns(answer.ranked)
         return cls(
-            pks=array("q", (item.product_pk for item in items)),
-            scores=array("d", (item.score for item in items)),
+            pks=array("q", pks),
+            scores=array("d", scores),
             routes=tuple(
-                (
-                    name,
-                    array("d", (item.routes.get(name, 0.0) for item in items)),
-                    bytes(name in item.routes for item in items),
-                    array("q", (item.seeds.get(name, 0) for item in items))
-                    if any(name in item.seeds for item in items)
-                    else None,
-                )
-                for name in names
+                (name, array("d", route_scores), bytes(present), array("q", seeds) if any(seeds) else None)
+                for name, route_scores, present, seeds in routes
             ),
             extra=answer.extra,
         )
@@ -104,6 +96,27 @@ class _Kept:
         return KeptAnswer(
             ranked=FusedList(pks=self.pks.tolist(), scores=self.scores.tolist(), routes=routes), extra=self.extra
         )
+
+
+def _columns(
+    ranked: Sequence[FusedItem],
+) -> tuple[list[int], list[float], list[tuple[str, list[float], list[bool], list[int]]]]:
+    """A fused list's columns: a `FusedList`'s as built (reading its items would build every one of
+    them, about a millisecond for 300), any other list's from its items."""
+    if isinstance(ranked, FusedList):
+        return ranked.columns()
+    items = list(ranked)
+    names = sorted({route for item in items for route in (*item.routes, *item.seeds)})
+    routes = [
+        (
+            name,
+            [item.routes.get(name, 0.0) for item in items],
+            [name in item.routes for item in items],
+            [item.seeds.get(name, 0) for item in items],
+        )
+        for name in names
+    ]
+    return [item.product_pk for item in items], [item.score for item in items], routes
 
 
 class Answers:

@@ -16,10 +16,11 @@ from catalog.models import Category, ProductEmbedding
 from catalog.public import catalog_state_forget
 from placements.public import strategy_parse
 from recommendations import kept_answers
-from recommendations.contracts import FusedItem
+from recommendations.contracts import Candidate, FusedItem, FusedList
 from recommendations.embeddings.model import encode_texts
 from recommendations.kept_answers import KeptAnswer, _Kept, counts_freeze, counts_thaw
 from recommendations.pipeline import search, similar_items
+from recommendations.recall.fused import fuse
 from tests.catalog.writers import another_transaction_writing
 from tests.factories import CategoryFactory, ProductFactory
 
@@ -203,3 +204,25 @@ def test_what_is_kept_reads_back_as_it_was_given():
     assert back.extra == answer.extra and counts_thaw(back.extra[2]) == facets
     back.ranked.pks.append(99)  # a caller's change is its own
     assert kept.answer().ranked.pks == [7, 3]
+
+
+def test_a_fused_list_is_kept_from_its_columns_without_building_its_items(monkeypatch):
+    ranked = fuse(
+        candidates={
+            "itemcf": [
+                Candidate(product_pk=pk, route="itemcf", score=1.0 / pk, seed_pk=pk + 1) for pk in range(1, 300)
+            ],
+            "semantic": [Candidate(product_pk=pk, route="semantic", score=0.9 - pk / 1000) for pk in range(150, 450)],
+        },
+        weights={"itemcf": 1.0, "semantic": 0.5},
+    )
+    expected = list(ranked)
+
+    def built(self, i):
+        raise AssertionError("an item was built")
+
+    monkeypatch.setattr(FusedList, "_item", built)
+    kept = _Kept.of(KeptAnswer(ranked=ranked, extra=12))
+    monkeypatch.undo()
+
+    assert list(kept.answer().ranked) == expected
