@@ -15,11 +15,12 @@ answers are kept only once the generation has stood that long.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 
 from recsite.snapshot import CachedSnapshot
 
@@ -57,7 +58,10 @@ def _settle_s() -> float:
 
 
 def _state_load() -> CatalogState:
-    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+    connection = connections[DEFAULT_DB_ALIAS]
+    # In a caller's transaction, a savepoint: a failed read must not abort the caller's work.
+    guard = transaction.atomic(using=DEFAULT_DB_ALIAS) if connection.in_atomic_block else contextlib.nullcontext()
+    with guard, connection.cursor() as cursor:
         cursor.execute(STATE_SQL, [list(TABLES), list(WRITE_LOCKS)])
         generation, writing = cursor.fetchone()
     before = _state.peek()
@@ -73,11 +77,28 @@ def _state_load() -> CatalogState:
 _state: CachedSnapshot[CatalogState] = CachedSnapshot(_state_load, max_age=lambda: settings.CATALOG_CHECK_SECONDS)
 
 
+class _Rest:
+    """Until when a state that could not be read is not asked for again (monotonic)."""
+
+    until = 0.0
+
+
 def catalog_state() -> CatalogState:
-    """The catalog's state as this process last checked it (at most CATALOG_CHECK_SECONDS ago)."""
-    return _state.get()
+    """The catalog's state as this process last checked it (at most CATALOG_CHECK_SECONDS ago).
+
+    Raises DatabaseError when it cannot be read, and then for DATABASE_REPLICA_RETRY_S without
+    asking again: a primary that cannot be reached would otherwise cost a request its connect
+    timeout every check, while replicas could answer it."""
+    if time.monotonic() < _Rest.until:
+        raise DatabaseError("the catalog's state could not be read a moment ago; not asked again yet")
+    try:
+        return _state.get()
+    except DatabaseError:
+        _Rest.until = time.monotonic() + settings.DATABASE_REPLICA_RETRY_S
+        raise
 
 
 def catalog_state_forget() -> None:
     """Check again at the next call (after this process wrote to the catalog; tests)."""
+    _Rest.until = 0.0
     _state.forget()

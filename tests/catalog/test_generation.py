@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from django.db import DatabaseError, connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
-from catalog.generation import CatalogState, catalog_state
+from catalog import generation
+from catalog.generation import CatalogState, catalog_state, catalog_state_forget
 from catalog.models import Category, ItemNeighbor, Product, ProductEmbedding
 from tests.catalog.writers import another_transaction_writing
 from tests.factories import CategoryFactory, ProductFactory
@@ -77,3 +80,23 @@ def test_with_replicas_a_generation_is_kept_to_only_once_it_stood_their_lag_boun
     with override_settings(DATABASE_REPLICAS=()):
         assert state.may_keep(now=100.0)
     assert not CatalogState(generation=3, writing=True, settled_at=None).may_keep(now=1e9)
+
+
+@pytest.mark.django_db
+def test_a_state_that_cannot_be_read_is_not_asked_for_again_for_a_while(monkeypatch, settings):
+    settings.DATABASE_REPLICA_RETRY_S = 60
+    product = ProductFactory()
+    monkeypatch.setattr(generation, "STATE_SQL", "SELECT no_such_column FROM catalog_product")
+
+    with pytest.raises(DatabaseError):
+        catalog_state()
+    with CaptureQueriesContext(connection) as queries, pytest.raises(DatabaseError):
+        catalog_state()
+
+    assert queries.captured_queries == []  # rested: not asked again
+    assert Product.objects.get(pk=product.pk) == product  # the test's transaction survived the failure
+    monkeypatch.undo()
+    with pytest.raises(DatabaseError):
+        catalog_state()  # still resting, though it could be read now
+    catalog_state_forget()
+    assert catalog_state().generation > 0
