@@ -77,6 +77,10 @@ def _state_load() -> CatalogState:
 _state: CachedSnapshot[CatalogState] = CachedSnapshot(_state_load, max_age=lambda: settings.CATALOG_CHECK_SECONDS)
 
 
+class CatalogStateResting(DatabaseError):
+    """The state could not be read a moment ago and is not asked for again yet."""
+
+
 class _Rest:
     """Until when a state that could not be read is not asked for again (monotonic)."""
 
@@ -90,7 +94,7 @@ def catalog_state() -> CatalogState:
     asking again: a primary that cannot be reached would otherwise cost a request its connect
     timeout every check, while replicas could answer it."""
     if time.monotonic() < _Rest.until:
-        raise DatabaseError("the catalog's state could not be read a moment ago; not asked again yet")
+        raise CatalogStateResting("the catalog's state could not be read a moment ago; not asked again yet")
     try:
         return _state.get()
     except DatabaseError:

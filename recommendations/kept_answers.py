@@ -31,7 +31,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.db import DatabaseError
 
-from catalog.public import catalog_state
+from catalog.public import CatalogStateResting, catalog_state
 from recommendations.contracts import FusedItem, FusedList
 from recommendations.recall.spelling import Vocabulary, vocabulary_current
 from recsite.metrics import fallback_count, kept_answer_count
@@ -136,8 +136,10 @@ class Answers:
             return Found(None, None)
         try:
             state = catalog_state()
-        except DatabaseError:
-            logger.warning("the catalog's state could not be read; answering without kept answers", exc_info=True)
+        except DatabaseError as error:
+            # Logged once a failed read, not on every request while it rests (counted on each).
+            if not isinstance(error, CatalogStateResting):
+                logger.warning("the catalog's state could not be read; answering without kept answers", exc_info=True)
             fallback_count(stage=self.kind, reason="catalog_state_unavailable")
             return Found(None, None)
         vocabulary = vocabulary_current()
