@@ -1,4 +1,4 @@
-"""Whether the catalog changed, for what a process keeps of answers read from it (search's).
+"""Whether the catalog changed, for the answers a process keeps from it (searches, similar items).
 
 Every statement that writes products, their embeddings, categories or item neighbours moves the
 sequence `catalog_generation` on (catalog migration 0015, statement-level triggers). A process reads
