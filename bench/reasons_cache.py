@@ -77,7 +77,7 @@ def main() -> None:
     from recommendations.reasons.generation import popular_reason_specs, reasons_generate
     from recommendations.reasons.models import Generation
     from recommendations.reasons.pool import template_choose
-    from recommendations.reasons.stage import item_bases, reason_keys
+    from recommendations.reasons.stage import item_bases, reason_facts, reason_keys
 
     began = time.perf_counter()
     specs = popular_reason_specs(
@@ -111,7 +111,7 @@ def main() -> None:
             continue
         history = customer_history(customer_id=customer)
         bases = item_bases(items=items, strategy=strategy, history_pks=history.product_pks)
-        keys = reason_keys(template=template, items=items, bases=bases)
+        keys = reason_keys(template=template, items=items, bases=bases, facts=reason_facts(items=items, bases=bases))
         found = set(Generation.objects.filter(key__in=keys).values_list("key", flat=True))
         for b, key in zip(bases, keys, strict=True):
             counts = by_route.setdefault(b.route, [0, 0])

@@ -33,7 +33,8 @@ def main() -> None:
     import django
 
     django.setup()
-    from recommendations.reasons.basis import Basis, product_facts, reason_variables
+    from recommendations.reasons.basis import Basis, reason_variables
+    from recommendations.reasons.facts import product_facts
     from recommendations.reasons.generation import catalog_brands, popular_reason_specs
     from recommendations.reasons.guardrails import reason_check, reason_clean
     from recommendations.reasons.local_lm import TransformersBackend

@@ -221,6 +221,25 @@ class RuleTouch:
     effect: str
 
 
+# A catalog row's description is read up to this many characters for reasons (ten times what a
+# reason's facts keep of it, so sanitising still has the text to cut at a word boundary).
+FACTS_DESCRIPTION_CHARS = 3000
+
+
+@dataclass(frozen=True)
+class CatalogRow:
+    """A product's catalog columns that a reason may name, as one query read them (unsanitised;
+    the description cut at FACTS_DESCRIPTION_CHARS)."""
+
+    external_id: str
+    title: str
+    description: str
+    brand: str
+    price: Decimal | None
+    currency: str
+    category_path: str
+
+
 @dataclass(frozen=True)
 class ScoredItem:
     product_pk: int
@@ -240,6 +259,9 @@ class ScoredItem:
     reason_source: str | None = None
     # In an interleaving experiment: the key of the variant whose list contributed the item.
     team: str | None = None
+    # The catalog row the rules stage read with the item, when it was asked for the reasons' facts
+    # (the reasons stage builds them from it rather than reading the product again).
+    catalog: CatalogRow | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import threading
 from array import array
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -34,6 +33,7 @@ from django.db import DatabaseError
 from catalog.public import CatalogStateResting, catalog_state
 from recommendations.contracts import FusedItem, FusedList
 from recommendations.recall.spelling import Vocabulary, vocabulary_current
+from recsite.lru import LRU
 from recsite.metrics import fallback_count, kept_answer_count
 
 logger = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ class Answers:
         self.kind = kind
         self._bound = bound
         self._lock = threading.Lock()
-        self._kept: OrderedDict[Hashable, _Kept] = OrderedDict()
+        self._kept: LRU[Hashable, _Kept] = LRU(bound)
         self._generation: int | None = None
         self._vocabulary: Vocabulary | None = None
 
@@ -148,8 +148,6 @@ class Answers:
                 self._kept.clear()
                 self._generation, self._vocabulary = state.generation, vocabulary
             kept = self._kept.get(key)
-            if kept is not None:
-                self._kept.move_to_end(key)
         kept_answer_count(kind=self.kind, hit=kept is not None)
         ticket = Ticket(state.generation, vocabulary) if state.may_keep() else None
         return Found(kept.answer() if kept is not None else None, ticket)
@@ -169,10 +167,7 @@ class Answers:
         with self._lock:
             if self._generation != ticket.generation or self._vocabulary is not ticket.vocabulary:
                 return
-            self._kept[key] = kept
-            self._kept.move_to_end(key)
-            while len(self._kept) > self._bound():
-                self._kept.popitem(last=False)
+            self._kept.put(key, kept)
 
     def forget(self) -> None:
         with self._lock:

@@ -97,6 +97,7 @@ def recommend(*, request: RecRequest, strategy: Strategy | None = None) -> Recom
         excluded_external_ids=request.exclude,
         category_path=request.category,
         item_filter=request.item_filter,
+        with_facts=request.reasons and strategy.reasons,
     )
     recommendation_id = uuid.uuid4()
     items = rerank_stage(items=items, strategy=strategy, history_pks=history.product_pks, placement=Placement.HOME_FEED)

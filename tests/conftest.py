@@ -64,12 +64,14 @@ def fresh_query_vectors():
 
 @pytest.fixture(autouse=True)
 def fresh_kept_answers():
-    """An answer kept by an earlier test was read from its rolled-back catalog (the generation, a
-    sequence, is not rolled back)."""
+    """An answer (or a reason's facts) kept by an earlier test was read from its rolled-back catalog
+    (the generation, a sequence, is not rolled back)."""
     from catalog.public import catalog_state_forget
     from recommendations.kept_answers import kept_answers_forget
+    from recommendations.reasons.facts import catalog_facts_forget
 
     kept_answers_forget()
+    catalog_facts_forget()
     catalog_state_forget()
     yield
     kept_answers_forget()

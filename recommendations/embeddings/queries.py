@@ -10,15 +10,15 @@ not change in its lifetime (`model.active_encoder`). The vectors are read-only: 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 
 import numpy as np
 from django.conf import settings
 
 from recommendations.embeddings.model import embedding_model_name, encode_texts
+from recsite.lru import LRU
 from recsite.metrics import query_vector_count
 
-_vectors: OrderedDict[tuple[str, str, str], np.ndarray] = OrderedDict()
+_vectors: LRU[tuple[str, str, str], np.ndarray] = LRU(lambda: settings.QUERY_VECTORS_KEPT)
 _lock = threading.Lock()
 
 
@@ -27,16 +27,12 @@ def query_vector(text: str) -> np.ndarray:
     key = (embedding_model_name(), settings.EMBEDDING_QUERY_PRECISION, text.strip())
     with _lock:
         vector = _vectors.get(key)
-        if vector is not None:
-            _vectors.move_to_end(key)
     query_vector_count(hit=vector is not None)
     if vector is None:
         vector = encode_texts([key[2]])[0]
         vector.setflags(write=False)
         with _lock:
-            _vectors[key] = vector
-            while len(_vectors) > settings.QUERY_VECTORS_KEPT:
-                _vectors.popitem(last=False)
+            _vectors.put(key, vector)
     return vector
 
 

@@ -14,7 +14,8 @@ from recommendations.contracts import PlacementRequest
 from recommendations.history import customer_history
 from recommendations.reasons.backend_choice import backend_current
 from recommendations.reasons.backends import GROUNDED, Backend
-from recommendations.reasons.basis import Basis, product_facts, reason_variables, semantic_seeds
+from recommendations.reasons.basis import Basis, reason_variables, semantic_seeds
+from recommendations.reasons.facts import product_facts
 from recommendations.reasons.generation import MAX_NEW_TOKENS, catalog_brands
 from recommendations.reasons.guardrails import reason_check, reason_clean
 from recommendations.reasons.models import PromptTemplateVersion, Purpose

@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from placements.public import Placement
-from recommendations.reasons.basis import Basis, product_facts, reason_variables
+from recommendations.reasons.basis import Basis, reason_variables
+from recommendations.reasons.facts import product_facts
 from recommendations.reasons.generation import MAX_NEW_TOKENS, catalog_brands
 from recommendations.reasons.guardrails import ProductFacts, reason_check, reason_clean
 from recommendations.reasons.local_lm import chat_text, generate_texts

@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from catalog.public import Product
 from recommendations.contracts import CONTEXT_ROUTE, ScoredItem
-from recommendations.reasons.guardrails import FIELD_MAX_CHARS, ProductFacts, prompt_text_sanitize
+from recommendations.reasons.guardrails import ProductFacts
 from recsite.db_router import read_connection
 
 RULE = "rule"
@@ -61,25 +60,6 @@ def semantic_seeds(*, product_pks: Sequence[int], history_pks: Sequence[int]) ->
     with read_connection().cursor() as cursor:
         cursor.execute(sql, [list(history_pks), list(product_pks)])
         return dict(cursor.fetchall())
-
-
-def product_facts(*, pks: Sequence[int]) -> dict[int, ProductFacts]:
-    """pk → sanitised, length-limited catalog facts of each product (one query)."""
-    rows = Product.objects.filter(pk__in=set(pks)).values_list(
-        "pk", "external_id", "title", "description", "brand", "price", "currency", "category__path"
-    )
-    return {
-        pk: ProductFacts(
-            id=external_id,
-            title=prompt_text_sanitize(title, max_chars=FIELD_MAX_CHARS["title"]),
-            description=prompt_text_sanitize(description, max_chars=FIELD_MAX_CHARS["description"]),
-            brand=prompt_text_sanitize(brand, max_chars=FIELD_MAX_CHARS["brand"]),
-            price="" if price is None else f"{price:.2f}",
-            currency=currency or "",
-            category=prompt_text_sanitize(category or "", max_chars=FIELD_MAX_CHARS["category"]),
-        )
-        for pk, external_id, title, description, brand, price, currency, category in rows
-    }
 
 
 def reason_variables(

@@ -1,6 +1,7 @@
 """The generation cache: one row per key in `Generation`, fronted by a per-process LRU.
 
-Key: (purpose, template version, item, basis route, seed item, backend, model) hashed. The
+Key: (purpose, template version, item, basis route, seed item, backend, model, and for a reason
+the digest of the item's and seed's catalog facts it is written from) hashed. The
 request path reads memory first, then the table for the rest (one query); it never generates. A
 cached entry says whether its text is a model's (`generated`) or the grounded reason.
 Counters (`stats`) and generation latencies (`latencies_ms`) are this process's own, for the
@@ -11,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import Counter, OrderedDict, deque
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 from recommendations.reasons.models import Generation
+from recsite.lru import LRU
 
 MEMORY_ENTRIES = 50_000
 
@@ -31,9 +33,9 @@ class Cached(NamedTuple):
 
 
 _lock = threading.Lock()
-_memory: OrderedDict[str, Cached] = OrderedDict()
+_memory: LRU[str, Cached] = LRU(lambda: MEMORY_ENTRIES)
 # Semantic seeds: (hash of the customer's recent items, product pk) → nearest history item.
-_seeds: OrderedDict[tuple[int, int], int] = OrderedDict()
+_seeds: LRU[tuple[int, int], int] = LRU(lambda: MEMORY_ENTRIES)
 
 
 def cache_key(
@@ -46,29 +48,20 @@ def cache_key(
     backend: str,
     model: str,
     extra: str = "",
+    facts: str = "",
 ) -> str:
-    raw = f"{purpose}|{version_id}|{product_pk}|{route}|{seed_pk}|{backend}|{model}|{extra}"
+    raw = f"{purpose}|{version_id}|{product_pk}|{route}|{seed_pk}|{backend}|{model}|{extra}|{facts}"
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def memory_get_many(keys: Iterable[str]) -> dict[str, Cached]:
-    found = {}
     with _lock:
-        for key in keys:
-            entry = _memory.get(key)
-            if entry is not None:
-                _memory.move_to_end(key)
-                found[key] = entry
-    return found
+        return _memory.get_many(keys)
 
 
 def memory_put_many(entries: Mapping[str, Cached]) -> None:
     with _lock:
-        _memory.update(entries)
-        for key in entries:
-            _memory.move_to_end(key)
-        while len(_memory) > MEMORY_ENTRIES:
-            _memory.popitem(last=False)
+        _memory.put_many(entries)
 
 
 def memory_clear() -> None:
@@ -81,14 +74,12 @@ def memory_clear() -> None:
 def seeds_get_many(keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], int]:
     """(history hash, product pk) → the nearest history item, for the keys remembered."""
     with _lock:
-        return {key: _seeds[key] for key in keys if key in _seeds}
+        return _seeds.get_many(keys)
 
 
 def seeds_put_many(seeds: Mapping[tuple[int, int], int]) -> None:
     with _lock:
-        _seeds.update(seeds)
-        while len(_seeds) > MEMORY_ENTRIES:
-            _seeds.popitem(last=False)
+        _seeds.put_many(seeds)
 
 
 def cache_get_many(*, keys: Iterable[str]) -> dict[str, Cached]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from django.db import connection
@@ -28,8 +28,9 @@ from recommendations.embeddings.knn import knn_dimension, knn_order_sql
 from recommendations.reasons import cache
 from recommendations.reasons.backend_choice import reasons_backend
 from recommendations.reasons.backends import GROUNDED, Backend
-from recommendations.reasons.basis import Basis, product_facts, reason_variables
-from recommendations.reasons.guardrails import reason_check, reason_clean
+from recommendations.reasons.basis import Basis, reason_variables
+from recommendations.reasons.facts import facts_digest, product_facts
+from recommendations.reasons.guardrails import ProductFacts, reason_check, reason_clean
 from recommendations.reasons.models import Generation, PromptTemplate, PromptTemplateVersion, Purpose
 from recommendations.reasons.templates import TemplateError, grounded_render, template_render
 from recsite.metrics import fallback_count
@@ -88,12 +89,13 @@ def reasons_generate(
     backend = backend or reasons_backend()
     if backend.name == GROUNDED or not specs:
         return GenerationReport(len(specs), 0, 0, 0, 0, time.perf_counter() - began)
-    keyed = {_key(spec, backend): spec for spec in specs}
+    # Read now, not kept: the keys name the facts the reasons are written from.
+    facts = product_facts(pks=[s.product_pk for s in specs] + [s.seed_pk for s in specs if s.seed_pk])
+    keyed = {_key(spec, backend, facts): spec for spec in specs if spec.product_pk in facts}
     cached = set(Generation.objects.filter(key__in=list(keyed)).values_list("key", flat=True))
     todo = [(key, spec) for key, spec in keyed.items() if key not in cached]
     versions = PromptTemplateVersion.objects.in_bulk({spec.version_id for _, spec in todo})
-    facts = product_facts(pks=[s.product_pk for _, s in todo] + [s.seed_pk for _, s in todo if s.seed_pk])
-    todo = [(key, spec) for key, spec in todo if spec.version_id in versions and spec.product_pk in facts]
+    todo = [(key, spec) for key, spec in todo if spec.version_id in versions]
     rendered, prompts, grounded, failed = [], [], [], 0
     for key, spec in todo:
         version = versions[spec.version_id]
@@ -176,7 +178,8 @@ def reasons_generate(
     )
 
 
-def _key(spec: ReasonSpec, backend: Backend) -> str:
+def _key(spec: ReasonSpec, backend: Backend, facts: Mapping[int, ProductFacts]) -> str:
+    seed = facts.get(spec.seed_pk) if spec.seed_pk else None
     return cache.cache_key(
         purpose=Purpose.REASON,
         version_id=spec.version_id,
@@ -185,6 +188,7 @@ def _key(spec: ReasonSpec, backend: Backend) -> str:
         seed_pk=spec.seed_pk,
         backend=backend.name,
         model=backend.model,
+        facts=facts_digest(facts.get(spec.product_pk), seed),
     )
 
 

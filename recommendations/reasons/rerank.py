@@ -20,7 +20,7 @@ from catalog.public import Product
 from recommendations.reasons import cache
 from recommendations.reasons.backend_choice import backend_current, backend_identity
 from recommendations.reasons.backends import Backend
-from recommendations.reasons.basis import product_facts
+from recommendations.reasons.facts import product_facts
 from recommendations.reasons.models import Generation, PromptTemplateVersion, Purpose
 from recommendations.reasons.templates import template_render
 from recsite.metrics import fallback_count

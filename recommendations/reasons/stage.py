@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from placements.public import Strategy
 from recommendations.contracts import REASON_GENERATED, REASON_GROUNDED, ScoredItem
@@ -23,7 +23,9 @@ from recommendations.embeddings.customers import HISTORY_ITEMS
 from recommendations.reasons import cache
 from recommendations.reasons.backend_choice import backend_identity, reasons_identity
 from recommendations.reasons.backends import GROUNDED
-from recommendations.reasons.basis import SEMANTIC, Basis, basis_of, product_facts, reason_variables, semantic_seeds
+from recommendations.reasons.basis import SEMANTIC, Basis, basis_of, reason_variables, semantic_seeds
+from recommendations.reasons.facts import catalog_facts, facts_digest
+from recommendations.reasons.guardrails import ProductFacts
 from recommendations.reasons.models import Purpose
 from recommendations.reasons.pool import ActiveTemplate, reason_serving_log, template_choose
 from recommendations.reasons.rerank import rerank_key, rerank_parse
@@ -66,7 +68,15 @@ def item_bases(*, items: Sequence[ScoredItem], strategy: Strategy, history_pks: 
     ]
 
 
-def reason_keys(*, template: ActiveTemplate, items: Sequence[ScoredItem], bases: Sequence[Basis]) -> list[str]:
+def reason_keys(
+    *,
+    template: ActiveTemplate,
+    items: Sequence[ScoredItem],
+    bases: Sequence[Basis],
+    facts: Mapping[int, ProductFacts],
+) -> list[str]:
+    """Each item's cache key: its template version, basis, the backend and the facts it is written
+    from (`facts`: pk → facts of the items and their seeds)."""
     backend, model = reasons_identity()
     return [
         cache.cache_key(
@@ -77,14 +87,28 @@ def reason_keys(*, template: ActiveTemplate, items: Sequence[ScoredItem], bases:
             seed_pk=b.seed_pk,
             backend=backend,
             model=model,
+            facts=facts_digest(facts.get(item.product_pk), facts.get(b.seed_pk) if b.seed_pk is not None else None),
         )
         for item, b in zip(items, bases, strict=True)
     ]
 
 
-def grounded_reasons(*, template: ActiveTemplate, items: Sequence[ScoredItem], bases: Sequence[Basis]) -> list[str]:
-    """The grounded reason of each item through the template (one query for the catalog facts)."""
-    facts = product_facts(pks=[i.product_pk for i in items] + [b.seed_pk for b in bases if b.seed_pk is not None])
+def reason_facts(*, items: Sequence[ScoredItem], bases: Sequence[Basis]) -> dict[int, ProductFacts]:
+    """pk → facts of the items (from the catalog rows they carry, where they do) and their seeds."""
+    return catalog_facts(
+        pks=[i.product_pk for i in items] + [b.seed_pk for b in bases if b.seed_pk is not None],
+        rows={i.product_pk: i.catalog for i in items if i.catalog is not None},
+    )
+
+
+def grounded_reasons(
+    *,
+    template: ActiveTemplate,
+    items: Sequence[ScoredItem],
+    bases: Sequence[Basis],
+    facts: Mapping[int, ProductFacts],
+) -> list[str]:
+    """The grounded reason of each item through the template, from `facts` (`reason_facts`)."""
     texts = []
     for item, b in zip(items, bases, strict=True):
         item_facts = facts.get(item.product_pk)
@@ -114,7 +138,8 @@ def reasons_attach(
     if template is None:
         return tuple(items)
     bases = item_bases(items=items, strategy=strategy, history_pks=history_pks)
-    keys = reason_keys(template=template, items=items, bases=bases)
+    facts = reason_facts(items=items, bases=bases)
+    keys = reason_keys(template=template, items=items, bases=bases, facts=facts)
     backend, _ = backend_identity()
     if backend == GROUNDED:
         found = cache.memory_get_many(keys)
@@ -125,14 +150,19 @@ def reasons_attach(
     reason_cache_count(hits=len(keys) - len(missing), misses=len(missing))
     if missing:
         written = grounded_reasons(
-            template=template, items=[items[i] for i in missing], bases=[bases[i] for i in missing]
+            template=template, items=[items[i] for i in missing], bases=[bases[i] for i in missing], facts=facts
         )
         fallback = {keys[i]: cache.Cached(text, generated=False) for i, text in zip(missing, written, strict=True)}
         if backend == GROUNDED:
             cache.stats["misses"] += len(missing)
             cache.memory_put_many(fallback)
         else:
-            _enqueue(template=template, items=[items[i] for i in missing], bases=[bases[i] for i in missing])
+            _enqueue(
+                template=template,
+                items=[items[i] for i in missing],
+                bases=[bases[i] for i in missing],
+                keys=[keys[i] for i in missing],
+            )
         found = {**fallback, **found}
     if pooled:
         reason_serving_log(recommendation_id=recommendation_id, template_id=template.id)
@@ -151,15 +181,18 @@ def reasons_attach(
             seeds=item.seeds,
             reason=entry.text or None,
             reason_source=(REASON_GENERATED if entry.generated else REASON_GROUNDED) if entry.text else None,
+            team=item.team,
+            catalog=item.catalog,
         )
         for item, entry in zip(items, entries, strict=True)
     )
 
 
-def _enqueue(*, template: ActiveTemplate, items: Sequence[ScoredItem], bases: Sequence[Basis]) -> None:
+def _enqueue(
+    *, template: ActiveTemplate, items: Sequence[ScoredItem], bases: Sequence[Basis], keys: Sequence[str]
+) -> None:
     """One task for this list's missing keys (keys enqueued recently by this process are skipped)."""
     now = time.monotonic()
-    keys = reason_keys(template=template, items=items, bases=bases)
     with _pending_lock:
         fresh = [i for i, key in enumerate(keys) if _pending.get(key, 0.0) < now]
         for i in fresh:

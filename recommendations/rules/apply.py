@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from recommendations.contracts import RuleTouch, ScoredItem
+from recommendations.contracts import CatalogRow, RuleTouch, ScoredItem
 from recommendations.rules.active import ActiveRule, RuleSet
 
 
@@ -36,6 +36,8 @@ class RuleItem:
     routes: dict[str, float]
     # route -> the history item it was proposed from (what the reasons stage explains it by)
     seeds: dict[str, int] = field(default_factory=dict)
+    # The reasons' catalog row, when the candidates' query was asked for it.
+    catalog: CatalogRow | None = None
 
 
 @dataclass(frozen=True)
@@ -220,4 +222,5 @@ def _scored(w: _Working) -> ScoredItem:
         ranked_score=w.item.score if w.proposed else None,
         rules=tuple(w.touches),
         seeds=w.item.seeds,
+        catalog=w.item.catalog,
     )

@@ -15,7 +15,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from catalog.public import Customer, Product, category_subtree_like
-from recommendations.contracts import REQUEST_BOOST, REQUEST_BURY, FusedItem, ItemFilter, ScoredItem, fused_pks
+from recommendations.contracts import (
+    FACTS_DESCRIPTION_CHARS,
+    REQUEST_BOOST,
+    REQUEST_BURY,
+    CatalogRow,
+    FusedItem,
+    ItemFilter,
+    ScoredItem,
+    fused_pks,
+)
 from recommendations.rules.active import ActiveRule, RuleSet, rules_active
 from recommendations.rules.apply import RuleItem, RuleRequest, rules_apply, rules_in_scope
 from recsite.db_router import read_connection
@@ -34,9 +43,12 @@ def rules_stage(
     excluded_external_ids: Sequence[str] = (),
     category_path: str | None = None,
     item_filter: ItemFilter = ItemFilter(),
+    with_facts: bool = False,
 ) -> tuple[ScoredItem, ...]:
     """The served top `k` of `ranked` after the filters (the request's `item_filter` among them),
-    the request's boosts and buries, and (unless not `apply_rules`) the merchandising rules."""
+    the request's boosts and buries, and (unless not `apply_rules`) the merchandising rules. With
+    `with_facts`, each item carries the catalog row the reasons stage builds its facts from (read
+    in the same query)."""
     if k <= 0:
         return ()
     excluded = set(excluded_pks)
@@ -51,6 +63,7 @@ def rules_stage(
         "excluded_external_ids": excluded_external_ids,
         "category_path": category_path,
         "item_filter": item_filter,
+        "with_facts": with_facts,
     }
     pks = [pk for _, pk in ordered]
     if in_scope or item_filter.reorders:
@@ -156,6 +169,7 @@ def available_prefix(
     excluded_external_ids: Sequence[str],
     category_path: str | None,
     item_filter: ItemFilter = ItemFilter(),
+    with_facts: bool = False,
 ) -> dict[int, dict]:
     """`available_items` of the shortest prefix of `pks` that holds `k` available ones (or all of
     `pks`), read in windows that double from 2k + 10."""
@@ -169,6 +183,7 @@ def available_prefix(
                 excluded_external_ids=excluded_external_ids,
                 category_path=category_path,
                 item_filter=item_filter,
+                with_facts=with_facts,
             )
         )
         start, size = start + size, size * 2
@@ -182,17 +197,22 @@ def available_items(
     excluded_external_ids: Sequence[str],
     category_path: str | None,
     item_filter: ItemFilter = ItemFilter(),
+    with_facts: bool = False,
 ) -> dict[int, dict]:
     """pk → the fields the rules read, for the in-stock products among `pks` that pass the filters
     (not hidden for the customer, not excluded, within the category, and the request's price,
-    brand and attribute filters).
+    brand and attribute filters); with `with_facts`, also the product's `catalog` row (a reason's
+    facts: the description, price and currency besides what the rules read), else None.
 
     Raw SQL with array parameters: hundreds of candidates bind as one value, not one each.
     """
     if not pks:
         return {}
+    facts_sql = (
+        f", left(p.description, {FACTS_DESCRIPTION_CHARS}), p.price, p.currency" if with_facts else ", NULL, NULL, NULL"
+    )
     sql = (
-        "SELECT p.id, p.external_id, p.title, COALESCE(c.path, ''), p.brand, p.attributes"
+        f"SELECT p.id, p.external_id, p.title, COALESCE(c.path, ''), p.brand, p.attributes{facts_sql}"
         " FROM catalog_product p LEFT JOIN catalog_category c ON c.id = p.category_id"
         " WHERE p.id = ANY(%s) AND p.in_stock"
     )
@@ -221,8 +241,19 @@ def available_items(
                 "category_path": path,
                 "brand": brand,
                 "attributes": _json_object(attributes),
+                "catalog": CatalogRow(
+                    external_id=external_id,
+                    title=title,
+                    description=description or "",
+                    brand=brand,
+                    price=price,
+                    currency=currency,
+                    category_path=path,
+                )
+                if with_facts
+                else None,
             }
-            for pk, external_id, title, path, brand, attributes in cursor.fetchall()
+            for pk, external_id, title, path, brand, attributes, description, price, currency in cursor.fetchall()
         }
 
 

@@ -141,17 +141,17 @@ def test_reasons_are_keyed_and_labelled_by_the_active_version(settings, stored):
     template = next(t for t in active_templates() if t.purpose == "reason")
     items = [ScoredItem(product_pk=1, product_id="p1", title="P1", score=1.0, routes={"popularity": 1.0})]
     bases = [Basis("popularity")]
-    base_keys = reason_keys(template=template, items=items, bases=bases)
+    base_keys = reason_keys(template=template, items=items, bases=bases, facts={})
     v1, v2 = ReasonAdapterFactory(path=stored), ReasonAdapterFactory(path=stored)
 
     adapter_activate(adapter_id=v1.pk)
-    v1_keys = reason_keys(template=template, items=items, bases=bases)
+    v1_keys = reason_keys(template=template, items=items, bases=bases, facts={})
     assert reasons_identity() == ("transformers", f"{SMOLLM2_NAME}+adapter@v{v1.version}")
     adapter_activate(adapter_id=v2.pk)
-    v2_keys = reason_keys(template=template, items=items, bases=bases)
+    v2_keys = reason_keys(template=template, items=items, bases=bases, facts={})
     adapter_rollback()
 
-    assert reason_keys(template=template, items=items, bases=bases) == v1_keys
+    assert reason_keys(template=template, items=items, bases=bases, facts={}) == v1_keys
     assert len({*base_keys, *v1_keys, *v2_keys}) == 3
 
 

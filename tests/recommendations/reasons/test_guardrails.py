@@ -76,7 +76,8 @@ def test_metrics_snapshot_counts_hits_and_latencies(monkeypatch):
 
 @pytest.mark.django_db
 def test_an_injected_description_never_reaches_the_rendered_prompt():
-    from recommendations.reasons.basis import Basis, product_facts, reason_variables
+    from recommendations.reasons.basis import Basis, reason_variables
+    from recommendations.reasons.facts import product_facts
     from recommendations.reasons.templates import template_render
     from tests.factories import ProductFactory
 

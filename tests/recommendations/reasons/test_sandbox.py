@@ -123,7 +123,8 @@ def test_plain_data_copies_containers_and_reduces_subclasses_to_their_base_type(
 
 
 def test_the_documented_variables_are_plain_data():
-    from recommendations.reasons.basis import Basis, product_facts, reason_variables
+    from recommendations.reasons.basis import Basis, reason_variables
+    from recommendations.reasons.facts import product_facts
 
     shop = make_shop()
     facts = product_facts(pks=[shop["teapot"].pk, shop["mug"].pk])

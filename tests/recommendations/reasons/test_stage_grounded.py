@@ -113,8 +113,10 @@ def test_api_returns_the_reasons_and_validates_the_flag(shop, storefront_client)
     assert "reasons" in bad.json()["error"]["fields"]
 
 
-def test_the_cache_path_adds_no_query(shop, django_assert_num_queries):
-    # given a feed with every kind of basis served once (its reasons and semantic seeds now in memory)
+def test_the_cache_path_adds_no_query(shop, django_assert_num_queries, settings):
+    # given a feed with every kind of basis served once (its reasons, facts and semantic seeds now in
+    # memory), the catalog's state read within one check interval
+    settings.CATALOG_CHECK_SECONDS = 60
     strategy = Strategy()
     recommend(request=RecRequest(customer_id="alice", k=10), strategy=strategy)
     off = Strategy(reasons=False)

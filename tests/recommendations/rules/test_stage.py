@@ -79,7 +79,9 @@ def test_category_cap_in_the_feed(merch_shop):
     assert ids(feed()) == ["p1", "p3", "p5"]
 
 
-def test_rules_are_cached_until_forgotten(merch_shop, django_assert_max_num_queries):
+def test_rules_are_cached_until_forgotten(merch_shop, django_assert_max_num_queries, settings):
+    # the catalog's state read once a check interval, as in production (the reasons' facts follow it)
+    settings.CATALOG_CHECK_SECONDS = 60
     feed()  # loads the (empty) rule snapshot and the popularity cache
     MerchRuleFactory(kind="exclude", item_ids="p1", multiplier=None)
     assert ids(feed())[0] == "p1"  # the snapshot is still the old one
