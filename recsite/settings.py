@@ -255,6 +255,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recommendations.reasons.tasks.pregenerate_reasons",
         "schedule": 3600.0,
     },
+    # Reasons written from facts the catalog no longer holds: no request asks for them again.
+    "prune-stale-reasons": {
+        "task": "recommendations.reasons.tasks.prune_stale_reasons",
+        "schedule": 86400.0,
+    },
     "refresh-prompt-pool": {
         "task": "recommendations.reasons.tasks.refresh_prompt_pool",
         "schedule": 300.0,

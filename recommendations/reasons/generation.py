@@ -91,7 +91,11 @@ def reasons_generate(
         return GenerationReport(len(specs), 0, 0, 0, 0, time.perf_counter() - began)
     # Read now, not kept: the keys name the facts the reasons are written from.
     facts = product_facts(pks=[s.product_pk for s in specs] + [s.seed_pk for s in specs if s.seed_pk])
-    keyed = {_key(spec, backend, facts): spec for spec in specs if spec.product_pk in facts}
+    keyed = {
+        reason_key(spec, backend=backend.name, model=backend.model, facts=facts): spec
+        for spec in specs
+        if spec.product_pk in facts
+    }
     cached = set(Generation.objects.filter(key__in=list(keyed)).values_list("key", flat=True))
     todo = [(key, spec) for key, spec in keyed.items() if key not in cached]
     versions = PromptTemplateVersion.objects.in_bulk({spec.version_id for _, spec in todo})
@@ -178,7 +182,9 @@ def reasons_generate(
     )
 
 
-def _key(spec: ReasonSpec, backend: Backend, facts: Mapping[int, ProductFacts]) -> str:
+def reason_key(spec: ReasonSpec, *, backend: str, model: str, facts: Mapping[int, ProductFacts]) -> str:
+    """The cache key of a reason: its template version, item, basis, the backend and model, and the
+    item's and seed's facts it is written from (`facts`: pk → facts, the seed's among them)."""
     seed = facts.get(spec.seed_pk) if spec.seed_pk else None
     return cache.cache_key(
         purpose=Purpose.REASON,
@@ -186,10 +192,38 @@ def _key(spec: ReasonSpec, backend: Backend, facts: Mapping[int, ProductFacts]) 
         product_pk=spec.product_pk,
         route=spec.route,
         seed_pk=spec.seed_pk,
-        backend=backend.name,
-        model=backend.model,
+        backend=backend,
+        model=model,
         facts=facts_digest(facts.get(spec.product_pk), seed),
     )
+
+
+# Generation rows checked a round: their products' facts are read in one query.
+PRUNE_CHUNK = 2_000
+
+
+def stale_reasons_prune(*, chunk: int = PRUNE_CHUNK) -> int:
+    """Delete the cached reasons written from facts that are no longer the catalog's (a product or
+    seed renamed, repriced or re-described since): no request asks for their keys again, and they
+    would pile up with every edit. Returns how many were deleted. Walks the table by id, `chunk`
+    rows at a time (memory: one chunk's rows and their products' facts)."""
+    deleted, after = 0, 0
+    rows = Generation.objects.filter(purpose=Purpose.REASON).order_by("id")
+    while batch := list(
+        rows.filter(id__gt=after).values_list(
+            "id", "key", "template_version_id", "product_id", "route", "seed_id", "backend", "model"
+        )[:chunk]
+    ):
+        after = batch[-1][0]
+        facts = product_facts(pks=[pk for row in batch for pk in (row[3], row[5]) if pk])
+        stale = [
+            row_id
+            for row_id, key, version_id, product_pk, route, seed_pk, backend, model in batch
+            if key
+            != reason_key(ReasonSpec(version_id, product_pk, route, seed_pk), backend=backend, model=model, facts=facts)
+        ]
+        deleted += Generation.objects.filter(id__in=stale).delete()[0]
+    return deleted
 
 
 def popular_reason_specs(

@@ -24,7 +24,8 @@ from recommendations.reasons import cache
 from recommendations.reasons.backend_choice import backend_identity, reasons_identity
 from recommendations.reasons.backends import GROUNDED
 from recommendations.reasons.basis import SEMANTIC, Basis, basis_of, reason_variables, semantic_seeds
-from recommendations.reasons.facts import catalog_facts, facts_digest
+from recommendations.reasons.facts import catalog_facts
+from recommendations.reasons.generation import ReasonSpec, reason_key
 from recommendations.reasons.guardrails import ProductFacts
 from recommendations.reasons.models import Purpose
 from recommendations.reasons.pool import ActiveTemplate, reason_serving_log, template_choose
@@ -79,15 +80,11 @@ def reason_keys(
     from (`facts`: pk → facts of the items and their seeds)."""
     backend, model = reasons_identity()
     return [
-        cache.cache_key(
-            purpose=Purpose.REASON,
-            version_id=template.version_id,
-            product_pk=item.product_pk,
-            route=b.route,
-            seed_pk=b.seed_pk,
+        reason_key(
+            ReasonSpec(template.version_id, item.product_pk, b.route, b.seed_pk),
             backend=backend,
             model=model,
-            facts=facts_digest(facts.get(item.product_pk), facts.get(b.seed_pk) if b.seed_pk is not None else None),
+            facts=facts,
         )
         for item, b in zip(items, bases, strict=True)
     ]

@@ -10,7 +10,7 @@ from celery import shared_task
 
 from recommendations.reasons.backend_choice import backend_identity
 from recommendations.reasons.backends import GROUNDED
-from recommendations.reasons.generation import ReasonSpec, popular_reason_specs, reasons_generate
+from recommendations.reasons.generation import ReasonSpec, popular_reason_specs, reasons_generate, stale_reasons_prune
 from recommendations.reasons.lora import lora_train
 from recommendations.reasons.pool import pool_stats_refresh
 from recommendations.reasons.rerank import rerank_generate
@@ -41,6 +41,12 @@ def pregenerate_reasons(*, top_n: int = 1000, seeds_per_item: int = 1000, semant
     for start in range(0, len(specs), PREGENERATE_CHUNK):
         generate_reasons.delay(specs=specs[start : start + PREGENERATE_CHUNK])
     return len(specs)
+
+
+@transient_task(ignore_result=True)
+def prune_stale_reasons() -> int:
+    """Delete cached reasons written from facts the catalog no longer holds; returns how many."""
+    return stale_reasons_prune()
 
 
 @transient_task(acks_late=True)

@@ -2,7 +2,11 @@
 cache, asynchronous generation (the API never waits), guardrail fallbacks and bad cases, and
 pre-generation for popular items."""
 
+import io
+
 import pytest
+from django.conf import settings as django_settings
+from django.core.management import call_command
 from django.test import override_settings
 
 from placements.public import Strategy
@@ -114,6 +118,40 @@ def test_the_api_serves_grounded_reasons_at_once_and_the_generated_ones_once_cac
         assert {i.reason for i in second.items} == {"Made for tea time with your white mug."}
         assert len(server.requests) == requests_before
     assert cache.cache_hit_rate() is not None
+
+
+def test_a_renamed_seed_is_not_explained_by_the_generated_text_and_its_rows_are_pruned(shop):
+    from catalog.public import Product
+    from recommendations.reasons.tasks import prune_stale_reasons
+
+    with (
+        ChatServer(lambda prompt: (200, "Made for tea time with your white mug.")) as server,
+        override_settings(REASON_BACKEND="openai", REASON_OPENAI_URL=server.url, REASON_OPENAI_MODEL="tiny-chat"),
+    ):
+        celery_app.conf.task_always_eager = True
+        try:
+            recommend(request=RecRequest(customer_id="alice", k=10), strategy=ITEMCF)
+            served = recommend(request=RecRequest(customer_id="alice", k=10), strategy=ITEMCF)
+            assert {i.reason for i in served.items} == {"Made for tea time with your white mug."}
+            # nothing is stale yet
+            assert prune_stale_reasons.apply().get() == 0
+            # when the mug the reasons name is renamed
+            Product.objects.filter(pk=shop["mug"].pk).update(title="BLACK MUG")
+            # then the next request explains its items from the new title, not the generated text
+            renamed = recommend(request=RecRequest(customer_id="alice", k=10), strategy=ITEMCF)
+        finally:
+            celery_app.conf.task_always_eager = False
+    assert {i.reason for i in renamed.items} == {"Because you bought Black Mug"}
+    # and the rows written from the old title are pruned, the ones of the new title kept
+    assert Generation.objects.count() == 4
+    assert prune_stale_reasons.apply().get() == 2
+    assert Generation.objects.count() == 2
+    assert not any("WHITE MUG" in g.prompt.upper() for g in Generation.objects.all())
+    # daily, by the beat; and by hand, which finds nothing left to delete
+    assert django_settings.CELERY_BEAT_SCHEDULE["prune-stale-reasons"]["task"] == prune_stale_reasons.name
+    out = io.StringIO()
+    call_command("prune_stale_reasons", stdout=out)
+    assert out.getvalue().strip() == "0 stale reasons deleted"
 
 
 def test_a_broker_that_is_down_does_not_fail_the_request(shop, monkeypatch):
