@@ -8,6 +8,14 @@ from recommendations.rules.active import rules_forget
 from tests.factories import CategoryFactory, CustomerFactory, ProductFactory
 
 
+@pytest.fixture(autouse=True)
+def fresh_popularity_cache():
+    # The popularity route caches its top list per process; each test has its own catalog.
+    popularity._cache.clear()
+    yield
+    popularity._cache.clear()
+
+
 @pytest.fixture
 def merch_shop(db):
     """Six in-stock products, popularity p1 > p2 > … > p6, odd ones in Kitchen (brand Acme), even

@@ -11,7 +11,6 @@ from placements.public import Strategy, strategy_parse
 from recommendations.contracts import RecRequest
 from recommendations.errors import UnknownProduct
 from recommendations.pipeline import recommend, search, similar_items
-from recommendations.recall import popularity
 from tests.factories import CategoryFactory, CustomerFactory, EventFactory, ProductFactory
 
 DIM = 384
@@ -23,13 +22,6 @@ def unit(*pairs):
     for dim, value in pairs:
         vector[dim] = value
     return vector / np.linalg.norm(vector)
-
-
-@pytest.fixture(autouse=True)
-def fresh_popularity_cache():
-    popularity._cache.clear()
-    yield
-    popularity._cache.clear()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import pytest
 from django.utils import timezone
 
 from catalog.models import ItemPopularity, ProductEmbedding
-from recommendations.recall import popularity
 from tests.factories import CategoryFactory, CustomerFactory, EventFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -21,14 +20,6 @@ def _unit(*weights: float) -> list[float]:
     """A 384-dim unit vector with `weights` on the first axes."""
     norm = math.sqrt(sum(w * w for w in weights))
     return [w / norm for w in weights] + [0.0] * (DIM - len(weights))
-
-
-@pytest.fixture(autouse=True)
-def fresh_popularity_cache():
-    # The popularity route caches its top list per process; each test has its own catalog.
-    popularity._cache.clear()
-    yield
-    popularity._cache.clear()
 
 
 @pytest.fixture

@@ -13,24 +13,9 @@ from recommendations.contracts import FACTS_DESCRIPTION_CHARS, CatalogRow, RecRe
 from recommendations.pipeline import recommend
 from recommendations.reasons import facts as facts_module
 from recommendations.reasons.facts import catalog_facts, facts_of, product_facts
-from recommendations.recall import popularity
 from tests.factories import ProductFactory
-from tests.recommendations.reasons_fixtures import default_templates, make_shop
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_popularity_cache():
-    popularity._cache.clear()
-    yield
-    popularity._cache.clear()
-
-
-@pytest.fixture
-def shop():
-    default_templates()
-    return make_shop()
 
 
 @pytest.fixture

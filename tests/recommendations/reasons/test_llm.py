@@ -18,16 +18,10 @@ from recommendations.reasons.generation import ReasonSpec, popular_reason_specs,
 from recommendations.reasons.models import Generation
 from recommendations.reasons.openai_api import OpenAIBackend
 from recsite.celery import app as celery_app
-from tests.recommendations.reasons_fixtures import ChatServer, default_templates, make_shop
+from tests.recommendations.reasons_fixtures import ChatServer, default_templates
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("llm_caches_cleared")]
 ITEMCF = Strategy(routes={"itemcf": 1.0})
-
-
-@pytest.fixture
-def shop():
-    default_templates()
-    return make_shop()
 
 
 def backend_for(server: ChatServer, **kwargs) -> OpenAIBackend:

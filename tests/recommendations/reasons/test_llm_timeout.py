@@ -18,7 +18,7 @@ from recommendations.reasons.models import Generation
 from recommendations.reasons.openai_api import OpenAIBackend
 from recommendations.reasons.rerank import rerank_generate
 from recsite.celery import app as celery_app
-from tests.recommendations.reasons_fixtures import ChatServer, default_templates, make_shop
+from tests.recommendations.reasons_fixtures import ChatServer, default_templates
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("llm_caches_cleared")]
 
@@ -28,12 +28,6 @@ RETRIES = 1
 # The endpoint answers, but long after the client gave up.
 SLOW_S = 2.0
 GENERATED = "Made for tea time with your white mug."
-
-
-@pytest.fixture
-def shop():
-    default_templates()
-    return make_shop()
 
 
 def fallbacks(stage_name: str, reason: str) -> float:

@@ -23,7 +23,6 @@ from recommendations.reasons.templates import (
     template_render,
     template_version_create,
 )
-from recommendations.recall import popularity
 from tests.factories import ProductFactory
 from tests.recommendations.reasons_fixtures import ChatServer, default_templates, make_shop
 
@@ -52,13 +51,6 @@ HOSTILE = [
     ("{% for c in item.__class__.__base__.__subclasses__ %}{{ c }}{% endfor %}", "may not begin with underscores"),
     ("{{ item|default:item.__dict__ }}", "may not begin with underscores"),
 ]
-
-
-@pytest.fixture(autouse=True)
-def fresh_popularity_cache():
-    popularity._cache.clear()
-    yield
-    popularity._cache.clear()
 
 
 @pytest.mark.parametrize(("source", "message"), HOSTILE)

@@ -7,23 +7,9 @@ from recommendations.contracts import RecRequest, RuleTouch, ScoredItem
 from recommendations.pipeline import recommend
 from recommendations.reasons.basis import Basis, basis_of
 from recommendations.reasons.templates import template_version_create
-from recommendations.recall import popularity
-from tests.recommendations.reasons_fixtures import default_templates, make_shop
+from tests.recommendations.reasons_fixtures import default_templates
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_popularity_cache():
-    popularity._cache.clear()
-    yield
-    popularity._cache.clear()
-
-
-@pytest.fixture
-def shop():
-    default_templates()
-    return make_shop()
 
 
 def reasons(feed):
