@@ -2,7 +2,9 @@
 cache, asynchronous generation (the API never waits), guardrail fallbacks and bad cases, and
 pre-generation for popular items."""
 
+import contextlib
 import io
+from collections.abc import Iterator
 
 import pytest
 from django.conf import settings as django_settings
@@ -92,17 +94,25 @@ def test_generation_caches_accepted_output_and_falls_back_on_a_guardrail(shop):
     assert case.snapshot["served_instead"] == "Because you bought White Mug"
 
 
-def test_the_api_serves_grounded_reasons_at_once_and_the_generated_ones_once_cached(shop):
+@contextlib.contextmanager
+def generating_eagerly(answer: str) -> Iterator[ChatServer]:
+    """A local endpoint that answers `answer`, configured as the reasons' backend, with the
+    generation tasks the requests enqueue run at once."""
     with (
-        ChatServer(lambda prompt: (200, "Made for tea time with your white mug.")) as server,
+        ChatServer(lambda prompt: (200, answer)) as server,
         override_settings(REASON_BACKEND="openai", REASON_OPENAI_URL=server.url, REASON_OPENAI_MODEL="tiny-chat"),
     ):
         celery_app.conf.task_always_eager = True
         try:
-            # when the first request finds nothing cached
-            first = recommend(request=RecRequest(customer_id="alice", k=10), strategy=ITEMCF)
+            yield server
         finally:
             celery_app.conf.task_always_eager = False
+
+
+def test_the_api_serves_grounded_reasons_at_once_and_the_generated_ones_once_cached(shop):
+    with generating_eagerly("Made for tea time with your white mug.") as server:
+        # when the first request finds nothing cached
+        first = recommend(request=RecRequest(customer_id="alice", k=10), strategy=ITEMCF)
         # then it gets the grounded reasons, and generation ran as a task (eagerly here)
         assert {i.reason for i in first.items} == {"Because you bought White Mug"}
         assert Generation.objects.filter(backend="openai", model="tiny-chat", accepted=True).count() == 2
@@ -118,23 +128,16 @@ def test_a_renamed_seed_is_not_explained_by_the_generated_text_and_its_rows_are_
     from catalog.public import Product
     from recommendations.reasons.tasks import prune_stale_reasons
 
-    with (
-        ChatServer(lambda prompt: (200, "Made for tea time with your white mug.")) as server,
-        override_settings(REASON_BACKEND="openai", REASON_OPENAI_URL=server.url, REASON_OPENAI_MODEL="tiny-chat"),
-    ):
-        celery_app.conf.task_always_eager = True
-        try:
-            recommend(request=RecRequest(customer_id="alice", k=10), strategy=ITEMCF)
-            served = recommend(request=RecRequest(customer_id="alice", k=10), strategy=ITEMCF)
-            assert {i.reason for i in served.items} == {"Made for tea time with your white mug."}
-            # nothing is stale yet
-            assert prune_stale_reasons.apply().get() == 0
-            # when the mug the reasons name is renamed
-            Product.objects.filter(pk=shop["mug"].pk).update(title="BLACK MUG")
-            # then the next request explains its items from the new title, not the generated text
-            renamed = recommend(request=RecRequest(customer_id="alice", k=10), strategy=ITEMCF)
-        finally:
-            celery_app.conf.task_always_eager = False
+    with generating_eagerly("Made for tea time with your white mug."):
+        recommend(request=RecRequest(customer_id="alice", k=10), strategy=ITEMCF)
+        served = recommend(request=RecRequest(customer_id="alice", k=10), strategy=ITEMCF)
+        assert {i.reason for i in served.items} == {"Made for tea time with your white mug."}
+        # nothing is stale yet
+        assert prune_stale_reasons.apply().get() == 0
+        # when the mug the reasons name is renamed
+        Product.objects.filter(pk=shop["mug"].pk).update(title="BLACK MUG")
+        # then the next request explains its items from the new title, not the generated text
+        renamed = recommend(request=RecRequest(customer_id="alice", k=10), strategy=ITEMCF)
     assert {i.reason for i in renamed.items} == {"Because you bought Black Mug"}
     # and the rows written from the old title are pruned, the ones of the new title kept
     assert Generation.objects.count() == 4
