@@ -34,6 +34,7 @@ import json
 import os
 import random
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -79,9 +80,32 @@ GENERATE_CHUNK = 50_000
 ADJECTIVES = ["RED", "BLUE", "PINK", "VINTAGE", "RETRO", "SMALL", "LARGE", "GLASS", "WOODEN", "ENAMEL", "FELT", "ZINC"]
 
 
+# One strong key a bench process and the servers it starts share (production settings refuse a weak one).
+_BENCH_SECRET_KEY = secrets.token_urlsafe(50)
+
+
+def production_env() -> dict[str, str]:
+    """The settings the deployed web tier runs with, DEBUG off, over plain HTTP on 127.0.0.1 as the
+    demo serves. With DEBUG on (the settings' default for development), Django logs every statement
+    of every connection: it composes each one's SQL with its parameters (a query vector's 384
+    floats, a candidates' array) and keeps up to 9,000 a connection, which the request cycle never
+    clears on `recsite.fanout`'s threads; a bench would time and size that."""
+    return {
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": _BENCH_SECRET_KEY,
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
+        "DJANGO_SECURE_COOKIES": "0",
+        "DJANGO_HSTS_SECONDS": "0",
+    }
+
+
 def setup_django(database_url: str) -> None:
+    """Django in this process on `database_url`, with `production_env()` where the environment
+    does not say otherwise."""
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recsite.settings")
+    for name, value in production_env().items():
+        os.environ.setdefault(name, value)
     import django
 
     django.setup()
@@ -587,10 +611,17 @@ def start_gunicorn(
     extra_env: dict[str, str] | None = None,
     root: Path = ROOT,
 ) -> subprocess.Popen:
-    """gunicorn serving the tree at `root` on `port`, returned once /healthz answers and every
-    worker is warm; its output goes to `log` (a file: a pipe nobody reads would fill up and block
-    the server's logging threads mid-run)."""
-    env = {**os.environ, "DATABASE_URL": database_url, "GUNICORN_BIND": f"127.0.0.1:{port}", **(extra_env or {})}
+    """gunicorn serving the tree at `root` on `port` with `production_env()` (unless the environment
+    says otherwise), returned once /healthz answers and every worker is warm; its output goes to
+    `log` (a file: a pipe nobody reads would fill up and block the server's logging threads
+    mid-run)."""
+    env = {
+        **production_env(),
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        **(extra_env or {}),
+    }
     env["GUNICORN_WORKERS"] = str(workers)
     # The bench measures latency, not the key's rate limit (6,000 a minute by default).
     env.setdefault("API_KEY_RATE", "100000000/min")
