@@ -29,9 +29,10 @@ from recsite.metrics import fallback_count
 
 logger = logging.getLogger(__name__)
 
-# Facts a process keeps (about 1 KB each), the least recently used dropped first; all of them
-# whenever the catalog changes.
-FACTS_KEPT = 50_000
+# Facts a process keeps, the least recently used dropped first; all of them whenever the catalog
+# changes. About 0.9 KB each with a full description (tracemalloc): 9 MB at most, within the web
+# worker's memory budget beside its kept answers (docs/scale.md).
+FACTS_KEPT = 10_000
 # A cut description ends at its last sentence's end: a sentence cut in half could slip past the
 # injection check that a whole one would fail.
 _SENTENCE_END = re.compile(r"[.!?\n]")
