@@ -16,13 +16,17 @@ answers are kept only once the generation has stood that long.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 
+from recsite.metrics import fallback_count
 from recsite.snapshot import CachedSnapshot
+
+logger = logging.getLogger(__name__)
 
 SEQUENCE = "catalog_generation"
 TABLES = ("catalog_product", "catalog_productembedding", "catalog_category", "catalog_itemneighbor")
@@ -100,6 +104,21 @@ def catalog_state() -> CatalogState:
     except DatabaseError:
         _Rest.until = time.monotonic() + settings.DATABASE_REPLICA_RETRY_S
         raise
+
+
+def catalog_state_or_none(*, stage: str) -> CatalogState | None:
+    """`catalog_state()`, or None when it cannot be read: the caller's `stage` then goes on without
+    what it keeps, counted as `recsite_fallbacks_total{stage, reason="catalog_state_unavailable"}`
+    on every call and logged once a failed read (not again while it rests)."""
+    try:
+        return catalog_state()
+    except DatabaseError as error:
+        if not isinstance(error, CatalogStateResting):
+            logger.warning(
+                "the catalog's state could not be read; %s goes on without what it keeps", stage, exc_info=True
+            )
+        fallback_count(stage=stage, reason="catalog_state_unavailable")
+        return None
 
 
 def catalog_state_forget() -> None:

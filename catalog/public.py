@@ -6,7 +6,13 @@ generation)."""
 from catalog.api.parsers import JSONBodyParser
 from catalog.categories import PATH_SEPARATOR, category_subtree_like, category_subtree_q
 from catalog.customers import CatalogErasure, customer_erase, customer_get, product_attribute_keys
-from catalog.generation import CatalogState, CatalogStateResting, catalog_state, catalog_state_forget
+from catalog.generation import (
+    CatalogState,
+    CatalogStateResting,
+    catalog_state,
+    catalog_state_forget,
+    catalog_state_or_none,
+)
 from catalog.importing.fields import FieldError, number, text, timestamp
 from catalog.importing.products import category_path_normalize
 from catalog.importing.readers import BadLine, read_rows
@@ -28,6 +34,7 @@ __all__ = [
     "CatalogErasure",
     "CatalogState",
     "CatalogStateResting",
+    "catalog_state_or_none",
     "catalog_state",
     "catalog_state_forget",
     "Customer",

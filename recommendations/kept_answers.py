@@ -20,7 +20,6 @@ lexical match picks its words by the vocabulary's counts). Callers keep no answe
 
 from __future__ import annotations
 
-import logging
 import threading
 from array import array
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -30,13 +29,11 @@ from typing import NamedTuple
 from django.conf import settings
 from django.db import DatabaseError
 
-from catalog.public import CatalogStateResting, catalog_state
+from catalog.public import catalog_state, catalog_state_or_none
 from recommendations.contracts import FusedItem, FusedList
 from recommendations.recall.spelling import Vocabulary, vocabulary_current
 from recsite.lru import LRU
-from recsite.metrics import fallback_count, kept_answer_count
-
-logger = logging.getLogger(__name__)
+from recsite.metrics import kept_answer_count
 
 SEARCH = "search"
 SIMILAR = "similar"
@@ -134,13 +131,8 @@ class Answers:
         """The answer kept for `key` (None when there is none), and the ticket to keep one read now."""
         if self._bound() <= 0:
             return Found(None, None)
-        try:
-            state = catalog_state()
-        except DatabaseError as error:
-            # Logged once a failed read, not on every request while it rests (counted on each).
-            if not isinstance(error, CatalogStateResting):
-                logger.warning("the catalog's state could not be read; answering without kept answers", exc_info=True)
-            fallback_count(stage=self.kind, reason="catalog_state_unavailable")
+        state = catalog_state_or_none(stage=self.kind)
+        if state is None:
             return Found(None, None)
         vocabulary = vocabulary_current()
         with self._lock:

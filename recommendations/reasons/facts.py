@@ -13,21 +13,15 @@ renamed or repriced gets a reason written from its new facts, never the old text
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 import threading
 from collections.abc import Mapping, Sequence
 
-from django.db import DatabaseError
-
-from catalog.public import CatalogStateResting, catalog_state
+from catalog.public import catalog_state_or_none
 from recommendations.contracts import FACTS_DESCRIPTION_CHARS, CatalogRow
 from recommendations.reasons.guardrails import FIELD_MAX_CHARS, ProductFacts, prompt_text_sanitize
 from recsite.db_router import read_connection
 from recsite.lru import LRU
-from recsite.metrics import fallback_count
-
-logger = logging.getLogger(__name__)
 
 # Facts a process keeps, the least recently used dropped first; all of them whenever the catalog
 # changes. About 0.9 KB each with a full description (tracemalloc): 9 MB at most, within the web
@@ -92,14 +86,8 @@ def catalog_facts(*, pks: Sequence[int], rows: Mapping[int, CatalogRow] | None =
     with the items already), then one query for the rest. What was built is kept while the catalog
     is not being written; nothing is kept while its state cannot be read."""
     wanted = list(dict.fromkeys(pks))
-    try:
-        state = catalog_state()
-    except DatabaseError as error:
-        # Logged once a failed read, not on every request while it rests; the facts are read all the same.
-        if not isinstance(error, CatalogStateResting):
-            logger.warning("the catalog's state could not be read; reading the reasons' facts", exc_info=True)
-        fallback_count(stage="reasons", reason="catalog_state_unavailable")
-        state = None
+    # Unreadable: the facts are read all the same, and none kept.
+    state = catalog_state_or_none(stage="reasons")
     with _kept.lock:
         if state is None or state.generation != _kept.generation:
             _kept.facts.clear()
